@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh machine with Python 3.11 and make:
+#   make site   - set up, validate data/, compute, render and build the site into site/
+#   make test   - set up and run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: site test serve check schema references lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	rm -f $(VENV)/.installed-*
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+site: $(STAMP)
+	$(BIN)/review build
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+serve: $(STAMP)
+	$(BIN)/review serve
+
+check: $(STAMP)
+	$(BIN)/review check
+
+# Rewrite the JSON Schemas in docs/schema/ after changing builder/models/.
+schema: $(STAMP)
+	$(BIN)/review schema
+
+# Regenerate the metafor reference values (needs R with metafor and jsonlite; not needed otherwise).
+references:
+	Rscript r/metafor_reference.R
+
+# Re-resolve the pinned versions after changing dependencies in pyproject.toml.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -e ".[test]"
+	( sed -n '1,2p' requirements.lock; .lock-venv/bin/python -m pip freeze --exclude-editable ) > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
+
+clean:
+	rm -rf build site .pytest_cache

@@ -1,0 +1,163 @@
+"""Turn an analysis plan from review.yaml plus the study files into fitted results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .loader import ReviewData
+from .models import Analysis, Outcome, Study
+from .models.study import Dataset
+from .stats import Fit, fixed_iv, log_odds_ratio, mantel_haenszel_or, mean_difference, random_effects
+from .stats.effects import EffectSizes
+
+LEGACY_I2_THRESHOLD = 50.0
+RATIO_MEASURES = {"OR", "RR", "ROM"}
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    study: Study
+    dataset: str
+    data: Dataset
+    inputs: dict[str, float]
+    yi: float | None
+    vi: float | None
+    corrected: bool
+    weight: float | None           # percent of the pooled estimate; None where not estimable
+
+    @property
+    def estimable(self) -> bool:
+        return self.yi is not None
+
+
+@dataclass(frozen=True)
+class MissingStudy:
+    study: Study
+    dataset: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    spec: Analysis
+    outcome: Outcome
+    rows: list[StudyRow]
+    missing: list[MissingStudy]
+    fit: Fit | None
+    fixed_first: Fit | None = None          # the fixed-effect fit an I²-switch rule looked at
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def scale(self) -> str:
+        return "log" if self.spec.measure in RATIO_MEASURES else "identity"
+
+    @property
+    def model(self) -> str | None:
+        return self.fit.model if self.fit else None
+
+    @property
+    def participants(self) -> int:
+        return sum(int(r.inputs["total_exp"] + r.inputs["total_ctrl"]) for r in self.rows)
+
+    @property
+    def dichotomous(self) -> bool:
+        return self.outcome.type == "dichotomous"
+
+    def totals(self) -> dict[str, int]:
+        keys = ("events_exp", "total_exp", "events_ctrl", "total_ctrl") if self.dichotomous \
+            else ("total_exp", "total_ctrl")
+        return {k: int(sum(r.inputs[k] for r in self.rows)) for k in keys}
+
+
+def select(spec: Analysis, data: ReviewData) -> tuple[list[tuple[Study, str, Dataset]], list[MissingStudy]]:
+    """The studies an analysis uses, with the dataset chosen for each, and those that lack data."""
+    chosen, missing = [], []
+    ids = spec.studies if spec.studies is not None else [
+        sid for sid, s in data.studies.items() if spec.outcome in s.outcomes]
+    for sid in ids:
+        study = data.studies[sid]
+        if sid in spec.exclude or (spec.designs is not None and study.design.category not in spec.designs):
+            continue
+        datasets = study.outcomes.get(spec.outcome, {})
+        name = next((n for n in spec.datasets if n in datasets), None)
+        if name is None:
+            other = next(((n, d) for n, d in datasets.items() if d.status == "missing"), None)
+            reason = f"no {' or '.join(spec.datasets)} data for this outcome"
+            if other is not None:
+                reason += f" (the {other[0]} values are missing too; see the study's page)"
+            missing.append(MissingStudy(study, None, reason))
+        elif datasets[name].status == "missing":
+            missing.append(MissingStudy(study, name, datasets[name].missing or "data not found"))
+        else:
+            chosen.append((study, name, datasets[name]))
+    return chosen, missing
+
+
+def _inputs(ds: Dataset) -> dict[str, float]:
+    e, c = ds.experimental, ds.control
+    if e.events is not None:
+        return {"events_exp": e.events, "total_exp": e.total, "events_ctrl": c.events, "total_ctrl": c.total}
+    return {"mean_exp": e.mean, "sd_exp": e.sd, "total_exp": e.total,
+            "mean_ctrl": c.mean, "sd_ctrl": c.sd, "total_ctrl": c.total}
+
+
+def effect_sizes(spec: Analysis, inputs: list[dict[str, float]]) -> EffectSizes:
+    col = {k: [i[k] for i in inputs] for k in inputs[0]}
+    if spec.measure == "OR":
+        return log_odds_ratio(col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"],
+                              add=spec.continuity_correction)
+    if spec.measure == "MD":
+        return mean_difference(col["mean_exp"], col["sd_exp"], col["total_exp"],
+                               col["mean_ctrl"], col["sd_ctrl"], col["total_ctrl"])
+    raise NotImplementedError(f"measure {spec.measure} is not implemented yet")
+
+
+def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> Fit:
+    if spec.method == "MH":
+        col = {k: [i[k] for i in inputs] for k in inputs[0]}
+        return mantel_haenszel_or(col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"],
+                                  es, add=spec.mh_continuity_correction)
+    return fixed_iv(es)
+
+
+def fit(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> tuple[Fit, Fit | None, list[str]]:
+    notes = []
+    if spec.model == "fixed":
+        return _fixed(spec, es, inputs), None, notes
+    if spec.model == "random":
+        return random_effects(es, spec.tau2, spec.ci_method), None, notes
+    first = _fixed(spec, es, inputs)
+    i2 = first.i2 or 0.0
+    if i2 > LEGACY_I2_THRESHOLD:
+        notes.append(f"I² of the fixed-effect model was {i2:.0f}% (> {LEGACY_I2_THRESHOLD:.0f}%), "
+                     "so the legacy rule switched to random effects.")
+        return random_effects(es, spec.tau2, "wald"), first, notes
+    notes.append(f"I² of the fixed-effect model was {i2:.0f}% (≤ {LEGACY_I2_THRESHOLD:.0f}%), "
+                 "so the legacy rule kept the fixed-effect model.")
+    return first, first, notes
+
+
+def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
+    outcome = data.review.outcome(spec.outcome)
+    chosen, missing = select(spec, data)
+    if not chosen:
+        return AnalysisResult(spec, outcome, [], missing, None)
+    inputs = [_inputs(ds) for _, _, ds in chosen]
+    es = effect_sizes(spec, inputs)
+    estimable = int(es.estimable.sum())
+    result_fit, first, notes = (None, None, []) if estimable == 0 else fit(spec, es, inputs)
+    rows = []
+    for i, (study, name, ds) in enumerate(chosen):
+        ok = bool(es.estimable[i])
+        weight = None
+        if result_fit is not None and np.isfinite(result_fit.weights[i]):
+            weight = float(result_fit.weights[i])
+        rows.append(StudyRow(study, name, ds, inputs[i], float(es.yi[i]) if ok else None,
+                             float(es.vi[i]) if ok else None, bool(es.corrected[i]), weight))
+    return AnalysisResult(spec, outcome, rows, missing, result_fit, first, notes)
+
+
+def run_all(data: ReviewData) -> list[AnalysisResult]:
+    return [run(spec, data) for spec in data.review.analyses]

@@ -1,0 +1,99 @@
+"""The `review` command: check, build and serve the living review."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import DataError
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _project(path: str | None) -> Path:
+    return Path(path).resolve() if path else Path.cwd()
+
+
+def _report(exc: DataError) -> int:
+    n = len(exc.problems)
+    print(f"The data has {n} problem{'s' if n != 1 else ''}:", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def cmd_check(args) -> int:
+    from .loader import load
+    project = _project(args.project)
+    try:
+        data = load(project / "data")
+    except DataError as exc:
+        return _report(exc)
+    print(f"OK: review '{data.review.id}' version {data.review.version}, {len(data.studies)} studies, "
+          f"{len(data.review.analyses)} analyses.")
+    return EXIT_OK
+
+
+def cmd_build(args) -> int:
+    from .site import BuildError, build
+    project = _project(args.project)
+    try:
+        data = build(project, Path(args.site).resolve() if args.site else None)
+    except DataError as exc:
+        _report(exc)
+        print("Build stopped; the previously built site is unchanged.", file=sys.stderr)
+        return EXIT_INVALID
+    except BuildError as exc:
+        print(str(exc), file=sys.stderr)
+        print("Build stopped; the previously built site is unchanged.", file=sys.stderr)
+        return 3
+    print(f"Built version {data.review.version} into {args.site or 'site'}/.")
+    return EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    from .serve import serve
+    return serve(_project(args.project), args.dev_addr)
+
+
+def cmd_schema(args) -> int:
+    from .schema import write_schemas
+    project = _project(args.project)
+    for path in write_schemas(project / "docs" / "schema"):
+        print(f"wrote {path.relative_to(project)}")
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="review", description="Build the living systematic review from data/.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("-C", "--project", help="project folder (default: the current folder)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("check", help="validate data/ and report every problem").set_defaults(func=cmd_check)
+    b = sub.add_parser("build", help="validate, compute and build the site")
+    b.add_argument("--site", help="output folder (default: site/)")
+    b.set_defaults(func=cmd_build)
+    s = sub.add_parser("serve", help="preview with live reload; rebuilds when data/ or templates/ change")
+    s.add_argument("--dev-addr", default="127.0.0.1:8000")
+    s.set_defaults(func=cmd_serve)
+    sub.add_parser("schema", help="write the JSON Schemas into docs/schema/").set_defaults(func=cmd_schema)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as exc:   # argparse exits 2 on usage errors, 0 for --help/--version
+        return int(exc.code or 0)
+    if not getattr(args, "func", None):
+        p.print_usage(sys.stderr)
+        print("review: error: a command is required (check, build, serve, schema)", file=sys.stderr)
+        return EXIT_USAGE
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

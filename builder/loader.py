@@ -1,0 +1,170 @@
+"""Load and validate `data/`: every problem in every file is collected before anything is reported."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import DataError, Problem
+from .models import Review, Study
+from .yamlio import Located, load_yaml
+
+
+@dataclass(frozen=True)
+class ReviewData:
+    review: Review
+    studies: dict[str, Study]          # ordered by id
+    data_hash: str                     # sha256 of every data file, names included
+
+    def study_list(self) -> list[Study]:
+        return list(self.studies.values())
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _unwrap(tp):
+    """Yield the model classes reachable through Optional, list, dict and Annotated."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        yield from _unwrap(typing.get_args(tp)[0])
+    elif origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            yield from _unwrap(arg)
+    elif origin in (list, dict):
+        yield from _unwrap(typing.get_args(tp)[-1])
+    elif isinstance(tp, type) and issubclass(tp, BaseModel):
+        yield tp
+
+
+def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    current: type[BaseModel] | None = root
+    for part in loc:
+        if current is None:
+            return None
+        if isinstance(part, int) or part not in current.model_fields:
+            continue  # list index or dict key: stay on the element type found last
+        models = list(_unwrap(current.model_fields[part].annotation))
+        current = models[0] if models else None
+    return current
+
+
+def _describe_expected(error: dict) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "literal_error":
+        return f"expected one of {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        return f"does not match the expected pattern {ctx.get('pattern')}"
+    msg = error["msg"]
+    return msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
+
+
+def pydantic_problems(exc: ValidationError, located: Located, file: str, model: type[BaseModel]) -> list[Problem]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        value = None
+        if error["type"] != "missing":
+            raw = error.get("input")
+            if not isinstance(raw, (dict, list)):
+                value = repr(raw)
+        if error["type"] == "extra_forbidden":
+            parent = _model_at(model, loc[:-1])
+            allowed = sorted(parent.model_fields) if parent else []
+            guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            message = f"unknown field '{loc[-1]}'"
+            message += f"; did you mean '{guess[0]}'?" if guess else ""
+            message += f" Allowed here: {', '.join(allowed)}" if allowed else ""
+            problems.append(Problem(file, located.line_of(loc), _dotted(loc), message))
+            continue
+        problems.append(Problem(file, located.line_of(loc), _dotted(loc), _describe_expected(error), value))
+    return problems
+
+
+def _validate(located: Located, model: type[BaseModel], file: str):
+    try:
+        return model.model_validate(located.data), []
+    except ValidationError as exc:
+        return None, pydantic_problems(exc, located, file, model)
+
+
+def data_hash(files: list[Path], root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def load(data_dir: Path, today: dt.date | None = None) -> ReviewData:
+    """Load `review.yaml` and every study file; raise DataError listing every problem."""
+    data_dir = Path(data_dir)
+    root = data_dir.parent
+    problems: list[Problem] = []
+    review_path = data_dir / "review.yaml"
+    study_paths = sorted((data_dir / "studies").glob("*.yaml"))
+    strays = sorted(p for p in (data_dir / "studies").glob("*") if p.suffix in (".yml", ".YAML", ".json"))
+    for stray in strays:
+        problems.append(Problem(stray.relative_to(root).as_posix(), None, "",
+                                "study files must end in '.yaml'; this file would be ignored"))
+
+    review = None
+    review_loc = None
+    if not review_path.exists():
+        problems.append(Problem(review_path.relative_to(root).as_posix(), None, "", "file not found"))
+    else:
+        review_loc, found = load_yaml(review_path, root)
+        problems += found
+        if review_loc is not None:
+            review, found = _validate(review_loc, Review, _rel(review_path, root))
+            problems += found
+
+    studies: dict[str, tuple[Study, Located, str]] = {}
+    for path in study_paths:
+        located, found = load_yaml(path, root)
+        problems += found
+        if located is None:
+            continue
+        file = _rel(path, root)
+        study, found = _validate(located, Study, file)
+        problems += found
+        if study is None:
+            continue
+        if study.id != path.stem:
+            problems.append(Problem(file, located.line_of(("id",)), "id",
+                                    f"the id must equal the file name '{path.stem}'", repr(study.id)))
+        if study.id in studies:
+            problems.append(Problem(file, located.line_of(("id",)), "id",
+                                    f"duplicate study id; already used by {studies[study.id][2]}", repr(study.id)))
+            continue
+        studies[study.id] = (study, located, file)
+
+    if not study_paths:
+        problems.append(Problem(_rel(data_dir / "studies", root), None, "", "no study files found"))
+
+    if review is not None:
+        from .validate import cross_check  # local import: validate depends on loader's types
+        problems += cross_check(review, review_loc, _rel(review_path, root), studies, today or dt.date.today())
+
+    if problems:
+        raise DataError(problems)
+    ordered = {sid: studies[sid][0] for sid in sorted(studies)}
+    return ReviewData(review, ordered, data_hash([review_path, *study_paths], root))
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()

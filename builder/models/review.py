@@ -1,0 +1,130 @@
+"""The review itself: `data/review.yaml`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .common import FiniteFloat, Identifier, Provenance, SafeUrl, Strict
+from .study import Citation, DesignCategory
+
+NUMBER = r"^[-−]?\d+(\.\d+)?$"
+Measure = Literal["OR", "RR", "RD", "MD", "SMD", "ROM", "GEN"]
+
+
+class Question(Strict):
+    population: str
+    intervention: str
+    comparator: str
+    outcomes: str
+
+
+class Outcome(Strict):
+    id: Identifier
+    label: str
+    type: Literal["dichotomous", "continuous"]
+    event: str | None = Field(None, description="For dichotomous outcomes: what counts as an event.")
+    unit: str | None = Field(None, description="For continuous outcomes: the unit analyses must share.")
+    direction: Literal["higher-is-better", "lower-is-better"] = Field(
+        description="Which direction of the outcome benefits patients; sets the 'Favours' labels.")
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _type_fields(self) -> "Outcome":
+        if self.type == "dichotomous" and not self.event:
+            raise ValueError("a dichotomous outcome needs 'event' (what counts as an event)")
+        return self
+
+
+class ReportedResult(Strict):
+    """A result as printed by the source review, kept to compare with our reproduction."""
+
+    estimate: str = Field(pattern=NUMBER, description="As printed, in quotes to keep its decimals: '2.87'.")
+    ci_low: str = Field(pattern=NUMBER)
+    ci_high: str = Field(pattern=NUMBER)
+    p: str = Field(description="As printed, e.g. '0.02' or '< 0.00001'.")
+    q_p: str | None = None
+    i2: FiniteFloat | None = Field(None, ge=0, le=100)
+    k: int | None = Field(None, ge=1)
+    participants: int | None = Field(None, ge=1)
+    events_experimental: str | None = None
+    events_control: str | None = None
+    model: str | None = None
+    provenance: Provenance
+
+
+class Analysis(Strict):
+    id: Identifier = Field(description="Stable id; part of the result's permalink. Never reuse or rename.")
+    outcome: Identifier
+    role: Literal["primary", "reproduction", "sensitivity"]
+    title: str
+    description: str | None = None
+    measure: Measure
+    model: Literal["fixed", "random", "i2-switch"] = Field(
+        description="i2-switch reproduces legacy practice: fixed effect when I² ≤ 50%, random effects above. "
+        "It is offered only to reproduce published analyses.")
+    method: Literal["MH", "IV"] = Field(
+        "IV", description="Pooling for the fixed-effect model: Mantel-Haenszel (MH) or inverse variance (IV).")
+    tau2: Literal["REML", "DL", "PM"] = Field("REML", description="Estimator of tau² for random effects.")
+    ci_method: Literal["wald", "hksj"] = "wald"
+    continuity_correction: FiniteFloat = Field(
+        0.5, ge=0, description="Added to every cell of a study with a zero cell, for its own estimate.")
+    mh_continuity_correction: FiniteFloat = Field(
+        0.0, ge=0, description="Added to zero-cell studies inside the Mantel-Haenszel pooled estimate "
+        "(0 as current guidance says; 0.5 reproduces RevMan 5).")
+    datasets: list[Identifier] = Field(
+        default_factory=lambda: ["published"],
+        description="Dataset names to use, in order of preference: the first a study has is used.")
+    studies: list[Identifier] | None = Field(None, description="Only these studies (default: every study with data).")
+    exclude: list[Identifier] = Field(default_factory=list)
+    designs: list[DesignCategory] | None = Field(None, description="Only studies of these design categories.")
+    reported: ReportedResult | None = None
+
+    @model_validator(mode="after")
+    def _measure_method(self) -> "Analysis":
+        if self.method == "MH" and self.measure not in ("OR", "RR", "RD"):
+            raise ValueError(f"Mantel-Haenszel applies to OR, RR and RD, not {self.measure}")
+        if self.model == "fixed" and self.ci_method == "hksj":
+            raise ValueError("the Hartung-Knapp-Sidik-Jonkman interval applies to random-effects models only")
+        return self
+
+
+class Flow(Strict):
+    """PRISMA counts typed by the reviewers; counts of included studies are derived from data/studies."""
+
+    records_identified: int = Field(ge=0)
+    records_excluded: int = Field(ge=0)
+    records_excluded_reasons: dict[str, int] = Field(default_factory=dict)
+    full_texts_assessed: int = Field(ge=0)
+    full_texts_excluded: int = Field(ge=0)
+    full_texts_excluded_reasons: dict[str, int] = Field(default_factory=dict)
+    provenance: Provenance
+
+
+class Living(Strict):
+    last_search: dt.date
+    next_update: str = Field(description="When the next update is planned, e.g. 'when a new trial reports'.")
+    trigger: str = Field(description="What triggered this version.")
+
+
+class Review(Strict):
+    id: Identifier
+    title: str
+    short_title: str
+    version: str = Field(pattern=r"^\d+\.\d+(\.\d+)?$")
+    date: dt.date
+    living: Living
+    authors: list[str] = Field(min_length=1)
+    source_review: Citation
+    question: Question
+    outcomes: list[Outcome] = Field(min_length=1)
+    flow: Flow
+    analyses: list[Analysis] = Field(min_length=1)
+    url: SafeUrl | None = None
+    experimental_label: str = Field("MSC", description="Short name of the intervention in plots ('Favours MSC').")
+    control_label: str = Field("Control", description="Short name of the comparator in plots.")
+
+    def outcome(self, outcome_id: str) -> Outcome:
+        return next(o for o in self.outcomes if o.id == outcome_id)

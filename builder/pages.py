@@ -1,0 +1,168 @@
+"""Render the site's Markdown pages from Jinja templates; Python prepares every value, templates lay out."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from . import __version__, fmt, forest, interpret, reproduce
+from .analysis import AnalysisResult
+from .loader import ReviewData
+from .models import Review, Study
+from .results import results_document, to_csv, to_json
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
+
+
+def md(text: object) -> str:
+    """Escape free text from the data for Markdown and HTML: it is shown as text, never as markup."""
+    if text is None:
+        return ""
+    escaped = html.escape(str(text), quote=True)
+    return _MD_SPECIAL.sub(r"\\\1", escaped).replace("\n", " ")
+
+
+def attr(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+@dataclass(frozen=True)
+class AnalysisView:
+    """Everything a page shows about one analysis, as ready-made strings."""
+
+    result: AnalysisResult
+    svg: str
+    alt: str
+    method: str
+    effect: str
+    heterogeneity: str
+    overall: str
+    i2_reading: str
+    prediction: str | None
+    checks: list
+    rows: list[dict]
+    k_total: int
+    k_estimable: int
+
+    @property
+    def id(self) -> str:
+        return self.result.spec.id
+
+    @property
+    def spec(self):
+        return self.result.spec
+
+
+def _rows(result: AnalysisResult) -> list[dict]:
+    rows = []
+    for r in result.rows:
+        if r.estimable:
+            half = 1.959963984540054 * r.vi ** 0.5
+            est = fmt.estimate_ci(r.yi, r.yi - half, r.yi + half, result.scale)
+        else:
+            est = "Not estimable"
+        if result.dichotomous:
+            exp = f"{r.inputs['events_exp']}/{r.inputs['total_exp']}"
+            ctl = f"{r.inputs['events_ctrl']}/{r.inputs['total_ctrl']}"
+        else:
+            exp = f"{fmt.num(r.inputs['mean_exp'])} ({fmt.num(r.inputs['sd_exp'])}), {r.inputs['total_exp']}"
+            ctl = f"{fmt.num(r.inputs['mean_ctrl'])} ({fmt.num(r.inputs['sd_ctrl'])}), {r.inputs['total_ctrl']}"
+        rows.append({"study": r.study, "dataset": r.dataset, "exp": exp, "ctl": ctl, "estimate": est,
+                     "weight": fmt.weight(r.weight) or "—", "provenance": r.data.provenance,
+                     "corrected": r.corrected})
+    return rows
+
+
+def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
+    f = result.fit
+    prediction = None
+    if f is not None and f.pi_low is not None:
+        prediction = (f"{fmt.num(fmt.back(f.pi_low, result.scale))} to "
+                      f"{fmt.num(fmt.back(f.pi_high, result.scale))}")
+    return AnalysisView(
+        result=result,
+        svg=forest.render(result, review.experimental_label, review.control_label),
+        alt=forest.describe(result, review.experimental_label, review.control_label),
+        method=forest.method_label(result),
+        effect=interpret.effect_sentence(result, review.experimental_label),
+        heterogeneity=forest.heterogeneity_line(result),
+        overall=forest.overall_effect_line(result),
+        i2_reading=interpret.i2_reading(f.i2 if f else None),
+        prediction=prediction,
+        checks=reproduce.checks(result),
+        rows=_rows(result),
+        k_total=len(result.rows),
+        k_estimable=sum(1 for r in result.rows if r.estimable),
+    )
+
+
+def environment(templates: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,   # output is Markdown; free text goes through the `md` filter explicitly
+    )
+    env.filters.update(md=md, attr=attr, num=fmt.num, p=fmt.p_value, pct=fmt.percent)
+    return env
+
+
+ROLE_ORDER = {"primary": 0, "reproduction": 1, "sensitivity": 2}
+
+
+def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path, out: Path) -> list:
+    """Write every generated page and data file under `out`; return the navigation."""
+    env = environment(templates)
+    review = data.review
+    views = [analysis_view(r, review) for r in results]
+    by_outcome = {o.id: sorted([v for v in views if v.result.spec.outcome == o.id],
+                               key=lambda v: ROLE_ORDER[v.result.spec.role]) for o in review.outcomes}
+    primary = {oid: next((v for v in vs if v.spec.role == "primary"), None) for oid, vs in by_outcome.items()}
+    studies = data.study_list()
+    clinical = [s for s in studies if s.source_table == "clinical-studies"]
+    case_reports = [s for s in studies if s.source_table == "case-reports"]
+    clinical.sort(key=lambda s: (s.source_ref or 10**6, s.id))
+    case_reports.sort(key=lambda s: (s.source_ref or 10**6, s.id))
+    uses = {s.id: [v for v in views if any(r.study.id == s.id for r in v.result.rows)
+                   or any(m.study.id == s.id for m in v.result.missing)] for s in studies}
+    ctx = dict(review=review, data=data, views=views, by_outcome=by_outcome, primary=primary,
+               clinical=clinical, case_reports=case_reports, studies=studies, uses=uses, fmt=fmt,
+               builder_version=__version__)
+
+    def write(rel: str, text: str) -> None:
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    write("index.md", env.get_template("index.md.j2").render(**ctx))
+    write("methods.md", env.get_template("methods.md.j2").render(**ctx))
+    write("studies/index.md", env.get_template("studies.md.j2").render(**ctx))
+    for study in studies:
+        write(f"studies/{study.id}.md", env.get_template("study.md.j2").render(study=study, **ctx))
+    for outcome in review.outcomes:
+        write(f"outcomes/{outcome.id}.md",
+              env.get_template("outcome.md.j2").render(outcome=outcome, analyses=by_outcome[outcome.id], **ctx))
+        for view in by_outcome[outcome.id]:
+            write(f"figures/{view.id}.svg", view.svg)
+    write("data.md", env.get_template("data.md.j2").render(**ctx))
+    document = results_document(data, results)
+    write("results.json", to_json(document))
+    write("results.csv", to_csv(document))
+
+    return [
+        {"Home": "index.md"},
+        {"Results": [{o.label: f"outcomes/{o.id}.md"} for o in review.outcomes]},
+        {"Studies": ["studies/index.md"] + [{s.label: f"studies/{s.id}.md"} for s in clinical + case_reports]},
+        {"Methods": "methods.md"},
+        {"Data and downloads": "data.md"},
+    ]
+
+
+def study_label(study: Study) -> str:
+    return study.label

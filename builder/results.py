@@ -1,0 +1,124 @@
+"""The machine-readable results (`results.json`, `results.csv`): a public interface, so its shape is stable.
+
+Numbers are rounded to 10 significant digits so that the files do not change with the last bits of
+floating-point arithmetic on another machine; that is far below any reported precision.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+from . import __version__
+from .analysis import AnalysisResult
+from .loader import ReviewData
+
+SCHEMA_VERSION = "1.0"
+
+
+def _num(value):
+    if value is None:
+        return None
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return float(f"{value:.10g}")
+
+
+def _study(row) -> dict:
+    return {
+        "id": row.study.id,
+        "label": row.study.label,
+        "dataset": row.dataset,
+        "design": row.study.design.category,
+        "inputs": {k: (int(v) if k.startswith(("events", "total")) else _num(v)) for k, v in row.inputs.items()},
+        "yi": _num(row.yi),
+        "vi": _num(row.vi),
+        "estimable": row.estimable,
+        "continuity_corrected": row.corrected,
+        "weight": _num(row.weight),
+    }
+
+
+def analysis_record(result: AnalysisResult) -> dict:
+    spec, f = result.spec, result.fit
+    pooled = heterogeneity = None
+    if f is not None:
+        pooled = {
+            "estimate": _num(f.estimate), "se": _num(f.se), "ci_low": _num(f.ci_low), "ci_high": _num(f.ci_high),
+            "statistic": _num(f.statistic), "statistic_type": "t" if f.df is not None else "z", "df": f.df,
+            "p": _num(f.p), "pi_low": _num(f.pi_low), "pi_high": _num(f.pi_high), "k": f.k,
+        }
+        heterogeneity = {"q": _num(f.q), "df": f.q_df, "q_p": _num(f.q_p), "tau2": _num(f.tau2),
+                         "i2": _num(f.i2), "h2": _num(f.h2), "i2_basis": f.i2_basis}
+    return {
+        "id": spec.id,
+        "outcome": spec.outcome,
+        "role": spec.role,
+        "title": spec.title,
+        "measure": spec.measure,
+        "model": f.model if f else None,
+        "model_choice": "i2-switch" if spec.model == "i2-switch" else "prespecified",
+        "method": f.method if f else None,
+        "ci_method": f.ci_method if f else None,
+        "scale": result.scale,
+        "continuity_correction": spec.mh_continuity_correction if (f and f.method == "MH") else 0,
+        "display_continuity_correction": spec.continuity_correction,
+        "datasets": list(spec.datasets),
+        "studies": [_study(r) for r in result.rows],
+        "missing": [{"id": m.study.id, "label": m.study.label, "dataset": m.dataset, "reason": m.reason}
+                    for m in result.missing],
+        "pooled": pooled,
+        "heterogeneity": heterogeneity,
+        "notes": list(result.notes),
+    }
+
+
+def results_document(data: ReviewData, results: list[AnalysisResult]) -> dict:
+    review = data.review
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "review": {
+            "id": review.id,
+            "title": review.title,
+            "version": review.version,
+            "date": review.date.isoformat(),
+            "data_hash": data.data_hash,
+            "builder_version": __version__,
+        },
+        "analyses": [analysis_record(r) for r in results],
+    }
+
+
+def to_json(document: dict) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+CSV_COLUMNS = [
+    "analysis_id", "outcome", "role", "measure", "model", "method", "ci_method", "scale", "row_type", "study_id",
+    "label", "dataset", "events_exp", "total_exp", "events_ctrl", "total_ctrl", "mean_exp", "sd_exp", "mean_ctrl",
+    "sd_ctrl", "yi", "vi", "weight", "estimate", "se", "ci_low", "ci_high", "statistic", "df", "p", "pi_low",
+    "pi_high", "q", "q_df", "q_p", "tau2", "i2", "h2",
+]
+
+
+def to_csv(document: dict) -> str:
+    """One row per study per analysis, and one 'pooled' row per analysis."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for a in document["analyses"]:
+        base = {k: a[k] for k in ("outcome", "role", "measure", "model", "method", "ci_method", "scale")}
+        base["analysis_id"] = a["id"]
+        for s in a["studies"]:
+            writer.writerow({**base, "row_type": "study", "study_id": s["id"], "label": s["label"],
+                             "dataset": s["dataset"], **s["inputs"], "yi": s["yi"], "vi": s["vi"],
+                             "weight": s["weight"]})
+        if a["pooled"]:
+            h = a["heterogeneity"]
+            writer.writerow({**base, "row_type": "pooled", **{k: a["pooled"][k] for k in (
+                "estimate", "se", "ci_low", "ci_high", "statistic", "df", "p", "pi_low", "pi_high")},
+                "q": h["q"], "q_df": h["df"], "q_p": h["q_p"], "tau2": h["tau2"], "i2": h["i2"], "h2": h["h2"]})
+    return out.getvalue()

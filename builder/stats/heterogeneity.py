@@ -1,0 +1,37 @@
+"""Cochran's Q and the I² and H² statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def cochran_q(yi: np.ndarray, vi: np.ndarray, centre: float | None = None) -> tuple[float, int, float]:
+    """Q about `centre` (default: the inverse-variance fixed-effect estimate), its df and p-value."""
+    w = 1 / vi
+    if centre is None:
+        centre = float(np.sum(w * yi) / np.sum(w))
+    q = max(0.0, float(np.sum(w * (yi - centre) ** 2)))
+    df = len(yi) - 1
+    p = float(stats.chi2.sf(q, df)) if df > 0 else float("nan")
+    return q, df, p
+
+
+def i2_h2_from_q(q: float, df: int) -> tuple[float, float]:
+    if df < 1 or q <= 0:
+        return 0.0, 1.0
+    return max(0.0, 100 * (q - df) / q), q / df
+
+
+def typical_variance(vi: np.ndarray) -> float:
+    """Higgins and Thompson's typical within-study variance."""
+    w = 1 / vi
+    k = len(vi)
+    return float((k - 1) * np.sum(w) / (np.sum(w) ** 2 - np.sum(w**2)))
+
+
+def i2_h2_from_tau2(tau2: float, vi: np.ndarray) -> tuple[float, float]:
+    if len(vi) < 2:
+        return 0.0, 1.0
+    s2 = typical_variance(vi)
+    return 100 * tau2 / (s2 + tau2), (s2 + tau2) / s2

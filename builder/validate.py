@@ -1,0 +1,103 @@
+"""Checks that span files: references between the review and the studies, units, dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .errors import Problem
+from .models import Review, Study
+from .yamlio import Located
+
+DICHOTOMOUS_MEASURES = {"OR", "RR", "RD"}
+CONTINUOUS_MEASURES = {"MD", "SMD", "ROM"}
+
+
+def cross_check(review: Review, review_loc: Located, review_file: str,
+                studies: dict[str, tuple[Study, Located, str]], today: dt.date) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def at_review(path: tuple, message: str, value=None):
+        problems.append(Problem(review_file, review_loc.line_of(path), _dotted(path), message,
+                                None if value is None else repr(value)))
+
+    for path, day in ((("date",), review.date), (("living", "last_search"), review.living.last_search)):
+        if day > today:
+            at_review(path, f"date is in the future (today is {today.isoformat()})", day.isoformat())
+
+    outcome_ids = [o.id for o in review.outcomes]
+    for i, oid in enumerate(outcome_ids):
+        if outcome_ids.index(oid) != i:
+            at_review(("outcomes", i, "id"), "duplicate outcome id", oid)
+    outcomes = {o.id: o for o in review.outcomes}
+
+    seen: set[str] = set()
+    for i, analysis in enumerate(review.analyses):
+        if analysis.id in seen:
+            at_review(("analyses", i, "id"), "duplicate analysis id", analysis.id)
+        seen.add(analysis.id)
+        outcome = outcomes.get(analysis.outcome)
+        if outcome is None:
+            at_review(("analyses", i, "outcome"), f"no such outcome; expected one of {outcome_ids}", analysis.outcome)
+            continue
+        wanted = DICHOTOMOUS_MEASURES if outcome.type == "dichotomous" else CONTINUOUS_MEASURES | {"GEN"}
+        if analysis.measure not in wanted:
+            at_review(("analyses", i, "measure"),
+                      f"a {outcome.type} outcome takes one of {sorted(wanted)}", analysis.measure)
+        for key in ("studies", "exclude"):
+            for j, sid in enumerate(getattr(analysis, key) or []):
+                if sid not in studies:
+                    at_review(("analyses", i, key, j), "no study file with this id", sid)
+
+    for sid, (study, located, file) in studies.items():
+        arms = {a.id: a for a in study.arms}
+        arm_ids = [a.id for a in study.arms]
+        for j, arm in enumerate(study.arms):
+            if arm_ids.index(arm.id) != j:
+                problems.append(Problem(file, located.line_of(("arms", j, "id")), f"arms[{j}].id",
+                                        "duplicate arm id", repr(arm.id)))
+        for oid, datasets in study.outcomes.items():
+            outcome = outcomes.get(oid)
+            if outcome is None:
+                problems.append(Problem(file, located.line_of(("outcomes", oid)), f"outcomes.{oid}",
+                                        f"no such outcome in review.yaml; expected one of {outcome_ids}"))
+                continue
+            for name, ds in datasets.items():
+                base = ("outcomes", oid, name)
+                if ds.status != "available":
+                    continue
+                for side in ("experimental", "control"):
+                    group = getattr(ds, side)
+                    path = base + (side,)
+                    field = ".".join(map(str, path))
+                    arm = arms.get(group.arm)
+                    if arm is None:
+                        problems.append(Problem(file, located.line_of(path + ("arm",)), field + ".arm",
+                                                f"not an arm of this study; expected one of {list(arms)}",
+                                                repr(group.arm)))
+                    elif group.total > arm.n:
+                        problems.append(Problem(file, located.line_of(path + ("total",)), field + ".total",
+                                                f"more participants than arm '{arm.id}' has ({arm.n})",
+                                                repr(group.total)))
+                    if outcome.type == "dichotomous" and group.events is None:
+                        problems.append(Problem(file, located.line_of(path), field,
+                                                f"outcome '{oid}' is dichotomous: expected 'events' and 'total'"))
+                    if outcome.type == "continuous" and group.mean is None:
+                        problems.append(Problem(file, located.line_of(path), field,
+                                                f"outcome '{oid}' is continuous: expected 'mean', 'sd' and 'total'"))
+                if outcome.type == "continuous" and outcome.unit and ds.unit and ds.unit != outcome.unit:
+                    problems.append(Problem(
+                        file, located.line_of(base + ("unit",)), ".".join(base) + ".unit",
+                        f"outcome '{oid}' is analysed in {outcome.unit}; convert the values and record the "
+                        "conversion in provenance.transformation", repr(ds.unit)))
+                if ds.design == "pre-post" and ds.experimental.arm != ds.control.arm:
+                    problems.append(Problem(file, located.line_of(base + ("design",)), ".".join(base) + ".design",
+                                            "pre-post data compares one arm with itself: experimental.arm and "
+                                            "control.arm must be the same arm"))
+    return problems
+
+
+def _dotted(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
