@@ -158,7 +158,8 @@ def load(data_dir: Path, today: dt.date | None = None) -> ReviewData:
 
     if review is not None:
         from .validate import cross_check  # local import: validate depends on loader's types
-        problems += cross_check(review, review_loc, _rel(review_path, root), studies, today or dt.date.today())
+        problems += cross_check(review, review_loc, _rel(review_path, root), studies, today or dt.date.today(),
+                                {p.stem for p in study_paths})
 
     if problems:
         raise DataError(problems)

@@ -155,10 +155,12 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     write("results.json", to_json(document))
     write("results.csv", to_csv(document))
 
+    # MkDocs' themes print navigation titles as raw HTML: escape them like every other text from the data.
     return [
         {"Home": "index.md"},
-        {"Results": [{o.label: f"outcomes/{o.id}.md"} for o in review.outcomes]},
-        {"Studies": ["studies/index.md"] + [{s.label: f"studies/{s.id}.md"} for s in clinical + case_reports]},
+        {"Results": [{attr(o.label): f"outcomes/{o.id}.md"} for o in review.outcomes]},
+        {"Studies": ["studies/index.md"] + [{attr(s.label): f"studies/{s.id}.md"}
+                                            for s in clinical + case_reports]},
         {"Methods": "methods.md"},
         {"Data and downloads": "data.md"},
     ]

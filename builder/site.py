@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import os
 import shutil
 import subprocess
@@ -26,7 +27,7 @@ def epoch(day: dt.date) -> str:
 
 def site_config(project: Path, nav: list, site_name: str) -> dict:
     config = yaml.safe_load((project / "mkdocs.yml").read_text(encoding="utf-8"))
-    config["site_name"] = site_name
+    config["site_name"] = html.escape(site_name)   # themes print it unescaped
     config["docs_dir"] = "docs"
     config["nav"] = nav
     config.pop("site_dir", None)

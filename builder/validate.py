@@ -13,7 +13,10 @@ CONTINUOUS_MEASURES = {"MD", "SMD", "ROM"}
 
 
 def cross_check(review: Review, review_loc: Located, review_file: str,
-                studies: dict[str, tuple[Study, Located, str]], today: dt.date) -> list[Problem]:
+                studies: dict[str, tuple[Study, Located, str]], today: dt.date,
+                files: set[str] = frozenset()) -> list[Problem]:
+    """`files` holds the names of all study files, valid or not: a reference to a file that exists but failed
+    validation is not reported again (its own problems already are)."""
     problems: list[Problem] = []
 
     def at_review(path: tuple, message: str, value=None):
@@ -45,7 +48,7 @@ def cross_check(review: Review, review_loc: Located, review_file: str,
                       f"a {outcome.type} outcome takes one of {sorted(wanted)}", analysis.measure)
         for key in ("studies", "exclude"):
             for j, sid in enumerate(getattr(analysis, key) or []):
-                if sid not in studies:
+                if sid not in studies and sid not in files:
                     at_review(("analyses", i, key, j), "no study file with this id", sid)
 
     for sid, (study, located, file) in studies.items():

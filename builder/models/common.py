@@ -33,6 +33,17 @@ def _safe_url(value: str) -> str:
 SafeUrl = Annotated[str, AfterValidator(_safe_url)]
 
 
+def _plain_label(value: str) -> str:
+    if "<" in value or ">" in value:
+        raise ValueError("must not contain '<' or '>': labels appear in menus and page titles as they are")
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+Label = Annotated[str, AfterValidator(_plain_label), Field(max_length=120)]
+
+
 class Strict(BaseModel):
     """Every model rejects unknown fields, so a typo such as `evnets` is an error, not silence."""
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .common import FiniteFloat, Identifier, Provenance, SafeUrl, Strict
+from .common import FiniteFloat, Identifier, Label, Provenance, SafeUrl, Strict
 from .study import Citation, DesignCategory
 
 NUMBER = r"^[-−]?\d+(\.\d+)?$"
@@ -23,7 +23,7 @@ class Question(Strict):
 
 class Outcome(Strict):
     id: Identifier
-    label: str
+    label: Label
     type: Literal["dichotomous", "continuous"]
     event: str | None = Field(None, description="For dichotomous outcomes: what counts as an event.")
     unit: str | None = Field(None, description="For continuous outcomes: the unit analyses must share.")
@@ -112,7 +112,7 @@ class Living(Strict):
 class Review(Strict):
     id: Identifier
     title: str
-    short_title: str
+    short_title: Label
     version: str = Field(pattern=r"^\d+\.\d+(\.\d+)?$")
     date: dt.date
     living: Living

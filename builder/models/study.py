@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .common import FiniteFloat, Identifier, Provenance, SafeUrl, Strict
+from .common import FiniteFloat, Identifier, Label, Provenance, SafeUrl, Strict
 
 DesignCategory = Literal[
     "rct",
@@ -132,7 +132,7 @@ class Dataset(Strict):
 
 class Study(Strict):
     id: Identifier = Field(description="Must equal the file name without '.yaml'.")
-    label: str = Field(description="Short label shown in tables and plots, e.g. 'Shu 2020'.")
+    label: Label = Field(description="Short label shown in tables, plots and menus, e.g. 'Shu 2020'.")
     source_ref: int | None = Field(None, ge=1, description="Reference number in the source review.")
     source_table: Literal["clinical-studies", "case-reports"] = Field(
         description="Which table of the source review lists the study.")

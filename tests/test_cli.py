@@ -1,0 +1,38 @@
+"""The `review` command's exit codes: 0 success, 1 invalid data, 2 usage error."""
+
+from __future__ import annotations
+
+from builder.cli import main
+
+
+def test_check_succeeds_on_the_real_data(project, capsys):
+    assert main(["-C", str(project), "check"]) == 0
+    assert "21 studies" in capsys.readouterr().out
+
+
+def test_check_reports_invalid_data_with_exit_1(project, capsys):
+    path = project / "data/studies/meng-2020.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("    n: 9\n", "    n: 0\n", 1), encoding="utf-8")
+    assert main(["-C", str(project), "check"]) == 1
+    err = capsys.readouterr().err
+    assert "data/studies/meng-2020.yaml:" in err and "arms[0].n" in err and "greater than or equal to 1" in err
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    assert main(["frobnicate"]) == 2
+
+
+def test_missing_command_is_a_usage_error(capsys):
+    assert main([]) == 2
+    assert "a command is required" in capsys.readouterr().err
+
+
+def test_build_of_invalid_data_exits_1_and_keeps_the_old_site(project, capsys):
+    site = project / "site"
+    site.mkdir()
+    (site / "index.html").write_text("previous good site", encoding="utf-8")
+    path = project / "data/review.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("version: \"1.0\"", "version: one"), encoding="utf-8")
+    assert main(["-C", str(project), "build"]) == 1
+    assert (site / "index.html").read_text(encoding="utf-8") == "previous good site"
+    assert "unchanged" in capsys.readouterr().err
