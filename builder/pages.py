@@ -26,6 +26,20 @@ def md(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", escaped).replace("\n", " ")
 
 
+DESIGN_LABELS = {
+    "rct": "Randomised trial",
+    "non-randomised-controlled": "Non-randomised, controlled",
+    "single-arm": "Single arm",
+    "follow-up-cohort": "Follow-up of another study's patients",
+    "case-series": "Case series",
+    "case-report": "Case report",
+}
+
+
+def design(category: str) -> str:
+    return DESIGN_LABELS[category]
+
+
 def attr(text: object) -> str:
     return html.escape(str(text), quote=True)
 
@@ -109,7 +123,7 @@ def environment(templates: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,   # output is Markdown; free text goes through the `md` filter explicitly
     )
-    env.filters.update(md=md, attr=attr, num=fmt.num, p=fmt.p_value, pct=fmt.percent)
+    env.filters.update(md=md, attr=attr, num=fmt.num, p=fmt.p_value, pct=fmt.percent, design=design)
     return env
 
 

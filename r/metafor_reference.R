@@ -9,7 +9,7 @@
 # How to rerun (from the repository root; needs R with metafor, metadat and jsonlite):
 #     Rscript r/metafor_reference.R
 #
-# Last run with metafor 3.8.1, metadat 1.2-0 and jsonlite 1.8.4 on R 4.2.2 Patched (2022-11-10 r83330);
+# Last run with metafor 3.8.1, metadat 1.2.0 and jsonlite 1.8.4 on R 4.2.2 Patched (2022-11-10 r83330);
 # the versions actually used are also written into the JSON ("generator").
 #
 # Iterative estimators are run to convergence far tighter than metafor's defaults, so that the tests can
@@ -71,7 +71,8 @@ datasets <- list(
     ai = c(0, 2, 0, 3, 12, 1), n1i = c(20, 15, 10, 25, 12, 30),
     ci = c(4, 0, 0, 7, 10, 5), n2i = c(21, 16, 12, 24, 10, 28),
     note = paste("Designed: single zero cells in either arm (corrected), a double-zero and a double-all",
-                 "study (not estimable, left out of every model).")),
+                 "study (not estimable, left out of every model). Q > k - 1, so DL and PM give tau^2 > 0,",
+                 "but the REML likelihood is largest at the boundary: REML tau^2 = 0.")),
   normand1999 = continuous(
     as.character(normand$source),
     m1i = normand$m1i, sd1i = normand$sd1i, n1i = normand$n1i,

@@ -35,6 +35,8 @@ class Citation(Strict):
 
 class Design(Strict):
     category: DesignCategory = Field(description="Our classification of the design, used by filters.")
+    review_category: DesignCategory | None = Field(
+        None, description="The source review's classification, mapped to the same categories, to flag differences.")
     as_labelled_by_review: str = Field(description="How the source review labelled the study.")
     as_reported_by_authors: str | None = Field(None, description="How the study's own authors describe it.")
     provenance: Provenance
