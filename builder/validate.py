@@ -58,6 +58,19 @@ def cross_check(review: Review, review_loc: Located, review_file: str,
             if arm_ids.index(arm.id) != j:
                 problems.append(Problem(file, located.line_of(("arms", j, "id")), f"arms[{j}].id",
                                         "duplicate arm id", repr(arm.id)))
+            if arm.kind == "combined":
+                parts = [arms.get(a) for a in arm.combines]
+                if len(arm.combines) < 2 or None in parts or any(p.kind != "allocated" for p in parts):
+                    problems.append(Problem(file, located.line_of(("arms", j, "combines")), f"arms[{j}].combines",
+                                            "a combined arm lists two or more allocated arms of this study",
+                                            repr(arm.combines)))
+                elif sum(p.n for p in parts) != arm.n:
+                    problems.append(Problem(file, located.line_of(("arms", j, "n")), f"arms[{j}].n",
+                                            f"a combined arm has the participants of its arms "
+                                            f"({sum(p.n for p in parts)})", repr(arm.n)))
+            elif arm.combines:
+                problems.append(Problem(file, located.line_of(("arms", j, "combines")), f"arms[{j}].combines",
+                                        "only an arm of kind 'combined' lists the arms it combines"))
         for oid, datasets in study.outcomes.items():
             outcome = outcomes.get(oid)
             if outcome is None:

@@ -54,6 +54,10 @@ class Arm(Strict):
     id: Identifier
     label: str
     role: Literal["experimental", "control"]
+    kind: Literal["allocated", "combined", "virtual"] = Field(
+        "allocated", description="allocated: a real group of the study; combined: the union of other arms "
+        "(list them in 'combines'); virtual: not patients at all, e.g. a control built from a literature rate.")
+    combines: list[Identifier] = Field(default_factory=list, description="For a combined arm: the arms it unites.")
     n: int = Field(ge=1, description="Participants allocated to the arm.")
     intervention: Intervention | None = None
     provenance: Provenance
@@ -154,4 +158,5 @@ class Study(Strict):
 
     @property
     def total_n(self) -> int:
-        return sum(a.n for a in self.arms)
+        """Real participants: combined arms would count people twice and virtual ones are not people."""
+        return sum(a.n for a in self.arms if a.kind == "allocated")
