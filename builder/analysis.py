@@ -65,6 +65,13 @@ class AnalysisResult:
     def dichotomous(self) -> bool:
         return self.outcome.type == "dichotomous"
 
+    @property
+    def planned_experimental_n(self) -> int:
+        """Participants in the experimental arms of every planned study, with data or not."""
+        n = sum(r.study.arm(r.data.experimental.arm).n for r in self.rows)
+        return n + sum(a.n for m in self.missing for a in m.study.arms
+                       if a.role == "experimental" and a.kind == "allocated")
+
     def totals(self) -> dict[str, int]:
         keys = ("events_exp", "total_exp", "events_ctrl", "total_ctrl") if self.dichotomous \
             else ("total_exp", "total_ctrl")

@@ -13,6 +13,7 @@ from . import __version__, fmt, forest, interpret, reproduce
 from .analysis import AnalysisResult
 from .loader import ReviewData
 from .models import Review, Study
+from .narrative import Filler
 from .results import results_document, to_csv, to_json
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
@@ -22,7 +23,7 @@ def md(text: object) -> str:
     """Escape free text from the data for Markdown and HTML: it is shown as text, never as markup."""
     if text is None:
         return ""
-    escaped = html.escape(str(text), quote=True)
+    escaped = html.escape(str(text), quote=False)
     return _MD_SPECIAL.sub(r"\\\1", escaped).replace("\n", " ")
 
 
@@ -134,6 +135,9 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     """Write every generated page and data file under `out`; return the navigation."""
     env = environment(templates)
     review = data.review
+    document = results_document(data, results)
+    filler = Filler(document, review, data.studies)
+    env.globals["fill"] = lambda text: filler.render(text, md)
     views = [analysis_view(r, review) for r in results]
     by_outcome = {o.id: sorted([v for v in views if v.result.spec.outcome == o.id],
                                key=lambda v: ROLE_ORDER[v.result.spec.role]) for o in review.outcomes}
@@ -165,17 +169,21 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         for view in by_outcome[outcome.id]:
             write(f"figures/{view.id}.svg", view.svg)
     write("data.md", env.get_template("data.md.j2").render(**ctx))
-    document = results_document(data, results)
+    for page in ("background", "audit", "limitations"):
+        write(f"{page}.md", env.get_template(f"{page}.md.j2").render(**ctx))
     write("results.json", to_json(document))
     write("results.csv", to_csv(document))
 
     # MkDocs' themes print navigation titles as raw HTML: escape them like every other text from the data.
     return [
         {"Home": "index.md"},
+        {"Background": "background.md"},
         {"Results": [{attr(o.label): f"outcomes/{o.id}.md"} for o in review.outcomes]},
+        {"Audit of the source review": "audit.md"},
         {"Studies": ["studies/index.md"] + [{attr(s.label): f"studies/{s.id}.md"}
                                             for s in clinical + case_reports]},
         {"Methods": "methods.md"},
+        {"Limitations": "limitations.md"},
         {"Data and downloads": "data.md"},
     ]
 

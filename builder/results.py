@@ -68,6 +68,7 @@ def analysis_record(result: AnalysisResult) -> dict:
         "display_continuity_correction": spec.continuity_correction,
         "datasets": list(spec.datasets),
         "studies": [_study(r) for r in result.rows],
+        "planned_experimental_n": result.planned_experimental_n,
         "missing": [{"id": m.study.id, "label": m.study.label, "dataset": m.dataset, "reason": m.reason}
                     for m in result.missing],
         "pooled": pooled,

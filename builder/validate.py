@@ -51,6 +51,26 @@ def cross_check(review: Review, review_loc: Located, review_file: str,
                 if sid not in studies and sid not in files:
                     at_review(("analyses", i, key, j), "no study file with this id", sid)
 
+    from .narrative import check as check_placeholders
+    narrative = review.narrative
+    texts = [(("narrative", key, i), t) for key in ("background", "summary", "limitations")
+             for i, t in enumerate(getattr(narrative, key))]
+    if narrative.audit_intro:
+        texts.append((("narrative", "audit_intro"), narrative.audit_intro))
+    for i, finding in enumerate(narrative.audit):
+        texts.append((("narrative", "audit", i, "finding"), finding.finding))
+        if finding.consequence:
+            texts.append((("narrative", "audit", i, "consequence"), finding.consequence))
+        for key in ("studies", "analyses"):
+            known = files if key == "studies" else {a.id for a in review.analyses}
+            for j, ref in enumerate(getattr(finding, key)):
+                if ref not in known and ref not in studies:
+                    at_review(("narrative", "audit", i, key, j),
+                              "no such study" if key == "studies" else "no such analysis", ref)
+    for path, text in texts:
+        for message in check_placeholders(text, review, set(studies) | set(files)):
+            at_review(path, message)
+
     for sid, (study, located, file) in studies.items():
         arms = {a.id: a for a in study.arms}
         arm_ids = [a.id for a in study.arms]

@@ -51,6 +51,8 @@ class ReportedResult(Strict):
     participants: int | None = Field(None, ge=1)
     events_experimental: str | None = None
     events_control: str | None = None
+    percent_experimental: str | None = Field(None, pattern=NUMBER, description="Event rate as printed, in percent.")
+    percent_control: str | None = Field(None, pattern=NUMBER)
     model: str | None = None
     provenance: Provenance
 
@@ -91,6 +93,29 @@ class Analysis(Strict):
         return self
 
 
+class Finding(Strict):
+    """One discrepancy between the source review and its sources, for the audit page."""
+
+    id: Identifier
+    title: str
+    studies: list[Identifier] = Field(default_factory=list)
+    finding: str = Field(description="What differs. Numbers are written as placeholders such as "
+                         "[[survival-primary.estimate]] so they always agree with the results.")
+    consequence: str | None = Field(None, description="Its effect on the results, with placeholders.")
+    analyses: list[Identifier] = Field(default_factory=list, description="Analyses that show the effect.")
+    evidence: list[Provenance] = Field(min_length=1)
+
+
+class Narrative(Strict):
+    """Prose pages. Any number in them is a placeholder filled from the results, never typed."""
+
+    background: list[str] = Field(default_factory=list, description="Paragraphs.")
+    summary: list[str] = Field(default_factory=list, description="Paragraphs of the results summary.")
+    limitations: list[str] = Field(default_factory=list)
+    audit_intro: str | None = None
+    audit: list[Finding] = Field(default_factory=list)
+
+
 class Flow(Strict):
     """PRISMA counts typed by the reviewers; counts of included studies are derived from data/studies."""
 
@@ -122,6 +147,7 @@ class Review(Strict):
     outcomes: list[Outcome] = Field(min_length=1)
     flow: Flow
     analyses: list[Analysis] = Field(min_length=1)
+    narrative: Narrative = Field(default_factory=Narrative)
     url: SafeUrl | None = None
     experimental_label: str = Field("MSC", description="Short name of the intervention in plots ('Favours MSC').")
     control_label: str = Field("Control", description="Short name of the comparator in plots.")

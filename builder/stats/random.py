@@ -12,6 +12,11 @@ from .inference import t_based, wald
 from .tau2 import ESTIMATORS
 
 
+# With fewer than three studies tau² is barely estimable and a prediction interval means little; metafor still
+# prints one, but current guidance is to leave it out (or label it unreliable), so we leave it out.
+MIN_K_PREDICTION = 3
+
+
 def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = "wald",
                    level: float = 0.95) -> Fit:
     """Intercept-only random-effects model.
@@ -42,13 +47,14 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
         crit = stats.norm.ppf(0.5 + level / 2)
     weights = np.full(len(es), np.nan)
     weights[ok] = 100 * w / np.sum(w)
+    pi = (None, None)
     if k > 1:
         q, q_df, q_p = cochran_q(yi, vi)
         i2, h2 = i2_h2_from_tau2(tau2, vi)
-        half = crit * np.sqrt(tau2 + se**2)
-        pi = (estimate - half, estimate + half)
     else:
         q = q_df = q_p = i2 = h2 = None
-        pi = (None, None)
+    if k >= MIN_K_PREDICTION:
+        half = crit * np.sqrt(tau2 + se**2)
+        pi = (estimate - half, estimate + half)
     return Fit("random", tau2_method, ci_method, k, estimate, se, low, high, statistic, df, p, weights, tau2,
                q, q_df, q_p, i2, h2, "tau2" if k > 1 else None, pi[0], pi[1])
