@@ -19,6 +19,11 @@ class EffectSizes:
     def __len__(self) -> int:
         return len(self.yi)
 
+    def subset(self, keep) -> "EffectSizes":
+        """The studies where `keep` (a boolean mask or index array) selects, in their original order."""
+        keep = np.asarray(keep)
+        return EffectSizes(self.yi[keep], self.vi[keep], self.estimable[keep], self.corrected[keep])
+
 
 def _arr(*values):
     return [np.asarray(v, dtype=float) for v in values]
