@@ -33,7 +33,7 @@ schema: $(STAMP)
 
 # Regenerate the metafor reference values (needs R with metafor and jsonlite; not needed otherwise).
 references:
-	Rscript r/metafor_reference.R
+	for f in tests/reference/*.R; do Rscript $$f; done
 
 # Re-resolve the pinned versions after changing dependencies in pyproject.toml.
 lock:

@@ -1,6 +1,6 @@
 """The statistics engine (builder/stats) against reference values pinned from metafor.
 
-tests/reference/metafor.json is written by r/metafor_reference.R (rerun it with `Rscript r/metafor_reference.R`
+tests/reference/metafor.json is written by tests/reference/metafor_reference.R (rerun it with `Rscript tests/reference/metafor_reference.R`
 from the repository root); it holds each dataset's inputs, so these tests need no R. Every case is rebuilt
 here from those inputs with our own functions and every stored quantity is compared.
 """

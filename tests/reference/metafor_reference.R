@@ -7,7 +7,7 @@
 # inputs and results to tests/reference/metafor.json, so the Python tests need no R.
 #
 # How to rerun (from the repository root; needs R with metafor, metadat and jsonlite):
-#     Rscript r/metafor_reference.R
+#     Rscript tests/reference/metafor_reference.R
 #
 # Last run with metafor 3.8.1, metadat 1.2.0 and jsonlite 1.8.4 on R 4.2.2 Patched (2022-11-10 r83330);
 # the versions actually used are also written into the JSON ("generator").
@@ -26,7 +26,7 @@ suppressPackageStartupMessages({
 
 out_file <- file.path("tests", "reference", "metafor.json")
 if (!dir.exists(dirname(out_file))) {
-  stop("run from the repository root: Rscript r/metafor_reference.R")
+  stop("run from the repository root: Rscript tests/reference/metafor_reference.R")
 }
 
 REML_CONTROL <- list(threshold = 1e-12, maxiter = 1000, stepadj = 0.5)
@@ -166,7 +166,7 @@ for (dname in names(datasets)) {
 
 reference <- list(
   generator = list(
-    script = "r/metafor_reference.R",
+    script = "tests/reference/metafor_reference.R",
     metafor = as.character(packageVersion("metafor")),
     metadat = as.character(packageVersion("metadat")),
     jsonlite = as.character(packageVersion("jsonlite")),
