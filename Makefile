@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: site test serve check schema references lock clean
+.PHONY: site test serve check schema references lock clean browser-deps axe
 
 $(STAMP): requirements.lock pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -18,8 +18,20 @@ $(STAMP): requirements.lock pyproject.toml
 site: $(STAMP)
 	$(BIN)/review build
 
-test: $(STAMP)
+test: $(STAMP) axe
 	$(BIN)/python -m pytest
+
+# axe-core for the accessibility checks of the browser tests (pinned in package-lock.json). Without npm the
+# browser tests are skipped locally; CI has npm and requires them.
+axe: $(if $(shell command -v npm),node_modules/axe-core/axe.min.js)
+
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+# Debian's Chromium for the browser tests (needs root); the tests skip without it unless REQUIRE_BROWSER=1.
+browser-deps: node_modules/axe-core/axe.min.js
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 serve: $(STAMP)
 	$(BIN)/review serve
