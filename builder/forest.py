@@ -111,7 +111,7 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
     if dich:
         cols = [("Events", 185), ("Total", 222), ("Events", 272), ("Total", 309)]
         group_x = (203, 290)
-        weight_x, effect_x = 374, 472
+        weight_x, effect_x = 374, 484
     else:
         cols = [("Mean", 180), ("SD", 220), ("Total", 255), ("Mean", 305), ("SD", 345), ("Total", 380)]
         group_x = (220, 345)
