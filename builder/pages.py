@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__, fmt, forest, interpret, reproduce
+from . import __version__, fmt, forest, interpret, prisma, reproduce
 from .analysis import AnalysisResult
 from .loader import ReviewData
 from .models import Review, Study
@@ -169,6 +169,10 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         for view in by_outcome[outcome.id]:
             write(f"figures/{view.id}.svg", view.svg)
     write("data.md", env.get_template("data.md.j2").render(**ctx))
+    flow = prisma.counts(review, data.studies)
+    write("figures/prisma-flow.svg", prisma.render(flow))
+    write("flow.md", env.get_template("flow.md.j2").render(flow=flow, flow_svg=prisma.render(flow),
+                                                           flow_alt=prisma.describe(flow), **ctx))
     for page in ("background", "audit", "limitations"):
         write(f"{page}.md", env.get_template(f"{page}.md.j2").render(**ctx))
     write("results.json", to_json(document))
@@ -180,6 +184,7 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         {"Background": "background.md"},
         {"Results": [{attr(o.label): f"outcomes/{o.id}.md"} for o in review.outcomes]},
         {"Audit of the source review": "audit.md"},
+        {"Search and selection": "flow.md"},
         {"Studies": ["studies/index.md"] + [{attr(s.label): f"studies/{s.id}.md"}
                                             for s in clinical + case_reports]},
         {"Methods": "methods.md"},

@@ -27,6 +27,18 @@ def cross_check(review: Review, review_loc: Located, review_file: str,
         if day > today:
             at_review(path, f"date is in the future (today is {today.isoformat()})", day.isoformat())
 
+    flow = review.flow
+    included = len(files or studies)
+    expected = flow.full_texts_assessed - flow.full_texts_excluded - flow.unaccounted
+    if expected != included:
+        at_review(("flow", "unaccounted"),
+                  f"{flow.full_texts_assessed} full texts assessed − {flow.full_texts_excluded} excluded − "
+                  f"{flow.unaccounted} unaccounted = {expected}, but data/studies holds {included} studies; "
+                  "correct the counts, or record the difference in flow.unaccounted with a note")
+    for j, sid in enumerate(flow.previous_version_studies):
+        if sid not in studies and sid not in files:
+            at_review(("flow", "previous_version_studies", j), "no study file with this id", sid)
+
     outcome_ids = [o.id for o in review.outcomes]
     for i, oid in enumerate(outcome_ids):
         if outcome_ids.index(oid) != i:
@@ -57,6 +69,8 @@ def cross_check(review: Review, review_loc: Located, review_file: str,
              for i, t in enumerate(getattr(narrative, key))]
     if narrative.audit_intro:
         texts.append((("narrative", "audit_intro"), narrative.audit_intro))
+    if review.flow.unaccounted_note:
+        texts.append((("flow", "unaccounted_note"), review.flow.unaccounted_note))
     for i, finding in enumerate(narrative.audit):
         texts.append((("narrative", "audit", i, "finding"), finding.finding))
         if finding.consequence:

@@ -125,7 +125,27 @@ class Flow(Strict):
     full_texts_assessed: int = Field(ge=0)
     full_texts_excluded: int = Field(ge=0)
     full_texts_excluded_reasons: dict[str, int] = Field(default_factory=dict)
+    unaccounted: int = Field(0, ge=0, description="Reports the published counts leave unexplained: full texts "
+                             "assessed minus those excluded minus the studies in data/studies. Must be stated.")
+    unaccounted_note: str | None = None
+    previous_version_studies: list[Identifier] = Field(
+        default_factory=list, description="Studies included in the previous version (empty for the first).")
     provenance: Provenance
+
+    @model_validator(mode="after")
+    def _reasons_add_up(self) -> "Flow":
+        for total, reasons, name in ((self.records_excluded, self.records_excluded_reasons, "records_excluded"),
+                                     (self.full_texts_excluded, self.full_texts_excluded_reasons,
+                                      "full_texts_excluded")):
+            if reasons and sum(reasons.values()) != total:
+                raise ValueError(f"the reasons for {name} add up to {sum(reasons.values())}, not {total}")
+        if self.records_identified - self.records_excluded != self.full_texts_assessed:
+            raise ValueError(f"records_identified ({self.records_identified}) minus records_excluded "
+                             f"({self.records_excluded}) should equal full_texts_assessed "
+                             f"({self.full_texts_assessed})")
+        if self.unaccounted and not self.unaccounted_note:
+            raise ValueError("unaccounted reports need 'unaccounted_note' saying why the counts do not add up")
+        return self
 
 
 class Living(Strict):
