@@ -9,7 +9,8 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__, fmt, forest, interpret, prisma, reproduce
+from . import __version__, fmt, forest, interpret, prisma, reproduce, robfig
+from .models.rob import TOOLS
 from .analysis import AnalysisResult
 from .loader import ReviewData
 from .models import Review, Study
@@ -173,6 +174,17 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     write("figures/prisma-flow.svg", prisma.render(flow))
     write("flow.md", env.get_template("flow.md.j2").render(flow=flow, flow_svg=prisma.render(flow),
                                                            flow_alt=prisma.describe(flow), **ctx))
+    rob_sections = []
+    for tool_id, tool in TOOLS.items():
+        rows = [(s.label, s, r) for s in clinical + case_reports for r in s.risk_of_bias if r.tool == tool_id]
+        if rows:
+            rob_sections.append({"id": tool_id, "tool": tool, "rows": rows,
+                                 "traffic": robfig.traffic_light(tool_id, [(n, r) for n, _, r in rows]),
+                                 "summary": robfig.summary_bars(tool_id, [r for _, _, r in rows])})
+            write(f"figures/rob-{tool_id}.svg", rob_sections[-1]["traffic"])
+    unassessed = [s for s in clinical + case_reports if not s.risk_of_bias]
+    write("risk-of-bias.md", env.get_template("risk-of-bias.md.j2").render(
+        rob_sections=rob_sections, unassessed=unassessed, rob_label=robfig.label, **ctx))
     for page in ("background", "audit", "limitations"):
         write(f"{page}.md", env.get_template(f"{page}.md.j2").render(**ctx))
     write("results.json", to_json(document))
@@ -185,6 +197,7 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         {"Results": [{attr(o.label): f"outcomes/{o.id}.md"} for o in review.outcomes]},
         {"Audit of the source review": "audit.md"},
         {"Search and selection": "flow.md"},
+        {"Risk of bias": "risk-of-bias.md"},
         {"Studies": ["studies/index.md"] + [{attr(s.label): f"studies/{s.id}.md"}
                                             for s in clinical + case_reports]},
         {"Methods": "methods.md"},

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from .rob import RiskOfBias
 from .common import FiniteFloat, Identifier, Label, Provenance, SafeUrl, Strict
 
 DesignCategory = Literal[
@@ -151,6 +152,7 @@ class Study(Strict):
     outcomes: dict[Identifier, dict[Identifier, Dataset]] = Field(
         default_factory=dict,
         description="Outcome id -> dataset name (e.g. published, as-analysed) -> data.")
+    risk_of_bias: list[RiskOfBias] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
     def arm(self, arm_id: str) -> Arm:
