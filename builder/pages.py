@@ -152,7 +152,7 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
                    or any(m.study.id == s.id for m in v.result.missing)] for s in studies}
     ctx = dict(review=review, data=data, views=views, by_outcome=by_outcome, primary=primary,
                clinical=clinical, case_reports=case_reports, studies=studies, uses=uses, fmt=fmt,
-               builder_version=__version__)
+               builder_version=__version__, rob_tools=TOOLS, rob_label=robfig.label)
 
     def write(rel: str, text: str) -> None:
         path = out / rel
@@ -184,7 +184,7 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
             write(f"figures/rob-{tool_id}.svg", rob_sections[-1]["traffic"])
     unassessed = [s for s in clinical + case_reports if not s.risk_of_bias]
     write("risk-of-bias.md", env.get_template("risk-of-bias.md.j2").render(
-        rob_sections=rob_sections, unassessed=unassessed, rob_label=robfig.label, **ctx))
+        rob_sections=rob_sections, unassessed=unassessed, **ctx))
     for page in ("background", "audit", "limitations"):
         write(f"{page}.md", env.get_template(f"{page}.md.j2").render(**ctx))
     write("results.json", to_json(document))
