@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__, fmt, forest, interpret, prisma, reproduce, robfig
+from . import __version__, fmt, forest, interpret, prisma, reproduce, robfig, sof
 from .models.rob import TOOLS
 from .analysis import AnalysisResult
 from .loader import ReviewData
@@ -40,6 +40,11 @@ DESIGN_LABELS = {
 
 def design(category: str) -> str:
     return DESIGN_LABELS[category]
+
+
+def clause(text: object) -> str:
+    """Escaped text without its final full stop, to be embedded in a longer sentence."""
+    return md(str(text).strip().rstrip("."))
 
 
 def attr(text: object) -> str:
@@ -125,7 +130,8 @@ def environment(templates: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,   # output is Markdown; free text goes through the `md` filter explicitly
     )
-    env.filters.update(md=md, attr=attr, num=fmt.num, p=fmt.p_value, pct=fmt.percent, design=design)
+    env.filters.update(md=md, attr=attr, num=fmt.num, p=fmt.p_value, pct=fmt.percent, design=design,
+                       clause=clause)
     return env
 
 
@@ -185,6 +191,10 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     unassessed = [s for s in clinical + case_reports if not s.risk_of_bias]
     write("risk-of-bias.md", env.get_template("risk-of-bias.md.j2").render(
         rob_sections=rob_sections, unassessed=unassessed, **ctx))
+    results_by_id = {r.spec.id: r for r in results}
+    sof_rows = [sof.row(c, results_by_id[c.analysis]) for c in review.certainty]
+    write("summary-of-findings.md", env.get_template("summary-of-findings.md.j2").render(
+        sof_rows=sof_rows, symbols=sof.SYMBOLS, **ctx))
     for page in ("background", "audit", "limitations"):
         write(f"{page}.md", env.get_template(f"{page}.md.j2").render(**ctx))
     write("results.json", to_json(document))
@@ -194,6 +204,7 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     return [
         {"Home": "index.md"},
         {"Background": "background.md"},
+        {"Summary of findings": "summary-of-findings.md"},
         {"Results": [{attr(o.label): f"outcomes/{o.id}.md"} for o in review.outcomes]},
         {"Audit of the source review": "audit.md"},
         {"Search and selection": "flow.md"},

@@ -63,6 +63,17 @@ def cross_check(review: Review, review_loc: Located, review_file: str,
                 if sid not in studies and sid not in files:
                     at_review(("analyses", i, key, j), "no study file with this id", sid)
 
+    analysis_ids = {a.id: a for a in review.analyses}
+    for i, c in enumerate(review.certainty):
+        if c.outcome not in outcomes:
+            at_review(("certainty", i, "outcome"), f"no such outcome; expected one of {outcome_ids}", c.outcome)
+        target = analysis_ids.get(c.analysis)
+        if target is None:
+            at_review(("certainty", i, "analysis"), "no such analysis", c.analysis)
+        elif target.outcome != c.outcome:
+            at_review(("certainty", i, "analysis"), f"this analysis is of '{target.outcome}', not '{c.outcome}'",
+                      c.analysis)
+
     from .narrative import check as check_placeholders
     narrative = review.narrative
     texts = [(("narrative", key, i), t) for key in ("background", "summary", "limitations")

@@ -116,6 +116,44 @@ class Narrative(Strict):
     audit: list[Finding] = Field(default_factory=list)
 
 
+GRADE_LEVELS = ("very-low", "low", "moderate", "high")
+
+
+class GradeStep(Strict):
+    domain: Literal["risk-of-bias", "inconsistency", "indirectness", "imprecision", "publication-bias",
+                    "large-effect", "dose-response", "plausible-confounding"]
+    levels: int = Field(ge=1, le=2)
+    reason: str = Field(min_length=10)
+
+
+class Certainty(Strict):
+    """GRADE certainty of the evidence for one outcome; the rating is computed from the steps, never typed."""
+
+    outcome: Identifier
+    analysis: Identifier = Field(description="The analysis whose result the Summary of findings reports.")
+    start: Literal["high", "low"] = Field(description="high for randomised trials, low for non-randomised.")
+    start_reason: str
+    downgrades: list[GradeStep] = Field(default_factory=list)
+    upgrades: list[GradeStep] = Field(default_factory=list)
+    comment: str | None = None
+
+    @model_validator(mode="after")
+    def _directions(self) -> "Certainty":
+        for step in self.downgrades:
+            if step.domain in ("large-effect", "dose-response", "plausible-confounding"):
+                raise ValueError(f"'{step.domain}' can only raise certainty; list it under upgrades")
+        for step in self.upgrades:
+            if step.domain not in ("large-effect", "dose-response", "plausible-confounding"):
+                raise ValueError(f"'{step.domain}' can only lower certainty; list it under downgrades")
+        return self
+
+    @property
+    def rating(self) -> str:
+        level = GRADE_LEVELS.index(self.start) - sum(s.levels for s in self.downgrades) \
+            + sum(s.levels for s in self.upgrades)
+        return GRADE_LEVELS[max(0, min(level, len(GRADE_LEVELS) - 1))]
+
+
 class Flow(Strict):
     """PRISMA counts typed by the reviewers; counts of included studies are derived from data/studies."""
 
@@ -168,6 +206,7 @@ class Review(Strict):
     flow: Flow
     analyses: list[Analysis] = Field(min_length=1)
     narrative: Narrative = Field(default_factory=Narrative)
+    certainty: list[Certainty] = Field(default_factory=list, description="GRADE, one entry per outcome.")
     url: SafeUrl | None = None
     experimental_label: str = Field("MSC", description="Short name of the intervention in plots ('Favours MSC').")
     control_label: str = Field("Control", description="Short name of the comparator in plots.")
