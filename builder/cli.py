@@ -58,6 +58,28 @@ def cmd_serve(args) -> int:
     return serve(_project(args.project), args.dev_addr)
 
 
+def cmd_new_study(args) -> int:
+    import re
+    from .loader import load_review_only
+    project = _project(args.project)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.id) or len(args.id) > 64:
+        print(f"review: error: '{args.id}' is not a valid study id (lower-case letters, digits and hyphens, "
+              "e.g. smith-2024)", file=sys.stderr)
+        return EXIT_USAGE
+    path = project / "data" / "studies" / f"{args.id}.yaml"
+    if path.exists():
+        print(f"review: error: {path.relative_to(project)} already exists", file=sys.stderr)
+        return EXIT_USAGE
+    review = load_review_only(project / "data")
+    from .pages import environment
+    text = environment(project / "templates").get_template("new-study.yaml.j2").render(
+        id=args.id, outcomes=review.outcomes if review else [])
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path.relative_to(project)}: fill in every TODO, add '{args.id}' to the analyses in "
+          "data/review.yaml that should include it, then run `review check`.")
+    return EXIT_OK
+
+
 def cmd_schema(args) -> int:
     from .schema import write_schemas
     project = _project(args.project)
@@ -79,6 +101,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--dev-addr", default="127.0.0.1:8000")
     s.set_defaults(func=cmd_serve)
     sub.add_parser("schema", help="write the JSON Schemas into docs/schema/").set_defaults(func=cmd_schema)
+    n = sub.add_parser("new-study", help="write a commented template for a new study file")
+    n.add_argument("id", help="the study id, which is also the file name, e.g. smith-2024")
+    n.set_defaults(func=cmd_new_study)
     return p
 
 

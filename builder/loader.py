@@ -169,3 +169,13 @@ def load(data_dir: Path, today: dt.date | None = None) -> ReviewData:
 
 def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
+
+
+def load_review_only(data_dir: Path):
+    """The review file alone, or None if it does not validate (used to tailor templates)."""
+    path = Path(data_dir) / "review.yaml"
+    located, problems = load_yaml(path, Path(data_dir).parent)
+    if located is None:
+        return None
+    review, problems = _validate(located, Review, "data/review.yaml")
+    return review

@@ -36,3 +36,22 @@ def test_build_of_invalid_data_exits_1_and_keeps_the_old_site(project, capsys):
     assert main(["-C", str(project), "build"]) == 1
     assert (site / "index.html").read_text(encoding="utf-8") == "previous good site"
     assert "unchanged" in capsys.readouterr().err
+
+
+def test_new_study_writes_a_template_that_check_explains(project, capsys):
+    assert main(["-C", str(project), "new-study", "smith-2024"]) == 0
+    path = project / "data/studies/smith-2024.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "id: smith-2024" in text and "survival:" in text and "crp:" in text
+    capsys.readouterr()
+    assert main(["-C", str(project), "check"]) == 1
+    err = capsys.readouterr().err
+    assert "data/studies/smith-2024.yaml:" in err and "arms[0].n" in err and "citation.year" in err
+    lines = {int(line.split(":")[1]) for line in err.splitlines() if "smith-2024.yaml:" in line}
+    assert len(lines) > 10   # problems point at their own lines, not one shared anchor
+
+
+def test_new_study_refuses_bad_or_existing_ids(project, capsys):
+    assert main(["-C", str(project), "new-study", "Smith 2024"]) == 2
+    assert main(["-C", str(project), "new-study", "shu-2020"]) == 2
+    assert "already exists" in capsys.readouterr().err
