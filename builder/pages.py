@@ -14,6 +14,7 @@ from .models.rob import TOOLS
 from .analysis import AnalysisResult
 from .loader import ReviewData
 from .models import Review, Study
+from .cite import cite
 from .narrative import Filler
 from .results import results_document, to_csv, to_json
 
@@ -145,6 +146,7 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     document = results_document(data, results)
     filler = Filler(document, review, data.studies)
     env.globals["fill"] = lambda text: filler.render(text, md)
+    env.globals["cite"] = cite
     views = [analysis_view(r, review) for r in results]
     by_outcome = {o.id: sorted([v for v in views if v.result.spec.outcome == o.id],
                                key=lambda v: ROLE_ORDER[v.result.spec.role]) for o in review.outcomes}
