@@ -1,0 +1,100 @@
+"""The forest plot's content, read back from the SVG: numbers, squares, diamond, axis and labels."""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from builder import analysis, forest
+from builder.loader import load
+from conftest import TODAY
+
+NS = {"s": "http://www.w3.org/2000/svg"}
+
+
+@pytest.fixture(scope="module")
+def results(built):
+    data = load(built / "data", today=TODAY)
+    return {r.spec.id: r for r in analysis.run_all(data)}
+
+
+def parse(result):
+    root = ET.fromstring(forest.render(result))
+    texts = [(float(t.get("x")), float(t.get("y")), t.text or "") for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    squares = [(float(r.get("x")), float(r.get("y")), float(r.get("width"))) for r in root.findall("s:rect[@class='sq']", NS)]
+    diamond = root.find("s:polygon[@class='dia']", NS)
+    return root, texts, squares, diamond
+
+
+def test_printed_numbers_match_the_analysis(results):
+    r = results["survival-reproduction"]
+    _, texts, _, _ = parse(r)
+    strings = [t for _, _, t in texts]
+    assert "2.87 [1.16, 7.15]" in strings
+    assert "Heterogeneity: Chi² = 2.52, df = 4 (P = 0.64); I² = 0%" in strings
+    assert "Test for overall effect: Z = 2.27 (P = 0.02)" in strings
+    for row in r.rows:
+        if row.estimable:
+            half = 1.959963984540054 * math.sqrt(row.vi)
+            expected = f"{math.exp(row.yi):.2f} [{math.exp(row.yi - half):.2f}, {math.exp(row.yi + half):.2f}]"
+            assert expected in strings, row.study.label
+            assert f"{row.weight:.1f}%" in strings
+        else:
+            assert "Not estimable" in strings
+    assert strings.count("Not estimable") == sum(1 for row in r.rows if not row.estimable)
+    assert "M-H, Fixed, 95% CI" in strings and "100.0%" in strings
+
+
+def test_squares_follow_study_order_and_weight(results):
+    r = results["survival-primary"]
+    _, _, squares, _ = parse(r)
+    shown = [row for row in r.rows if row.estimable]
+    assert len(squares) == len(shown)
+    ys = [y for _, y, _ in squares]
+    assert ys == sorted(ys)
+    sides = [w for _, _, w in squares]
+    weights = [row.weight for row in shown]
+    for (w1, s1), (w2, s2) in zip(zip(weights, sides), zip(weights[1:], sides[1:])):
+        assert (w1 - w2) * (s1 - s2) >= 0      # bigger weight, bigger square
+    heaviest = max(range(len(weights)), key=weights.__getitem__)
+    assert sides[heaviest] == max(sides)
+
+
+def test_diamond_spans_the_confidence_interval(results):
+    r = results["survival-primary"]
+    _, texts, _, diamond = parse(r)
+    xs = [float(p.split(",")[0]) for p in diamond.get("points").split()]
+    tick = {label: x for x, _, label in texts if label in ("1", "10")}
+    to_x = lambda v: tick["1"] + math.log10(math.exp(v)) * (tick["10"] - tick["1"])   # log axis from its ticks
+    assert min(xs) == pytest.approx(to_x(r.fit.ci_low), abs=0.05)
+    assert max(xs) == pytest.approx(to_x(r.fit.ci_high), abs=0.05)
+    assert sorted(xs)[1] == pytest.approx(to_x(r.fit.estimate), abs=0.05)
+
+
+def test_favours_labels_follow_the_direction_of_benefit(results):
+    r = results["survival-primary"]
+    _, texts, _, _ = parse(r)
+    left = next(x for x, _, t in texts if t == "Favours Control")
+    right = next(x for x, _, t in texts if t == "Favours MSC")
+    assert left < right       # survival: a higher odds of being alive favours MSC, on the right
+
+
+def test_log_axis_is_symmetric_about_one_with_arrows_beyond(results):
+    r = results["survival-primary"]
+    lo, hi, ticks = forest.axis(r)
+    assert lo == pytest.approx(-hi)
+    assert math.exp(hi) in (2, 5, 10, 20, 50, 100) or math.isclose(math.exp(hi), 100)
+    root, _, _, _ = parse(r)
+    assert root.findall("s:polygon[@class='arrow']", NS)   # Leng 2020's upper limit is off the axis
+
+
+def test_alt_text_states_the_result(results):
+    r = results["survival-reproduction"]
+    text = forest.describe(r)
+    assert "pooled odds ratio 2.87 (95% CI 1.16, 7.15)" in text and "P = 0.02" in text
+    root, _, _, _ = parse(r)
+    assert root.find("s:title", NS).text.startswith("Forest plot: Overall survival")
+    assert root.find("s:desc", NS).text == text
