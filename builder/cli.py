@@ -80,6 +80,51 @@ def cmd_new_study(args) -> int:
     return EXIT_OK
 
 
+def cmd_release(args) -> int:
+    from .versions import ReleaseError, release
+    project = _project(args.project)
+    try:
+        rel = release(project, args.version)
+    except DataError as exc:
+        return _report(exc)
+    except ReleaseError as exc:
+        print(f"review: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Released version {rel.version}: versions/{rel.version}/ holds its data, results.json and "
+          f"manifest.json. Commit it; `review build` now publishes it at v{rel.version}/.")
+    return EXIT_OK
+
+
+def cmd_diff(args) -> int:
+    import json
+    from . import analysis, diff
+    from .loader import load
+    from .results import results_document
+    from .versions import releases
+    project = _project(args.project)
+
+    def snapshot(name: str):
+        if name == "current":
+            data = load(project / "data")
+            return data, results_document(data, analysis.run_all(data))
+        rel = next((r for r in releases(project) if r.version == name), None)
+        if rel is None:
+            raise KeyError(name)
+        return load(rel.data_dir), rel.results()
+    try:
+        old, new = snapshot(args.old), snapshot(args.new)
+    except KeyError as exc:
+        print(f"review: error: no released version {exc.args[0]} (see versions/), or say 'current'",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except DataError as exc:
+        return _report(exc)
+    d = diff.compare(old[0], old[1], new[0], new[1])
+    print(json.dumps(d.to_json(), indent=2, sort_keys=True, ensure_ascii=False) if args.json else diff.to_text(d),
+          end="" if not args.json else "\n")
+    return EXIT_OK
+
+
 def cmd_schema(args) -> int:
     from .schema import write_schemas
     project = _project(args.project)
@@ -101,6 +146,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--dev-addr", default="127.0.0.1:8000")
     s.set_defaults(func=cmd_serve)
     sub.add_parser("schema", help="write the JSON Schemas into docs/schema/").set_defaults(func=cmd_schema)
+    r = sub.add_parser("release", help="freeze the current data and results as a released version")
+    r.add_argument("version", help="must equal the version in data/review.yaml, e.g. 1.1")
+    r.set_defaults(func=cmd_release)
+    d = sub.add_parser("diff", help="what changed between two versions (a released version or 'current')")
+    d.add_argument("old")
+    d.add_argument("new", nargs="?", default="current")
+    d.add_argument("--json", action="store_true", help="print JSON instead of text")
+    d.set_defaults(func=cmd_diff)
     n = sub.add_parser("new-study", help="write a commented template for a new study file")
     n.add_argument("id", help="the study id, which is also the file name, e.g. smith-2024")
     n.set_defaults(func=cmd_new_study)

@@ -139,9 +139,15 @@ def environment(templates: Path) -> jinja2.Environment:
 ROLE_ORDER = {"primary": 0, "reproduction": 1, "sensitivity": 2}
 
 
-def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path, out: Path) -> list:
-    """Write every generated page and data file under `out`; return the navigation."""
+def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path, out: Path,
+                version_info: dict | None = None) -> list:
+    """Write every generated page and data file under `out`; return the navigation.
+
+    `version_info` says which version this is (archived, superseded, latest) and carries the release list
+    and the changes since the previous release, for the versions page and the status banner."""
     env = environment(templates)
+    env.globals["version_info"] = version_info or {"archived": False, "superseded": False, "releases": [],
+                                                   "changes": None, "latest": data.review.version}
     review = data.review
     document = results_document(data, results)
     filler = Filler(document, review, data.studies)
@@ -158,7 +164,7 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     case_reports.sort(key=lambda s: (s.source_ref or 10**6, s.id))
     uses = {s.id: [v for v in views if any(r.study.id == s.id for r in v.result.rows)
                    or any(m.study.id == s.id for m in v.result.missing)] for s in studies}
-    ctx = dict(review=review, data=data, views=views, by_outcome=by_outcome, primary=primary,
+    ctx = dict(up="", review=review, data=data, views=views, by_outcome=by_outcome, primary=primary,
                clinical=clinical, case_reports=case_reports, studies=studies, uses=uses, fmt=fmt,
                builder_version=__version__, rob_tools=TOOLS, rob_label=robfig.label)
 
@@ -169,12 +175,13 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
 
     write("index.md", env.get_template("index.md.j2").render(**ctx))
     write("methods.md", env.get_template("methods.md.j2").render(**ctx))
-    write("studies/index.md", env.get_template("studies.md.j2").render(**ctx))
+    sub = {**ctx, "up": "../"}     # pages one folder down
+    write("studies/index.md", env.get_template("studies.md.j2").render(**sub))
     for study in studies:
-        write(f"studies/{study.id}.md", env.get_template("study.md.j2").render(study=study, **ctx))
+        write(f"studies/{study.id}.md", env.get_template("study.md.j2").render(study=study, **sub))
     for outcome in review.outcomes:
         write(f"outcomes/{outcome.id}.md",
-              env.get_template("outcome.md.j2").render(outcome=outcome, analyses=by_outcome[outcome.id], **ctx))
+              env.get_template("outcome.md.j2").render(outcome=outcome, analyses=by_outcome[outcome.id], **sub))
         for view in by_outcome[outcome.id]:
             write(f"figures/{view.id}.svg", view.svg)
     write("data.md", env.get_template("data.md.j2").render(**ctx))
@@ -197,7 +204,7 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     sof_rows = [sof.row(c, results_by_id[c.analysis]) for c in review.certainty]
     write("summary-of-findings.md", env.get_template("summary-of-findings.md.j2").render(
         sof_rows=sof_rows, symbols=sof.SYMBOLS, **ctx))
-    for page in ("background", "audit", "limitations"):
+    for page in ("background", "audit", "limitations", "versions"):
         write(f"{page}.md", env.get_template(f"{page}.md.j2").render(**ctx))
     write("results.json", to_json(document))
     write("results.csv", to_csv(document))
@@ -216,6 +223,7 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         {"Methods": "methods.md"},
         {"Limitations": "limitations.md"},
         {"Data and downloads": "data.md"},
+        {"Versions and changes": "versions.md"},
     ]
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from . import analysis, pages
+from . import analysis, diff, pages, versions
+from .results import results_document
 from .loader import ReviewData, load
 
 
@@ -34,16 +35,35 @@ def site_config(project: Path, nav: list, site_name: str) -> dict:
     return config
 
 
-def render(project: Path, data: ReviewData, out: Path) -> Path:
+def render(project: Path, data: ReviewData, out: Path, version_info: dict | None = None,
+           results: list | None = None) -> Path:
     """Write the Markdown sources and the MkDocs configuration into `out`; return the config file."""
     docs = out / "docs"
     shutil.copytree(project / "docs", docs)
-    results = analysis.run_all(data)
-    nav = pages.render_site(data, results, project / "templates", docs)
+    results = results if results is not None else analysis.run_all(data)
+    if version_info is None:
+        version_info = version_context(project, data, results)
+    nav = pages.render_site(data, results, project / "templates", docs, version_info)
     config = site_config(project, nav, data.review.short_title)
     path = out / "mkdocs.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def version_context(project: Path, data: ReviewData, results: list, archived: str | None = None,
+                    latest: str | None = None, today: dt.date | None = None) -> dict:
+    """Which version a rendering is, the list of releases, and the changes since the previous release."""
+    rels = versions.releases(project)
+    this = archived or data.review.version
+    earlier = [r for r in rels if versions._key(r.version) < versions._key(this)]
+    changes = None
+    if earlier:
+        prev = earlier[-1]
+        prev_data = load(prev.data_dir, today=today)
+        changes = diff.compare(prev_data, prev.results(), data, results_document(data, results))
+    return {"archived": archived is not None, "superseded": archived is not None and archived != latest,
+            "latest": latest or data.review.version, "releases": rels, "changes": changes,
+            "draft": not any(r.version == data.review.version for r in rels)}
 
 
 def mkdocs_build(config: Path, site_dir: Path, day: dt.date, engine: str = "mkdocs") -> None:
@@ -67,8 +87,22 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None)
     build_dir.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))
     try:
-        config = render(project, data, staging / "src")
+        results = analysis.run_all(data)
+        config = render(project, data, staging / "src", version_context(project, data, results, today=today),
+                        results)
         mkdocs_build(config, staging / "site", data.review.date)
+        for rel in versions.releases(project):
+            # Old versions are rebuilt from their own snapshot, and must reproduce their archived numbers.
+            old = load(rel.data_dir, today=today)
+            old_results = analysis.run_all(old)
+            try:
+                versions.verify(rel, old, results_document(old, old_results))
+            except versions.ReleaseError as exc:
+                raise BuildError(str(exc)) from exc
+            info = version_context(project, old, old_results, archived=rel.version,
+                                   latest=data.review.version, today=today)
+            cfg = render(project, old, staging / f"src-v{rel.version}", info, old_results)
+            mkdocs_build(cfg, staging / "site" / f"v{rel.version}", old.review.date)
         _swap(staging / "src", build_dir / "current")
         _swap(staging / "site", site)
     finally:

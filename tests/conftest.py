@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_PARTS = ("data", "templates", "docs", "mkdocs.yml")
+PROJECT_PARTS = ("data", "templates", "docs", "mkdocs.yml", "versions")
 TODAY = dt.date(2026, 11, 25)   # fixed so that "dates in the future" checks do not depend on the calendar
 
 
@@ -17,6 +17,8 @@ def copy_project(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for part in PROJECT_PARTS:
         src = ROOT / part
+        if not src.exists():
+            continue
         if src.is_dir():
             shutil.copytree(src, dest / part)
         else:
