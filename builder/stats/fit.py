@@ -9,15 +9,24 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Fit:
+    """Fields after pi_high were added later, all optional, so that positional construction keeps working.
+
+    i2/h2 are as metafor reports them (from tau² for random effects, from Q for fixed effect; see i2_basis);
+    i2_q/h2_q are always from Q, I² = (Q - df) / Q truncated at 0 and H² = Q / df, as RevMan and R's meta
+    report I². For a fit whose i2_basis is "Q" they are filled from i2/h2 when not given.
+    The tau2/i2/h2 confidence limits are the Q-profile interval (metafor's confint(), type "QP"); they are set
+    for random-effects fits of two or more studies.
+    """
+
     model: str                 # "fixed" or "random"
-    method: str                # "IV", "MH", or the tau² estimator ("REML", "DL", "PM")
-    ci_method: str             # "wald" or "hksj"
+    method: str                # "IV", "MH", or the tau² estimator (a key of tau2.ESTIMATORS: "REML", "DL", ...)
+    ci_method: str             # "wald", "hksj" or "hksj-adhoc"
     k: int                     # studies that contributed to the estimate
     estimate: float            # on the analysis scale (log for ratio measures)
     se: float
     ci_low: float
     ci_high: float
-    statistic: float           # z, or t under HKSJ
+    statistic: float           # z, or t under HKSJ (and its ad hoc variant)
     df: int | None             # degrees of freedom of the t statistic; None for z
     p: float
     weights: np.ndarray        # percent, aligned with the effect sizes passed in; NaN where not estimable
@@ -30,3 +39,17 @@ class Fit:
     i2_basis: str | None       # "Q" or "tau2": which quantity I² and H² were computed from
     pi_low: float | None = None
     pi_high: float | None = None
+    note: str | None = None        # a caveat to show with the result, e.g. that a random-effects model had one study
+    i2_q: float | None = None      # percent, from Q
+    h2_q: float | None = None      # from Q
+    tau2_ci_low: float | None = None
+    tau2_ci_high: float | None = None
+    i2_ci_low: float | None = None     # percent
+    i2_ci_high: float | None = None
+    h2_ci_low: float | None = None
+    h2_ci_high: float | None = None
+
+    def __post_init__(self):
+        if self.i2_basis == "Q" and self.i2_q is None and self.h2_q is None:
+            object.__setattr__(self, "i2_q", self.i2)
+            object.__setattr__(self, "h2_q", self.h2)

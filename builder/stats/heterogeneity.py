@@ -1,4 +1,12 @@
-"""Cochran's Q and the I² and H² statistics."""
+"""Cochran's Q and the I² and H² statistics.
+
+I² and H² come in two variants, and both are reported (Fit.i2/h2 and Fit.i2_q/h2_q):
+  - from Q (i2_h2_from_q): I² = (Q - df) / Q truncated at 0, H² = Q / df (0 and 1 when Q = 0) -- Higgins and
+    Thompson's definition, what RevMan and R's meta report, and what metafor reports for a fixed-effect model;
+  - from tau² (i2_h2_from_tau2): I² = tau² / (s² + tau²), H² = (s² + tau²) / s², with s² the typical
+    within-study variance -- what metafor reports for a random-effects model, so that I² follows the chosen
+    tau² estimator. With the DerSimonian-Laird tau² (when positive) the two coincide.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,59 @@
+"""Confidence intervals for the heterogeneity parameters: the Q-profile interval for tau² (Viechtbauer 2007),
+as metafor's confint() for an intercept-only random-effects model (type "QP"), with the matching I² and H²
+intervals.
+
+The generalised Q statistic Q(tau²), with weights 1/(vi + tau²) about the weighted mean, follows a chi-squared
+distribution with k - 1 df at the true tau², and decreases from Cochran's Q at tau² = 0 towards 0 as tau² grows.
+The interval is {tau² >= 0 : chi2_lower <= Q(tau²) <= chi2_upper}, with chi2_lower/upper the alpha/2 and 1 - alpha/2
+quantiles:
+  - the upper limit solves Q(tau²) = chi2_lower; if Q(0) < chi2_lower already, both limits are 0 (the data are
+    more homogeneous than expected even without heterogeneity: metafor reports the interval as "null");
+  - the lower limit solves Q(tau²) = chi2_upper, or is 0 when Q(0) < chi2_upper.
+I² and H² limits are the same monotone functions of the tau² limits as the point estimates are of tau² in a
+random-effects fit: I² = 100 tau² / (s² + tau²), H² = tau² / s² + 1, with s² the typical within-study variance.
+
+One difference from metafor, which only matters for extreme data: metafor searches for the limits within
+[0, max(100, 10 * tau²-hat)] and, when a limit lies beyond, reports the end of that range marked ">". We keep
+extending the search until the root is bracketed, so the limit is always the actual root.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import optimize, stats
+
+from .effects import EffectSizes
+from .heterogeneity import typical_variance
+from .tau2 import ESTIMATORS, MAX_ITER, TOL, generalised_q
+
+
+def _root(target: float, yi: np.ndarray, vi: np.ndarray) -> float:
+    """The tau² > 0 where Q(tau²) = target, given Q(0) >= target > 0."""
+    upper = max(1.0, float(np.var(yi)) * 10)
+    while generalised_q(upper, yi, vi) > target:
+        upper *= 10
+    return float(optimize.brentq(lambda t: generalised_q(t, yi, vi) - target, 0.0, upper,
+                                 xtol=TOL, rtol=4 * np.finfo(float).eps, maxiter=MAX_ITER))
+
+
+def tau2_ci(es: EffectSizes, tau2_method: str, level: float = 0.95) -> tuple[float, float, float, float, float, float]:
+    """(tau2_low, tau2_high, i2_low, i2_high, h2_low, h2_high) over the estimable studies; I² in percent.
+
+    The Q-profile interval does not depend on the estimator of tau² (only the point estimate does);
+    `tau2_method` names the estimator of the fit the interval goes with and is checked, nothing more.
+    """
+    if tau2_method not in ESTIMATORS:
+        raise ValueError(f"unknown tau² estimator {tau2_method!r}; one of {sorted(ESTIMATORS)}")
+    ok = es.estimable
+    yi, vi = es.yi[ok], es.vi[ok]
+    k = len(yi)
+    if k < 2:
+        raise ValueError(f"a confidence interval for tau² needs at least 2 studies; this analysis has {k}")
+    alpha = 1 - level
+    chi2_lower = float(stats.chi2.ppf(alpha / 2, k - 1))
+    chi2_upper = float(stats.chi2.isf(alpha / 2, k - 1))
+    q0 = generalised_q(0.0, yi, vi)
+    high = 0.0 if q0 < chi2_lower else _root(chi2_lower, yi, vi)
+    low = 0.0 if q0 < chi2_upper else _root(chi2_upper, yi, vi)
+    s2 = typical_variance(vi)
+    return (low, high, 100 * low / (s2 + low), 100 * high / (s2 + high), low / s2 + 1, high / s2 + 1)
