@@ -48,6 +48,7 @@ class AnalysisResult:
     fit: Fit | None
     fixed_first: Fit | None = None          # the fixed-effect fit an I²-switch rule looked at
     notes: list[str] = field(default_factory=list)
+    followups: dict = field(default_factory=dict)   # sensitivity, leave_one_out, cumulative (primary analyses)
 
     @property
     def scale(self) -> str:
@@ -134,13 +135,20 @@ def fit(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> tupl
     if spec.model == "fixed":
         return _fixed(spec, es, inputs), None, notes
     if spec.model == "random":
-        return random_effects(es, spec.tau2, spec.ci_method), None, notes
+        try:
+            return random_effects(es, spec.tau2, spec.interval), None, notes
+        except ValueError:
+            if spec.interval != "hksj":
+                raise
+            notes.append("The study estimates agree exactly, which leaves the Hartung-Knapp-Sidik-Jonkman "
+                         "interval with zero width; the ad hoc variant, never narrower than Wald's, is used.")
+            return random_effects(es, spec.tau2, "hksj-adhoc"), None, notes
     first = _fixed(spec, es, inputs)
     i2 = first.i2 or 0.0
     if i2 > LEGACY_I2_THRESHOLD:
         notes.append(f"I² of the fixed-effect model was {i2:.0f}% (> {LEGACY_I2_THRESHOLD:.0f}%), "
                      "so the legacy rule switched to random effects.")
-        return random_effects(es, spec.tau2, "wald"), first, notes
+        return random_effects(es, spec.tau2, spec.ci_method or "wald"), first, notes
     notes.append(f"I² of the fixed-effect model was {i2:.0f}% (≤ {LEGACY_I2_THRESHOLD:.0f}%), "
                  "so the legacy rule kept the fixed-effect model.")
     return first, first, notes
@@ -155,6 +163,8 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     es = effect_sizes(spec, inputs)
     estimable = int(es.estimable.sum())
     result_fit, first, notes = (None, None, []) if estimable == 0 else fit(spec, es, inputs)
+    if result_fit is not None and result_fit.note:
+        notes.append(result_fit.note[0].upper() + result_fit.note[1:] + ".")
     rows = []
     for i, (study, name, ds) in enumerate(chosen):
         ok = bool(es.estimable[i])
@@ -167,4 +177,10 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
 
 
 def run_all(data: ReviewData) -> list[AnalysisResult]:
-    return [run(spec, data) for spec in data.review.analyses]
+    from . import sensitivity
+    results = [run(spec, data) for spec in data.review.analyses]
+    for r in results:
+        if r.spec.role == "primary" and r.fit is not None:
+            r.followups.update(sensitivity=sensitivity.panel(r), leave_one_out=sensitivity.leave_one_out(r),
+                               cumulative=sensitivity.cumulative(r))
+    return results

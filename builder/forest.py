@@ -34,7 +34,7 @@ def method_label(result: AnalysisResult) -> str:
         return "95% CI"
     if f.model == "fixed":
         return f"{'M-H' if f.method == 'MH' else 'IV'}, Fixed, 95% CI"
-    ci = "HKSJ 95% CI" if f.ci_method == "hksj" else "95% CI"
+    ci = {"hksj": "HKSJ 95% CI", "hksj-adhoc": "HKSJ (ad hoc) 95% CI"}.get(f.ci_method, "95% CI")
     return f"IV, Random, {f.method}, {ci}"
 
 

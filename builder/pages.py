@@ -69,6 +69,8 @@ class AnalysisView:
     rows: list[dict]
     k_total: int
     k_estimable: int
+    followups: dict
+
 
     @property
     def id(self) -> str:
@@ -99,6 +101,21 @@ def _rows(result: AnalysisResult) -> list[dict]:
     return rows
 
 
+def _followup_rows(result: AnalysisResult) -> dict[str, list[dict]]:
+    out = {}
+    for key, rows in result.followups.items():
+        out[key] = [{
+            "id": row.id, "label": row.label, "k": len(row.studies),
+            "estimate": fmt.estimate_ci(row.fit.estimate, row.fit.ci_low, row.fit.ci_high, result.scale)
+            if row.fit else "—",
+            "p": fmt.p_value(row.fit.p).removeprefix("P = ").removeprefix("P ") if row.fit else "—",
+            "i2": fmt.percent(row.fit.i2) if row.fit else "—",
+            "note": row.change if row.fit else row.reason,
+            "changed": bool(row.change),
+        } for row in rows]
+    return out
+
+
 def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
     f = result.fit
     prediction = None
@@ -119,6 +136,7 @@ def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
         rows=_rows(result),
         k_total=len(result.rows),
         k_estimable=sum(1 for r in result.rows if r.estimable),
+        followups=_followup_rows(result),
     )
 
 
@@ -153,6 +171,7 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     filler = Filler(document, review, data.studies)
     env.globals["fill"] = lambda text: filler.render(text, md)
     env.globals["cite"] = cite
+    env.globals["fmt"] = fmt
     views = [analysis_view(r, review) for r in results]
     by_outcome = {o.id: sorted([v for v in views if v.result.spec.outcome == o.id],
                                key=lambda v: ROLE_ORDER[v.result.spec.role]) for o in review.outcomes}

@@ -64,7 +64,10 @@ class Provenance(Strict):
     url: SafeUrl | None = None
     reasoning: str | None = Field(None, description="Required when kind is inferred.")
     transformation: str | None = Field(
-        None, description="Any conversion applied (median/IQR to mean/SD, unit conversion), with its method.")
+        None, description="Any arithmetic applied to the reported numbers, with its method.")
+    conversion: Literal["median-iqr-to-mean-sd", "median-range-to-mean-sd", "se-to-sd", "ci-to-sd", "unit"] | None = Field(
+        None, description="Set when the values were converted from another summary or unit; sensitivity analyses "
+        "leave such studies out.")
 
     @model_validator(mode="after")
     def _inferred_needs_reasoning(self) -> "Provenance":

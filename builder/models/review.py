@@ -69,8 +69,11 @@ class Analysis(Strict):
         "It is offered only to reproduce published analyses.")
     method: Literal["MH", "IV"] = Field(
         "IV", description="Pooling for the fixed-effect model: Mantel-Haenszel (MH) or inverse variance (IV).")
-    tau2: Literal["REML", "DL", "PM"] = Field("REML", description="Estimator of tau² for random effects.")
-    ci_method: Literal["wald", "hksj"] = "wald"
+    tau2: Literal["REML", "DL", "PM", "ML", "HE", "SJ", "EB"] = Field(
+        "REML", description="Estimator of tau² for random effects (REML, the Cochrane default, when unset).")
+    ci_method: Literal["wald", "hksj", "hksj-adhoc"] | None = Field(
+        None, description="Interval for the pooled effect. Unset: HKSJ for random effects (Cochrane's current "
+        "recommendation), Wald for fixed effect. hksj-adhoc never gives an interval narrower than Wald's.")
     continuity_correction: FiniteFloat = Field(
         0.5, ge=0, description="Added to every cell of a study with a zero cell, for its own estimate.")
     mh_continuity_correction: FiniteFloat = Field(
@@ -88,9 +91,16 @@ class Analysis(Strict):
     def _measure_method(self) -> "Analysis":
         if self.method == "MH" and self.measure not in ("OR", "RR", "RD"):
             raise ValueError(f"Mantel-Haenszel applies to OR, RR and RD, not {self.measure}")
-        if self.model == "fixed" and self.ci_method == "hksj":
+        if self.model == "fixed" and self.ci_method not in (None, "wald"):
             raise ValueError("the Hartung-Knapp-Sidik-Jonkman interval applies to random-effects models only")
         return self
+
+    @property
+    def interval(self) -> str:
+        """The CI method in force: as set, or the current default for the model."""
+        if self.ci_method is not None:
+            return self.ci_method
+        return "hksj" if self.model == "random" else "wald"
 
 
 class Finding(Strict):

@@ -1,0 +1,156 @@
+"""Sensitivity analyses computed automatically around each primary analysis.
+
+Every row refits the primary analysis on a subset of its studies or with another model, and says plainly
+when the conclusion changes: the interval starts or stops excluding no effect, or the direction flips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import analysis
+from .analysis import AnalysisResult
+from .models.rob import NOT_RETRIEVED
+from .stats import Fit
+from .stats.effects import EffectSizes
+
+HIGH = {"high", "serious", "critical"}
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    label: str
+    studies: list[str]            # labels of the studies that contribute
+    fit: Fit | None
+    reason: str | None = None     # why there is no result
+    change: str | None = None     # how the conclusion differs from the primary result
+
+
+def _es(result: AnalysisResult) -> EffectSizes:
+    yi = np.array([r.yi if r.estimable else np.nan for r in result.rows], dtype=float)
+    vi = np.array([r.vi if r.estimable else np.nan for r in result.rows], dtype=float)
+    return EffectSizes(yi, vi, np.array([r.estimable for r in result.rows]),
+                       np.array([r.corrected for r in result.rows]))
+
+
+def _refit(result: AnalysisResult, keep: np.ndarray, spec=None) -> Fit | None:
+    spec = spec or result.spec
+    es = _es(result).subset(keep)
+    if not es.estimable.any():
+        return None
+    inputs = [r.inputs for r, k in zip(result.rows, keep) if k]
+    try:
+        return analysis.fit(spec, es, inputs)[0]
+    except ValueError:
+        return None
+
+
+def _significant(f: Fit) -> bool:
+    return f.ci_low > 0 or f.ci_high < 0
+
+
+def change(primary: Fit, other: Fit | None) -> str | None:
+    if other is None:
+        return None
+    notes = []
+    if _significant(primary) != _significant(other):
+        notes.append("the interval now excludes no effect" if _significant(other)
+                     else "the interval now includes no effect")
+    if primary.estimate * other.estimate < 0:
+        notes.append("the direction of the effect flips")
+    return "; ".join(notes) or None
+
+
+def _row(result, rid, label, keep, spec=None, reason_if_none=None) -> Row:
+    f = _refit(result, keep, spec)
+    names = [r.study.label for r, k in zip(result.rows, keep) if k and r.estimable]
+    return Row(rid, label, names, f, None if f else (reason_if_none or "no estimable study left"),
+               change(result.fit, f))
+
+
+def _high_risk(study) -> bool | None:
+    """True if any assessment judges the study at high risk overall (or, for RoB 1, in any domain)."""
+    if not study.risk_of_bias:
+        return None
+    for rob in study.risk_of_bias:
+        if rob.overall in HIGH or (rob.tool == "rob1" and any(d.judgement == "high" for d in rob.domains)):
+            return True
+    return False
+
+
+def panel(result: AnalysisResult) -> list[Row]:
+    """The standard sensitivity analyses of one (primary) analysis."""
+    if result.fit is None:
+        return []
+    spec = result.spec
+    n = len(result.rows)
+    every = np.ones(n, dtype=bool)
+    rows = []
+    if spec.model != "fixed":
+        method = "MH" if spec.measure in ("OR", "RR", "RD") else "IV"
+        fixed = spec.model_copy(update={"model": "fixed", "method": method, "ci_method": None,
+                                        "mh_continuity_correction": 0.0})
+        rows.append(_row(result, "fixed-effect", f"Fixed effect ({'Mantel-Haenszel' if method == 'MH' else 'inverse variance'})",
+                         every, fixed))
+    if spec.model != "random" or spec.tau2 != "DL" or spec.interval != "wald":
+        dl = spec.model_copy(update={"model": "random", "tau2": "DL", "ci_method": "wald"})
+        rows.append(_row(result, "dersimonian-laird", "Random effects, DerSimonian-Laird with a Wald interval "
+                         "(RevMan 5)", every, dl))
+    if spec.model == "random" and spec.interval == "hksj":
+        adhoc = spec.model_copy(update={"ci_method": "hksj-adhoc"})
+        rows.append(_row(result, "hksj-adhoc", "HKSJ interval never narrower than Wald's (ad hoc variant)",
+                         every, adhoc))
+    rct = np.array([r.study.design.category == "rct" for r in result.rows])
+    rows.append(_row(result, "randomised-only", "Randomised trials only", rct,
+                     reason_if_none="no randomised trial with an estimable effect"))
+    risk = [_high_risk(r.study) for r in result.rows]
+    unassessed = sum(1 for x in risk if x is None)
+    if any(risk):
+        rows.append(_row(result, "exclude-high-risk", "Excluding studies at high risk of bias",
+                         np.array([not x for x in risk])))
+    else:
+        rows.append(Row("exclude-high-risk", "Excluding studies at high risk of bias", [], None,
+                        f"no study is judged at high risk; {unassessed} of {n} have no risk-of-bias assessment"))
+    converted = np.array([r.data.provenance.conversion is not None for r in result.rows])
+    if converted.any():
+        rows.append(_row(result, "exclude-converted", "Excluding values converted from medians or other units",
+                         ~converted))
+    else:
+        rows.append(Row("exclude-converted", "Excluding values converted from medians or other units", [], None,
+                        "no study's values were converted"))
+    return rows
+
+
+def leave_one_out(result: AnalysisResult) -> list[Row]:
+    if result.fit is None:
+        return []
+    out = []
+    for i, r in enumerate(result.rows):
+        keep = np.ones(len(result.rows), dtype=bool)
+        keep[i] = False
+        if not r.estimable:
+            out.append(Row(f"without-{r.study.id}", f"Without {r.study.label}", [], None,
+                           "not estimable: leaving it out changes nothing"))
+            continue
+        out.append(_row(result, f"without-{r.study.id}", f"Without {r.study.label}", keep))
+    return out
+
+
+def cumulative(result: AnalysisResult) -> list[Row]:
+    """Studies added one at a time in order of publication year (then label)."""
+    if result.fit is None:
+        return []
+    order = sorted(range(len(result.rows)),
+                   key=lambda i: (result.rows[i].study.citation.year or 9999, result.rows[i].study.label))
+    out = []
+    keep = np.zeros(len(result.rows), dtype=bool)
+    for i in order:
+        keep = keep.copy()
+        keep[i] = True
+        r = result.rows[i]
+        label = f"+ {r.study.label}" + (f" ({r.study.citation.year})" if r.study.citation.year else "")
+        out.append(_row(result, f"up-to-{r.study.id}", label, keep, reason_if_none="no estimable study yet"))
+    return out

@@ -1,0 +1,50 @@
+"""The automatic sensitivity panel around each primary analysis, and how it reports a change of conclusion."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from builder import sensitivity
+
+
+def _primary(built):
+    doc = json.loads((built / "site/results.json").read_text(encoding="utf-8"))
+    return next(a for a in doc["analyses"] if a["id"] == "survival-primary")
+
+
+def test_primary_analyses_carry_the_panel_in_results_json(built):
+    a = _primary(built)
+    ids = [s["id"] for s in a["sensitivity"]]
+    assert ids == ["fixed-effect", "dersimonian-laird", "hksj-adhoc", "randomised-only", "exclude-high-risk",
+                   "exclude-converted"]
+    fixed = a["sensitivity"][0]
+    # MH fixed effect without correction on the published values: metafor rma.mh gives 5.01 (1.76 to 14.25)
+    assert f"{math.exp(fixed['pooled']['estimate']):.2f}" == "5.01"
+    assert fixed["conclusion_changes"] == "the interval now excludes no effect"
+    assert a["sensitivity"][4]["pooled"] is None and "no risk-of-bias assessment" in a["sensitivity"][4]["reason"]
+
+
+def test_leave_one_out_and_cumulative_cover_every_study(built):
+    a = _primary(built)
+    assert len(a["leave_one_out"]) == len(a["studies"]) == len(a["cumulative"])
+    without_adas = next(r for r in a["leave_one_out"] if r["id"] == "without-adas-2021")
+    assert without_adas["conclusion_changes"] == "the interval now excludes no effect"
+    assert a["cumulative"][-1]["pooled"]["estimate"] == a["pooled"]["estimate"]
+    not_estimable = next(r for r in a["leave_one_out"] if r["id"] == "without-meng-2020")
+    assert not_estimable["pooled"] is None
+
+
+def test_change_is_reported_for_significance_and_direction():
+    from types import SimpleNamespace as F
+    base = F(estimate=0.5, ci_low=-0.1, ci_high=1.1)
+    assert sensitivity.change(base, F(estimate=0.6, ci_low=0.1, ci_high=1.1)) == "the interval now excludes no effect"
+    assert sensitivity.change(base, F(estimate=-0.2, ci_low=-0.9, ci_high=0.5)) == "the direction of the effect flips"
+    assert sensitivity.change(base, F(estimate=0.4, ci_low=-0.2, ci_high=1.0)) is None
+
+
+def test_outcome_page_says_plainly_when_the_conclusion_changes(built):
+    html = (built / "site/outcomes/survival.html").read_text(encoding="utf-8")
+    assert 'id="survival-primary-sensitivity"' in html and 'id="survival-primary-leave-one-out"' in html
+    assert "The conclusion is not robust" in html
+    assert "they need at least 10 studies" in html
