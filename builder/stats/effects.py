@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special, stats
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,207 @@ def mean_difference(m1i, sd1i, n1i, m2i, sd2i, n2i) -> EffectSizes:
     vi = sd1i**2 / n1i + sd2i**2 / n2i
     ok = np.isfinite(yi) & np.isfinite(vi) & (vi > 0)
     return EffectSizes(yi, vi, ok, np.zeros(len(yi), dtype=bool))
+
+
+# ------------------------------------------------------------------------------------ binary outcomes
+#
+# All 2x2 measures below follow metafor's escalc(add=add, to="only0", drop00=TRUE): a study with no events in
+# both groups, or only events in both groups, is not estimable; in every other study with a zero in any of its
+# four cells (a, b = n1 - a, c, d = n2 - c), `add` is put in all four cells before computing yi and vi.
+
+def _cells(ai, n1i, ci, n2i, add: float):
+    """Corrected cells (a, b, c, d), the double-zero/double-all mask and the corrected mask."""
+    ai, n1i, ci, n2i = _arr(ai, n1i, ci, n2i)
+    bi, di = n1i - ai, n2i - ci
+    double = ((ai == 0) & (ci == 0)) | ((bi == 0) & (di == 0))
+    zero = (np.minimum.reduce([ai, bi, ci, di]) == 0) & ~double
+    corrected = zero & (add > 0)
+    shift = np.where(corrected, add, 0.0)
+    return ai + shift, bi + shift, ci + shift, di + shift, double, corrected
+
+
+def _finish(yi, vi, exclude, corrected) -> EffectSizes:
+    """Mark a study estimable where yi and vi are finite and vi > 0 and it is not excluded.
+
+    metafor keeps a study whose sampling variance is exactly 0 (e.g. a risk difference of 0% vs 100% without a
+    correction); such a study cannot get an inverse-variance weight, so here it is not estimable.
+    """
+    yi, vi = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+    ok = ~exclude & np.isfinite(yi) & np.isfinite(vi) & (vi > 0)
+    return EffectSizes(np.where(ok, yi, np.nan), np.where(ok, vi, np.nan), ok, np.asarray(corrected, dtype=bool))
+
+
+def log_risk_ratio(ai, n1i, ci, n2i, add: float = 0.5) -> EffectSizes:
+    """Log risk ratio of the experimental (a/n1) vs control (c/n2) group (metafor: escalc "RR").
+
+    yi = log((a/n1) / (c/n2)), vi = 1/a - 1/n1 + 1/c - 1/n2, on the cells after the correction. As in metafor, a
+    study with any zero cell is corrected, including one whose only zero is a non-event cell (all events in one
+    arm), although its risk ratio would be finite without. With add=0 a study with no events in one arm is not
+    estimable (log 0).
+    """
+    a, b, c, d, double, corrected = _cells(ai, n1i, ci, n2i, add)
+    n1, n2 = a + b, c + d
+    with np.errstate(divide="ignore", invalid="ignore"):
+        yi = np.log(a / n1) - np.log(c / n2)
+        vi = 1 / a - 1 / n1 + 1 / c - 1 / n2
+    return _finish(yi, vi, double, corrected)
+
+
+def risk_difference(ai, n1i, ci, n2i, add: float = 0.5) -> EffectSizes:
+    """Risk difference a/n1 - c/n2 with the large-sample variance p1(1-p1)/n1 + p2(1-p2)/n2 (metafor: escalc
+    "RD", vtype "LS").
+
+    metafor applies the continuity correction to the risk difference too (its default is add=1/2, to="only0"),
+    to the proportions as well as to the variance: a study with a zero cell gets (a + add)/(n1 + 2 add) etc.
+    The default here follows metafor; RevMan does not correct risk differences, which is add=0. With add=0 a
+    study with 0% in one arm and 100% in the other has variance 0 and is not estimable (metafor keeps vi = 0).
+    Studies with no events (or only events) in both arms are not estimable whatever `add`, as metafor with
+    drop00=TRUE, although their risk difference is 0.
+    """
+    a, b, c, d, double, corrected = _cells(ai, n1i, ci, n2i, add)
+    n1, n2 = a + b, c + d
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p1, p2 = a / n1, c / n2
+        yi = p1 - p2
+        vi = p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
+    return _finish(yi, vi, double, corrected)
+
+
+def peto_log_odds_ratio(ai, n1i, ci, n2i, add: float = 0.0) -> EffectSizes:
+    """Per-study Peto log odds ratio (O - E) / V with variance 1 / V (metafor: escalc "PETO").
+
+    O is the observed number of events in the experimental group, E = (a + c) n1 / N its expectation under no
+    effect and V = (a + c)(b + d) n1 n2 / (N² (N - 1)) its hypergeometric variance. Peto's method needs no
+    continuity correction (a single zero cell still gives V > 0), so the default is add=0; metafor's escalc
+    default add=1/2 with to="only0" would change the estimate of studies with a zero cell. Studies with no
+    events (or only events) in both arms have V = 0 and are not estimable.
+    """
+    a, b, c, d, double, corrected = _cells(ai, n1i, ci, n2i, add)
+    n1, n2 = a + b, c + d
+    n = n1 + n2
+    events, non_events = a + c, b + d
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = events * n1 / n
+        v = events * non_events * (n1 / n) * (n2 / n) / (n - 1)
+        yi = (a - expected) / v
+        vi = 1 / v
+    return _finish(yi, vi, double, corrected)
+
+
+# -------------------------------------------------------------------------------- continuous outcomes
+
+def _no_correction(n: int) -> np.ndarray:
+    return np.zeros(n, dtype=bool)
+
+
+def small_sample_correction(df) -> np.ndarray:
+    """Hedges' exact bias-correction factor J(m) = Γ(m/2) / (√(m/2) Γ((m-1)/2)); NaN for m ≤ 1.
+
+    This is the exact gamma-function form metafor uses, not the approximation 1 - 3 / (4m - 1).
+    """
+    m = np.asarray(df, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        j = np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
+    return np.where(m > 1, j, np.nan)
+
+
+def standardised_mean_difference(m1i, sd1i, n1i, m2i, sd2i, n2i) -> EffectSizes:
+    """Hedges' g, experimental minus control (metafor: escalc "SMD" with its default vtype "LS").
+
+    d = (m1 - m2) / s_pooled with s_pooled² = ((n1 - 1) sd1² + (n2 - 1) sd2²) / (n1 + n2 - 2); g = J(n1 + n2 - 2) d
+    with the exact correction J (`small_sample_correction`); vi = 1/n1 + 1/n2 + g² / (2 (n1 + n2)). Not estimable
+    when n1 + n2 ≤ 3 (J undefined) or when the pooled SD is 0.
+    """
+    m1i, sd1i, n1i, m2i, sd2i, n2i = _arr(m1i, sd1i, n1i, m2i, sd2i, n2i)
+    df = n1i + n2i - 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_pooled = np.sqrt(((n1i - 1) * sd1i**2 + (n2i - 1) * sd2i**2) / df)
+        yi = small_sample_correction(df) * (m1i - m2i) / s_pooled
+        vi = 1 / n1i + 1 / n2i + yi**2 / (2 * (n1i + n2i))
+    bad = (n1i <= 0) | (n2i <= 0) | (sd1i < 0) | (sd2i < 0)
+    return _finish(yi, vi, bad, _no_correction(len(yi)))
+
+
+def log_ratio_of_means(m1i, sd1i, n1i, m2i, sd2i, n2i) -> EffectSizes:
+    """Log ratio of means log(m1 / m2), experimental over control (metafor: escalc "ROM", vtype "LS").
+
+    vi = sd1² / (n1 m1²) + sd2² / (n2 m2²) (delta method). Only meaningful for outcomes on a ratio scale (positive
+    means); as in metafor, a study whose means have opposite signs is not estimable, while two negative means give
+    the log of their (positive) ratio.
+    """
+    m1i, sd1i, n1i, m2i, sd2i, n2i = _arr(m1i, sd1i, n1i, m2i, sd2i, n2i)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        yi = np.log(m1i / m2i)
+        vi = sd1i**2 / (n1i * m1i**2) + sd2i**2 / (n2i * m2i**2)
+    bad = (n1i <= 0) | (n2i <= 0) | (sd1i < 0) | (sd2i < 0)
+    return _finish(yi, vi, bad, _no_correction(len(yi)))
+
+
+# The pre-post correlation is an assumption (see pre_post_mean_change): the primary analysis uses the first, the
+# sensitivity analyses the others.
+PRE_POST_R_DEFAULT = 0.5
+PRE_POST_R_SENSITIVITY = (0.0, 0.8)
+
+
+def pre_post_mean_change(m_post, sd_post, m_pre, sd_pre, n, r) -> EffectSizes:
+    """Raw mean change from baseline within one group, post minus pre (metafor: escalc "MC" with m1i=post,
+    m2i=pre, sd1i=sd_post, sd2i=sd_pre, ni=n, ri=r).
+
+    yi = m_post - m_pre, vi = (sd_post² + sd_pre² - 2 r sd_post sd_pre) / n.
+
+    The variance needs the correlation r between the pre and post measurements of the same people, which studies
+    rarely report. It is an assumption, not data: the analysis layer uses r = 0.5 by default (PRE_POST_R_DEFAULT)
+    and repeats the analysis with r = 0 and r = 0.8 (PRE_POST_R_SENSITIVITY) as a sensitivity analysis. r = 0 is
+    what treating the two time points as independent groups implies (the variance of a difference of independent
+    means); a positive r, as usual for repeated measures, makes the change more precise. Not estimable when the
+    variance is 0 (r = 1 and equal SDs).
+    """
+    m_post, sd_post, m_pre, sd_pre, n, r = _arr(m_post, sd_post, m_pre, sd_pre, n, r)
+    yi = m_post - m_pre
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vi = (sd_post**2 + sd_pre**2 - 2 * r * sd_post * sd_pre) / n
+    bad = (n <= 0) | (sd_post < 0) | (sd_pre < 0) | (np.abs(r) > 1)
+    return _finish(yi, vi, bad, _no_correction(len(yi)))
+
+
+# ------------------------------------------------------------------------------------ reported estimates
+
+def generic(estimate, se=None, ci_low=None, ci_high=None, log: bool = False, level: float = 0.95) -> EffectSizes:
+    """Effect sizes from reported estimates with a standard error or a confidence interval (metafor: escalc with
+    yi and sei, measure "GEN").
+
+    log=False: estimate, se and the interval are on the analysis scale already (mean differences, log ratios
+    reported as such). log=True: estimate and interval are ratios (OR, RR, HR, ...) on their natural scale and
+    are logged here; `se` is then taken as the standard error of the log ratio (as software reports it), since a
+    standard error of the ratio itself could only be converted by a delta-method approximation.
+
+    Per study, the standard error is `se` where it is given (not NaN/None) and otherwise
+    (log(ci_high) - log(ci_low)) / (2 z) (without the logs when log=False), z the normal quantile of `level`:
+    the interval is assumed to be a symmetric Wald interval on the analysis scale. The reported estimate is kept
+    as yi even where the interval is not centred on it (rounding); a missing estimate is taken as the interval's
+    midpoint on the analysis scale. A study with neither a positive standard error nor a valid interval, or with
+    a non-positive ratio when log=True, is not estimable.
+    """
+    estimate = _optional(estimate, None)
+    k = len(estimate)
+    se, ci_low, ci_high = (_optional(x, k) for x in (se, ci_low, ci_high))
+    z = stats.norm.ppf(0.5 + level / 2)
+    missing = np.isnan(estimate)
+    bad = np.zeros(k, dtype=bool)
+    if log:
+        bad |= ~missing & ~(estimate > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            estimate, ci_low, ci_high = (np.where(x > 0, np.log(x), np.nan) for x in (estimate, ci_low, ci_high))
+    se_used = np.where(np.isnan(se), (ci_high - ci_low) / (2 * z), se)
+    yi = np.where(missing, (ci_low + ci_high) / 2, estimate)
+    vi = se_used**2
+    bad |= ~(se_used > 0)
+    return _finish(yi, vi, bad, _no_correction(k))
+
+
+def _optional(values, k: int | None) -> np.ndarray:
+    """Floats with None as NaN; all NaN of length k when `values` is None."""
+    if values is None:
+        return np.full(k, np.nan)
+    return np.array([np.nan if v is None else v for v in np.atleast_1d(np.asarray(values, dtype=object))],
+                    dtype=float)

@@ -1,0 +1,66 @@
+"""Peto's one-step odds ratio (metafor's rma.peto)."""
+
+from __future__ import annotations
+
+import numpy as np
+from . import dist
+
+from .effects import EffectSizes, peto_log_odds_ratio
+from .fit import Fit
+from .heterogeneity import i2_h2_from_q
+from .inference import wald
+
+
+def peto_or(ai, n1i, ci, n2i, display: EffectSizes | None = None, level: float = 0.95) -> Fit:
+    """Pooled Peto log odds ratio: Σ (O - E) / Σ V, with variance 1 / Σ V, a common-effect (fixed) model.
+
+    O - E and V are each study's observed minus expected events in the experimental group and their
+    hypergeometric variance (see `peto_log_odds_ratio`). No continuity correction is needed: a study with a
+    single zero cell has V > 0. A study with no events, or only events, in both groups has V = 0, carries no
+    information and is left out (NaN weight, not counted in k).
+
+    Heterogeneity is metafor's: Q = Σ (O - E)² / V - (Σ (O - E))² / Σ V over the studies with V > 0, which is
+    Cochran's Q of the per-study Peto log odds ratios about the pooled one with weights V; df = (studies with
+    V > 0) - 1.
+
+    `display`, the per-study effect sizes the forest plot shows, defaults to the per-study Peto log odds ratios.
+    It does not enter any number here, but it must flag the same studies estimable: metafor takes Q from the
+    cells and Q's degrees of freedom from the per-study estimates, which agree only then.
+
+    Differences from metafor's defaults (the values match rma.peto(add=c(0, 0), drop00=c(TRUE, TRUE))): with its
+    default drop00=TRUE (which it expands to c(TRUE, FALSE)) metafor keeps the double-zero studies in the pooled
+    data, counts them in k and gives them weight 0%; the estimate, SE, Q and I² are the same.
+    """
+    ai, n1i, ci, n2i = (np.asarray(x, dtype=float) for x in (ai, n1i, ci, n2i))
+    bi, di = n1i - ai, n2i - ci
+    n = n1i + n2i
+    events, non_events = ai + ci, bi + di
+    with np.errstate(divide="ignore", invalid="ignore"):
+        o_minus_e = ai - events * n1i / n
+        v = events * non_events * (n1i / n) * (n2i / n) / (n - 1)
+    use = np.isfinite(v) & (v > 0)
+    if display is None:
+        display = peto_log_odds_ratio(ai, n1i, ci, n2i)
+    if len(display) != len(ai):
+        raise ValueError("display has a different number of studies")
+    if not np.array_equal(display.estimable, use):
+        raise ValueError("display must flag as estimable exactly the studies with events and non-events")
+    if not use.any():
+        raise ValueError("the Peto odds ratio is not estimable: no study has both events and non-events")
+    o_minus_e, v = o_minus_e[use], v[use]
+    total_v = float(v.sum())
+    estimate = float(o_minus_e.sum() / total_v)
+    se = float(np.sqrt(1 / total_v))
+    low, high, z, p = wald(estimate, se, level)
+    weights = np.full(len(ai), np.nan)
+    weights[use] = 100 * v / total_v
+    k = int(use.sum())
+    if k > 1:
+        q = max(0.0, float(np.sum(o_minus_e**2 / v) - o_minus_e.sum() ** 2 / total_v))
+        q_df = k - 1
+        q_p = dist.chi2_sf(q, q_df)
+        i2, h2 = i2_h2_from_q(q, q_df)
+    else:
+        q = q_df = q_p = i2 = h2 = None
+    return Fit("fixed", "Peto", "wald", k, estimate, se, low, high, z, None, p, weights, None,
+               q, q_df, q_p, i2, h2, "Q" if k > 1 else None)
