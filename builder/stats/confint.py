@@ -20,7 +20,9 @@ extending the search until the root is bracketed, so the limit is always the act
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
+
+from . import dist
 
 from .effects import EffectSizes
 from .heterogeneity import typical_variance
@@ -50,8 +52,8 @@ def tau2_ci(es: EffectSizes, tau2_method: str, level: float = 0.95) -> tuple[flo
     if k < 2:
         raise ValueError(f"a confidence interval for tau² needs at least 2 studies; this analysis has {k}")
     alpha = 1 - level
-    chi2_lower = float(stats.chi2.ppf(alpha / 2, k - 1))
-    chi2_upper = float(stats.chi2.isf(alpha / 2, k - 1))
+    chi2_lower = dist.chi2_ppf(alpha / 2, k - 1)
+    chi2_upper = dist.chi2_isf(alpha / 2, k - 1)
     q0 = generalised_q(0.0, yi, vi)
     high = 0.0 if q0 < chi2_lower else _root(chi2_lower, yi, vi)
     low = 0.0 if q0 < chi2_upper else _root(chi2_upper, yi, vi)

@@ -11,7 +11,8 @@ I² and H² come in two variants, and both are reported (Fit.i2/h2 and Fit.i2_q/
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+
+from . import dist
 
 
 def cochran_q(yi: np.ndarray, vi: np.ndarray, centre: float | None = None) -> tuple[float, int, float]:
@@ -21,7 +22,7 @@ def cochran_q(yi: np.ndarray, vi: np.ndarray, centre: float | None = None) -> tu
         centre = float(np.sum(w * yi) / np.sum(w))
     q = max(0.0, float(np.sum(w * (yi - centre) ** 2)))
     df = len(yi) - 1
-    p = float(stats.chi2.sf(q, df)) if df > 0 else float("nan")
+    p = dist.chi2_sf(q, df) if df > 0 else float("nan")
     return q, df, p
 
 

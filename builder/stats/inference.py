@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from scipy import stats
+from . import dist
 
 
 def wald(estimate: float, se: float, level: float = 0.95):
     """Normal-theory interval and z test: (low, high, z, p)."""
-    crit = stats.norm.ppf(0.5 + level / 2)
+    crit = dist.z_quantile(0.5 + level / 2)
     z = estimate / se
-    return estimate - crit * se, estimate + crit * se, z, float(2 * stats.norm.sf(abs(z)))
+    return estimate - crit * se, estimate + crit * se, z, dist.z_two_sided_p(z)
 
 
 def t_based(estimate: float, se: float, df: int, level: float = 0.95):
     """t interval and test with `df` degrees of freedom: (low, high, t, p)."""
-    crit = stats.t.ppf(0.5 + level / 2, df)
+    crit = dist.t_quantile(0.5 + level / 2, df)
     t = estimate / se
-    return estimate - crit * se, estimate + crit * se, t, float(2 * stats.t.sf(abs(t), df))
+    return estimate - crit * se, estimate + crit * se, t, dist.t_two_sided_p(t, df)

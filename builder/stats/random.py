@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+
+from . import dist
 
 from .confint import tau2_ci
 from .effects import EffectSizes
@@ -43,8 +44,10 @@ def knapp_hartung_scale(yi: np.ndarray, w: np.ndarray, estimate: float, adhoc: b
 
 
 def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = "wald",
-                   level: float = 0.95) -> Fit:
+                   level: float = 0.95, tau2_interval: bool = True) -> Fit:
     """Intercept-only random-effects model.
+
+    tau2_interval: also compute the Q-profile CI of tau² (and of I² and H²), as metafor's confint() does.
 
     tau2_method: a key of tau2.ESTIMATORS (DL, HE, SJ, PM, EB, ML, REML).
     ci_method "wald": normal interval and z test. "hksj": Hartung-Knapp-Sidik-Jonkman scaled variance with
@@ -89,16 +92,19 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
             raise ValueError(ZERO_SCALE_MESSAGE)
         se = float(np.sqrt(scale / np.sum(w)))
         low, high, statistic, p = t_based(estimate, se, df, level)
-        crit = stats.t.ppf(0.5 + level / 2, df)
+        crit = dist.t_quantile(0.5 + level / 2, df)
     else:
         low, high, statistic, p = wald(estimate, se, level)
-        crit = stats.norm.ppf(0.5 + level / 2)
+        crit = dist.z_quantile(0.5 + level / 2)
     weights[ok] = 100 * w / np.sum(w)
 
     q, q_df, q_p = cochran_q(yi, vi)
     i2, h2 = i2_h2_from_tau2(tau2, vi)
     i2_q, h2_q = i2_h2_from_q(q, q_df)
-    tau2_low, tau2_high, i2_low, i2_high, h2_low, h2_high = tau2_ci(es, tau2_method, level)
+    # The Q-profile interval is a root search; follow-up refits (leave-one-out, ...) may skip it.
+    tau2_low = tau2_high = i2_low = i2_high = h2_low = h2_high = None
+    if tau2_interval:
+        tau2_low, tau2_high, i2_low, i2_high, h2_low, h2_high = tau2_ci(es, tau2_method, level)
     pi = (None, None)
     if k >= MIN_K_PREDICTION:
         half = crit * np.sqrt(tau2 + se**2)

@@ -34,31 +34,69 @@ def _design(X, k: int) -> np.ndarray:
     return np.ones((k, 1)) if X is None else np.asarray(X, dtype=float).reshape(k, -1)
 
 
-def _residual_projector(w: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """P = W - W X (X'WX)^-1 X'W: y'Py is the weighted residual sum of squares of the weighted LS fit of y on X."""
-    wx = w[:, None] * X
-    return np.diag(w) - wx @ np.linalg.solve(X.T @ wx, wx.T)
+class _Projection:
+    """The pieces of P = W - W X (X'WX)^-1 X'W that the estimators need, in O(k p²) without forming P.
+
+    y'Py is the weighted residual sum of squares of the weighted least-squares fit of y on X, Py = w * residuals,
+    trace(P) = sum(w) - tr(A X'W²X) and tr(PP) = sum(w²) - 2 tr(A X'W³X) + tr((A X'W²X)²), with A = (X'WX)^-1.
+    """
+
+    def __init__(self, w: np.ndarray, X: np.ndarray, y: np.ndarray):
+        wx = w[:, None] * X
+        self.A = np.linalg.inv(X.T @ wx)
+        beta = self.A @ (wx.T @ y)
+        self.residuals = y - X @ beta
+        self.w, self.X = w, X
+        self.Py = w * self.residuals
+        self.rss = float(np.sum(w * self.residuals**2))
+
+    def trace(self) -> float:
+        w, X = self.w, self.X
+        return float(np.sum(w) - np.trace(self.A @ (X.T @ ((w**2)[:, None] * X))))
+
+    def trace_pp(self) -> float:
+        w, X = self.w, self.X
+        m2 = self.A @ (X.T @ ((w**2)[:, None] * X))
+        m3 = self.A @ (X.T @ ((w**3)[:, None] * X))
+        return float(np.sum(w**2) - 2 * np.trace(m3) + np.trace(m2 @ m2))
+
+    def diagonal(self) -> np.ndarray:
+        leverage = np.einsum("ij,jk,ik->i", self.X, self.A, self.X)
+        return self.w - self.w**2 * leverage
 
 
 def generalised_q(tau2: float, yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     """Q with weights 1/(vi + tau²) about the weighted least-squares fit (Cochran's Q at tau² = 0)."""
+    if X is None:   # intercept only: the weighted mean, without matrices
+        w = 1 / (vi + tau2)
+        r = yi - w @ yi / w.sum()
+        return float(w @ (r * r))
     X = _design(X, len(yi))
-    return float(yi @ _residual_projector(1 / (vi + tau2), X) @ yi)
+    return _Projection(1 / (vi + tau2), X, yi).rss
 
 
 def dersimonian_laird(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
+    if X is None:   # intercept only: closed form without matrices
+        w = 1 / vi
+        sw = w.sum()
+        r = yi - w @ yi / sw
+        return float(max(0.0, (w @ (r * r) - (len(yi) - 1)) / (sw - w @ w / sw)))
     X = _design(X, len(yi))
     k, p = X.shape
-    P = _residual_projector(1 / vi, X)
-    return float(max(0.0, (yi @ P @ yi - (k - p)) / np.trace(P)))
+    P = _Projection(1 / vi, X, yi)
+    return float(max(0.0, (P.rss - (k - p)) / P.trace()))
 
 
 def hedges(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     """(Residual sum of squares of the ordinary LS fit - its expectation without heterogeneity) / (k - p)."""
+    if X is None:   # intercept only: leverage 1/k for every study
+        k = len(yi)
+        r = yi - yi.mean()
+        return float(max(0.0, (r @ r - (1 - 1 / k) * vi.sum()) / (k - 1)))
     X = _design(X, len(yi))
     k, p = X.shape
-    P = _residual_projector(np.ones(k), X)
-    return float(max(0.0, (yi @ P @ yi - np.sum(np.diag(P) * vi)) / (k - p)))
+    P = _Projection(np.ones(k), X, yi)
+    return float(max(0.0, (P.rss - np.sum(P.diagonal() * vi)) / (k - p)))
 
 
 def sidik_jonkman(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
@@ -86,41 +124,58 @@ def paule_mandel(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
 def _log_likelihood(tau2: float, yi: np.ndarray, vi: np.ndarray, X: np.ndarray, restricted: bool) -> float:
     k, p = X.shape
     w = 1 / (vi + tau2)
-    rss = yi @ _residual_projector(w, X) @ yi
+    rss = _Projection(w, X, yi).rss
     ll = -0.5 * (k - p if restricted else k) * np.log(2 * np.pi) - 0.5 * np.sum(np.log(vi + tau2)) - 0.5 * rss
     if restricted:
         ll -= 0.5 * np.linalg.slogdet(X.T @ (w[:, None] * X))[1]
     return float(ll)
 
 
+def _score_step(yi: np.ndarray, vi: np.ndarray, X, tau2: float, kind: str, k: int, p: int) -> float:
+    """One Fisher-scoring step; for the intercept-only model the traces have closed forms."""
+    w = 1 / (vi + tau2)
+    if X is None:
+        sw = w.sum()
+        r = yi - w @ yi / sw
+        py = w * r
+        if kind == "ML":
+            return float((py @ py - sw) / (w @ w))
+        if kind == "REML":
+            sw2 = w @ w
+            return float((py @ py - (sw - sw2 / sw)) / (sw2 - 2 * (w * w) @ w / sw + (sw2 / sw) ** 2))
+        return float(((w @ (r * r)) * k / (k - p) - k) / sw)
+    P = _Projection(w, X, yi)
+    Py = P.Py
+    if kind == "ML":
+        return float((Py @ Py - np.sum(w)) / np.sum(w**2))
+    if kind == "REML":
+        return float((Py @ Py - P.trace()) / P.trace_pp())
+    return float((P.rss * k / (k - p) - k) / np.sum(w))
+
+
 def _fisher_scoring(yi: np.ndarray, vi: np.ndarray, X, kind: str) -> float:
-    X = _design(X, len(yi))
-    k, p = X.shape
+    k, p = (len(yi), 1) if X is None else _design(X, len(yi)).shape
+    X = None if X is None else _design(X, len(yi))
     tau2 = hedges(yi, vi, X)
     for _ in range(MAX_ITER):
-        w = 1 / (vi + tau2)
-        P = _residual_projector(w, X)
-        Py = P @ yi
-        if kind == "ML":
-            step = (Py @ Py - np.sum(w)) / np.sum(w**2)
-        elif kind == "REML":
-            step = (Py @ Py - np.trace(P)) / np.sum(P * P)
-        else:   # EB
-            step = (yi @ Py * k / (k - p) - k) / np.sum(w)
+        step = _score_step(yi, vi, X, tau2, kind, k, p)
         while tau2 + step < 0:   # halve steps that would leave the parameter space
             step /= 2
             if abs(step) < TOL:
                 step = -tau2
                 break
         tau2 = tau2 + step
-        if abs(step) <= max(TOL, 4 * np.finfo(float).eps * tau2):
+        # Converged when the step is below TOL or, for large tau², below 1e-12 of it: there the steps are
+        # rounding noise of a few 1e-12 that an absolute threshold would never see end.
+        if abs(step) <= max(TOL, 1e-12 * tau2):
             break
     else:
         raise ArithmeticError(f"{kind} estimation of tau² did not converge")
     tau2 = max(0.0, float(tau2))
     if kind in ("ML", "REML") and tau2 > TOL:
         restricted = kind == "REML"
-        if _log_likelihood(0.0, yi, vi, X, restricted) - _log_likelihood(tau2, yi, vi, X, restricted) > LL0_MARGIN:
+        Xd = _design(X, len(yi))
+        if _log_likelihood(0.0, yi, vi, Xd, restricted) - _log_likelihood(tau2, yi, vi, Xd, restricted) > LL0_MARGIN:
             tau2 = 0.0
     return tau2
 
