@@ -1,0 +1,81 @@
+"""Microseconds per model fit, ours against metafor's rma(), for k = 13 and k = 1000 studies.
+
+Run from the repository root: `.venv/bin/python benchmarks/engine.py`. metafor is timed only when Rscript
+with metafor is available (it is not a dependency). Both fit the same simulated log odds ratios.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from builder.stats import fixed_iv, random_effects  # noqa: E402
+from builder.stats.effects import EffectSizes  # noqa: E402
+
+MODELS = [("REML, HKSJ", "REML", "hksj", 'method="REML", test="knha"'),
+          ("+ Q-profile", "REML", "hksj+profile", None),
+          ("DL, Wald", "DL", "wald", 'method="DL"'),
+          ("PM, Wald", "PM", "wald", 'method="PM"'),
+          ("fixed effect", None, None, 'method="FE"')]
+
+
+def data(k: int, seed: int = 1) -> EffectSizes:
+    rng = np.random.default_rng(seed)
+    vi = rng.uniform(0.02, 0.5, k)
+    yi = rng.normal(-0.5, np.sqrt(vi + 0.1))
+    return EffectSizes(yi, vi, np.ones(k, dtype=bool), np.zeros(k, dtype=bool))
+
+
+def ours(es: EffectSizes, tau2: str | None, ci: str | None, n: int) -> float:
+    if tau2 is None:
+        fit = lambda: fixed_iv(es)   # noqa: E731
+    else:   # rma() alone computes no CI for tau²; "+ Q-profile" adds our confint()-equivalent
+        profile = ci.endswith("+profile")
+        fit = lambda: random_effects(es, tau2, ci.removesuffix("+profile"), tau2_interval=profile)  # noqa: E731
+    fit()
+    start = time.perf_counter()
+    for _ in range(n):
+        fit()
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def metafor(es: EffectSizes, args: str, n: int) -> float | None:
+    if not shutil.which("Rscript"):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "d.csv"
+        path.write_text("yi,vi\n" + "\n".join(f"{float(y)!r},{float(v)!r}" for y, v in zip(es.yi, es.vi)) + "\n")
+        script = (f'suppressMessages(library(metafor)); d <- read.csv("{path.as_posix()}"); '
+                  f'invisible(rma(yi, vi, data=d, {args})); n <- {n}; s <- proc.time()[["elapsed"]]; '
+                  f'for (i in seq_len(n)) invisible(rma(yi, vi, data=d, {args})); '
+                  f'cat((proc.time()[["elapsed"]] - s) / n * 1e6)')
+        proc = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(proc.stderr.strip().splitlines()[-1], file=sys.stderr)
+            return None
+        return float(proc.stdout.split()[-1])
+
+
+def main() -> None:
+    print(f"{'model':<14} {'k':>5} {'builder µs/fit':>15} {'metafor µs/fit':>15} {'ratio':>7}")
+    for k, n_ours, n_r in ((13, 2000, 200), (1000, 200, 20)):
+        es = data(k)
+        for name, tau2, ci, args in MODELS:
+            mine = ours(es, tau2, ci, n_ours)
+            theirs = metafor(es, args, n_r) if args else None
+            ratio = f"{theirs / mine:7.1f}" if theirs else "      —"
+            theirs_text = f"{theirs:15.1f}" if theirs else f"{'not measured':>15}"
+            print(f"{name:<14} {k:>5} {mine:15.1f} {theirs_text} {ratio}")
+
+
+if __name__ == "__main__":
+    main()
