@@ -9,11 +9,13 @@ import numpy as np
 from .loader import ReviewData
 from .models import Analysis, Outcome, Study
 from .models.study import Dataset
-from .stats import Fit, fixed_iv, log_odds_ratio, mantel_haenszel_or, mean_difference, random_effects
+from .stats import (Fit, fixed_iv, log_odds_ratio, log_ratio_of_means, log_risk_ratio, mantel_haenszel_or,
+                    mantel_haenszel_rd, mantel_haenszel_rr, mean_difference, peto_log_odds_ratio, peto_or,
+                    random_effects, risk_difference, standardised_mean_difference)
 from .stats.effects import EffectSizes
 
 LEGACY_I2_THRESHOLD = 50.0
-RATIO_MEASURES = {"OR", "RR", "ROM"}
+RATIO_MEASURES = {"OR", "RR", "ROM"}   # pooled on the log scale
 
 
 @dataclass(frozen=True)
@@ -111,22 +113,31 @@ def _inputs(ds: Dataset) -> dict[str, float]:
             "mean_ctrl": c.mean, "sd_ctrl": c.sd, "total_ctrl": c.total}
 
 
+DICHOTOMOUS = {"OR": log_odds_ratio, "RR": log_risk_ratio, "RD": risk_difference}
+CONTINUOUS = {"MD": mean_difference, "SMD": standardised_mean_difference, "ROM": log_ratio_of_means}
+MH = {"OR": mantel_haenszel_or, "RR": mantel_haenszel_rr, "RD": mantel_haenszel_rd}
+
+
 def effect_sizes(spec: Analysis, inputs: list[dict[str, float]]) -> EffectSizes:
     col = {k: [i[k] for i in inputs] for k in inputs[0]}
-    if spec.measure == "OR":
-        return log_odds_ratio(col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"],
-                              add=spec.continuity_correction)
-    if spec.measure == "MD":
-        return mean_difference(col["mean_exp"], col["sd_exp"], col["total_exp"],
-                               col["mean_ctrl"], col["sd_ctrl"], col["total_ctrl"])
-    raise NotImplementedError(f"measure {spec.measure} is not implemented yet")
+    if spec.method == "Peto":
+        return peto_log_odds_ratio(col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
+    if spec.measure in DICHOTOMOUS:
+        return DICHOTOMOUS[spec.measure](col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"],
+                                         add=spec.continuity_correction)
+    if spec.measure in CONTINUOUS:
+        return CONTINUOUS[spec.measure](col["mean_exp"], col["sd_exp"], col["total_exp"],
+                                        col["mean_ctrl"], col["sd_ctrl"], col["total_ctrl"])
+    raise NotImplementedError(f"measure {spec.measure} from per-arm data is not available")
 
 
 def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> Fit:
-    if spec.method == "MH":
+    if spec.method in ("MH", "Peto"):
         col = {k: [i[k] for i in inputs] for k in inputs[0]}
-        return mantel_haenszel_or(col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"],
-                                  es, add=spec.mh_continuity_correction)
+        cells = (col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
+        if spec.method == "Peto":
+            return peto_or(*cells, display=es)
+        return MH[spec.measure](*cells, es, add=spec.mh_continuity_correction)
     return fixed_iv(es)
 
 

@@ -106,7 +106,7 @@ def _followup_rows(result: AnalysisResult) -> dict[str, list[dict]]:
     for key, rows in result.followups.items():
         out[key] = [{
             "id": row.id, "label": row.label, "k": len(row.studies),
-            "estimate": fmt.estimate_ci(row.fit.estimate, row.fit.ci_low, row.fit.ci_high, result.scale)
+            "estimate": fmt.estimate_ci(row.fit.estimate, row.fit.ci_low, row.fit.ci_high, row.scale or result.scale)
             if row.fit else "—",
             "p": fmt.p_value(row.fit.p).removeprefix("P = ").removeprefix("P ") if row.fit else "—",
             "i2": fmt.percent(row.fit.i2) if row.fit else "—",

@@ -54,6 +54,7 @@ def _pooled(f) -> dict | None:
 
 def _followup(row) -> dict:
     return {"id": row.id, "label": row.label, "studies": row.studies, "pooled": _pooled(row.fit),
+            "scale": row.scale,
             "reason": row.reason, "conclusion_changes": row.change}
 
 

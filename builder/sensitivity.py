@@ -27,6 +27,7 @@ class Row:
     fit: Fit | None
     reason: str | None = None     # why there is no result
     change: str | None = None     # how the conclusion differs from the primary result
+    scale: str | None = None      # when it differs from the primary analysis's (a risk difference)
 
 
 def _es(result: AnalysisResult) -> EffectSizes:
@@ -103,6 +104,12 @@ def panel(result: AnalysisResult) -> list[Row]:
         adhoc = spec.model_copy(update={"ci_method": "hksj-adhoc"})
         rows.append(_row(result, "hksj-adhoc", "HKSJ interval never narrower than Wald's (ad hoc variant)",
                          every, adhoc))
+    if spec.measure in ("OR", "RR", "RD"):
+        peto = spec.model_copy(update={"measure": "OR", "model": "fixed", "method": "Peto", "ci_method": None})
+        rows.append(_row(result, "peto", "Peto odds ratio (for sparse events)", every, peto))
+        rd = spec.model_copy(update={"measure": "RD", "model": "fixed", "method": "MH", "ci_method": None,
+                                     "mh_continuity_correction": 0.0})
+        rows.append(_rd_row(result, rd))
     rct = np.array([r.study.design.category == "rct" for r in result.rows])
     rows.append(_row(result, "randomised-only", "Randomised trials only", rct,
                      reason_if_none="no randomised trial with an estimable effect"))
@@ -122,6 +129,20 @@ def panel(result: AnalysisResult) -> list[Row]:
         rows.append(Row("exclude-converted", "Excluding values converted from medians or other units", [], None,
                         "no study's values were converted"))
     return rows
+
+
+def _rd_row(result: AnalysisResult, spec) -> Row:
+    """The risk difference needs its own effect sizes (double-zero studies are estimable for RD)."""
+    inputs = [r.inputs for r in result.rows]
+    es = analysis.effect_sizes(spec, inputs)
+    try:
+        f = analysis.fit(spec, es, inputs)[0]
+    except ValueError:
+        f = None
+    names = [r.study.label for r, ok in zip(result.rows, es.estimable) if ok]
+    # A difference and a ratio share their null only in sign: compare significance and direction on each scale.
+    return Row("risk-difference", "Risk difference (Mantel-Haenszel)", names, f,
+               None if f else "not estimable", change(result.fit, f), scale="identity")
 
 
 def leave_one_out(result: AnalysisResult) -> list[Row]:

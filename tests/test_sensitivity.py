@@ -16,13 +16,15 @@ def _primary(built):
 def test_primary_analyses_carry_the_panel_in_results_json(built):
     a = _primary(built)
     ids = [s["id"] for s in a["sensitivity"]]
-    assert ids == ["fixed-effect", "dersimonian-laird", "hksj-adhoc", "randomised-only", "exclude-high-risk",
-                   "exclude-converted"]
+    assert ids == ["fixed-effect", "dersimonian-laird", "hksj-adhoc", "peto", "risk-difference", "randomised-only",
+                   "exclude-high-risk", "exclude-converted"]
+    rd = a["sensitivity"][4]
+    assert rd["scale"] == "identity" and 0 < rd["pooled"]["estimate"] < 1
     fixed = a["sensitivity"][0]
     # MH fixed effect without correction on the published values: metafor rma.mh gives 5.01 (1.76 to 14.25)
     assert f"{math.exp(fixed['pooled']['estimate']):.2f}" == "5.01"
     assert fixed["conclusion_changes"] == "the interval now excludes no effect"
-    assert a["sensitivity"][4]["pooled"] is None and "no risk-of-bias assessment" in a["sensitivity"][4]["reason"]
+    assert a["sensitivity"][6]["pooled"] is None and "no risk-of-bias assessment" in a["sensitivity"][6]["reason"]
 
 
 def test_leave_one_out_and_cumulative_cover_every_study(built):

@@ -67,8 +67,9 @@ class Analysis(Strict):
     model: Literal["fixed", "random", "i2-switch"] = Field(
         description="i2-switch reproduces legacy practice: fixed effect when I² ≤ 50%, random effects above. "
         "It is offered only to reproduce published analyses.")
-    method: Literal["MH", "IV"] = Field(
-        "IV", description="Pooling for the fixed-effect model: Mantel-Haenszel (MH) or inverse variance (IV).")
+    method: Literal["MH", "IV", "Peto"] = Field(
+        "IV", description="Pooling for the fixed-effect model: Mantel-Haenszel (MH), inverse variance (IV), or "
+        "Peto's odds ratio (rare events in balanced arms).")
     tau2: Literal["REML", "DL", "PM", "ML", "HE", "SJ", "EB"] = Field(
         "REML", description="Estimator of tau² for random effects (REML, the Cochrane default, when unset).")
     ci_method: Literal["wald", "hksj", "hksj-adhoc"] | None = Field(
@@ -91,6 +92,8 @@ class Analysis(Strict):
     def _measure_method(self) -> "Analysis":
         if self.method == "MH" and self.measure not in ("OR", "RR", "RD"):
             raise ValueError(f"Mantel-Haenszel applies to OR, RR and RD, not {self.measure}")
+        if self.method == "Peto" and (self.measure != "OR" or self.model != "fixed"):
+            raise ValueError("Peto's method gives a fixed-effect odds ratio: use measure OR and model fixed")
         if self.model == "fixed" and self.ci_method not in (None, "wald"):
             raise ValueError("the Hartung-Knapp-Sidik-Jonkman interval applies to random-effects models only")
         return self

@@ -1,14 +1,18 @@
 """Meta-analysis statistics on numpy/scipy, checked against metafor.
 
-Effect sizes (`effects`) are computed separately from models (`fixed`, `random`, `mh`); every model
-returns a `Fit`, and later analyses (leave-one-out, cumulative, ...) are functions of a `Fit`.
+Effect sizes (`effects`) are computed separately from models (`fixed`, `random`, `mh`, `peto`); every model
+returns a `Fit`, and follow-up analyses (`followups`, `confint`) are functions of effect sizes and a refit.
 """
 
-from .effects import EffectSizes, log_odds_ratio, mean_difference
+from .effects import (EffectSizes, generic, log_odds_ratio, log_ratio_of_means, log_risk_ratio, mean_difference,
+                      peto_log_odds_ratio, pre_post_mean_change, risk_difference, standardised_mean_difference)
 from .fit import Fit
 from .fixed import fixed_iv
-from .mh import mantel_haenszel_or
+from .mh import mantel_haenszel_or, mantel_haenszel_rd, mantel_haenszel_rr
+from .peto import peto_or
 from .random import random_effects
 
-__all__ = ["EffectSizes", "Fit", "fixed_iv", "log_odds_ratio", "mantel_haenszel_or", "mean_difference",
-           "random_effects"]
+__all__ = ["EffectSizes", "Fit", "fixed_iv", "generic", "log_odds_ratio", "log_ratio_of_means", "log_risk_ratio",
+           "mantel_haenszel_or", "mantel_haenszel_rd", "mantel_haenszel_rr", "mean_difference",
+           "peto_log_odds_ratio", "peto_or", "pre_post_mean_change", "random_effects", "risk_difference",
+           "standardised_mean_difference"]
