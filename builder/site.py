@@ -83,6 +83,10 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None)
     project = Path(project).resolve()
     site = Path(site or project / "site").resolve()
     data = load(project / "data", today=today)
+    for rel in versions.releases(project):
+        if rel.version == data.review.version and rel.manifest["data_hash"] != data.data_hash:
+            raise BuildError(f"data/ differs from released version {rel.version}, whose numbers must not change: "
+                             "set a new version (and what triggered it) in data/review.yaml before building")
     build_dir = project / "build"
     build_dir.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))

@@ -70,3 +70,10 @@ def test_diff_command_reports_fields_and_flags(project, capsys):
     assert "pooled result changed" in primary["flags"]
     assert main(["-C", str(project), "diff", "0.9"]) == 2
     assert [r.version for r in releases(project)] == ["1.0"]
+
+
+def test_changing_released_data_without_a_new_version_stops_the_build(project):
+    release(project, "1.0")
+    _edit_leng(project)
+    with pytest.raises(BuildError, match="differs from released version 1.0"):
+        build(project, today=TODAY)
