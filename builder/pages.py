@@ -140,6 +140,17 @@ def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
     )
 
 
+def analysis_csv(result: AnalysisResult) -> str:
+    """The study inputs of one analysis, as the R script beside it reads them."""
+    keys = list(result.rows[0].inputs)
+    lines = [",".join(["study", "label", "dataset", *keys])]
+    for r in result.rows:
+        label = '"' + r.study.label.replace('"', '""') + '"'
+        values = [str(int(v)) if k.startswith(("events", "total")) else repr(float(v)) for k, v in r.inputs.items()]
+        lines.append(",".join([r.study.id, label, r.dataset, *values]))
+    return "\n".join(lines) + "\n"
+
+
 def environment(templates: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
@@ -204,6 +215,11 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         for view in by_outcome[outcome.id]:
             write(f"figures/{view.id}.svg", view.svg)
     write("data.md", env.get_template("data.md.j2").render(**ctx))
+    r_script = env.get_template("analysis.R.j2")
+    for view in views:
+        if view.result.rows:
+            write(f"downloads/{view.id}.csv", analysis_csv(view.result))
+            write(f"downloads/{view.id}.R", r_script.render(spec=view.spec, result=view.result, review=review))
     flow = prisma.counts(review, data.studies)
     write("figures/prisma-flow.svg", prisma.render(flow))
     write("flow.md", env.get_template("flow.md.j2").render(flow=flow, flow_svg=prisma.render(flow),

@@ -1,0 +1,41 @@
+"""The R script published beside each analysis runs with metafor and prints the numbers on the site.
+
+R is not a dependency of the builder: where Rscript with metafor is missing, these tests are skipped with
+that reason (`apt-get install r-cran-metafor` provides it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("Rscript") is None
+    or subprocess.run(["Rscript", "-e", "library(metafor)"], capture_output=True).returncode != 0,
+    reason="Rscript with metafor is not installed")
+
+
+def test_every_published_script_reproduces_its_analysis(built):
+    doc = json.loads((built / "site/results.json").read_text(encoding="utf-8"))
+    downloads = built / "site/downloads"
+    checked = 0
+    for a in doc["analyses"]:
+        script = downloads / f"{a['id']}.R"
+        if a["pooled"] is None:
+            assert not script.exists()
+            continue
+        proc = subprocess.run(["Rscript", script.name], cwd=downloads, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        m = re.search(r"estimate (\S+) \[(\S+), (\S+)\], p = (\S+)", proc.stdout)
+        assert m, proc.stdout
+        back = math.exp if a["scale"] == "log" else (lambda v: v)
+        for printed, key in zip(m.groups()[:3], ("estimate", "ci_low", "ci_high")):
+            assert float(printed) == pytest.approx(back(a["pooled"][key]), rel=1e-3, abs=1e-4), (a["id"], key)
+        assert float(m.group(4)) == pytest.approx(a["pooled"]["p"], rel=1e-3)
+        checked += 1
+    assert checked >= 7
