@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__, fmt, forest, interpret, prisma, reproduce, robfig, sof
+from . import __version__, fmt, forest, interpret, prisma, reproduce, robfig, sof, timeline
 from .models.rob import TOOLS
 from .analysis import AnalysisResult
 from .loader import ReviewData
@@ -140,6 +140,26 @@ def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
     )
 
 
+def _history(info: dict, review, document: dict) -> list:
+    """(version, date, {analysis id: record}, labels added) for each release up to this one, then this one."""
+    out, previous = [], None
+    for rel in info["releases"]:
+        if rel.version == review.version:
+            break
+        if info.get("archived") and rel.version > review.version:
+            break
+        records = {a["id"]: a for a in rel.results()["analyses"]}
+        labels = {s["id"]: s["label"] for a in records.values() for s in a["studies"]}
+        added = sorted(labels[s] for s in labels if previous is not None and s not in previous)
+        out.append((rel.version, rel.manifest["date"], records, added))
+        previous = set(labels)
+    records = {a["id"]: a for a in document["analyses"]}
+    labels = {s["id"]: s["label"] for a in records.values() for s in a["studies"]}
+    added = sorted(labels[s] for s in labels if previous is not None and s not in previous)
+    out.append((review.version, review.date.isoformat(), records, added))
+    return out
+
+
 def analysis_csv(result: AnalysisResult) -> str:
     """The study inputs of one analysis, as the R script beside it reads them."""
     keys = list(result.rows[0].inputs)
@@ -203,6 +223,16 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
 
+    history = _history(env.globals["version_info"], review, document)
+    timelines = {}
+    for oid, v in primary.items():
+        if v is None or len(history) < 1:
+            continue
+        pts = timeline.points([(ver, day, recs.get(v.id), added) for ver, day, recs, added in history])
+        timelines[oid] = {"svg": timeline.render(f"{v.result.outcome.label}: the primary result in each version",
+                                                 pts, v.result.scale, f"timeline-{oid}"),
+                          "points": pts}
+    env.globals["timelines"] = timelines
     write("index.md", env.get_template("index.md.j2").render(**ctx))
     write("methods.md", env.get_template("methods.md.j2").render(**ctx))
     sub = {**ctx, "up": "../"}     # pages one folder down
