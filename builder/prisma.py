@@ -48,6 +48,7 @@ class Counts:
     reports_excluded: int
     reports_excluded_reasons: dict[str, int]
     unaccounted: int
+    other_methods: int
     included: int
     clinical: int
     case_reports: int
@@ -62,7 +63,7 @@ def counts(review: Review, studies: dict[str, Study]) -> Counts:
         identified=f.records_identified, screened=f.records_identified, excluded=f.records_excluded,
         excluded_reasons=dict(f.records_excluded_reasons), assessed=f.full_texts_assessed,
         reports_excluded=f.full_texts_excluded, reports_excluded_reasons=dict(f.full_texts_excluded_reasons),
-        unaccounted=f.unaccounted, included=len(studies),
+        unaccounted=f.unaccounted, other_methods=f.other_methods, included=len(studies),
         clinical=sum(1 for s in studies.values() if s.source_table == "clinical-studies"),
         case_reports=sum(1 for s in studies.values() if s.source_table == "case-reports"),
         previous=previous, new=len(studies) - previous)
@@ -72,6 +73,8 @@ def describe(c: Counts) -> str:
     text = (f"PRISMA flow diagram. {c.identified} records identified and screened; {c.excluded} excluded; "
             f"{c.assessed} full-text reports assessed; {c.reports_excluded} excluded; {c.included} studies "
             f"included ({c.clinical} clinical studies and {c.case_reports} case reports)")
+    if c.other_methods:
+        text += f"; {c.other_methods} studies identified by other methods"
     if c.unaccounted:
         text += f"; {c.unaccounted} reports are not accounted for by the published counts"
     return text + "."
@@ -103,6 +106,8 @@ def render(c: Counts) -> str:
     included_lines = wrap(f"Studies included in this version (n = {c.included})", left_w)
     included_lines += wrap(f"• clinical studies (n = {c.clinical})", left_w)
     included_lines += wrap(f"• case reports (n = {c.case_reports})", left_w)
+    if c.other_methods:
+        included_lines += wrap(f"• identified by other methods (n = {c.other_methods})", left_w)
     included_lines += wrap(f"• included in the previous version (n = {c.previous}); new in this version "
                            f"(n = {c.new})", left_w)
     side = None

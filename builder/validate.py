@@ -29,12 +29,13 @@ def cross_check(review: Review, review_loc: Located, review_file: str,
 
     flow = review.flow
     included = len(files or studies)
-    expected = flow.full_texts_assessed - flow.full_texts_excluded - flow.unaccounted
+    expected = flow.full_texts_assessed - flow.full_texts_excluded - flow.unaccounted + flow.other_methods
     if expected != included:
         at_review(("flow", "unaccounted"),
                   f"{flow.full_texts_assessed} full texts assessed − {flow.full_texts_excluded} excluded − "
-                  f"{flow.unaccounted} unaccounted = {expected}, but data/studies holds {included} studies; "
-                  "correct the counts, or record the difference in flow.unaccounted with a note")
+                  f"{flow.unaccounted} unaccounted + {flow.other_methods} found by other methods = {expected}, "
+                  f"but data/studies holds {included} studies; correct the counts, or record the difference "
+                  "in flow.unaccounted or flow.other_methods with a note")
     for j, sid in enumerate(flow.previous_version_studies):
         if sid not in studies and sid not in files:
             at_review(("flow", "previous_version_studies", j), "no study file with this id", sid)
@@ -82,6 +83,8 @@ def cross_check(review: Review, review_loc: Located, review_file: str,
         texts.append((("narrative", "audit_intro"), narrative.audit_intro))
     if review.flow.unaccounted_note:
         texts.append((("flow", "unaccounted_note"), review.flow.unaccounted_note))
+    if review.flow.other_methods_note:
+        texts.append((("flow", "other_methods_note"), review.flow.other_methods_note))
     for i, finding in enumerate(narrative.audit):
         texts.append((("narrative", "audit", i, "finding"), finding.finding))
         if finding.consequence:

@@ -37,6 +37,7 @@ def test_a_new_study_file_without_updated_counts_is_an_error(project):
         src.read_text(encoding="utf-8").replace("id: tang-2020", "id: tang-2021"), encoding="utf-8")
     [p] = _problems(project)
     assert p.field == "flow.unaccounted" and "22 studies" in p.message and "= 21" in p.message
+    assert "other_methods" in p.message
 
 
 def test_an_unexplained_gap_must_be_stated(project):

@@ -179,6 +179,9 @@ class Flow(Strict):
     unaccounted: int = Field(0, ge=0, description="Reports the published counts leave unexplained: full texts "
                              "assessed minus those excluded minus the studies in data/studies. Must be stated.")
     unaccounted_note: str | None = None
+    other_methods: int = Field(0, ge=0, description="Studies identified by other methods than the database search "
+                               "(registers, citation searching, hand searching) and included.")
+    other_methods_note: str | None = Field(None, description="How those studies were found.")
     previous_version_studies: list[Identifier] = Field(
         default_factory=list, description="Studies included in the previous version (empty for the first).")
     provenance: Provenance
@@ -194,6 +197,8 @@ class Flow(Strict):
             raise ValueError(f"records_identified ({self.records_identified}) minus records_excluded "
                              f"({self.records_excluded}) should equal full_texts_assessed "
                              f"({self.full_texts_assessed})")
+        if self.other_methods and not self.other_methods_note:
+            raise ValueError("studies identified by other methods need 'other_methods_note' saying how they were found")
         if self.unaccounted and not self.unaccounted_note:
             raise ValueError("unaccounted reports need 'unaccounted_note' saying why the counts do not add up")
         return self
