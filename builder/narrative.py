@@ -4,7 +4,8 @@ Grammar of a placeholder, written in double square brackets:
   [[<analysis-id>.<field>]]          a computed result (see RESULT_FIELDS), exactly as in results.json
   [[printed:<analysis-id>.<field>]]  a value as the source review printed it (its `reported` block)
   [[flow:<field>]]                   a PRISMA count; `full_texts_included` is computed
-  [[count:<what>]]                   studies, clinical-studies or case-reports, counted from data/studies
+  [[count:<what>]]                   studies, clinical-studies or case-reports, counted from data/studies;
+                                     source-studies etc. count only those the source review included
   [[study:<study-id>.n]]             the real participants of a study (combined and virtual arms excluded)
 Every filled number is wrapped in a span naming its source, so a test can check it against results.json.
 """
@@ -26,7 +27,8 @@ PRINTED_FIELDS = ("estimate", "ci_low", "ci_high", "p", "q_p", "i2", "k", "parti
                   "events_control", "percent_experimental", "percent_control")
 FLOW_FIELDS = ("records_identified", "records_excluded", "full_texts_assessed", "full_texts_excluded",
                "full_texts_included")
-COUNTS = ("studies", "clinical-studies", "case-reports")
+COUNTS = ("studies", "clinical-studies", "case-reports", "source-studies", "source-clinical-studies",
+          "source-case-reports")   # source-*: only the studies the source review included
 
 
 def _totals(record: dict) -> dict[str, int]:
@@ -86,9 +88,11 @@ class Filler:
                 return str(flow.full_texts_assessed - flow.full_texts_excluded)
             return str(getattr(flow, name))
         if kind == "count:":
-            tables = {"studies": None, "clinical-studies": "clinical-studies", "case-reports": "case-reports"}
-            wanted = tables[name]
-            return str(sum(1 for s in self.studies.values() if wanted is None or s.source_table == wanted))
+            source_only = name.startswith("source-")
+            wanted = {"studies": None, "clinical-studies": "clinical-studies",
+                      "case-reports": "case-reports"}[name.removeprefix("source-")]
+            return str(sum(1 for s in self.studies.values() if (wanted is None or s.source_table == wanted)
+                           and (not source_only or s.source_ref is not None)))
         if kind == "study:":
             return str(self.studies[name].total_n)
         raise KeyError(kind)

@@ -11,6 +11,7 @@ import jinja2
 
 from . import __version__, fmt, forest, interpret, prisma, reproduce, robfig, sof, timeline
 from .models.rob import TOOLS
+from .versions import _key as versions_key
 from .analysis import AnalysisResult
 from .loader import ReviewData
 from .models import Review, Study
@@ -250,7 +251,10 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         if view.result.rows:
             write(f"downloads/{view.id}.csv", analysis_csv(view.result))
             write(f"downloads/{view.id}.R", r_script.render(spec=view.spec, result=view.result, review=review))
-    flow = prisma.counts(review, data.studies)
+    info = env.globals["version_info"]
+    earlier = [r for r in info["releases"] if versions_key(r.version) < versions_key(review.version)]
+    previous_ids = {p.stem for p in (earlier[-1].data_dir / "studies").glob("*.yaml")} if earlier else None
+    flow = prisma.counts(review, data.studies, previous_ids)
     write("figures/prisma-flow.svg", prisma.render(flow))
     write("flow.md", env.get_template("flow.md.j2").render(flow=flow, flow_svg=prisma.render(flow),
                                                            flow_alt=prisma.describe(flow), **ctx))

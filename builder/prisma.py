@@ -56,9 +56,10 @@ class Counts:
     new: int
 
 
-def counts(review: Review, studies: dict[str, Study]) -> Counts:
+def counts(review: Review, studies: dict[str, Study], previous_ids: set[str] | None = None) -> Counts:
+    """`previous_ids`: the studies of the previous released version (from its archive), if there is one."""
     f = review.flow
-    previous = len(f.previous_version_studies)
+    previous = len(set(studies) & previous_ids) if previous_ids is not None else len(f.previous_version_studies)
     return Counts(
         identified=f.records_identified, screened=f.records_identified, excluded=f.records_excluded,
         excluded_reasons=dict(f.records_excluded_reasons), assessed=f.full_texts_assessed,

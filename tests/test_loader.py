@@ -33,8 +33,8 @@ def line_of(path: Path, needle: str) -> int:
 
 def test_real_data_is_valid(project):
     data = load(project / "data", today=TODAY)
-    assert len(data.studies) == 21
-    assert len([s for s in data.studies.values() if s.source_table == "clinical-studies"]) == 13
+    assert len(data.studies) == 22
+    assert len([s for s in data.studies.values() if s.source_table == "clinical-studies"]) == 14
     assert re.fullmatch(r"[0-9a-f]{64}", data.data_hash)
 
 

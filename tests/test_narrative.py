@@ -100,8 +100,11 @@ def expected(source: str, results: dict, review: dict, studies: dict) -> str:
             return str(flow["full_texts_assessed"] - flow["full_texts_excluded"])
         return str(flow[name])
     if kind == "count":
-        wanted = {"studies": None, "clinical-studies": "clinical-studies", "case-reports": "case-reports"}[name]
-        return str(sum(1 for s in studies.values() if wanted in (None, s["source_table"])))
+        only_source = name.startswith("source-")
+        wanted = {"studies": None, "clinical-studies": "clinical-studies",
+                  "case-reports": "case-reports"}[name.removeprefix("source-")]
+        return str(sum(1 for s in studies.values() if wanted in (None, s["source_table"])
+                       and (not only_source or s.get("source_ref"))))
     if kind == "study":
         return str(sum(a["n"] for a in studies[name]["arms"] if a.get("kind", "allocated") == "allocated"))
     raise AssertionError(f"unknown placeholder {source}")
@@ -141,3 +144,5 @@ def test_the_checker_catches_a_wrong_number(built, sources):
     assert expected("result:survival-reproduction.estimate", results, review, studies) == "2.87"
     assert expected("result:survival-reproduction.pct_exp", results, review, studies) == "90.5"
     assert expected("printed:survival-reproduction.percent_experimental", results, review, studies) == "90.3"
+    assert expected("count:source-clinical-studies", results, review, studies) == "13"
+    assert expected("count:clinical-studies", results, review, studies) == "14"

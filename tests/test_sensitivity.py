@@ -21,17 +21,18 @@ def test_primary_analyses_carry_the_panel_in_results_json(built):
     rd = a["sensitivity"][4]
     assert rd["scale"] == "identity" and 0 < rd["pooled"]["estimate"] < 1
     fixed = a["sensitivity"][0]
-    # MH fixed effect without correction on the published values: metafor rma.mh gives 5.01 (1.76 to 14.25)
-    assert f"{math.exp(fixed['pooled']['estimate']):.2f}" == "5.01"
+    # MH fixed effect without correction, as metafor's rma.mh: 1.76 (1.11 to 2.79) once Bowdish 2023 is in
+    assert f"{math.exp(fixed['pooled']['estimate']):.2f}" == "1.76"
     assert fixed["conclusion_changes"] == "the interval now excludes no effect"
     assert a["sensitivity"][6]["pooled"] is None and "no risk-of-bias assessment" in a["sensitivity"][6]["reason"]
+    assert a["sensitivity"][5]["conclusion_changes"] is None   # randomised trials only: still includes no effect
 
 
 def test_leave_one_out_and_cumulative_cover_every_study(built):
     a = _primary(built)
     assert len(a["leave_one_out"]) == len(a["studies"]) == len(a["cumulative"])
-    without_adas = next(r for r in a["leave_one_out"] if r["id"] == "without-adas-2021")
-    assert without_adas["conclusion_changes"] == "the interval now excludes no effect"
+    without_new = next(r for r in a["leave_one_out"] if r["id"] == "without-bowdish-2023")
+    assert f"{math.exp(without_new['pooled']['estimate']):.2f}" == "4.63"   # version 1.0's primary result
     assert a["cumulative"][-1]["pooled"]["estimate"] == a["pooled"]["estimate"]
     not_estimable = next(r for r in a["leave_one_out"] if r["id"] == "without-meng-2020")
     assert not_estimable["pooled"] is None
@@ -48,5 +49,5 @@ def test_change_is_reported_for_significance_and_direction():
 def test_outcome_page_says_plainly_when_the_conclusion_changes(built):
     html = (built / "site/outcomes/survival.html").read_text(encoding="utf-8")
     assert 'id="survival-primary-sensitivity"' in html and 'id="survival-primary-leave-one-out"' in html
-    assert "The conclusion is not robust" in html
+    assert "The conclusion is not robust" in html and "Peto odds ratio" in html
     assert "they need at least 10 studies" in html

@@ -42,7 +42,7 @@ def test_absolute_risk_from_an_odds_ratio():
 
 def test_summary_page_shows_the_primary_result_and_computed_rating(built):
     html = (built / "site/summary-of-findings.html").read_text(encoding="utf-8")
-    assert "OR 4.63 [0.95, 22.44]" in html
+    assert "OR 2.93 [0.82, 10.50]" in html
     assert "⊕◯◯◯ very low" in html
-    assert "780 per 1000" in html      # 85/109 controls alive
-    assert math.isclose(85 / 109, 0.7798, abs_tol=1e-4)
+    assert "676 per 1000" in html      # (85 + 63) / (109 + 110) controls alive
+    assert math.isclose(148 / 219, 0.6758, abs_tol=1e-4)

@@ -1,8 +1,14 @@
-"""Releases: frozen snapshots, rebuilt at their own path, marked superseded; diffs between versions."""
+"""Releases: frozen snapshots, rebuilt at their own path, marked superseded; diffs between versions.
+
+The repository holds version 1.0 (the source review reproduced) in versions/ and version 1.1 (which adds
+Bowdish 2023) in data/; these tests work on a private copy of both.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 
 import pytest
 
@@ -12,10 +18,10 @@ from builder.versions import ReleaseError, release, releases
 from conftest import TODAY
 
 
-def _bump(project, version):
+def _set_version(project, version):
     path = project / "data/review.yaml"
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace('version: "1.0"', f'version: "{version}"', 1), encoding="utf-8")
+    path.write_text(re.sub(r'(?m)^version: ".*"$', f'version: "{version}"', path.read_text(encoding="utf-8")),
+                    encoding="utf-8")
 
 
 def _edit_leng(project):
@@ -26,54 +32,76 @@ def _edit_leng(project):
     path.write_text("".join(lines), encoding="utf-8")
 
 
+def test_the_repository_holds_version_1_0(project):
+    [rel] = releases(project)
+    assert rel.version == "1.0" and rel.manifest["previous"] is None
+    assert not (rel.data_dir / "studies/bowdish-2023.yaml").exists()
+    primary = next(a for a in rel.results()["analyses"] if a["id"] == "survival-primary")
+    assert len(primary["studies"]) == 7
+
+
 def test_release_freezes_data_and_results(project):
-    rel = release(project, "1.0")
-    assert (project / "versions/1.0/data/review.yaml").read_bytes() == (project / "data/review.yaml").read_bytes()
-    results = json.loads((project / "versions/1.0/results.json").read_text(encoding="utf-8"))
-    assert results["review"]["version"] == "1.0" and rel.manifest["previous"] is None
+    rel = release(project, "1.1")
+    assert (project / "versions/1.1/data/review.yaml").read_bytes() == (project / "data/review.yaml").read_bytes()
+    results = json.loads((project / "versions/1.1/results.json").read_text(encoding="utf-8"))
+    assert results["review"]["version"] == "1.1" and rel.manifest["previous"] == "1.0"
     with pytest.raises(ReleaseError, match="already released"):
-        release(project, "1.0")
-    with pytest.raises(ReleaseError, match="says version 1.0"):
         release(project, "1.1")
+    with pytest.raises(ReleaseError, match="says version 1.1"):
+        release(project, "1.2")
+    _set_version(project, "0.9")
+    with pytest.raises(ReleaseError, match="newer than the last release"):
+        release(project, "0.9")
 
 
-def test_versions_are_published_at_their_own_path_and_marked_superseded(project):
-    release(project, "1.0")
-    _bump(project, "1.1")
-    _edit_leng(project)
-    build(project, today=TODAY)
-    old = (project / "site/v1.0/outcomes/survival.html").read_text(encoding="utf-8")
-    new = (project / "site/outcomes/survival.html").read_text(encoding="utf-8")
-    assert "Superseded version" in old and "4.63 [0.95, 22.44]" in old
-    assert "Superseded version" not in new and "5.32 [0.95, 29.80]" in new
-    changes = (project / "site/versions.html").read_text(encoding="utf-8")
-    assert "Leng 2020" in changes and "pooled result changed" in changes
+def test_versions_are_published_at_their_own_path_and_marked_superseded(built):
+    old = (built / "site/v1.0/outcomes/survival.html").read_text(encoding="utf-8")
+    new = (built / "site/outcomes/survival.html").read_text(encoding="utf-8")
+    assert "Superseded version" in old and "4.63 [0.95, 22.44]" in old and "Bowdish" not in old
+    assert "Superseded version" not in new and "2.93 [0.82, 10.50]" in new
+    changes = (built / "site/versions.html").read_text(encoding="utf-8")
+    assert "Studies added: Bowdish 2023" in changes and "pooled result changed" in changes
+    timeline = new.split('id="survival-over-time"')[1]
+    assert "v1.0" in timeline and "v1.1" in timeline and "+ Bowdish 2023" in timeline
 
 
 def test_a_changed_snapshot_stops_the_build(project):
-    release(project, "1.0")
     snap = project / "versions/1.0/data/review.yaml"
     snap.write_text(snap.read_text(encoding="utf-8") + "\n# edited after release\n", encoding="utf-8")
     with pytest.raises(BuildError, match="changed after release"):
         build(project, today=TODAY)
 
 
-def test_diff_command_reports_fields_and_flags(project, capsys):
-    release(project, "1.0")
+def test_diff_reports_an_added_study_and_a_corrected_field(project, capsys):
     _edit_leng(project)
     assert main(["-C", str(project), "diff", "1.0", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
+    assert out["studies_added"] == ["bowdish-2023"] and out["studies_removed"] == []
     [changed] = out["studies_changed"]
     assert changed["id"] == "leng-2020"
     assert changed["fields"] == [{"field": "outcomes.survival.published.control.events", "old": 2, "new": 1}]
-    primary = next(a for a in out["analyses"] if a["id"] == "survival-primary")
-    assert "pooled result changed" in primary["flags"]
+    flags = {a["id"]: a["flags"] for a in out["analyses"]}
+    assert "pooled result changed" in flags["survival-primary"]
+    assert flags["survival-reproduction"] != []          # Leng's control arm is in the reproduction too
     assert main(["-C", str(project), "diff", "0.9"]) == 2
-    assert [r.version for r in releases(project)] == ["1.0"]
+
+
+def test_adding_a_study_to_a_copy_shows_in_the_diff(project, capsys):
+    src = (project / "data/studies/bowdish-2023.yaml").read_text(encoding="utf-8")
+    (project / "data/studies/bowdish-2024.yaml").write_text(
+        src.replace("id: bowdish-2023", "id: bowdish-2024").replace("label: Bowdish 2023", "label: Copy 2024"),
+        encoding="utf-8")
+    path = project / "data/review.yaml"
+    text = path.read_text(encoding="utf-8").replace("  other_methods: 1\n", "  other_methods: 2\n")
+    text = text.replace("feng-y-2020, adas-2021, bowdish-2023]", "feng-y-2020, adas-2021, bowdish-2023, bowdish-2024]", 1)
+    path.write_text(text, encoding="utf-8")
+    assert main(["-C", str(project), "diff", "1.0"]) == 0
+    out = capsys.readouterr().out
+    assert "Studies added: Bowdish 2023, Copy 2024" in out
 
 
 def test_changing_released_data_without_a_new_version_stops_the_build(project):
-    release(project, "1.0")
+    release(project, "1.1")
     _edit_leng(project)
-    with pytest.raises(BuildError, match="differs from released version 1.0"):
+    with pytest.raises(BuildError, match="differs from released version 1.1"):
         build(project, today=TODAY)

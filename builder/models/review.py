@@ -183,7 +183,8 @@ class Flow(Strict):
                                "(registers, citation searching, hand searching) and included.")
     other_methods_note: str | None = Field(None, description="How those studies were found.")
     previous_version_studies: list[Identifier] = Field(
-        default_factory=list, description="Studies included in the previous version (empty for the first).")
+        default_factory=list, description="Studies of the previous version, only for a review whose earlier "
+        "versions are not archived in versions/ (otherwise they are read from the archive).")
     provenance: Provenance
 
     @model_validator(mode="after")
