@@ -60,6 +60,7 @@ class Diff:
     removed: list[tuple[str, str]]
     changed: list[StudyChange]
     analyses: list[AnalysisChange]
+    certainty: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # outcome, old, new
 
     def to_json(self) -> dict:
         return {
@@ -68,6 +69,7 @@ class Diff:
             "studies_changed": [{"id": c.id, "risk_of_bias_changed": c.risk_of_bias,
                                  "fields": [{"field": p, "old": o, "new": n} for p, o, n in c.fields]}
                                 for c in self.changed],
+            "certainty_changed": [{"outcome": o, "old": a, "new": b} for o, a, b in self.certainty],
             "analyses": [{"id": a.id, "flags": a.flags,
                           "old": a.old and {"pooled": a.old["pooled"], "heterogeneity": a.old["heterogeneity"]},
                           "new": a.new and {"pooled": a.new["pooled"], "heterogeneity": a.new["heterogeneity"]}}
@@ -122,7 +124,11 @@ def compare(old: ReviewData, old_doc: dict, new: ReviewData, new_doc: dict) -> D
         o, n = olds.get(aid), news.get(aid)
         rec = n or o
         analyses.append(AnalysisChange(aid, rec["title"], rec["scale"], o, n, _flags(o, n)))
-    return Diff(old.review.version, new.review.version, added, removed, changed, analyses)
+    old_cert = {c.outcome: c.rating for c in old.review.certainty}
+    new_cert = {c.outcome: c.rating for c in new.review.certainty}
+    certainty = [(o, old_cert.get(o), new_cert.get(o)) for o in sorted(set(old_cert) | set(new_cert))
+                 if old_cert.get(o) != new_cert.get(o)]
+    return Diff(old.review.version, new.review.version, added, removed, changed, analyses, certainty)
 
 
 def to_text(d: Diff) -> str:
@@ -137,6 +143,10 @@ def to_text(d: Diff) -> str:
                 lines.append(f"    {path}: {o!r} -> {n!r}")
     else:
         lines.append("Studies corrected: none")
+    for outcome, a, b in d.certainty:
+        lines.append(f"Certainty of {outcome}: {a or 'not rated'} -> {b or 'not rated'}")
+    if not d.certainty:
+        lines.append("Certainty of the evidence: unchanged")
     lines.append("")
     lines.append("Analyses:")
     for a in d.analyses:

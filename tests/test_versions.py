@@ -1,7 +1,7 @@
 """Releases: frozen snapshots, rebuilt at their own path, marked superseded; diffs between versions.
 
-The repository holds version 1.0 (the source review reproduced) in versions/ and version 1.1 (which adds
-Bowdish 2023) in data/; these tests work on a private copy of both.
+The repository holds version 1.0 (the source review reproduced) and version 1.1 (which adds Bowdish 2023)
+in versions/, and 1.1 in data/; these tests work on a private copy.
 """
 
 from __future__ import annotations
@@ -32,23 +32,25 @@ def _edit_leng(project):
     path.write_text("".join(lines), encoding="utf-8")
 
 
-def test_the_repository_holds_version_1_0(project):
-    [rel] = releases(project)
-    assert rel.version == "1.0" and rel.manifest["previous"] is None
+def test_the_repository_holds_versions_1_0_and_1_1(project):
+    rel, later = releases(project)
+    assert (rel.version, later.version) == ("1.0", "1.1") and later.manifest["previous"] == "1.0"
+    assert rel.manifest["previous"] is None
     assert not (rel.data_dir / "studies/bowdish-2023.yaml").exists()
     primary = next(a for a in rel.results()["analyses"] if a["id"] == "survival-primary")
     assert len(primary["studies"]) == 7
 
 
 def test_release_freezes_data_and_results(project):
-    rel = release(project, "1.1")
-    assert (project / "versions/1.1/data/review.yaml").read_bytes() == (project / "data/review.yaml").read_bytes()
-    results = json.loads((project / "versions/1.1/results.json").read_text(encoding="utf-8"))
-    assert results["review"]["version"] == "1.1" and rel.manifest["previous"] == "1.0"
+    _set_version(project, "1.2")
+    rel = release(project, "1.2")
+    assert (project / "versions/1.2/data/review.yaml").read_bytes() == (project / "data/review.yaml").read_bytes()
+    results = json.loads((project / "versions/1.2/results.json").read_text(encoding="utf-8"))
+    assert results["review"]["version"] == "1.2" and rel.manifest["previous"] == "1.1"
     with pytest.raises(ReleaseError, match="already released"):
-        release(project, "1.1")
-    with pytest.raises(ReleaseError, match="says version 1.1"):
         release(project, "1.2")
+    with pytest.raises(ReleaseError, match="says version 1.2"):
+        release(project, "1.3")
     _set_version(project, "0.9")
     with pytest.raises(ReleaseError, match="newer than the last release"):
         release(project, "0.9")
@@ -83,7 +85,17 @@ def test_diff_reports_an_added_study_and_a_corrected_field(project, capsys):
     flags = {a["id"]: a["flags"] for a in out["analyses"]}
     assert "pooled result changed" in flags["survival-primary"]
     assert flags["survival-reproduction"] != []          # Leng's control arm is in the reproduction too
+    assert out["certainty_changed"] == []
     assert main(["-C", str(project), "diff", "0.9"]) == 2
+
+
+def test_a_change_of_certainty_is_reported(project, capsys):
+    path = project / "data/review.yaml"
+    text = path.read_text(encoding="utf-8")
+    i = text.index("  - outcome: il-6\n")
+    path.write_text(text[:i] + text[i:].replace("    start: low\n", "    start: high\n", 1), encoding="utf-8")
+    assert main(["-C", str(project), "diff", "1.1"]) == 0
+    assert "Certainty of il-6: very-low -> moderate" in capsys.readouterr().out
 
 
 def test_adding_a_study_to_a_copy_shows_in_the_diff(project, capsys):
@@ -101,7 +113,6 @@ def test_adding_a_study_to_a_copy_shows_in_the_diff(project, capsys):
 
 
 def test_changing_released_data_without_a_new_version_stops_the_build(project):
-    release(project, "1.1")
     _edit_leng(project)
     with pytest.raises(BuildError, match="differs from released version 1.1"):
         build(project, today=TODAY)
