@@ -153,6 +153,20 @@ def _score_step(yi: np.ndarray, vi: np.ndarray, X, tau2: float, kind: str, k: in
     return float((P.rss * k / (k - p) - k) / np.sum(w))
 
 
+def _bracketed_root(yi: np.ndarray, vi: np.ndarray, X, kind: str, k: int, p: int) -> float:
+    """Where the scoring step (a positive multiple of the score) is zero, searched on [0, upper] by Brent's method."""
+    def score(t: float) -> float:
+        return _score_step(yi, vi, X, t, kind, k, p)
+    if score(0.0) <= 0:
+        return 0.0
+    upper = max(1.0, float(np.var(yi)))
+    while score(upper) > 0:
+        upper *= 10
+        if upper > 1e12:
+            raise ArithmeticError(f"{kind} estimation of tau² did not converge")
+    return float(optimize.brentq(score, 0.0, upper, xtol=TOL, rtol=4 * np.finfo(float).eps, maxiter=MAX_ITER))
+
+
 def _fisher_scoring(yi: np.ndarray, vi: np.ndarray, X, kind: str) -> float:
     k, p = (len(yi), 1) if X is None else _design(X, len(yi)).shape
     X = None if X is None else _design(X, len(yi))
@@ -170,7 +184,9 @@ def _fisher_scoring(yi: np.ndarray, vi: np.ndarray, X, kind: str) -> float:
         if abs(step) <= max(TOL, 1e-12 * tau2):
             break
     else:
-        raise ArithmeticError(f"{kind} estimation of tau² did not converge")
+        # Fisher scoring can oscillate (seen near tau² = 0 with very unequal variances). The estimate is then the
+        # root of the same estimating equation, which a bracketing search finds without steps to overshoot.
+        tau2 = _bracketed_root(yi, vi, X, kind, k, p)
     tau2 = max(0.0, float(tau2))
     if kind in ("ML", "REML") and tau2 > TOL:
         restricted = kind == "REML"
