@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
+import json
 import os
 import shutil
 import subprocess
@@ -13,9 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from . import analysis, diff, pages, versions
+from . import __version__, analysis, diff, pages, versions
 from .results import results_document
-from .loader import ReviewData, load
+from .loader import ReviewData, data_hash, load
 
 
 class BuildError(Exception):
@@ -95,7 +97,15 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None)
         config = render(project, data, staging / "src", version_context(project, data, results, today=today),
                         results)
         mkdocs_build(config, staging / "site", data.review.date)
-        for rel in versions.releases(project):
+        rels = versions.releases(project)
+        for rel in rels:
+            # A released version's pages depend only on its snapshot, the builder, the templates and which
+            # version is the latest: reuse them from the cache when none of these changed.
+            key = _archive_key(project, rel, data.review.version, [r.version for r in rels])
+            cached = build_dir / "cache" / f"v{rel.version}-{key}"
+            if cached.is_dir():
+                shutil.copytree(cached, staging / "site" / f"v{rel.version}")
+                continue
             # Old versions are rebuilt from their own snapshot, and must reproduce their archived numbers.
             old = load(rel.data_dir, today=today)
             old_results = analysis.run_all(old)
@@ -107,11 +117,28 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None)
                                    latest=data.review.version, today=today)
             cfg = render(project, old, staging / f"src-v{rel.version}", info, old_results)
             mkdocs_build(cfg, staging / "site" / f"v{rel.version}", old.review.date)
+            for stale in (build_dir / "cache").glob(f"v{rel.version}-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            shutil.copytree(staging / "site" / f"v{rel.version}", cached)
         _swap(staging / "src", build_dir / "current")
         _swap(staging / "site", site)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return data
+
+
+def _archive_key(project: Path, rel, latest: str, all_versions: list[str]) -> str:
+    digest = hashlib.sha256()
+    snapshot = data_hash(sorted(rel.data_dir.rglob("*.yaml")), rel.folder)   # the files as they are now
+    digest.update(json.dumps([snapshot, __version__, latest, all_versions]).encode())
+    for part in ("templates", "docs", "mkdocs.yml"):
+        root = project / part
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            digest.update(path.relative_to(project).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for module in sorted(Path(__file__).parent.rglob("*.py")):   # the builder's own code
+        digest.update(module.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _swap(new: Path, target: Path) -> None:

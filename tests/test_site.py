@@ -165,3 +165,12 @@ def test_zensical_builds_the_same_configuration(built, tmp_path):
     assert (out / "outcomes/survival.html").is_file()
     page = (out / "outcomes/survival.html").read_text(encoding="utf-8")
     assert "survival-reproduction" in page and "<svg" in page
+
+
+def test_a_rebuild_from_the_cache_is_byte_identical(built, tmp_path):
+    """Archived versions come from build/cache on the second build; the site must not differ by a byte."""
+    again = copy_project(tmp_path / "cached")
+    build(again, today=TODAY)
+    assert any((again / "build/cache").iterdir())
+    build(again, today=TODAY)
+    assert _digest(again / "site") == _digest(built / "site")
