@@ -22,7 +22,7 @@ PLACEHOLDER = re.compile(r"\[\[([a-z]+:)?([a-z0-9-]+)(?:\.([a-z0-9_]+))?\]\]")
 
 RESULT_FIELDS = ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "p", "i2", "tau2", "q_p", "k",
                  "participants", "events_exp", "total_exp", "events_ctrl", "total_ctrl", "pct_exp", "pct_ctrl",
-                 "continuity_correction", "planned_experimental_n")
+                 "continuity_correction", "planned_experimental_n", "conclusion")
 PRINTED_FIELDS = ("estimate", "ci_low", "ci_high", "p", "q_p", "i2", "k", "participants", "events_experimental",
                   "events_control", "percent_experimental", "percent_control")
 FLOW_FIELDS = ("records_identified", "records_excluded", "full_texts_assessed", "full_texts_excluded",
@@ -63,6 +63,11 @@ def result_value(record: dict, field: str) -> str:
         return f"{100 * totals['events_' + side] / totals['total_' + side]:.1f}"
     if field == "continuity_correction":
         return f"{record['continuity_correction']:g}"
+    if field == "conclusion":
+        if not pooled:
+            return "no pooled estimate"
+        excludes = pooled["ci_low"] > 0 or pooled["ci_high"] < 0
+        return "the interval excludes no effect" if excludes else "the interval includes no effect"
     if field == "planned_experimental_n":
         return str(record["planned_experimental_n"])
     raise KeyError(field)

@@ -91,6 +91,9 @@ def expected(source: str, results: dict, review: dict, studies: dict) -> str:
             return f"{100 * sums['events_' + side] / sums['total_' + side]:.1f}"
         if field == "planned_experimental_n":
             return str(a["planned_experimental_n"])
+        if field == "conclusion":
+            outside = pooled["ci_low"] > 0 or pooled["ci_high"] < 0
+            return f"the interval {'excludes' if outside else 'includes'} no effect"
     if kind == "printed":
         spec = next(a for a in review["analyses"] if a["id"] == name)
         return str(spec["reported"][field]).replace("-", "−")
