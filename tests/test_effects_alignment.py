@@ -10,10 +10,7 @@ and PM models on them are in tests/test_metafor_alignment.py.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,22 +23,14 @@ from builder.stats.mh import mantel_haenszel_rd, mantel_haenszel_rr
 from builder.stats.peto import peto_or
 from builder.stats.random import random_effects
 
-REFERENCE_FILE = Path(__file__).parent / "reference" / "effects.json"
-REFERENCE = json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
+from alignment import Tol, load_reference
+
+REFERENCE = load_reference("effects")
 DATASETS = REFERENCE["datasets"]
 ESCALC = REFERENCE["escalc"]
 CASES = REFERENCE["cases"]
 
 
-@dataclass(frozen=True)
-class Tol:
-    """|actual - expected| <= atol + rtol * |expected|."""
-
-    rtol: float
-    atol: float
-
-    def ok(self, actual: float, expected: float) -> bool:
-        return abs(actual - expected) <= self.atol + self.rtol * abs(expected)
 
 
 # ------------------------------------------------------------------------------------------ tolerances

@@ -7,11 +7,8 @@ here from those inputs with our own functions and every stored quantity is compa
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
 from itertools import product
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,20 +16,12 @@ import pytest
 from builder.stats import (EffectSizes, Fit, fixed_iv, log_odds_ratio, mantel_haenszel_or, mean_difference,
                            random_effects)
 
-REFERENCE_FILE = Path(__file__).parent / "reference" / "metafor.json"
-REFERENCE = json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
+from alignment import Tol, load_reference
+
+REFERENCE = load_reference("metafor")
 CASES = REFERENCE["cases"]
 
 
-@dataclass(frozen=True)
-class Tol:
-    """|actual - expected| <= atol + rtol * |expected|."""
-
-    rtol: float
-    atol: float
-
-    def ok(self, actual: float, expected: float) -> bool:
-        return abs(actual - expected) <= self.atol + self.rtol * abs(expected)
 
 
 # ------------------------------------------------------------------------------------------ tolerances

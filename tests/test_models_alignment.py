@@ -9,11 +9,8 @@ tests/test_metafor_alignment.py.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
 from itertools import product
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,20 +21,12 @@ from builder.stats.followups import MIN_K_EGGER, cumulative, egger, funnel_data,
 from builder.stats.random import MIN_K_PREDICTION, ONE_STUDY_NOTE
 from builder.stats.tau2 import ESTIMATORS
 
-REFERENCE_FILE = Path(__file__).parent / "reference" / "models.json"
-REFERENCE = json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
+from alignment import Tol, load_reference
+
+REFERENCE = load_reference("models")
 CASES = REFERENCE["cases"]
 
 
-@dataclass(frozen=True)
-class Tol:
-    """|actual - expected| <= atol + rtol * |expected|."""
-
-    rtol: float
-    atol: float
-
-    def ok(self, actual: float, expected: float) -> bool:
-        return abs(actual - expected) <= self.atol + self.rtol * abs(expected)
 
 
 # ------------------------------------------------------------------------------------------ tolerances
