@@ -43,6 +43,22 @@ class AnalysisChange:
     new: dict | None
     flags: list[str] = field(default_factory=list)
 
+    def shift(self, key: str) -> str:
+        """'before → now' for tau2, i2 or the prediction interval, as printed on the site."""
+        def show(rec):
+            if rec is None or rec["pooled"] is None:
+                return "—"
+            if key == "tau2":
+                return fmt.tau2(rec["heterogeneity"]["tau2"]) if rec["heterogeneity"]["tau2"] is not None else "—"
+            if key == "i2":
+                return fmt.percent(rec["heterogeneity"]["i2"])
+            p = rec["pooled"]
+            if p["pi_low"] is None:
+                return "—"
+            return f"[{fmt.num(fmt.back(p['pi_low'], self.scale))}, {fmt.num(fmt.back(p['pi_high'], self.scale))}]"
+        before, after = show(self.old), show(self.new)
+        return after if before == after else f"{before} → {after}"
+
     def describe(self, key: str) -> str:
         def show(rec):
             if rec is None or rec["pooled"] is None:

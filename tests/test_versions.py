@@ -63,6 +63,7 @@ def test_versions_are_published_at_their_own_path_and_marked_superseded(built):
     assert "Superseded version" not in new and "2.93 [0.82, 10.50]" in new
     changes = (built / "site/versions.html").read_text(encoding="utf-8")
     assert "Studies added: Bowdish 2023" in changes and "pooled result changed" in changes
+    assert "0.70 → " in changes          # tau² of the primary survival analysis moved from version 1.0's 0.70
     timeline = new.split('id="survival-over-time"')[1]
     assert "v1.0" in timeline and "v1.1" in timeline and "+ Bowdish 2023" in timeline
 
