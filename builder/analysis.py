@@ -141,25 +141,30 @@ def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> F
     return fixed_iv(es)
 
 
-def fit(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> tuple[Fit, Fit | None, list[str]]:
+def fit(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]],
+        tau2_interval: bool = True) -> tuple[Fit, Fit | None, list[str]]:
+    """The analysis's model on these effect sizes: (fit, the fixed-effect fit an I² switch looked at, notes).
+
+    tau2_interval=False skips the Q-profile interval of tau², which follow-up refits do not report."""
     notes = []
     if spec.model == "fixed":
         return _fixed(spec, es, inputs), None, notes
     if spec.model == "random":
         try:
-            return random_effects(es, spec.tau2, spec.interval), None, notes
+            return random_effects(es, spec.tau2, spec.interval, tau2_interval=tau2_interval), None, notes
         except ValueError:
             if spec.interval != "hksj":
                 raise
             notes.append("The study estimates agree exactly, which leaves the Hartung-Knapp-Sidik-Jonkman "
                          "interval with zero width; the ad hoc variant, never narrower than Wald's, is used.")
-            return random_effects(es, spec.tau2, "hksj-adhoc"), None, notes
+            return random_effects(es, spec.tau2, "hksj-adhoc", tau2_interval=tau2_interval), None, notes
     first = _fixed(spec, es, inputs)
     i2 = first.i2 or 0.0
     if i2 > LEGACY_I2_THRESHOLD:
         notes.append(f"I² of the fixed-effect model was {i2:.0f}% (> {LEGACY_I2_THRESHOLD:.0f}%), "
                      "so the legacy rule switched to random effects.")
-        return random_effects(es, spec.tau2, spec.ci_method or "wald"), first, notes
+        return (random_effects(es, spec.tau2, spec.ci_method or "wald", tau2_interval=tau2_interval), first,
+                notes)
     notes.append(f"I² of the fixed-effect model was {i2:.0f}% (≤ {LEGACY_I2_THRESHOLD:.0f}%), "
                  "so the legacy rule kept the fixed-effect model.")
     return first, first, notes

@@ -106,7 +106,7 @@ def _followup_rows(result: AnalysisResult) -> dict[str, list[dict]]:
     out = {}
     for key, rows in result.followups.items():
         out[key] = [{
-            "id": row.id, "label": row.label, "k": len(row.studies),
+            "id": row.id, "label": row.label, "k": row.k,
             "estimate": fmt.estimate_ci(row.fit.estimate, row.fit.ci_low, row.fit.ci_high, row.scale or result.scale)
             if row.fit else "—",
             "p": fmt.p_value(row.fit.p).removeprefix("P = ").removeprefix("P ") if row.fit else "—",
@@ -213,8 +213,10 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     case_reports = [s for s in studies if s.source_table == "case-reports"]
     clinical.sort(key=lambda s: (s.source_ref or 10**6, s.id))
     case_reports.sort(key=lambda s: (s.source_ref or 10**6, s.id))
-    uses = {s.id: [v for v in views if any(r.study.id == s.id for r in v.result.rows)
-                   or any(m.study.id == s.id for m in v.result.missing)] for s in studies}
+    uses: dict[str, list[AnalysisView]] = {s.id: [] for s in studies}
+    for v in views:
+        for sid in dict.fromkeys([r.study.id for r in v.result.rows] + [m.study.id for m in v.result.missing]):
+            uses[sid].append(v)
     ctx = dict(up="", review=review, data=data, views=views, by_outcome=by_outcome, primary=primary,
                clinical=clinical, case_reports=case_reports, studies=studies, uses=uses, fmt=fmt,
                builder_version=__version__, rob_tools=TOOLS, rob_label=robfig.label)

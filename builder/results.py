@@ -53,7 +53,10 @@ def _pooled(f) -> dict | None:
 
 
 def _followup(row) -> dict:
-    return {"id": row.id, "label": row.label, "studies": row.studies, "pooled": _pooled(row.fit),
+    # Leave-one-out and cumulative rows name their study in the id (without-<id>, up-to-<id>) instead of
+    # listing every contributing study, which would grow with the square of the number of studies.
+    listed = {"studies": row.studies} if row.studies is not None else {}
+    return {"id": row.id, "label": row.label, "k": row.k, **listed, "pooled": _pooled(row.fit),
             "scale": row.scale,
             "reason": row.reason, "conclusion_changes": row.change}
 

@@ -6,7 +6,7 @@ when the conclusion changes: the interval starts or stops excluding no effect, o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -23,11 +23,19 @@ HIGH = {"high", "serious", "critical"}
 class Row:
     id: str
     label: str
-    studies: list[str]            # labels of the studies that contribute
+    studies: list[str] | None     # labels of the studies that contribute; None where the row's id says it
+                                  # (leave-one-out: all but one; cumulative: this one and those above it)
     fit: Fit | None
     reason: str | None = None     # why there is no result
     change: str | None = None     # how the conclusion differs from the primary result
     scale: str | None = None      # when it differs from the primary analysis's (a risk difference)
+
+    @property
+    def k(self) -> int:
+        """The number of studies that contribute an estimate."""
+        if self.studies is not None:
+            return len(self.studies)
+        return self.fit.k if self.fit is not None else 0
 
 
 def _es(result: AnalysisResult) -> EffectSizes:
@@ -37,16 +45,32 @@ def _es(result: AnalysisResult) -> EffectSizes:
                        np.array([r.corrected for r in result.rows]))
 
 
+class _Refitter:
+    """Refits one analysis on subsets of its studies. The effect sizes are built once, so a subset costs only
+    the fit (leave-one-out and cumulative analyses refit k times). Follow-up fits keep no per-study weights
+    and no tau² interval: no follow-up shows them, and at hundreds of studies they would dominate memory."""
+
+    def __init__(self, result: AnalysisResult):
+        self.result = result
+        self.es = _es(result)
+        self.inputs = [r.inputs for r in result.rows]
+
+    def __call__(self, keep: np.ndarray, spec=None) -> Fit | None:
+        spec = spec or self.result.spec
+        es = self.es.subset(keep)
+        if not es.estimable.any():
+            return None
+        # Only fixed-effect pooling of 2x2 tables (Mantel-Haenszel, Peto) reads the per-arm inputs.
+        inputs = [i for i, k in zip(self.inputs, keep) if k] if spec.model != "random" else []
+        try:
+            f = analysis.fit(spec, es, inputs, tau2_interval=False)[0]
+        except ValueError:
+            return None
+        return replace(f, weights=None)
+
+
 def _refit(result: AnalysisResult, keep: np.ndarray, spec=None) -> Fit | None:
-    spec = spec or result.spec
-    es = _es(result).subset(keep)
-    if not es.estimable.any():
-        return None
-    inputs = [r.inputs for r, k in zip(result.rows, keep) if k]
-    try:
-        return analysis.fit(spec, es, inputs)[0]
-    except ValueError:
-        return None
+    return _Refitter(result)(keep, spec)
 
 
 def _significant(f: Fit) -> bool:
@@ -65,10 +89,10 @@ def change(primary: Fit, other: Fit | None) -> str | None:
     return "; ".join(notes) or None
 
 
-def _row(result, rid, label, keep, spec=None, reason_if_none=None) -> Row:
-    f = _refit(result, keep, spec)
-    names = [r.study.label for r, k in zip(result.rows, keep) if k and r.estimable]
-    return Row(rid, label, names, f, None if f else (reason_if_none or "no estimable study left"),
+def _row(result, rid, label, keep, spec=None, reason_if_none=None, refit=None, names=True) -> Row:
+    f = (refit or _Refitter(result))(keep, spec)
+    listed = [r.study.label for r, k in zip(result.rows, keep) if k and r.estimable] if names else None
+    return Row(rid, label, listed, f, None if f else (reason_if_none or "no estimable study left"),
                change(result.fit, f))
 
 
@@ -89,42 +113,43 @@ def panel(result: AnalysisResult) -> list[Row]:
     spec = result.spec
     n = len(result.rows)
     every = np.ones(n, dtype=bool)
+    refit = _Refitter(result)
     rows = []
     if spec.model != "fixed":
         method = "MH" if spec.measure in ("OR", "RR", "RD") else "IV"
         fixed = spec.model_copy(update={"model": "fixed", "method": method, "ci_method": None,
                                         "mh_continuity_correction": 0.0})
         rows.append(_row(result, "fixed-effect", f"Fixed effect ({'Mantel-Haenszel' if method == 'MH' else 'inverse variance'})",
-                         every, fixed))
+                         every, fixed, refit=refit))
     if spec.model != "random" or spec.tau2 != "DL" or spec.interval != "wald":
         dl = spec.model_copy(update={"model": "random", "tau2": "DL", "ci_method": "wald"})
         rows.append(_row(result, "dersimonian-laird", "Random effects, DerSimonian-Laird with a Wald interval "
-                         "(RevMan 5)", every, dl))
+                         "(RevMan 5)", every, dl, refit=refit))
     if spec.model == "random" and spec.interval == "hksj":
         adhoc = spec.model_copy(update={"ci_method": "hksj-adhoc"})
         rows.append(_row(result, "hksj-adhoc", "HKSJ interval never narrower than Wald's (ad hoc variant)",
-                         every, adhoc))
+                         every, adhoc, refit=refit))
     if spec.measure in ("OR", "RR", "RD"):
         peto = spec.model_copy(update={"measure": "OR", "model": "fixed", "method": "Peto", "ci_method": None})
-        rows.append(_row(result, "peto", "Peto odds ratio (for sparse events)", every, peto))
+        rows.append(_row(result, "peto", "Peto odds ratio (for sparse events)", every, peto, refit=refit))
         rd = spec.model_copy(update={"measure": "RD", "model": "fixed", "method": "MH", "ci_method": None,
                                      "mh_continuity_correction": 0.0})
         rows.append(_rd_row(result, rd))
     rct = np.array([r.study.design.category == "rct" for r in result.rows])
     rows.append(_row(result, "randomised-only", "Randomised trials only", rct,
-                     reason_if_none="no randomised trial with an estimable effect"))
+                     reason_if_none="no randomised trial with an estimable effect", refit=refit))
     risk = [_high_risk(r.study) for r in result.rows]
     unassessed = sum(1 for x in risk if x is None)
     if any(risk):
         rows.append(_row(result, "exclude-high-risk", "Excluding studies at high risk of bias",
-                         np.array([not x for x in risk])))
+                         np.array([not x for x in risk]), refit=refit))
     else:
         rows.append(Row("exclude-high-risk", "Excluding studies at high risk of bias", [], None,
                         f"no study is judged at high risk; {unassessed} of {n} have no risk-of-bias assessment"))
     converted = np.array([r.data.provenance.conversion is not None for r in result.rows])
     if converted.any():
         rows.append(_row(result, "exclude-converted", "Excluding values converted from medians or other units",
-                         ~converted))
+                         ~converted, refit=refit))
     else:
         rows.append(Row("exclude-converted", "Excluding values converted from medians or other units", [], None,
                         "no study's values were converted"))
@@ -148,6 +173,7 @@ def _rd_row(result: AnalysisResult, spec) -> Row:
 def leave_one_out(result: AnalysisResult) -> list[Row]:
     if result.fit is None:
         return []
+    refit = _Refitter(result)
     out = []
     for i, r in enumerate(result.rows):
         keep = np.ones(len(result.rows), dtype=bool)
@@ -156,7 +182,8 @@ def leave_one_out(result: AnalysisResult) -> list[Row]:
             out.append(Row(f"without-{r.study.id}", f"Without {r.study.label}", [], None,
                            "not estimable: leaving it out changes nothing"))
             continue
-        out.append(_row(result, f"without-{r.study.id}", f"Without {r.study.label}", keep))
+        out.append(_row(result, f"without-{r.study.id}", f"Without {r.study.label}", keep, refit=refit,
+                        names=False))
     return out
 
 
@@ -166,6 +193,7 @@ def cumulative(result: AnalysisResult) -> list[Row]:
         return []
     order = sorted(range(len(result.rows)),
                    key=lambda i: (result.rows[i].study.citation.year or 9999, result.rows[i].study.label))
+    refit = _Refitter(result)
     out = []
     keep = np.zeros(len(result.rows), dtype=bool)
     for i in order:
@@ -173,5 +201,6 @@ def cumulative(result: AnalysisResult) -> list[Row]:
         keep[i] = True
         r = result.rows[i]
         label = f"+ {r.study.label}" + (f" ({r.study.citation.year})" if r.study.citation.year else "")
-        out.append(_row(result, f"up-to-{r.study.id}", label, keep, reason_if_none="no estimable study yet"))
+        out.append(_row(result, f"up-to-{r.study.id}", label, keep, reason_if_none="no estimable study yet",
+                        refit=refit, names=False))
     return out
