@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import cache
 from .loader import ReviewData
 from .models import Analysis, Outcome, Study
 from .models.study import Dataset
@@ -192,11 +194,46 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     return AnalysisResult(spec, outcome, rows, missing, result_fit, first, notes)
 
 
-def run_all(data: ReviewData) -> list[AnalysisResult]:
+def _analysis_key(spec: Analysis, outcome: Outcome, chosen) -> str:
+    """Everything an analysis's numbers depend on: its plan, its outcome, and for each study used the dataset
+    and the few study fields the follow-ups read (label, year, design, risk of bias). Editing another
+    outcome of the same study, or any other field, leaves the key unchanged."""
+    from .sensitivity import high_risk
+    parts = [spec.model_dump_json(), outcome.model_dump_json()]
+    for study, name, ds in chosen:
+        parts.append(json.dumps([study.id, study.label, study.citation.year, study.design.category,
+                                 high_risk(study), name]))
+        parts.append(ds.model_dump_json())
+    return cache.key("analysis", *parts)
+
+
+def _restore(spec: Analysis, data: ReviewData, chosen, missing, saved: dict) -> AnalysisResult:
+    rows = [StudyRow(study, name, ds, _inputs(ds), *numbers)
+            for (study, name, ds), numbers in zip(chosen, saved["rows"])]
+    return AnalysisResult(spec, data.review.outcome(spec.outcome), rows, missing, saved["fit"], saved["first"],
+                          list(saved["notes"]), dict(saved["followups"]))
+
+
+def run_all(data: ReviewData, store: cache.Store | None = None) -> list[AnalysisResult]:
+    """Every analysis of the plan, with the follow-ups of primary analyses. With a `store`, an analysis whose
+    key (see _analysis_key) is unchanged since an earlier build is restored instead of refitted."""
     from . import sensitivity
-    results = [run(spec, data) for spec in data.review.analyses]
-    for r in results:
+    results = []
+    for spec in data.review.analyses:
+        k = None
+        if store is not None:
+            chosen, missing = select(spec, data)
+            k = _analysis_key(spec, data.review.outcome(spec.outcome), chosen)
+            saved = store.get("analyses", k)
+            if saved is not None and len(saved["rows"]) == len(chosen):
+                results.append(_restore(spec, data, chosen, missing, saved))
+                continue
+        r = run(spec, data)
         if r.spec.role == "primary" and r.fit is not None:
             r.followups.update(sensitivity=sensitivity.panel(r), leave_one_out=sensitivity.leave_one_out(r),
                                cumulative=sensitivity.cumulative(r))
+        if k is not None:
+            store.put("analyses", k, {"rows": [(x.yi, x.vi, x.corrected, x.weight) for x in r.rows], "fit": r.fit,
+                                      "first": r.fixed_first, "notes": r.notes, "followups": r.followups})
+        results.append(r)
     return results

@@ -40,7 +40,8 @@ def cmd_build(args) -> int:
     from .site import BuildError, build
     project = _project(args.project)
     try:
-        data = build(project, Path(args.site).resolve() if args.site else None)
+        report: dict = {}
+        data = build(project, Path(args.site).resolve() if args.site else None, full=args.full, report=report)
     except DataError as exc:
         _report(exc)
         print("Build stopped; the previously built site is unchanged.", file=sys.stderr)
@@ -49,7 +50,9 @@ def cmd_build(args) -> int:
         print(str(exc), file=sys.stderr)
         print("Build stopped; the previously built site is unchanged.", file=sys.stderr)
         return 3
-    print(f"Built version {data.review.version} into {args.site or 'site'}/.")
+    reused = report.get("pages")
+    how = f" ({reused[0]} of {reused[1]} pages re-rendered; the rest reused from the last build)" if reused else ""
+    print(f"Built version {data.review.version} into {args.site or 'site'}/{how}.")
     return EXIT_OK
 
 
@@ -141,6 +144,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("check", help="validate data/ and report every problem").set_defaults(func=cmd_check)
     b = sub.add_parser("build", help="validate, compute and build the site")
     b.add_argument("--site", help="output folder (default: site/)")
+    b.add_argument("--full", action="store_true",
+                   help="rebuild everything, reusing nothing from earlier builds (the result is the same)")
     b.set_defaults(func=cmd_build)
     s = sub.add_parser("serve", help="preview with live reload; rebuilds when data/ or templates/ change")
     s.add_argument("--dev-addr", default="127.0.0.1:8000")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import DataError, Problem
 from .models import Review, Study
+from .cache import Store, key as cache_key
 from .yamlio import Located, load_yaml
 
 
@@ -110,8 +111,31 @@ def data_hash(files: list[Path], root: Path) -> str:
     return digest.hexdigest()
 
 
-def load(data_dir: Path, today: dt.date | None = None) -> ReviewData:
-    """Load `review.yaml` and every study file; raise DataError listing every problem."""
+def _load_study(path: Path, root: Path, file: str, store: Store | None):
+    """(located, study, problems) of one study file; a valid file is parsed once per content (see cache)."""
+    k = None
+    if store is not None:
+        try:
+            k = cache_key("study", file, path.read_bytes())
+        except OSError:
+            k = None
+        hit = store.get("studies", k) if k else None
+        if hit is not None:
+            return (*hit, [])
+    located, problems = load_yaml(path, root)
+    if located is None:
+        return None, None, problems
+    study, found = _validate(located, Study, file)
+    if study is not None and not problems and not found and k:
+        store.put("studies", k, (located, study))
+    return located, study, problems + found
+
+
+def load(data_dir: Path, today: dt.date | None = None, store: Store | None = None) -> ReviewData:
+    """Load `review.yaml` and every study file; raise DataError listing every problem.
+
+    `store` (a cache.Store) keeps each valid study file's parsed and validated form by its content, so a
+    rebuild parses only the files that changed; the checks across files always run."""
     data_dir = Path(data_dir)
     root = data_dir.parent
     problems: list[Problem] = []
@@ -135,12 +159,8 @@ def load(data_dir: Path, today: dt.date | None = None) -> ReviewData:
 
     studies: dict[str, tuple[Study, Located, str]] = {}
     for path in study_paths:
-        located, found = load_yaml(path, root)
-        problems += found
-        if located is None:
-            continue
         file = _rel(path, root)
-        study, found = _validate(located, Study, file)
+        located, study, found = _load_study(path, root, file, store)
         problems += found
         if study is None:
             continue

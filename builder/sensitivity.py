@@ -96,7 +96,7 @@ def _row(result, rid, label, keep, spec=None, reason_if_none=None, refit=None, n
                change(result.fit, f))
 
 
-def _high_risk(study) -> bool | None:
+def high_risk(study) -> bool | None:
     """True if any assessment judges the study at high risk overall (or, for RoB 1, in any domain)."""
     if not study.risk_of_bias:
         return None
@@ -138,7 +138,7 @@ def panel(result: AnalysisResult) -> list[Row]:
     rct = np.array([r.study.design.category == "rct" for r in result.rows])
     rows.append(_row(result, "randomised-only", "Randomised trials only", rct,
                      reason_if_none="no randomised trial with an estimable effect", refit=refit))
-    risk = [_high_risk(r.study) for r in result.rows]
+    risk = [high_risk(r.study) for r in result.rows]
     unassessed = sum(1 for x in risk if x is None)
     if any(risk):
         rows.append(_row(result, "exclude-high-risk", "Excluding studies at high risk of bias",

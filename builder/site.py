@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from . import __version__, analysis, diff, pages, versions
+from . import analysis, cache, diff, incremental, pages, versions
 from .results import results_document
 from .loader import ReviewData, data_hash, load
 
@@ -80,35 +80,50 @@ def mkdocs_build(config: Path, site_dir: Path, day: dt.date, engine: str = "mkdo
         raise BuildError(f"{engine} build failed:\n{proc.stdout}{proc.stderr}")
 
 
-def build(project: Path, site: Path | None = None, today: dt.date | None = None) -> ReviewData:
-    """Validate, compute, render and build. The previous `site/` and `build/` stay until all succeeded."""
+def build(project: Path, site: Path | None = None, today: dt.date | None = None, full: bool = False,
+          report: dict | None = None) -> ReviewData:
+    """Validate, compute, render and build. The previous `site/` and `build/` stay until all succeeded.
+
+    Unless `full`, work done by the last good build is reused where its inputs are unchanged: parsed study
+    files and fitted analyses (build/cache/store), released versions' pages (build/cache), and the HTML of
+    pages whose Markdown is unchanged (see incremental). The result is the same site, byte for byte."""
     project = Path(project).resolve()
     site = Path(site or project / "site").resolve()
-    data = load(project / "data", today=today)
+    build_dir = project / "build"
+    store = cache.Store(None if full else build_dir / "cache" / "store")
+    data = load(project / "data", today=today, store=store)
     for rel in versions.releases(project):
         if rel.version == data.review.version and rel.manifest["data_hash"] != data.data_hash:
             raise BuildError(f"data/ differs from released version {rel.version}, whose numbers must not change: "
                              "set a new version (and what triggered it) in data/review.yaml before building")
-    build_dir = project / "build"
     build_dir.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))
     try:
-        results = analysis.run_all(data)
+        results = analysis.run_all(data, store)
         config = render(project, data, staging / "src", version_context(project, data, results, today=today),
                         results)
-        mkdocs_build(config, staging / "site", data.review.date)
         rels = versions.releases(project)
+        archived = {f"v{rel.version}" for rel in rels}     # site folders that are not the latest version's
+        src_hashes = incremental.source_hashes(staging / "src")
+        reused = None if full else incremental.build(
+            staging / "src", build_dir, site, staging / "site", staging / "inc",
+            lambda cfg, out: mkdocs_build(cfg, out, data.review.date), archived)
+        if reused is None:
+            shutil.rmtree(staging / "site", ignore_errors=True)
+            mkdocs_build(config, staging / "site", data.review.date)
+        if report is not None:
+            report["pages"] = reused   # (re-rendered, of) when the last build's pages were reused
         for rel in rels:
             # A released version's pages depend only on its snapshot, the builder, the templates and which
             # version is the latest: reuse them from the cache when none of these changed.
             key = _archive_key(project, rel, data.review.version, [r.version for r in rels])
             cached = build_dir / "cache" / f"v{rel.version}-{key}"
-            if cached.is_dir():
+            if cached.is_dir() and not full:
                 shutil.copytree(cached, staging / "site" / f"v{rel.version}")
                 continue
             # Old versions are rebuilt from their own snapshot, and must reproduce their archived numbers.
-            old = load(rel.data_dir, today=today)
-            old_results = analysis.run_all(old)
+            old = load(rel.data_dir, today=today, store=store)
+            old_results = analysis.run_all(old, store)
             try:
                 versions.verify(rel, old, results_document(old, old_results))
             except versions.ReleaseError as exc:
@@ -120,8 +135,11 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None)
             for stale in (build_dir / "cache").glob(f"v{rel.version}-*"):
                 shutil.rmtree(stale, ignore_errors=True)
             shutil.copytree(staging / "site" / f"v{rel.version}", cached)
+        incremental.forget(build_dir)
         _swap(staging / "src", build_dir / "current")
         _swap(staging / "site", site)
+        incremental.record(build_dir, src_hashes, site, archived)
+        store.prune()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return data
@@ -130,14 +148,12 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None)
 def _archive_key(project: Path, rel, latest: str, all_versions: list[str]) -> str:
     digest = hashlib.sha256()
     snapshot = data_hash(sorted(rel.data_dir.rglob("*.yaml")), rel.folder)   # the files as they are now
-    digest.update(json.dumps([snapshot, __version__, latest, all_versions]).encode())
+    digest.update(json.dumps([snapshot, cache.builder_fingerprint(), latest, all_versions]).encode())
     for part in ("templates", "docs", "mkdocs.yml"):
         root = project / part
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         for path in files:
             digest.update(path.relative_to(project).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    for module in sorted(Path(__file__).parent.rglob("*.py")):   # the builder's own code
-        digest.update(module.read_bytes())
     return digest.hexdigest()[:16]
 
 

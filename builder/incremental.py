@@ -1,0 +1,222 @@
+"""Rebuild only the pages whose Markdown changed since the last good build, and reuse the rest of its output.
+
+MkDocs always renders every page, which at hundreds of studies takes most of a build. When the configuration
+(and with it the navigation) and the set of pages are unchanged, a page's HTML depends only on its own
+Markdown, the configuration and the titles of the other pages. So this module:
+
+1. compares the new Markdown sources with those of the last good build (recorded in `build/site-state.json`
+   together with the size and modification time of every file that build wrote, so a site edited or
+   damaged by hand is never reused);
+2. runs MkDocs on a copy of the sources in which every unchanged page is a stub: its first heading only (so
+   its title, shown in the navigation of the other pages, stays the same), excluded from search and drawn
+   with an empty template, so MkDocs writes nothing for it;
+3. assembles the new site from the old one (hard links, no copying) with the changed pages and files
+   replaced, and the changed pages' entries replaced in the search index.
+
+Anything it cannot vouch for (a changed configuration, navigation or set of pages; most pages changed; a
+theme file that comes out differently) returns None, and the caller runs the full build. A test builds
+the same sources both ways and compares every byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import yaml
+
+STATE = "site-state.json"
+STUB_TEMPLATE = "incremental-stub.html"
+MAX_CHANGED_SHARE = 0.4      # above this, a full build costs about the same and is simpler
+SEARCH_INDEX = "search/search_index.json"
+_FRONT_MATTER = re.compile(r"\A---\n(.*?\n)---\n", re.S)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def source_hashes(src: Path) -> dict[str, str]:
+    """The content hash of every file of a rendered source tree (mkdocs.yml and docs/)."""
+    files = [src / "mkdocs.yml", *sorted(p for p in (src / "docs").rglob("*") if p.is_file())]
+    return {p.relative_to(src).as_posix(): _digest(p) for p in files}
+
+
+def _listing(site: Path, skip: set[str]) -> dict[str, list[int]]:
+    out = {}
+    for path in sorted(site.rglob("*")):
+        rel = path.relative_to(site).as_posix()
+        if path.is_file() and rel.split("/", 1)[0] not in skip:
+            st = path.stat()
+            out[rel] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+def record(build_dir: Path, src_hashes: dict[str, str], site: Path, skip: set[str]) -> None:
+    """After a good build: what its sources were and what it wrote (top-level folders in `skip` excluded)."""
+    state = {"src": src_hashes, "site": _listing(site, skip)}
+    (build_dir / STATE).write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
+
+
+def forget(build_dir: Path) -> None:
+    (build_dir / STATE).unlink(missing_ok=True)
+
+
+def _stub(markdown: str) -> str | None:
+    """A page that keeps the original's title and nothing else, or None if the title cannot be kept."""
+    meta, body = {}, markdown
+    m = _FRONT_MATTER.match(markdown)
+    if m:
+        meta = yaml.safe_load(m.group(1)) or {}
+        body = markdown[m.end():]
+    heading = next((line for line in body.splitlines() if line.startswith("# ")), None)
+    if heading is None:
+        return None
+    stub_meta = {"template": STUB_TEMPLATE, "search": {"exclude": True}}
+    if "title" in meta:
+        stub_meta["title"] = meta["title"]
+    return "---\n" + yaml.safe_dump(stub_meta, sort_keys=True) + "---\n\n" + heading + "\n"
+
+
+def _page_of(location: str) -> str:
+    return location.split("#", 1)[0]
+
+
+def _merge_search(old: dict, new: dict, changed_urls: set[str]) -> dict | None:
+    """The old index with the entries of the changed pages replaced, in place; None if that is not possible."""
+    if old.get("config") != new.get("config"):
+        return None
+    fresh: dict[str, list] = {}
+    for entry in new["docs"]:
+        fresh.setdefault(_page_of(entry["location"]), []).append(entry)
+    if set(fresh) - changed_urls:
+        return None      # a stub was indexed after all
+    docs, done = [], set()
+    for entry in old["docs"]:
+        page = _page_of(entry["location"])
+        if page not in changed_urls:
+            docs.append(entry)
+        elif page not in done:
+            docs.extend(fresh.get(page, []))
+            done.add(page)
+    if set(fresh) - done:
+        return None      # a page that had no entries now has some: its place in the order is unknown
+    return {"config": old["config"], "docs": docs}
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: Path, run_mkdocs,
+          skip: set[str]) -> tuple[int, int] | None:
+    """Build `new_src` into `out_site` from the last good build: (pages re-rendered, pages), or None if a full
+    build is needed instead.
+
+    `run_mkdocs(config_path, site_dir)` runs MkDocs as the full build does. `skip`: top-level folders of the
+    site that are not this build's (the archived versions)."""
+    state_path = build_dir / STATE
+    if not (state_path.is_file() and old_site.is_dir()):
+        return None
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if _listing(old_site, skip) != state.get("site"):
+        return None     # the site is not what the last build wrote
+    old_hashes = state["src"]
+    new_hashes = source_hashes(new_src)
+    if new_hashes.get("mkdocs.yml") != old_hashes.get("mkdocs.yml"):
+        return None
+    pages = {p for p in new_hashes if p.endswith(".md")}
+    if pages != {p for p in old_hashes if p.endswith(".md")}:
+        return None
+    changed_pages = {p for p in pages if new_hashes[p] != old_hashes[p]}
+    if len(changed_pages) > MAX_CHANGED_SHARE * len(pages):
+        return None
+    statics = {p for p in new_hashes if not p.endswith(".md") and p != "mkdocs.yml"}
+    old_statics = {p for p in old_hashes if not p.endswith(".md") and p != "mkdocs.yml"}
+    changed_statics = {p for p in statics if new_hashes[p] != old_hashes.get(p)}
+    removed_statics = old_statics - statics
+
+    if not changed_pages and not changed_statics and not removed_statics:
+        shutil.rmtree(out_site, ignore_errors=True)
+        for rel in state["site"]:
+            _link_or_copy(old_site / rel, out_site / rel)
+        return 0, len(pages)
+
+    # 1. The sources MkDocs sees: changed pages and every other file as they are, unchanged pages as stubs.
+    shutil.rmtree(work, ignore_errors=True)
+    docs = work / "docs"
+    for rel in sorted(new_hashes):
+        if rel == "mkdocs.yml":
+            continue
+        src_file = new_src / rel
+        dst = work / rel
+        if rel in pages and rel not in changed_pages:
+            stub = _stub(src_file.read_text(encoding="utf-8"))
+            if stub is None:
+                return None
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_text(stub, encoding="utf-8")
+        else:
+            _link_or_copy(src_file, dst)
+    config = yaml.safe_load((new_src / "mkdocs.yml").read_text(encoding="utf-8"))
+    if not isinstance(config.get("theme"), dict) or "custom_dir" in config["theme"] \
+            or config.get("use_directory_urls", True):
+        return None     # page outputs are found as <page>.html
+    config["theme"]["custom_dir"] = "stub-theme"
+    (work / "stub-theme").mkdir(parents=True, exist_ok=True)
+    (work / "stub-theme" / STUB_TEMPLATE).write_text("", encoding="utf-8")
+    config_path = work / "mkdocs.yml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    fresh_site = work / "site"
+    run_mkdocs(config_path, fresh_site)
+    assert docs.is_dir()
+
+    # 2. Everything the theme writes for the whole site must come out as before (it depends on the
+    # navigation only); otherwise the reuse is not safe.
+    page_html = {p: p[:-3] + ".html" for p in pages}
+    produced = {p.relative_to(fresh_site).as_posix() for p in fresh_site.rglob("*") if p.is_file()}
+    expected_new = {page_html[p] for p in changed_pages} | {p.removeprefix("docs/") for p in statics}
+    unchanged_outputs = {page_html[p].removeprefix("docs/") for p in pages - changed_pages}
+    theme_outputs = produced - {p.removeprefix("docs/") for p in expected_new} - {SEARCH_INDEX}
+    for rel in theme_outputs:
+        old_file = old_site / rel
+        if rel in unchanged_outputs or not old_file.is_file() or _digest(old_file) != _digest(fresh_site / rel):
+            return None
+    if any((fresh_site / out).exists() for out in unchanged_outputs):
+        return None     # a stub produced a page after all
+
+    # 3. The new site: the old one with the changed pages and files replaced.
+    shutil.rmtree(out_site, ignore_errors=True)
+    for rel in state["site"]:
+        _link_or_copy(old_site / rel, out_site / rel)
+    replaced = {page_html[p].removeprefix("docs/") for p in changed_pages}
+    replaced |= {p.removeprefix("docs/") for p in changed_statics}
+    for rel in sorted(replaced):
+        target = out_site / rel
+        target.unlink(missing_ok=True)
+        if (fresh_site / rel).is_file():
+            _link_or_copy(fresh_site / rel, target)
+    for rel in removed_statics:
+        (out_site / rel.removeprefix("docs/")).unlink(missing_ok=True)
+    if changed_pages:
+        old_index = json.loads((old_site / SEARCH_INDEX).read_text(encoding="utf-8"))
+        new_index = json.loads((fresh_site / SEARCH_INDEX).read_text(encoding="utf-8"))
+        merged = _merge_search(old_index, new_index, {page_html[p].removeprefix("docs/") for p in changed_pages})
+        if merged is None:
+            return None
+        target = out_site / SEARCH_INDEX
+        target.unlink()
+        # As the theme's search plugin writes it.
+        target.write_text(json.dumps(merged, separators=(",", ":"), default=str), encoding="utf-8")
+    return len(changed_pages), len(pages)

@@ -1,0 +1,138 @@
+"""A build that reuses earlier work (parsed studies, fitted analyses, unchanged pages) gives the same site,
+byte for byte, as a build from nothing; and it falls back to a full build whenever reuse is not safe."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from builder import cache, incremental
+from builder.site import build
+
+from conftest import ROOT, TODAY
+
+
+def _synthetic():
+    spec = importlib.util.spec_from_file_location("synthetic", ROOT / "benchmarks" / "synthetic.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _cold(project: Path, tmp: Path) -> dict[str, str]:
+    """The site a build from nothing gives for the project's current data, built in a separate copy."""
+    fresh = tmp / f"cold-{len(list(tmp.glob('cold-*')))}"
+    for part in ("data", "templates", "docs", "mkdocs.yml"):
+        src = project / part
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, fresh / part)
+    build(fresh, today=TODAY, full=True)
+    return _digest(fresh / "site")
+
+
+def _first_mean(study: Path) -> tuple[str, str]:
+    text = study.read_text(encoding="utf-8")
+    m = re.search(r"^(\s+mean: )([0-9.]+)$", text, re.M)
+    assert m, f"no mean in {study.name}"
+    return text, text[:m.start(2)] + f"{float(m.group(2)) + 0.37:.2f}" + text[m.end(2):]
+
+
+@pytest.fixture(scope="module")
+def synthetic_project(tmp_path_factory) -> Path:
+    project = _synthetic().write_project(tmp_path_factory.mktemp("inc") / "project", studies=14, outcomes=4,
+                                         seed=11)
+    report: dict = {}
+    build(project, today=TODAY, report=report)
+    assert report["pages"] is None       # nothing to reuse yet
+    return project
+
+
+def test_editing_one_number_rerenders_few_pages_and_matches_a_cold_build(synthetic_project, tmp_path):
+    project = synthetic_project
+    study = next(p for p in sorted((project / "data/studies").glob("*.yaml")) if "mean:" in p.read_text())
+    _, edited = _first_mean(study)
+    study.write_text(edited, encoding="utf-8")
+    report: dict = {}
+    build(project, today=TODAY, report=report)
+    rerendered, pages = report["pages"]
+    assert 1 <= rerendered < pages / 2, report
+    assert _digest(project / "site") == _cold(project, tmp_path)
+
+
+def test_nothing_changed_reuses_every_page(synthetic_project, tmp_path):
+    before = _digest(synthetic_project / "site")
+    report: dict = {}
+    build(synthetic_project, today=TODAY, report=report)
+    assert report["pages"][0] == 0
+    assert _digest(synthetic_project / "site") == before
+
+
+def test_a_renamed_study_changes_the_navigation_and_forces_a_full_build(synthetic_project, tmp_path):
+    study = sorted((synthetic_project / "data/studies").glob("*.yaml"))[0]
+    text = study.read_text(encoding="utf-8")
+    label = re.search(r"^label: (.+)$", text, re.M)
+    study.write_text(text.replace(label.group(0), "label: Renamed 2024"), encoding="utf-8")
+    report: dict = {}
+    build(synthetic_project, today=TODAY, report=report)
+    assert report["pages"] is None
+    assert _digest(synthetic_project / "site") == _cold(synthetic_project, tmp_path)
+
+
+def test_a_site_changed_by_hand_is_not_reused(synthetic_project, tmp_path):
+    page = synthetic_project / "site" / "methods.html"
+    page.write_text(page.read_text(encoding="utf-8") + "<!-- edited -->", encoding="utf-8")
+    report: dict = {}
+    build(synthetic_project, today=TODAY, report=report)
+    assert report["pages"] is None
+    assert _digest(synthetic_project / "site") == _cold(synthetic_project, tmp_path)
+
+
+def test_a_damaged_cache_entry_is_computed_again(synthetic_project, tmp_path):
+    store = synthetic_project / "build/cache/store"
+    entries = sorted(store.rglob("*.pickle"))
+    assert entries, "the build keeps parsed studies and fitted analyses"
+    for path in entries:
+        path.write_bytes(b"not a pickle")
+    study = next(p for p in sorted((synthetic_project / "data/studies").glob("*.yaml")) if "mean:" in p.read_text())
+    study.write_text(_first_mean(study)[1], encoding="utf-8")
+    build(synthetic_project, today=TODAY)
+    assert _digest(synthetic_project / "site") == _cold(synthetic_project, tmp_path)
+    assert all(p.read_bytes() != b"not a pickle" for p in store.rglob("*.pickle"))
+
+
+def test_cache_keys_depend_on_every_part_and_on_the_builder():
+    assert cache.key("a", "bc") != cache.key("ab", "c")     # parts are length-prefixed
+    assert cache.key("x") == cache.key("x")
+    assert len(cache.builder_fingerprint()) == 64
+
+
+def test_search_index_merge_replaces_a_pages_entries_in_place():
+    old = {"config": {"lang": ["en"]}, "docs": [
+        {"location": "a.html", "title": "A", "text": "old a"},
+        {"location": "b.html", "title": "B", "text": "old b"},
+        {"location": "b.html#x", "title": "X", "text": "old x"},
+        {"location": "c.html", "title": "C", "text": "c"}]}
+    new = {"config": {"lang": ["en"]}, "docs": [{"location": "b.html", "title": "B", "text": "new b"}]}
+    merged = incremental._merge_search(old, new, {"b.html"})
+    assert [d["text"] for d in merged["docs"]] == ["old a", "new b", "c"]
+    # A page with no entries before cannot be placed: the caller must build in full.
+    assert incremental._merge_search(old, {"config": old["config"], "docs": [
+        {"location": "d.html", "title": "D", "text": "d"}]}, {"d.html"}) is None
+    assert incremental._merge_search(old, {"config": {"lang": ["fr"]}, "docs": []}, {"b.html"}) is None
+
+
+def test_a_stub_keeps_the_title_and_nothing_else():
+    page = "---\nhide:\n  - toc\n---\n\n# Umarov 2022\n\n<p>long content</p>\n\n## Section\n"
+    stub = incremental._stub(page)
+    assert "# Umarov 2022\n" in stub and "long content" not in stub and "Section" not in stub
+    assert "template: incremental-stub.html" in stub and "exclude: true" in stub
+    assert incremental._stub("no heading at all\n") is None
