@@ -187,6 +187,10 @@ def environment(templates: Path) -> jinja2.Environment:
 
 
 ROLE_ORDER = {"primary": 0, "reproduction": 1, "sensitivity": 2}
+# Up to this many studies, each has an entry in the navigation menu. Beyond it the menu lists only the
+# studies' index page (a table that links every study; the search finds them too): a menu of hundreds of names helps no reader,
+# and as every page carries the menu, the site would grow with the square of the number of studies.
+STUDIES_IN_NAV = 60
 
 
 def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path, out: Path,
@@ -289,8 +293,9 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         {"Audit of the source review": "audit.md"},
         {"Search and selection": "flow.md"},
         {"Risk of bias": "risk-of-bias.md"},
-        {"Studies": ["studies/index.md"] + [{attr(s.label): f"studies/{s.id}.md"}
-                                            for s in clinical + case_reports]},
+        {"Studies": ["studies/index.md"] + ([{attr(s.label): f"studies/{s.id}.md"}
+                                             for s in clinical + case_reports]
+                                            if len(studies) <= STUDIES_IN_NAV else [])},
         {"Methods": "methods.md"},
         {"Limitations": "limitations.md"},
         {"Data and downloads": "data.md"},

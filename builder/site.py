@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -108,18 +109,22 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None,
         reused = None if full else incremental.build(
             staging / "src", build_dir, site, staging / "site", staging / "inc",
             lambda cfg, out: mkdocs_build(cfg, out, data.review.date), archived)
+        # MkDocs runs that do not depend on each other, run side by side: the latest version's (unless its
+        # pages were reused) and each released version's that is not in the cache.
+        jobs: list[tuple[Path, Path, dt.date]] = []
         if reused is None:
             shutil.rmtree(staging / "site", ignore_errors=True)
-            mkdocs_build(config, staging / "site", data.review.date)
+            jobs.append((config, staging / "site", data.review.date))
         if report is not None:
             report["pages"] = reused   # (re-rendered, of) when the last build's pages were reused
+        archives = []                  # (version, folder with its pages, cache folder to fill or None)
         for rel in rels:
             # A released version's pages depend only on its snapshot, the builder, the templates and which
             # version is the latest: reuse them from the cache when none of these changed.
             key = _archive_key(project, rel, data.review.version, [r.version for r in rels])
             cached = build_dir / "cache" / f"v{rel.version}-{key}"
             if cached.is_dir() and not full:
-                shutil.copytree(cached, staging / "site" / f"v{rel.version}")
+                archives.append((rel.version, cached, None))
                 continue
             # Old versions are rebuilt from their own snapshot, and must reproduce their archived numbers.
             old = load(rel.data_dir, today=today, store=store)
@@ -131,10 +136,15 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None,
             info = version_context(project, old, old_results, archived=rel.version,
                                    latest=data.review.version, today=today)
             cfg = render(project, old, staging / f"src-v{rel.version}", info, old_results)
-            mkdocs_build(cfg, staging / "site" / f"v{rel.version}", old.review.date)
-            for stale in (build_dir / "cache").glob(f"v{rel.version}-*"):
-                shutil.rmtree(stale, ignore_errors=True)
-            shutil.copytree(staging / "site" / f"v{rel.version}", cached)
+            jobs.append((cfg, staging / f"site-v{rel.version}", old.review.date))
+            archives.append((rel.version, staging / f"site-v{rel.version}", cached))
+        _run_side_by_side(jobs)
+        for version, folder, cached in archives:
+            shutil.copytree(folder, staging / "site" / f"v{version}")
+            if cached is not None:
+                for stale in (build_dir / "cache").glob(f"v{version}-*"):
+                    shutil.rmtree(stale, ignore_errors=True)
+                shutil.copytree(folder, cached)
         incremental.forget(build_dir)
         _swap(staging / "src", build_dir / "current")
         _swap(staging / "site", site)
@@ -143,6 +153,18 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return data
+
+
+def _run_side_by_side(jobs: list[tuple[Path, Path, dt.date]]) -> None:
+    """MkDocs builds in parallel, one per core; the first failure is raised once all have finished."""
+    if len(jobs) <= 1:
+        for cfg, out, day in jobs:
+            mkdocs_build(cfg, out, day)
+        return
+    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+        futures = [pool.submit(mkdocs_build, cfg, out, day) for cfg, out, day in jobs]
+    for future in futures:
+        future.result()
 
 
 def _archive_key(project: Path, rel, latest: str, all_versions: list[str]) -> str:
