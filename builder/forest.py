@@ -85,8 +85,14 @@ def axis(result: AnalysisResult) -> tuple[float, float, list[float]]:
         bounds += [abs(f.ci_low), abs(f.ci_high)]
         if f.pi_low is not None:
             bounds += [abs(f.pi_low), abs(f.pi_high)]
+    return axis_for(bounds, result.scale)
+
+
+def axis_for(bounds: list[float], scale: str) -> tuple[float, float, list[float]]:
+    """Axis limits and ticks that reach the largest of `bounds` (distances from the null on the analysis
+    scale), as `axis` draws them; shared by the forest plot and the smaller follow-up plots."""
     reach = max(bounds) if bounds else 1.0
-    if result.scale == "log":
+    if scale == "log":
         low = next((r for r in LOG_RANGES if -math.log(r) >= reach), LOG_RANGES[-1])
         ticks = [v for v in (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 1000)
                  if low <= v <= 1 / low]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__, fmt, forest, interpret, prisma, reproduce, robfig, sof, timeline
+from . import __version__, fmt, followplot, forest, interpret, prisma, reproduce, robfig, sof, timeline
 from .models.rob import TOOLS
 from .versions import _key as versions_key
 from .analysis import AnalysisResult
@@ -71,6 +71,7 @@ class AnalysisView:
     k_total: int
     k_estimable: int
     followups: dict
+    plots: dict           # follow-up figures by key (leave_one_out, cumulative): {"svg", "alt"}
 
 
     @property
@@ -117,6 +118,36 @@ def _followup_rows(result: AnalysisResult) -> dict[str, list[dict]]:
     return out
 
 
+STEP_PLOTS = {
+    "leave_one_out": ("Leave-one-out", "Study left out", "leave-one-out"),
+    "cumulative": ("Cumulative meta-analysis by publication year", "Studies added in order", "cumulative"),
+}
+
+
+def _step_note(reason: str | None) -> str:
+    """A short note for a row without an estimate: the reason up to its colon, capitalised."""
+    text = (reason or "not estimable").split(":")[0]
+    return text[0].upper() + text[1:]
+
+
+def followup_plots(result: AnalysisResult, review: Review) -> dict[str, dict]:
+    """The leave-one-out and cumulative refits as plots, beside the tables that carry the same numbers."""
+    out = {}
+    if result.fit is None:
+        return out
+    left, right = forest.favours(result, review.experimental_label, review.control_label)
+    for key, (kind, head, slug) in STEP_PLOTS.items():
+        rows = result.followups.get(key)
+        if not rows:
+            continue
+        steps = [followplot.Step(r.label, r.fit, _step_note(r.reason)) for r in rows]
+        alt = f"{result.outcome.label}, " + followplot.describe_steps(kind.lower(), steps, result.fit, result.scale)
+        svg = followplot.steps(f"{kind}: {result.outcome.label}, {result.spec.title}", alt, head, steps,
+                               result.fit, result.scale, f"{result.spec.id}-{slug}-plot", (left, right))
+        out[key] = {"svg": svg, "alt": alt}
+    return out
+
+
 def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
     f = result.fit
     prediction = None
@@ -138,6 +169,7 @@ def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
         k_total=len(result.rows),
         k_estimable=sum(1 for r in result.rows if r.estimable),
         followups=_followup_rows(result),
+        plots=followup_plots(result, review),
     )
 
 
@@ -245,6 +277,8 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
               env.get_template("outcome.md.j2").render(outcome=outcome, analyses=by_outcome[outcome.id], **sub))
         for view in by_outcome[outcome.id]:
             write(f"figures/{view.id}.svg", view.svg)
+            for key, plot in view.plots.items():
+                write(f"figures/{view.id}-{STEP_PLOTS[key][2]}.svg", plot["svg"])
     write("data.md", env.get_template("data.md.j2").render(**ctx))
     r_script = env.get_template("analysis.R.j2")
     for view in views:
