@@ -51,6 +51,7 @@ class AnalysisResult:
     fixed_first: Fit | None = None          # the fixed-effect fit an I²-switch rule looked at
     notes: list[str] = field(default_factory=list)
     followups: dict = field(default_factory=dict)   # sensitivity, leave_one_out, cumulative (primary analyses)
+    small_study: dict = field(default_factory=dict)  # primary analyses: Egger's test and funnel data, or why not
 
     @property
     def scale(self) -> str:
@@ -194,4 +195,5 @@ def run_all(data: ReviewData) -> list[AnalysisResult]:
         if r.spec.role == "primary" and r.fit is not None:
             r.followups.update(sensitivity=sensitivity.panel(r), leave_one_out=sensitivity.leave_one_out(r),
                                cumulative=sensitivity.cumulative(r))
+            r.small_study.update(sensitivity.small_study(r))
     return results

@@ -150,7 +150,7 @@ def funnel(title: str, desc: str, data, scale: str, ident: str, measure: str) ->
         svg.text(xpos(t), top + plot_h + 4 + forest.FONT, forest._tick_label(t, scale), "s", "middle")
     for s in se_ticks:
         svg.line(left - 4, ypos(s), left, ypos(s))
-        svg.text(left - 7, ypos(s) + 4, fmt.num(s, 2 if step < 0.1 else 1).replace("−", "-"), "s", "end")
+        svg.text(left - 7, ypos(s) + 4, f"{round(s, 6):g}", "s", "end")
     svg.text(left + plot_w / 2, height - 6, measure + (" (log scale)" if scale == "log" else ""), "s", "middle")
     svg.parts.append(f'<text x="14" y="{_n(top + plot_h / 2)}" class="s" text-anchor="middle" '
                      f'transform="rotate(-90 14 {_n(top + plot_h / 2)})">Standard error</text>')

@@ -72,6 +72,8 @@ class AnalysisView:
     k_estimable: int
     followups: dict
     plots: dict           # follow-up figures by key (leave_one_out, cumulative): {"svg", "alt"}
+    small_study: dict     # primary analyses: funnel plot and Egger's test ({"svg", "alt", "egger", "rows"}),
+                          # or {"reason"}; empty for other analyses
 
 
     @property
@@ -148,6 +150,41 @@ def followup_plots(result: AnalysisResult, review: Review) -> dict[str, dict]:
     return out
 
 
+EGGER_THRESHOLD = 0.10   # the conventional level for Egger's test, which has little power
+
+
+def small_study_view(result: AnalysisResult) -> dict:
+    s = result.small_study
+    if not s:
+        return {}
+    if s["funnel"] is None:
+        return {"reason": s["reason"], "k": s["k"]}
+    measure = forest.MEASURE_NAMES[result.spec.measure]
+    scale = result.scale
+    e = s["egger"]
+    if e is None:
+        egger = f"Egger's test could not be computed: {s['reason']}."
+    else:
+        stat = f"t({e.df}) = {fmt.num(e.statistic)}" if e.df is not None else f"z = {fmt.num(e.statistic)}"
+        reading = ("the funnel plot is asymmetric beyond what chance would easily explain: smaller studies "
+                   "report different effects from larger ones" if e.p < EGGER_THRESHOLD else
+                   "no clear sign of funnel-plot asymmetry, although the test has little power")
+        limit = fmt.estimate_ci(e.limit_estimate, e.limit_ci_low, e.limit_ci_high, scale)
+        egger = (f"Egger's regression test of {s['k']} studies: {stat}, {fmt.p_value(e.p)}; {reading} "
+                 f"(P < {EGGER_THRESHOLD:.2f} is the usual threshold). The {measure.lower()} expected in a "
+                 f"study with a standard error of 0 (the regression's limit estimate) is {limit}.")
+    f = result.fit
+    alt = (f"Funnel plot of {s['k']} studies: the standard error of each study's "
+           f"{'log ' if scale == 'log' else ''}{measure.lower()} against its estimate, around the pooled "
+           f"{fmt.num(fmt.back(f.estimate, scale))}. " + egger)
+    svg = followplot.funnel(f"Funnel plot: {result.outcome.label}, {result.spec.title}", alt, s["funnel"], scale,
+                            f"{result.spec.id}-funnel-plot", measure)
+    rows = [{"study": r.study, "estimate": fmt.num(fmt.back(r.yi, scale)), "se": fmt.num(r.vi ** 0.5, 3)}
+            for r in result.rows if r.estimable]
+    return {"svg": svg, "alt": alt, "egger": egger, "rows": rows, "k": s["k"],
+            "se_of": f"{'log ' if scale == 'log' else ''}{measure.lower()}"}
+
+
 def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
     f = result.fit
     prediction = None
@@ -170,6 +207,7 @@ def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
         k_estimable=sum(1 for r in result.rows if r.estimable),
         followups=_followup_rows(result),
         plots=followup_plots(result, review),
+        small_study=small_study_view(result),
     )
 
 
@@ -279,6 +317,8 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
             write(f"figures/{view.id}.svg", view.svg)
             for key, plot in view.plots.items():
                 write(f"figures/{view.id}-{STEP_PLOTS[key][2]}.svg", plot["svg"])
+            if "svg" in view.small_study:
+                write(f"figures/{view.id}-funnel.svg", view.small_study["svg"])
     write("data.md", env.get_template("data.md.j2").render(**ctx))
     r_script = env.get_template("analysis.R.j2")
     for view in views:

@@ -95,7 +95,18 @@ def analysis_record(result: AnalysisResult) -> dict:
         "heterogeneity": heterogeneity,
         "notes": list(result.notes),
         **{key: [_followup(row) for row in rows] for key, rows in result.followups.items()},
+        **({"small_study_effects": _small_study(result.small_study)} if result.small_study else {}),
     }
+
+
+def _small_study(s: dict) -> dict:
+    e = s["egger"]
+    test = None if e is None else {
+        "test": "Egger (regression on the standard error)", "statistic": _num(e.statistic),
+        "statistic_type": "t" if e.df is not None else "z", "df": e.df, "p": _num(e.p), "slope": _num(e.slope),
+        "slope_se": _num(e.slope_se), "limit_estimate": _num(e.limit_estimate), "limit_se": _num(e.limit_se),
+        "limit_ci_low": _num(e.limit_ci_low), "limit_ci_high": _num(e.limit_ci_high), "tau2": _num(e.tau2)}
+    return {"k": s["k"], "egger": test, "reason": s["reason"]}
 
 
 def results_document(data: ReviewData, results: list[AnalysisResult]) -> dict:
