@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -52,6 +52,7 @@ class AnalysisResult:
     notes: list[str] = field(default_factory=list)
     followups: dict = field(default_factory=dict)   # sensitivity, leave_one_out, cumulative (primary analyses)
     small_study: dict = field(default_factory=dict)  # primary analyses: Egger's test and funnel data, or why not
+    subgroups: object | None = None                  # subgroups.Subgroups when the analysis declares subgroups
 
     @property
     def scale(self) -> str:
@@ -185,7 +186,11 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
             weight = float(result_fit.weights[i])
         rows.append(StudyRow(study, name, ds, inputs[i], float(es.yi[i]) if ok else None,
                              float(es.vi[i]) if ok else None, bool(es.corrected[i]), weight))
-    return AnalysisResult(spec, outcome, rows, missing, result_fit, first, notes)
+    result = AnalysisResult(spec, outcome, rows, missing, result_fit, first, notes)
+    if spec.subgroups and result_fit is not None:
+        from . import subgroups
+        result = replace(result, subgroups=subgroups.compute(result))
+    return result
 
 
 def run_all(data: ReviewData) -> list[AnalysisResult]:

@@ -39,7 +39,10 @@ def method_label(result: AnalysisResult) -> str:
 
 
 def heterogeneity_line(result: AnalysisResult) -> str:
-    f = result.fit
+    return heterogeneity_text(result.fit)
+
+
+def heterogeneity_text(f) -> str:
     if f is None or f.q is None:
         return "Heterogeneity: Not applicable"
     parts = []
@@ -51,7 +54,21 @@ def heterogeneity_line(result: AnalysisResult) -> str:
 
 
 def overall_effect_line(result: AnalysisResult) -> str:
-    f = result.fit
+    return overall_effect_text(result.fit)
+
+
+def subgroup_differences_line(result: AnalysisResult) -> str | None:
+    """RevMan's last footer line; None when the analysis has no subgroups."""
+    s = result.subgroups
+    if s is None:
+        return None
+    if s.q is None:
+        return "Test for subgroup differences: Not applicable"
+    return (f"Test for subgroup differences: Chi² = {fmt.num(s.q)}, df = {s.df} ({fmt.p_value(s.p)}), "
+            f"I² = {s.i2:.0f}%")
+
+
+def overall_effect_text(f) -> str:
     if f is None:
         return "Test for overall effect: Not applicable"
     stat = f"t({f.df}) = {fmt.num(abs(f.statistic))}" if f.df is not None else f"Z = {fmt.num(abs(f.statistic))}"
@@ -85,6 +102,8 @@ def axis(result: AnalysisResult) -> tuple[float, float, list[float]]:
         bounds += [abs(f.ci_low), abs(f.ci_high)]
         if f.pi_low is not None:
             bounds += [abs(f.pi_low), abs(f.pi_high)]
+    if result.subgroups is not None:
+        bounds += [abs(v) for g in result.subgroups.groups if g.fit is not None for v in (g.fit.ci_low, g.fit.ci_high)]
     return axis_for(bounds, result.scale)
 
 
@@ -121,7 +140,7 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
     else:
         cols = [("Mean", 180), ("SD", 220), ("Total", 255), ("Mean", 305), ("SD", 345), ("Total", 380)]
         group_x = (220, 345)
-        weight_x, effect_x = 430, 525
+        weight_x, effect_x = 445, 540
     plot_left = effect_x + 95
     plot_right = plot_left + PLOT_WIDTH
     width = plot_right + 15
@@ -130,14 +149,15 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
     def xpos(v: float) -> float:
         return plot_left + (min(max(v, lo), hi) - lo) / (hi - lo) * PLOT_WIDTH
 
-    n_rows = len(result.rows)
+    f = result.fit
+    layout = _layout(result, dich)
     y0 = 2 * ROW + 6                   # after the two header lines
     study_top = y0 + 6
-    rows_end = study_top + n_rows * ROW
-    f = result.fit
+    rows_end = study_top + len(layout) * ROW
     extra_rows = 1 + (1 if dich else 0) + (1 if f is not None and f.pi_low is not None else 0)
     axis_y = rows_end + extra_rows * ROW + 8
-    height = axis_y + 3 * ROW + 3 * ROW + 10
+    foot_lines = 3 + (1 if result.subgroups is not None else 0)
+    height = axis_y + 3 * ROW + foot_lines * ROW + 10
 
     measure = MEASURE_NAMES[result.spec.measure]
     label = method_label(result)
@@ -159,8 +179,8 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
 
     max_w = max((r.weight for r in result.rows if r.weight), default=1.0)
     x_null = xpos(0.0)
-    for i, row in enumerate(result.rows):
-        y = study_top + (i + 0.7) * ROW
+
+    def study(row, y: float) -> None:
         svg.text(0, y, row.study.label + (" *" if row.dataset != "published" else ""))
         values = ([row.inputs["events_exp"], row.inputs["total_exp"], row.inputs["events_ctrl"],
                    row.inputs["total_ctrl"]] if dich else
@@ -171,7 +191,7 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
         svg.text(weight_x, y, fmt.weight(row.weight), "", "end")
         if not row.estimable:
             svg.text(effect_x, y, "Not estimable", "", "middle")
-            continue
+            return
         half = 1.959963984540054 * math.sqrt(row.vi)
         svg.text(effect_x, y, fmt.estimate_ci(row.yi, row.yi - half, row.yi + half, scale), "", "middle")
         cy = y - 4
@@ -185,21 +205,45 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
             side = 3 + 9 * math.sqrt((row.weight or 0) / max_w) if max_w else 4
             svg.rect(xpos(row.yi) - side / 2, cy - side / 2, side, side, "sq")
 
+    def total(title: str, rows: list, fit, y: float, weight: str, cls: str) -> None:
+        """A Total or Subtotal row: participants, weight, the estimate in numbers and as a diamond."""
+        svg.text(0, y, title, "b")
+        if rows:
+            sums = {k: int(sum(r.inputs[k] for r in rows)) for k in ("total_exp", "total_ctrl")}
+            svg.text(cols[1 if dich else 2][1], y, str(sums["total_exp"]), "b", "end")
+            svg.text(cols[3 if dich else 5][1], y, str(sums["total_ctrl"]), "b", "end")
+        if fit is None:
+            svg.text(effect_x, y, "Not estimable", "b", "middle")
+            return
+        svg.text(weight_x, y, weight, "b", "end")
+        svg.text(effect_x, y, fmt.estimate_ci(fit.estimate, fit.ci_low, fit.ci_high, scale), "b", "middle")
+        cy = y - 4
+        svg.polygon([(xpos(fit.ci_low), cy), (xpos(fit.estimate), cy - 6), (xpos(fit.ci_high), cy),
+                     (xpos(fit.estimate), cy + 6)], cls)
+
+    for i, (kind, item) in enumerate(layout):
+        y = study_top + (i + 0.7) * ROW
+        if kind == "study":
+            study(result.rows[item], y)
+        elif kind == "heading":
+            svg.text(0, y, item, "b")
+        elif kind == "subtotal":
+            rows = [result.rows[j] for j in item.rows]
+            total("Subtotal (95% CI)", rows, item.fit, y, fmt.weight(sum(r.weight or 0.0 for r in rows)), "dia sub")
+        elif kind == "events":
+            rows = [result.rows[j] for j in item.rows]
+            svg.text(0, y, "Total events")
+            svg.text(cols[0][1], y, str(int(sum(r.inputs["events_exp"] for r in rows))), "", "end")
+            svg.text(cols[2][1], y, str(int(sum(r.inputs["events_ctrl"] for r in rows))), "", "end")
+        elif kind == "line":
+            svg.text(0, y, item, "s")
+
     y = rows_end + 0.7 * ROW
     totals = result.totals() if result.rows else {}
-    svg.text(0, y, "Total (95% CI)", "b")
-    if totals:
-        tx = {"total_exp": cols[1 if dich else 2][1], "total_ctrl": cols[3 if dich else 5][1]}
-        for key, x in tx.items():
-            svg.text(x, y, str(totals[key]), "b", "end")
     if f is not None:
-        svg.text(weight_x, y, "100.0%", "b", "end")
-        svg.text(effect_x, y, fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, scale), "b", "middle")
-        cy = y - 4
-        svg.polygon([(xpos(f.ci_low), cy), (xpos(f.estimate), cy - 6), (xpos(f.ci_high), cy),
-                     (xpos(f.estimate), cy + 6)], "dia")
+        total("Total (95% CI)", result.rows, f, y, "100.0%", "dia")
     else:
-        svg.text(effect_x, y, "Not estimable", "b", "middle")
+        total("Total (95% CI)", result.rows, None, y, "", "dia")
     line_y = y
     if dich and totals:
         line_y += ROW
@@ -226,6 +270,10 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
     foot = axis_y + 3 * ROW
     svg.text(0, foot, heterogeneity_line(result), "s")
     svg.text(0, foot + ROW, overall_effect_line(result), "s")
+    differences = subgroup_differences_line(result)
+    if differences:
+        foot += ROW
+        svg.text(0, foot + ROW, differences, "s")
     notes = []
     if any(r.dataset != "published" for r in result.rows):
         notes.append("* values as the source review analysed them (see the study's page)")
@@ -234,6 +282,24 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
     if notes:
         svg.text(0, foot + 2 * ROW, "; ".join(notes).capitalize(), "s")
     return svg.render(STYLE)
+
+
+def _layout(result: AnalysisResult, dich: bool) -> list[tuple[str, object]]:
+    """The rows above the Total: each study; with subgroups, RevMan's blocks of a heading, the subgroup's studies,
+    its subtotal (and total events), its heterogeneity and overall-effect lines, and a blank row."""
+    if result.subgroups is None:
+        return [("study", i) for i in range(len(result.rows))]
+    out: list[tuple[str, object]] = []
+    for g in result.subgroups.groups:
+        out.append(("heading", g.label))
+        out += [("study", i) for i in g.rows]
+        out.append(("subtotal", g))
+        if dich:
+            out.append(("events", g))
+        out.append(("line", heterogeneity_text(g.fit)))
+        out.append(("line", overall_effect_text(g.fit)))
+        out.append(("gap", None))
+    return out
 
 
 def describe(result: AnalysisResult, experimental: str = "MSC", control: str = "Control") -> str:
@@ -245,6 +311,12 @@ def describe(result: AnalysisResult, experimental: str = "MSC", control: str = "
     est = fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, result.scale)
     measure = MEASURE_NAMES[result.spec.measure].lower()
     i2 = f"; I² = {f.i2:.0f}%" if f.i2 is not None else ""
-    return (f"{result.outcome.label}, {experimental} versus {control.lower()}: {n} studies "
+    text = (f"{result.outcome.label}, {experimental} versus {control.lower()}: {n} studies "
             f"({f.k} contributing), pooled {measure} {est.replace('[', '(95% CI ').replace(']', ')')}, "
             f"{fmt.p_value(f.p)}{i2}.")
+    s = result.subgroups
+    if s is not None:
+        parts = [f"{g.label} {fmt.estimate_ci(g.fit.estimate, g.fit.ci_low, g.fit.ci_high, result.scale)}"
+                 if g.fit else f"{g.label} not estimable" for g in s.groups]
+        text += f" Subgroups by {s.by}: " + "; ".join(parts) + ". " + subgroup_differences_line(result) + "."
+    return text

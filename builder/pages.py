@@ -15,6 +15,8 @@ from .versions import _key as versions_key
 from .analysis import AnalysisResult
 from .loader import ReviewData
 from .models import Review, Study
+from .models.study import DESIGN_LABELS
+from . import subgroups as subgroups_mod
 from .cite import cite
 from .narrative import Filler
 from .results import results_document, to_csv, to_json
@@ -28,16 +30,6 @@ def md(text: object) -> str:
         return ""
     escaped = html.escape(str(text), quote=False)
     return _MD_SPECIAL.sub(r"\\\1", escaped).replace("\n", " ")
-
-
-DESIGN_LABELS = {
-    "rct": "Randomised trial",
-    "non-randomised-controlled": "Non-randomised, controlled",
-    "single-arm": "Single arm",
-    "follow-up-cohort": "Follow-up of another study's patients",
-    "case-series": "Case series",
-    "case-report": "Case report",
-}
 
 
 def design(category: str) -> str:
@@ -72,6 +64,7 @@ class AnalysisView:
     k_estimable: int
     followups: dict
     plots: dict           # follow-up figures by key (leave_one_out, cumulative): {"svg", "alt"}
+    subgroups: dict | None   # declared subgroups: {"by", "rows", "test"} for the table under the plot
     small_study: dict     # primary analyses: funnel plot and Egger's test ({"svg", "alt", "egger", "rows"}),
                           # or {"reason"}; empty for other analyses
 
@@ -185,6 +178,23 @@ def small_study_view(result: AnalysisResult) -> dict:
             "se_of": f"{'log ' if scale == 'log' else ''}{measure.lower()}"}
 
 
+def subgroups_view(result: AnalysisResult) -> dict | None:
+    s = result.subgroups
+    if s is None:
+        return None
+    rows = []
+    for g in s.groups:
+        f = g.fit
+        rows.append({"id": g.id, "label": g.label, "k": len(g.rows),
+                     "studies": [result.rows[i].study for i in g.rows],
+                     "weight": fmt.weight(sum(result.rows[i].weight or 0.0 for i in g.rows)),
+                     "estimate": fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, result.scale) if f else "Not estimable",
+                     "heterogeneity": forest.heterogeneity_text(f).removeprefix("Heterogeneity: "),
+                     "overall": forest.overall_effect_text(f).removeprefix("Test for overall effect: ")})
+    return {"by": subgroups_mod.BY_LABELS[s.by], "rows": rows,
+            "test": forest.subgroup_differences_line(result).removeprefix("Test for subgroup differences: ")}
+
+
 def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
     f = result.fit
     prediction = None
@@ -207,6 +217,7 @@ def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
         k_estimable=sum(1 for r in result.rows if r.estimable),
         followups=_followup_rows(result),
         plots=followup_plots(result, review),
+        subgroups=subgroups_view(result),
         small_study=small_study_view(result),
     )
 

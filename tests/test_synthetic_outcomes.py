@@ -1,5 +1,6 @@
 """Outcome-page features the MSC review has no data for, shown on a synthetic review (benchmarks/synthetic.py):
-the funnel plot with Egger's test (at least 10 studies), read back from the built page."""
+the funnel plot with Egger's test (at least 10 studies) and subgroups in the forest plot, read back from the built
+page. The review is generated, then two of its analyses are given `subgroups: design`."""
 
 from __future__ import annotations
 
@@ -9,15 +10,21 @@ import math
 import re
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
+import yaml
 
 from builder import fmt
+from builder.stats import random_effects
+from builder.stats.effects import EffectSizes
+from builder.stats.followups import subgroups as subgroup_test
 from builder.site import build
 from conftest import ROOT, TODAY
 
 SVG = "{http://www.w3.org/2000/svg}"
 FUNNEL = "crp-d28-primary"          # 17 studies with seed 3
 SMALL = "mortality-d28-primary"     # 3 studies
+SUBGROUPED = (FUNNEL, "mortality-d28-fixed-mh")
 
 
 def _synthetic():
@@ -31,6 +38,12 @@ def _synthetic():
 def synthetic_site(tmp_path_factory):
     project = _synthetic().write_project(tmp_path_factory.mktemp("synthetic") / "project", studies=30, outcomes=2,
                                          seed=3)
+    path = project / "data/review.yaml"
+    review = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for a in review["analyses"]:
+        if a["id"] in SUBGROUPED:
+            a["subgroups"] = "design"
+    path.write_text(yaml.safe_dump(review, sort_keys=False, allow_unicode=True), encoding="utf-8")
     build(project, today=TODAY)
     doc = json.loads((project / "site/results.json").read_text(encoding="utf-8"))
     return project, {a["id"]: a for a in doc["analyses"]}
@@ -100,3 +113,80 @@ def test_egger_result_is_printed_beside_the_funnel_plot(synthetic_site):
     small = page(project, "mortality-d28").split(f'id="{SMALL}-small-study-effects"')[1]
     assert "they need at least 10 studies with an estimable effect, and this analysis has 3" in small
     assert "funnel-plot" not in small.split("<h2")[0]
+
+
+def test_subgroups_in_results_json_partition_the_studies_with_stable_ids(synthetic_site):
+    _, analyses = synthetic_site
+    a = analyses[FUNNEL]
+    sub = a["subgroups"]
+    assert sub["by"] == "design"
+    assert [g["id"] for g in sub["groups"]] == ["rct", "non-randomised-controlled", "single-arm", "follow-up-cohort",
+                                                "case-series"]
+    assert sorted(s for g in sub["groups"] for s in g["studies"]) == sorted(s["id"] for s in a["studies"])
+    design = {s["id"]: s["design"] for s in a["studies"]}
+    assert all(design[s] == g["id"] for g in sub["groups"] for s in g["studies"])
+    assert sum(g["weight"] for g in sub["groups"]) == pytest.approx(100)
+    assert "subgroups" not in analyses[SMALL]          # only where review.yaml asks for them
+
+
+def test_test_for_subgroup_differences_is_the_engines(synthetic_site):
+    """The same numbers as the statistics engine's subgroup follow-up run on the study estimates directly."""
+    _, analyses = synthetic_site
+    a = analyses[FUNNEL]
+    studies = a["studies"]
+    es = EffectSizes(np.array([s["yi"] for s in studies]), np.array([s["vi"] for s in studies]),
+                     np.ones(len(studies), dtype=bool), np.zeros(len(studies), dtype=bool))
+    expected = subgroup_test(es, [s["design"] for s in studies], lambda e: random_effects(e, "REML", "hksj"))
+    test = a["subgroups"]["test_for_subgroup_differences"]
+    assert test["q"] == pytest.approx(expected.q, rel=1e-6) and test["df"] == expected.df == 4
+    assert test["p"] == pytest.approx(expected.p, rel=1e-6)
+    fits = dict(zip(expected.labels, expected.fits))      # the engine keeps the order of first appearance
+    for g in a["subgroups"]["groups"]:
+        f = fits[g["id"]]
+        assert g["pooled"]["estimate"] == pytest.approx(f.estimate, rel=1e-6)
+        assert g["pooled"]["ci_high"] == pytest.approx(f.ci_high, rel=1e-6)
+
+
+@pytest.mark.parametrize("ident,outcome,scale", [(FUNNEL, "crp-d28", "identity"),
+                                                 ("mortality-d28-fixed-mh", "mortality-d28", "log")])
+def test_forest_plot_draws_subgroup_headings_subtotals_and_the_test(synthetic_site, ident, outcome, scale):
+    project, analyses = synthetic_site
+    a = analyses[ident]
+    root = svg_on(page(project, outcome), f"forest-{ident}")
+    lines: dict[float, list[str]] = {}
+    for t in root.iter(SVG + "text"):
+        lines.setdefault(float(t.get("y")), []).append(t.text or "")
+    texts = [t for line in lines.values() for t in line]
+    groups = a["subgroups"]["groups"]
+    heading_y = [y for y, line in lines.items() if line[0] in [g["label"] for g in groups]]
+    assert [lines[y][0] for y in sorted(heading_y)] == [g["label"] for g in groups]
+    subtotals = [line for y, line in sorted(lines.items()) if line[0] == "Subtotal (95% CI)"]
+    assert len(subtotals) == len(groups)
+    for line, g in zip(subtotals, groups):
+        p = g["pooled"]
+        assert fmt.estimate_ci(p["estimate"], p["ci_low"], p["ci_high"], scale) in line
+        assert f"{g['weight']:.1f}%" in line
+    t = a["subgroups"]["test_for_subgroup_differences"]
+    assert (f"Test for subgroup differences: Chi² = {fmt.num(t['q'])}, df = {t['df']} ({fmt.p_value(t['p'])}), "
+            f"I² = {t['i2']:.0f}%") in texts
+    # one heterogeneity line per subgroup and one for the whole analysis
+    assert sum(1 for x in texts if x.startswith("Heterogeneity:")) == len(groups) + 1
+    diamonds = root.findall(f"{SVG}polygon[@class='dia sub']")
+    assert len(diamonds) == sum(1 for g in groups if g["pooled"])
+    if scale == "identity":
+        axis_y = max(float(l.get("y1")) for l in root.iter(SVG + "line") if l.get("y1") == l.get("y2"))
+        x = linear_axis(root, axis_y)
+        for d, g in zip(diamonds, [g for g in groups if g["pooled"]]):
+            xs = sorted(float(p.split(",")[0]) for p in d.get("points").split())
+            assert xs[0] == pytest.approx(x(g["pooled"]["ci_low"]), abs=0.05)
+            assert xs[-1] == pytest.approx(x(g["pooled"]["ci_high"]), abs=0.05)
+    else:
+        assert "Total events" in texts
+
+
+def test_outcome_page_lists_subgroups_with_anchors(synthetic_site):
+    project, analyses = synthetic_site
+    html = page(project, "crp-d28")
+    assert f'id="{FUNNEL}-subgroups"' in html
+    for g in analyses[FUNNEL]["subgroups"]["groups"]:
+        assert f'id="{FUNNEL}-subgroup-{g["id"]}"' in html
