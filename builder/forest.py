@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 
-from . import fmt
+from . import fmt, robfig
 from .analysis import AnalysisResult
+from .models.rob import NOT_RETRIEVED, TOOLS
 from .svg import Svg
 
 ROW = 19.0
 FONT = 12.0
 PLOT_WIDTH = 230.0
+ROB_CELL = 20.0          # width of a risk-of-bias column
 LOG_RANGES = [0.5, 0.2, 0.1, 0.05, 0.02, 0.01]   # lower limit of a log axis symmetric about 1; CIs beyond
 #                                                   0.01-100 are drawn as arrows, as RevMan does
 MEASURE_NAMES = {"OR": "Odds Ratio", "RR": "Risk Ratio", "RD": "Risk Difference", "MD": "Mean Difference",
@@ -140,10 +142,19 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
     else:
         cols = [("Mean", 180), ("SD", 220), ("Total", 255), ("Mean", 305), ("SD", 345), ("Total", 380)]
         group_x = (220, 345)
-        weight_x, effect_x = 445, 540
+        weight_x, effect_x = 445, 560
     plot_left = effect_x + 95
     plot_right = plot_left + PLOT_WIDTH
     width = plot_right + 15
+    tool, robs, _ = robfig.for_analysis(result.rows, result.outcome.id)
+    if tool is not None:
+        rob_heads = [f"D{i + 1}" for i in range(len(TOOLS[tool].domains))] + (["O"] if tool != "rob1" else [])
+        rob_left = plot_right + 20
+        width = rob_left + len(rob_heads) * ROB_CELL + 10
+        rob_keys = list(TOOLS[tool].judgements) + [NOT_RETRIEVED]
+        legend_lines = 1 + (len(rob_heads) + 1) // 2 + 1
+    else:
+        legend_lines = 0
     lo, hi, ticks = axis(result)
 
     def xpos(v: float) -> float:
@@ -157,13 +168,14 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
     extra_rows = 1 + (1 if dich else 0) + (1 if f is not None and f.pi_low is not None else 0)
     axis_y = rows_end + extra_rows * ROW + 8
     foot_lines = 3 + (1 if result.subgroups is not None else 0)
-    height = axis_y + 3 * ROW + foot_lines * ROW + 10
+    height = axis_y + 3 * ROW + foot_lines * ROW + 10 + legend_lines * ROW
 
     measure = MEASURE_NAMES[result.spec.measure]
     label = method_label(result)
     left_label, right_label = favours(result, experimental, control)
     desc = describe(result, experimental, control)
-    svg = Svg(width, height, "fp forest", f"Forest plot: {result.outcome.label}, {result.spec.title}", desc, ident)
+    svg = Svg(width, height, "fp forest" + (" rob" if tool else ""),
+              f"Forest plot: {result.outcome.label}, {result.spec.title}", desc, ident)
 
     # headers
     svg.text(0, ROW, "Study or Subgroup", "b")
@@ -175,13 +187,29 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
     for x in (effect_x, (plot_left + plot_right) / 2):
         svg.text(x, ROW - 2, measure, "b", "middle")
         svg.text(x, 2 * ROW, label, "m", "middle")
+    if tool is not None:
+        svg.text(rob_left + len(rob_heads) * ROB_CELL / 2, ROW - 2, "Risk of bias", "b", "middle")
+        for j, head in enumerate(rob_heads):
+            svg.text(rob_left + (j + 0.5) * ROB_CELL, 2 * ROW, head, "m", "middle")
     svg.line(0, y0, width - 10, y0)
+
+    def rob_marks(rob, cy: float) -> None:
+        if rob is None:
+            for j in range(len(rob_heads)):
+                svg.circle(rob_left + (j + 0.5) * ROB_CELL, cy, 6.5, "na")
+            return
+        for j, value in enumerate(robfig.judgements(tool, rob)):
+            cx = rob_left + (j + 0.5) * ROB_CELL
+            svg.circle(cx, cy, 7.5, f"j-{value}")
+            svg.text(cx, cy + 3.5, robfig.STYLE_OF[value][1], robfig._sym(value), "middle")
 
     max_w = max((r.weight for r in result.rows if r.weight), default=1.0)
     x_null = xpos(0.0)
 
-    def study(row, y: float) -> None:
+    def study(row, y: float, rob) -> None:
         svg.text(0, y, row.study.label + (" *" if row.dataset != "published" else ""))
+        if tool is not None:
+            rob_marks(rob, y - 4)
         values = ([row.inputs["events_exp"], row.inputs["total_exp"], row.inputs["events_ctrl"],
                    row.inputs["total_ctrl"]] if dich else
                   [row.inputs["mean_exp"], row.inputs["sd_exp"], row.inputs["total_exp"],
@@ -224,7 +252,7 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
     for i, (kind, item) in enumerate(layout):
         y = study_top + (i + 0.7) * ROW
         if kind == "study":
-            study(result.rows[item], y)
+            study(result.rows[item], y, robs[item])
         elif kind == "heading":
             svg.text(0, y, item, "b")
         elif kind == "subtotal":
@@ -281,7 +309,24 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
         notes.append(f"{result.spec.continuity_correction:g} added to zero cells for the study's own estimate")
     if notes:
         svg.text(0, foot + 2 * ROW, "; ".join(notes).capitalize(), "s")
-    return svg.render(STYLE)
+    if tool is None:
+        return svg.render(STYLE)
+    # the legend of the risk-of-bias columns: the tool, its domains, and its judgements with their symbols
+    y = foot + 3 * ROW + 4
+    svg.text(0, y, f"Risk of bias ({TOOLS[tool].name}, as assessed for this outcome or for all outcomes)", "b")
+    names = list(TOOLS[tool].domains.values()) + (["Overall judgement"] if tool != "rob1" else [])
+    for j, (head, name) in enumerate(zip(rob_heads, names)):      # in two columns
+        svg.text(0 if j % 2 == 0 else 330, y + (j // 2 + 1) * ROW, f"({head}) {name}", "s")
+    y += ((len(rob_heads) + 1) // 2 + 1) * ROW
+    x = 8.0
+    for key in rob_keys:
+        svg.circle(x, y - 4, 7.5, f"j-{key}")
+        svg.text(x, y - 0.5, robfig.STYLE_OF[key][1], robfig._sym(key), "middle")
+        svg.text(x + 12, y, robfig.label(key), "s")
+        x += 24 + 6.6 * len(robfig.label(key))
+    svg.circle(x, y - 4, 6.5, "na")
+    svg.text(x + 12, y, "Not assessed", "s")
+    return svg.render(STYLE + robfig.FOREST_STYLE)
 
 
 def _layout(result: AnalysisResult, dich: bool) -> list[tuple[str, object]]:
@@ -314,6 +359,10 @@ def describe(result: AnalysisResult, experimental: str = "MSC", control: str = "
     text = (f"{result.outcome.label}, {experimental} versus {control.lower()}: {n} studies "
             f"({f.k} contributing), pooled {measure} {est.replace('[', '(95% CI ').replace(']', ')')}, "
             f"{fmt.p_value(f.p)}{i2}.")
+    tool, robs, _ = robfig.for_analysis(result.rows, result.outcome.id)
+    if tool is not None:
+        text += (f" Risk of bias ({TOOLS[tool].name}) is shown beside the plot for "
+                 f"{sum(1 for r in robs if r is not None)} of {n} studies.")
     s = result.subgroups
     if s is not None:
         parts = [f"{g.label} {fmt.estimate_ci(g.fit.estimate, g.fit.ci_low, g.fit.ci_high, result.scale)}"

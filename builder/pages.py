@@ -64,6 +64,8 @@ class AnalysisView:
     k_estimable: int
     followups: dict
     plots: dict           # follow-up figures by key (leave_one_out, cumulative): {"svg", "alt"}
+    rob_tool: str | None     # name of the risk-of-bias tool shown beside the forest plot
+    rob_note: str | None     # why no tool is shown although studies are assessed
     subgroups: dict | None   # declared subgroups: {"by", "rows", "test"} for the table under the plot
     small_study: dict     # primary analyses: funnel plot and Egger's test ({"svg", "alt", "egger", "rows"}),
                           # or {"reason"}; empty for other analyses
@@ -80,7 +82,8 @@ class AnalysisView:
 
 def _rows(result: AnalysisResult) -> list[dict]:
     rows = []
-    for r in result.rows:
+    tool, robs, _ = robfig.for_analysis(result.rows, result.outcome.id)
+    for r, rob in zip(result.rows, robs):
         if r.estimable:
             half = 1.959963984540054 * r.vi ** 0.5
             est = fmt.estimate_ci(r.yi, r.yi - half, r.yi + half, result.scale)
@@ -94,7 +97,7 @@ def _rows(result: AnalysisResult) -> list[dict]:
             ctl = f"{fmt.num(r.inputs['mean_ctrl'])} ({fmt.num(r.inputs['sd_ctrl'])}), {r.inputs['total_ctrl']}"
         rows.append({"study": r.study, "dataset": r.dataset, "exp": exp, "ctl": ctl, "estimate": est,
                      "weight": fmt.weight(r.weight) or "—", "provenance": r.data.provenance,
-                     "corrected": r.corrected})
+                     "corrected": r.corrected, "rob": robfig.judgement_text(tool, rob) if tool else None})
     return rows
 
 
@@ -195,6 +198,20 @@ def subgroups_view(result: AnalysisResult) -> dict | None:
             "test": forest.subgroup_differences_line(result).removeprefix("Test for subgroup differences: ")}
 
 
+def _rob_tool(result: AnalysisResult) -> str | None:
+    tool = robfig.for_analysis(result.rows, result.outcome.id)[0]
+    return TOOLS[tool].name if tool else None
+
+
+def _rob_note(result: AnalysisResult) -> str | None:
+    """Why the plot has no risk-of-bias columns although some of its studies are assessed."""
+    tool, _, tools = robfig.for_analysis(result.rows, result.outcome.id)
+    if tool is not None or not tools:
+        return None
+    return (f"Risk of bias is not shown beside the plot: its studies were assessed with different tools "
+            f"({', '.join(TOOLS[t].name for t in tools)}), which one set of columns cannot show together.")
+
+
 def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
     f = result.fit
     prediction = None
@@ -217,6 +234,8 @@ def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
         k_estimable=sum(1 for r in result.rows if r.estimable),
         followups=_followup_rows(result),
         plots=followup_plots(result, review),
+        rob_tool=_rob_tool(result),
+        rob_note=_rob_note(result),
         subgroups=subgroups_view(result),
         small_study=small_study_view(result),
     )

@@ -25,6 +25,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 FUNNEL = "crp-d28-primary"          # 17 studies with seed 3
 SMALL = "mortality-d28-primary"     # 3 studies
 SUBGROUPED = (FUNNEL, "mortality-d28-fixed-mh")
+RCT = "crp-d28-rct"                 # added by the test: randomised trials only, all assessed with RoB 2 or not at all
 
 
 def _synthetic():
@@ -43,6 +44,8 @@ def synthetic_site(tmp_path_factory):
     for a in review["analyses"]:
         if a["id"] in SUBGROUPED:
             a["subgroups"] = "design"
+    rct = next(a for a in review["analyses"] if a["id"] == "crp-d28-controlled")
+    review["analyses"].append({**rct, "id": RCT, "title": "CRP, randomised trials only", "designs": ["rct"]})
     path.write_text(yaml.safe_dump(review, sort_keys=False, allow_unicode=True), encoding="utf-8")
     build(project, today=TODAY)
     doc = json.loads((project / "site/results.json").read_text(encoding="utf-8"))
@@ -190,3 +193,33 @@ def test_outcome_page_lists_subgroups_with_anchors(synthetic_site):
     assert f'id="{FUNNEL}-subgroups"' in html
     for g in analyses[FUNNEL]["subgroups"]["groups"]:
         assert f'id="{FUNNEL}-subgroup-{g["id"]}"' in html
+
+
+def test_risk_of_bias_columns_show_rob2_with_overall_and_unassessed_studies(synthetic_site):
+    project, analyses = synthetic_site
+    html = page(project, "crp-d28")
+    root = svg_on(html, f"forest-{RCT}")
+    assert root.get("class") == "fp forest rob"
+    texts = [(float(t.get("y")), t.text or "") for t in root.iter(SVG + "text")]
+    assert [t for _, t in texts if re.fullmatch(r"D\d|O", t)] == ["D1", "D2", "D3", "D4", "D5", "O"]
+    assert any(t == "(O) Overall judgement" for _, t in texts)
+    circles = [(float(c.get("cy")), c.get("class")) for c in root.iter(SVG + "circle")]
+    unassessed = 0
+    for s in analyses[RCT]["studies"]:
+        y = next(y for y, t in texts if t == s["label"])
+        marks = [cls for cy, cls in circles if abs(cy - (y - 4)) < 0.01]
+        study = yaml.safe_load((project / "data/studies" / f"{s['id']}.yaml").read_text(encoding="utf-8"))
+        if not study.get("risk_of_bias"):
+            unassessed += 1
+            assert marks == ["na"] * 6
+        else:
+            rob = study["risk_of_bias"][0]
+            assert rob["tool"] == "rob2"
+            assert marks == [f"j-{d['judgement']}" for d in rob["domains"]] + [f"j-{rob['overall']}"]
+    assert unassessed >= 1
+    section = html.split(f'id="{RCT}"')[1].split("<h2")[0]
+    assert section.count("<td>not assessed</td>") == unassessed
+    # studies assessed with RoB 2 and ROBINS-I: no columns, and the page says why
+    mixed = svg_on(html, f"forest-{FUNNEL}")
+    assert mixed.get("class") == "fp forest"
+    assert "were assessed with different tools (RoB 2, ROBINS-I)" in html.split(f'id="{FUNNEL}"')[1]
