@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -53,6 +53,8 @@ class AnalysisResult:
     fixed_first: Fit | None = None          # the fixed-effect fit an I²-switch rule looked at
     notes: list[str] = field(default_factory=list)
     followups: dict = field(default_factory=dict)   # sensitivity, leave_one_out, cumulative (primary analyses)
+    small_study: dict = field(default_factory=dict)  # primary analyses: Egger's test and funnel data, or why not
+    subgroups: object | None = None                  # subgroups.Subgroups when the analysis declares subgroups
 
     @property
     def scale(self) -> str:
@@ -191,18 +193,23 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
             weight = float(result_fit.weights[i])
         rows.append(StudyRow(study, name, ds, inputs[i], float(es.yi[i]) if ok else None,
                              float(es.vi[i]) if ok else None, bool(es.corrected[i]), weight))
-    return AnalysisResult(spec, outcome, rows, missing, result_fit, first, notes)
+    result = AnalysisResult(spec, outcome, rows, missing, result_fit, first, notes)
+    if spec.subgroups and result_fit is not None:
+        from . import subgroups
+        result = replace(result, subgroups=subgroups.compute(result))
+    return result
 
 
 def _analysis_key(spec: Analysis, outcome: Outcome, chosen) -> str:
     """Everything an analysis's numbers depend on: its plan, its outcome, and for each study used the dataset
-    and the few study fields the follow-ups read (label, year, design, risk of bias). Editing another
-    outcome of the same study, or any other field, leaves the key unchanged."""
+    and the study fields the follow-ups and subgroups read (label, year, design, risk of bias, country, arms).
+    Editing another outcome of the same study, or any other field, leaves the key unchanged."""
     from .sensitivity import high_risk
     parts = [spec.model_dump_json(), outcome.model_dump_json()]
     for study, name, ds in chosen:
         parts.append(json.dumps([study.id, study.label, study.citation.year, study.design.category,
-                                 high_risk(study), name]))
+                                 high_risk(study), study.location.country, name]))
+        parts.extend(arm.model_dump_json() for arm in study.arms)
         parts.append(ds.model_dump_json())
     return cache.key("analysis", *parts)
 
@@ -211,7 +218,8 @@ def _restore(spec: Analysis, data: ReviewData, chosen, missing, saved: dict) -> 
     rows = [StudyRow(study, name, ds, _inputs(ds), *numbers)
             for (study, name, ds), numbers in zip(chosen, saved["rows"])]
     return AnalysisResult(spec, data.review.outcome(spec.outcome), rows, missing, saved["fit"], saved["first"],
-                          list(saved["notes"]), dict(saved["followups"]))
+                          list(saved["notes"]), dict(saved["followups"]), dict(saved["small_study"]),
+                          saved["subgroups"])
 
 
 def run_all(data: ReviewData, store: cache.Store | None = None) -> list[AnalysisResult]:
@@ -232,8 +240,10 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
         if r.spec.role == "primary" and r.fit is not None:
             r.followups.update(sensitivity=sensitivity.panel(r), leave_one_out=sensitivity.leave_one_out(r),
                                cumulative=sensitivity.cumulative(r))
+            r.small_study.update(sensitivity.small_study(r))
         if k is not None:
             store.put("analyses", k, {"rows": [(x.yi, x.vi, x.corrected, x.weight) for x in r.rows], "fit": r.fit,
-                                      "first": r.fixed_first, "notes": r.notes, "followups": r.followups})
+                                      "first": r.fixed_first, "notes": r.notes, "followups": r.followups,
+                                      "small_study": r.small_study, "subgroups": r.subgroups})
         results.append(r)
     return results

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__, fmt, forest, interpret, prisma, reproduce, robfig, sof, timeline
+from . import __version__, fmt, followplot, forest, interpret, prisma, reproduce, robfig, sof, timeline
 from .models.rob import TOOLS
 from .versions import _key as versions_key
 from .analysis import AnalysisResult
 from .loader import ReviewData
 from .models import Review, Study
+from .models.study import DESIGN_LABELS
+from . import subgroups as subgroups_mod
 from .cite import cite
 from .narrative import Filler
 from .results import results_document, to_csv, to_json
@@ -28,16 +30,6 @@ def md(text: object) -> str:
         return ""
     escaped = html.escape(str(text), quote=False)
     return _MD_SPECIAL.sub(r"\\\1", escaped).replace("\n", " ")
-
-
-DESIGN_LABELS = {
-    "rct": "Randomised trial",
-    "non-randomised-controlled": "Non-randomised, controlled",
-    "single-arm": "Single arm",
-    "follow-up-cohort": "Follow-up of another study's patients",
-    "case-series": "Case series",
-    "case-report": "Case report",
-}
 
 
 def design(category: str) -> str:
@@ -71,6 +63,12 @@ class AnalysisView:
     k_total: int
     k_estimable: int
     followups: dict
+    plots: dict           # follow-up figures by key (leave_one_out, cumulative): {"svg", "alt"}
+    rob_tool: str | None     # name of the risk-of-bias tool shown beside the forest plot
+    rob_note: str | None     # why no tool is shown although studies are assessed
+    subgroups: dict | None   # declared subgroups: {"by", "rows", "test"} for the table under the plot
+    small_study: dict     # primary analyses: funnel plot and Egger's test ({"svg", "alt", "egger", "rows"}),
+                          # or {"reason"}; empty for other analyses
 
 
     @property
@@ -84,7 +82,8 @@ class AnalysisView:
 
 def _rows(result: AnalysisResult) -> list[dict]:
     rows = []
-    for r in result.rows:
+    tool, robs, _ = robfig.for_analysis(result.rows, result.outcome.id)
+    for r, rob in zip(result.rows, robs):
         if r.estimable:
             half = 1.959963984540054 * r.vi ** 0.5
             est = fmt.estimate_ci(r.yi, r.yi - half, r.yi + half, result.scale)
@@ -98,7 +97,7 @@ def _rows(result: AnalysisResult) -> list[dict]:
             ctl = f"{fmt.num(r.inputs['mean_ctrl'])} ({fmt.num(r.inputs['sd_ctrl'])}), {r.inputs['total_ctrl']}"
         rows.append({"study": r.study, "dataset": r.dataset, "exp": exp, "ctl": ctl, "estimate": est,
                      "weight": fmt.weight(r.weight) or "—", "provenance": r.data.provenance,
-                     "corrected": r.corrected})
+                     "corrected": r.corrected, "rob": robfig.judgement_text(tool, rob) if tool else None})
     return rows
 
 
@@ -115,6 +114,102 @@ def _followup_rows(result: AnalysisResult) -> dict[str, list[dict]]:
             "changed": bool(row.change),
         } for row in rows]
     return out
+
+
+STEP_PLOTS = {
+    "leave_one_out": ("Leave-one-out", "Study left out", "leave-one-out"),
+    "cumulative": ("Cumulative meta-analysis by publication year", "Studies added in order", "cumulative"),
+}
+
+
+def _step_note(reason: str | None) -> str:
+    """A short note for a row without an estimate: the reason up to its colon, capitalised."""
+    text = (reason or "not estimable").split(":")[0]
+    return text[0].upper() + text[1:]
+
+
+def followup_plots(result: AnalysisResult, review: Review) -> dict[str, dict]:
+    """The leave-one-out and cumulative refits as plots, beside the tables that carry the same numbers."""
+    out = {}
+    if result.fit is None:
+        return out
+    left, right = forest.favours(result, review.experimental_label, review.control_label)
+    for key, (kind, head, slug) in STEP_PLOTS.items():
+        rows = result.followups.get(key)
+        if not rows:
+            continue
+        steps = [followplot.Step(r.label, r.fit, _step_note(r.reason)) for r in rows]
+        alt = f"{result.outcome.label}, " + followplot.describe_steps(kind.lower(), steps, result.fit, result.scale)
+        svg = followplot.steps(f"{kind}: {result.outcome.label}, {result.spec.title}", alt, head, steps,
+                               result.fit, result.scale, f"{result.spec.id}-{slug}-plot", (left, right))
+        out[key] = {"svg": svg, "alt": alt}
+    return out
+
+
+EGGER_THRESHOLD = 0.10   # the conventional level for Egger's test, which has little power
+
+
+def small_study_view(result: AnalysisResult) -> dict:
+    s = result.small_study
+    if not s:
+        return {}
+    if s["funnel"] is None:
+        return {"reason": s["reason"], "k": s["k"]}
+    measure = forest.MEASURE_NAMES[result.spec.measure]
+    scale = result.scale
+    e = s["egger"]
+    if e is None:
+        egger = f"Egger's test could not be computed: {s['reason']}."
+    else:
+        stat = f"t({e.df}) = {fmt.num(e.statistic)}" if e.df is not None else f"z = {fmt.num(e.statistic)}"
+        reading = ("the funnel plot is asymmetric beyond what chance would easily explain: smaller studies "
+                   "report different effects from larger ones" if e.p < EGGER_THRESHOLD else
+                   "no clear sign of funnel-plot asymmetry, although the test has little power")
+        limit = fmt.estimate_ci(e.limit_estimate, e.limit_ci_low, e.limit_ci_high, scale)
+        egger = (f"Egger's regression test of {s['k']} studies: {stat}, {fmt.p_value(e.p)}; {reading} "
+                 f"(P < {EGGER_THRESHOLD:.2f} is the usual threshold). The {measure.lower()} expected in a "
+                 f"study with a standard error of 0 (the regression's limit estimate) is {limit}.")
+    f = result.fit
+    alt = (f"Funnel plot of {s['k']} studies: the standard error of each study's "
+           f"{'log ' if scale == 'log' else ''}{measure.lower()} against its estimate, around the pooled "
+           f"{fmt.num(fmt.back(f.estimate, scale))}. " + egger)
+    svg = followplot.funnel(f"Funnel plot: {result.outcome.label}, {result.spec.title}", alt, s["funnel"], scale,
+                            f"{result.spec.id}-funnel-plot", measure)
+    rows = [{"study": r.study, "estimate": fmt.num(fmt.back(r.yi, scale)), "se": fmt.num(r.vi ** 0.5, 3)}
+            for r in result.rows if r.estimable]
+    return {"svg": svg, "alt": alt, "egger": egger, "rows": rows, "k": s["k"],
+            "se_of": f"{'log ' if scale == 'log' else ''}{measure.lower()}"}
+
+
+def subgroups_view(result: AnalysisResult) -> dict | None:
+    s = result.subgroups
+    if s is None:
+        return None
+    rows = []
+    for g in s.groups:
+        f = g.fit
+        rows.append({"id": g.id, "label": g.label, "k": len(g.rows),
+                     "studies": [result.rows[i].study for i in g.rows],
+                     "weight": fmt.weight(sum(result.rows[i].weight or 0.0 for i in g.rows)),
+                     "estimate": fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, result.scale) if f else "Not estimable",
+                     "heterogeneity": forest.heterogeneity_text(f).removeprefix("Heterogeneity: "),
+                     "overall": forest.overall_effect_text(f).removeprefix("Test for overall effect: ")})
+    return {"by": subgroups_mod.BY_LABELS[s.by], "rows": rows,
+            "test": forest.subgroup_differences_line(result).removeprefix("Test for subgroup differences: ")}
+
+
+def _rob_tool(result: AnalysisResult) -> str | None:
+    tool = robfig.for_analysis(result.rows, result.outcome.id)[0]
+    return TOOLS[tool].name if tool else None
+
+
+def _rob_note(result: AnalysisResult) -> str | None:
+    """Why the plot has no risk-of-bias columns although some of its studies are assessed."""
+    tool, _, tools = robfig.for_analysis(result.rows, result.outcome.id)
+    if tool is not None or not tools:
+        return None
+    return (f"Risk of bias is not shown beside the plot: its studies were assessed with different tools "
+            f"({', '.join(TOOLS[t].name for t in tools)}), which one set of columns cannot show together.")
 
 
 def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
@@ -138,6 +233,11 @@ def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
         k_total=len(result.rows),
         k_estimable=sum(1 for r in result.rows if r.estimable),
         followups=_followup_rows(result),
+        plots=followup_plots(result, review),
+        rob_tool=_rob_tool(result),
+        rob_note=_rob_note(result),
+        subgroups=subgroups_view(result),
+        small_study=small_study_view(result),
     )
 
 
@@ -251,6 +351,10 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
               env.get_template("outcome.md.j2").render(outcome=outcome, analyses=by_outcome[outcome.id], **sub))
         for view in by_outcome[outcome.id]:
             write(f"figures/{view.id}.svg", view.svg)
+            for key, plot in view.plots.items():
+                write(f"figures/{view.id}-{STEP_PLOTS[key][2]}.svg", plot["svg"])
+            if "svg" in view.small_study:
+                write(f"figures/{view.id}-funnel.svg", view.small_study["svg"])
     write("data.md", env.get_template("data.md.j2").render(**ctx))
     r_script = env.get_template("analysis.R.j2")
     for view in views:

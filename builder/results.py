@@ -98,7 +98,35 @@ def analysis_record(result: AnalysisResult) -> dict:
         "heterogeneity": heterogeneity,
         "notes": list(result.notes),
         **{key: [_followup(row) for row in rows] for key, rows in result.followups.items()},
+        **({"small_study_effects": _small_study(result.small_study)} if result.small_study else {}),
+        **({"subgroups": _subgroups(result)} if result.subgroups is not None else {}),
     }
+
+
+def _subgroups(result: AnalysisResult) -> dict:
+    s = result.subgroups
+    groups = []
+    for g in s.groups:
+        f = g.fit
+        groups.append({
+            "id": g.id, "label": g.label, "studies": [result.rows[i].study.id for i in g.rows],
+            "weight": _num(sum(result.rows[i].weight or 0.0 for i in g.rows)),
+            "pooled": _pooled(f),
+            "heterogeneity": None if f is None else {"q": _num(f.q), "df": f.q_df, "q_p": _num(f.q_p),
+                                                     "tau2": _num(f.tau2), "i2": _num(f.i2)},
+        })
+    return {"by": s.by, "groups": groups,
+            "test_for_subgroup_differences": {"q": _num(s.q), "df": s.df, "p": _num(s.p), "i2": _num(s.i2)}}
+
+
+def _small_study(s: dict) -> dict:
+    e = s["egger"]
+    test = None if e is None else {
+        "test": "Egger (regression on the standard error)", "statistic": _num(e.statistic),
+        "statistic_type": "t" if e.df is not None else "z", "df": e.df, "p": _num(e.p), "slope": _num(e.slope),
+        "slope_se": _num(e.slope_se), "limit_estimate": _num(e.limit_estimate), "limit_se": _num(e.limit_se),
+        "limit_ci_low": _num(e.limit_ci_low), "limit_ci_high": _num(e.limit_ci_high), "tau2": _num(e.tau2)}
+    return {"k": s["k"], "egger": test, "reason": s["reason"]}
 
 
 def results_document(data: ReviewData, results: list[AnalysisResult]) -> dict:

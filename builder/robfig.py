@@ -112,3 +112,54 @@ def summary_bars(tool_id: str, assessments: list) -> str:
         svg.text(x, 38 + len(domains) * row, f"{25 * k}%", "", "middle")
     svg.desc = "; ".join(desc_parts)
     return svg.render(STYLE)
+
+
+# The same colours inside the forest plot's risk-of-bias columns (its SVG has the class "fp").
+FOREST_STYLE = (
+    ".fp text.sym{fill:#111;font-weight:700;font-size:10px}.fp text.sym.light{fill:#fff}"
+    ".fp .na{fill:none;stroke:var(--md-default-fg-color--light,#777);stroke-dasharray:2 2}"
+    + "".join(f".fp .j-{k}{{fill:{c}}}" for k, (c, _, _) in STYLE_OF.items())
+)
+NOT_ASSESSED = "not assessed"
+
+
+def for_analysis(rows, outcome: str) -> tuple[str | None, list, list[str]]:
+    """The risk-of-bias assessments beside a forest plot: (tool, one RiskOfBias or None per row, tools found).
+
+    An assessment counts when it covers the analysis's outcome (or every outcome). The tool shown is the one
+    that covers the most studies (a tie goes to the tool whose judgements were more often read); it is None when
+    no study is assessed, or when some assessed study has no assessment with that tool, since one column cannot
+    mix tools."""
+    per_row = [[rob for rob in r.study.risk_of_bias if rob.outcome in (None, outcome)] for r in rows]
+    tools = sorted({rob.tool for found in per_row for rob in found})
+    if not tools:
+        return None, [None] * len(rows), tools
+
+    def first(found, tool):
+        return next((rob for rob in found if rob.tool == tool), None)
+
+    def rank(tool):
+        chosen = [first(found, tool) for found in per_row]
+        read = sum(1 for rob in chosen if rob for d in rob.domains if d.judgement != NOT_RETRIEVED)
+        return (sum(1 for rob in chosen if rob), read)
+
+    tool = max(tools, key=rank)
+    chosen = [first(found, tool) for found in per_row]
+    if any(found and rob is None for found, rob in zip(per_row, chosen)):
+        return None, [None] * len(rows), tools
+    return tool, chosen, tools
+
+
+def judgements(tool_id: str, rob) -> list[str]:
+    """The row of judgements: each domain in the tool's order, then the overall one where the tool has it."""
+    by_domain = {d.domain: d.judgement for d in rob.domains}
+    values = [by_domain[d] for d in TOOLS[tool_id].domains]
+    return values + ([rob.overall or NOT_RETRIEVED] if tool_id != "rob1" else [])
+
+
+def judgement_text(tool_id: str, rob) -> str:
+    """The row in words, for the table under the plot."""
+    if rob is None:
+        return NOT_ASSESSED
+    heads = [f"D{i + 1}" for i in range(len(TOOLS[tool_id].domains))] + (["overall"] if tool_id != "rob1" else [])
+    return "; ".join(f"{h} {label(j).lower()}" for h, j in zip(heads, judgements(tool_id, rob)))

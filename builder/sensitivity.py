@@ -15,6 +15,7 @@ from .analysis import AnalysisResult
 from .models.rob import NOT_RETRIEVED
 from .stats import Fit
 from .stats.effects import EffectSizes
+from .stats.followups import MIN_K_EGGER, egger, funnel_data
 
 HIGH = {"high", "serious", "critical"}
 
@@ -204,3 +205,21 @@ def cumulative(result: AnalysisResult) -> list[Row]:
         out.append(_row(result, f"up-to-{r.study.id}", label, keep, reason_if_none="no estimable study yet",
                         refit=refit, names=False))
     return out
+
+
+def small_study(result: AnalysisResult) -> dict:
+    """Egger's test and the funnel plot's data when at least MIN_K_EGGER studies have an estimable effect;
+    otherwise the reason there are none. Keys: k, egger, funnel, reason."""
+    k = sum(1 for r in result.rows if r.estimable)
+    if result.fit is None:
+        return {}
+    if k < MIN_K_EGGER:
+        return {"k": k, "egger": None, "funnel": None,
+                "reason": f"they need at least {MIN_K_EGGER} studies with an estimable effect, and this analysis "
+                          f"has {k}"}
+    es = _es(result)
+    try:
+        test = egger(es, result.fit)
+    except ValueError as exc:
+        return {"k": k, "egger": None, "funnel": funnel_data(es, result.fit), "reason": str(exc)}
+    return {"k": k, "egger": test, "funnel": funnel_data(es, result.fit), "reason": None}

@@ -32,6 +32,10 @@ class Svg:
         c = f' class="{cls}"' if cls else ""
         self.parts.append(f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}"{c}/>')
 
+    def circle(self, cx: float, cy: float, r: float, cls: str = "") -> None:
+        c = f' class="{cls}"' if cls else ""
+        self.parts.append(f'<circle cx="{_n(cx)}" cy="{_n(cy)}" r="{_n(r)}"{c}/>')
+
     def polygon(self, points: list[tuple[float, float]], cls: str = "") -> None:
         c = f' class="{cls}"' if cls else ""
         pts = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)

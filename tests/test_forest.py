@@ -98,3 +98,27 @@ def test_alt_text_states_the_result(results):
     root, _, _, _ = parse(r)
     assert root.find("s:title", NS).text.startswith("Forest plot: Overall survival")
     assert root.find("s:desc", NS).text == text
+
+
+def test_risk_of_bias_columns_follow_the_assessments(results):
+    """Survival: only Lanzoni 2021 is assessed (Cochrane RoB 1, complete; its RoB 2 assessment is mostly
+    unreadable), so the columns are RoB 1's seven domains, filled for Lanzoni and 'not assessed' for the rest."""
+    from builder import robfig
+    r = results["survival-primary"]
+    root, texts, _, _ = parse(r)
+    assert "fp forest rob" == root.get("class")
+    strings = [t for _, _, t in texts]
+    assert [f"D{i}" for i in range(1, 8)] == [t for t in strings if re.fullmatch(r"D\d", t)]
+    assert "(D1) Random sequence generation" in strings and "(D7) Other bias" in strings
+    label_y = {t: y for _, y, t in texts}
+    circles = [(float(c.get("cy")), c.get("class")) for c in root.findall("s:circle", NS)]
+    for row in r.rows:
+        marks = [cls for cy, cls in circles if abs(cy - (label_y[row.study.label] - 4)) < 0.01]
+        if row.study.id == "lanzoni-2021":
+            rob = next(a for a in row.study.risk_of_bias if a.tool == "rob1")
+            assert marks == [f"j-{d.judgement}" for d in rob.domains]
+        else:
+            assert marks == ["na"] * 7
+    assert "Risk of bias (Cochrane RoB 1) is shown beside the plot for 1 of 8 studies." in forest.describe(r)
+    assert robfig.for_analysis(results["crp-primary"].rows, "crp")[0] is None
+    assert 'class="fp forest"' in forest.render(results["crp-primary"])     # no study assessed: no columns

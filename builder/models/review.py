@@ -87,6 +87,10 @@ class Analysis(Strict):
     exclude: list[Identifier] = Field(default_factory=list)
     designs: list[DesignCategory] | None = Field(None, description="Only studies of these design categories.")
     reported: ReportedResult | None = None
+    subgroups: Literal["design", "country", "cell-source"] | None = Field(
+        None, description="Split the forest plot into subgroups by a study characteristic, with a subtotal per "
+        "subgroup and the test for subgroup differences: design (the design category), country (of the study's "
+        "location) or cell-source (of the experimental arm's intervention).")
 
     @model_validator(mode="after")
     def _measure_method(self) -> "Analysis":

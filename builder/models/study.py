@@ -18,6 +18,15 @@ DesignCategory = Literal[
     "case-report",
 ]
 
+DESIGN_LABELS = {
+    "rct": "Randomised trial",
+    "non-randomised-controlled": "Non-randomised, controlled",
+    "single-arm": "Single arm",
+    "follow-up-cohort": "Follow-up of another study's patients",
+    "case-series": "Case series",
+    "case-report": "Case report",
+}
+
 
 class Citation(Strict):
     authors: list[str] = Field(min_length=1, description="Authors as 'Surname Initials'; end with 'et al' if truncated.")
