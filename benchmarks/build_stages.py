@@ -16,7 +16,9 @@ runs the stages of `builder.site.build` one by one, as build() chains them:
     MkDocs            builder.site.mkdocs_build (a `mkdocs build --strict` subprocess)
 
 Then another fresh process times the whole `builder.site.build` cold (new interpreter, imports included,
-no earlier build/ or site/), so its figure can be compared with the sum of the stages.
+no earlier build/ or site/), so its figure can be compared with the sum of the stages. A third builds the
+review once (untimed), corrects one number in one study file (the first mean, or event count, of the middle
+study) and times the rebuild in a fresh interpreter: what a maintainer waits for after fixing a typo.
 
 Memory, by default (`--memory rss`): for the Python stages, the growth of the worker process's peak resident
 set size over the stage (getrusage ru_maxrss after minus before; 0 means the stage stayed below an earlier
@@ -34,6 +36,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -255,6 +258,60 @@ def worker_cold(studies: int, outcomes: int, seed: int) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _edit_one_study(project: Path) -> str:
+    """Correct one number in one study, as a maintainer fixing a typo would: the first mean (or, failing that,
+    event count) of the middle study file, raised by one unit in its last printed digit."""
+    files = sorted((project / "data/studies").glob("*.yaml"))
+    path = files[len(files) // 2]
+    text = path.read_text(encoding="utf-8")
+    for field in ("mean", "events"):
+        m = re.search(rf"^(\s+{field}: )(\d+)(\.\d+)?$", text, re.M)
+        if m:
+            digits = len(m.group(3) or ".") - 1
+            value = float(m.group(2) + (m.group(3) or "")) + 10 ** -digits
+            new = f"{value:.{digits}f}" if digits else str(int(value))
+            path.write_text(text[:m.start(2)] + new + text[m.end(3) if m.group(3) else m.end(2):], encoding="utf-8")
+            return f"{path.name}: {field} {m.group(2)}{m.group(3) or ''} -> {new}"
+    raise RuntimeError(f"no mean or events in {path.name}")
+
+
+def worker_edit(studies: int, outcomes: int, seed: int) -> dict:
+    """A build after one study was edited, timed in a fresh interpreter, following an untimed cold build."""
+    tmp = Path(tempfile.mkdtemp(prefix="build-edit-"))
+    try:
+        project, _, _ = _generate(studies, outcomes, seed, tmp)
+        today = _today()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        first = subprocess.run([sys.executable, "-c", "import sys, datetime as dt; from pathlib import Path; "
+                                "from builder.site import build; build(Path(sys.argv[1]), site=Path(sys.argv[2]), "
+                                "today=dt.date.fromisoformat(sys.argv[3]))", str(project), str(tmp / "site"),
+                                today.isoformat()], capture_output=True, text=True, env=env, cwd=ROOT)
+        if first.returncode != 0:
+            return {"edit": {"error": "the first build failed: " + first.stderr.strip()[-300:]}}
+        record: dict = {"change": _edit_one_study(project)}
+        sys.modules.pop("synthetic", None)
+        cpu_before = _cpu() + _cpu(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        children = ChildPeak()
+        report: dict = {}
+        try:
+            with children:
+                from builder.site import build     # imports are part of the rebuild, as with `review build`
+                build(project, site=tmp / "site", today=today, report=report)
+        except BaseException as exc:     # noqa: BLE001
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            record["error"] = _error(exc)
+        record["wall_s"] = time.perf_counter() - start
+        record["cpu_s"] = _cpu() + _cpu(resource.RUSAGE_CHILDREN) - cpu_before
+        record["process_peak_mb"] = _maxrss_mb()
+        record["child_peak_mb"] = children.mb
+        record["pages"] = report.get("pages")
+        return {"edit": record}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # --------------------------------------------------------------------------------------------------- driver
 def run_worker(args: list[str], timeout: float | None) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", *args]
@@ -336,6 +393,17 @@ def print_report(results: dict, args) -> None:
                   f"{fmt_mb(cold['process_peak_mb']) + '/' + fmt_mb(cold['child_peak_mb']):>8} {'':>8}  {note}")
         elif res.get("cold_error"):
             print(f"{n:>7}  {'site.build, cold':<20} did not run: {res['cold_error']}")
+        edit = res.get("edit")
+        if edit:
+            if "error" in edit:
+                note = "FAILED: " + edit["error"]
+            else:
+                pages = edit.get("pages")
+                note = (f"{pages[0]} of {pages[1]} pages re-rendered" if pages else "full rebuild") + \
+                    f"; {edit['change']}"
+            print(f"{n:>7}  {'after one edit':<20} {fmt_s(edit.get('wall_s')):>8} {fmt_s(edit.get('cpu_s')):>8} "
+                  f"{fmt_mb(edit.get('process_peak_mb')) + '/' + fmt_mb(edit.get('child_peak_mb')):>8} {'':>8}  "
+                  f"{note}")
         print()
 
     # Growth with N: wall time per stage, one column per size.
@@ -343,15 +411,16 @@ def print_report(results: dict, args) -> None:
     cols = "".join(f"{n:>16}" for n in sizes)
     print(f"{'stage':<20}{cols}")
     sums = {n: sum(st.get("wall_s", 0) for st in results[n].get("stages", {}).values()) for n in sizes}
-    for name in STAGES + (() if args.no_cold else ("site.build, cold",)):
+    whole = {"site.build, cold": "cold", "after one edit": "edit"}
+    for name in STAGES + (() if args.no_cold else tuple(whole)):
         cells = ""
         for n in sizes:
-            st = results[n].get("cold") if name == "site.build, cold" else results[n].get("stages", {}).get(name)
+            st = results[n].get(whole[name]) if name in whole else results[n].get("stages", {}).get(name)
             if not st or "wall_s" not in st:
                 cells += f"{'—':>16}"
                 continue
             mark = "!" if "error" in st else ""
-            if name == "site.build, cold" or not sums[n]:
+            if name in whole or not sums[n]:
                 cells += f"{fmt_s(st['wall_s']) + mark:>16}"
             else:
                 share = 100 * st["wall_s"] / sums[n]
@@ -368,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1, help="seed of the synthetic data (default 1)")
     p.add_argument("--memory", choices=("rss", "tracemalloc"), default="rss",
                    help="how the Python stages' memory is measured (default rss)")
-    p.add_argument("--no-cold", action="store_true", help="skip the cold run of the whole builder.site.build")
+    p.add_argument("--no-cold", action="store_true",
+                   help="skip the cold run of the whole builder.site.build and the rebuild after one edit")
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed per worker process (default 3600)")
     p.add_argument("--json", help="also write the raw measurements to this JSON file")
     p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
@@ -379,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if kind == "stages":
                 result = worker_stages(int(studies), int(outcomes), int(seed), rest[0])
+            elif kind == "edit":
+                result = worker_edit(int(studies), int(outcomes), int(seed))
             else:
                 result = worker_cold(int(studies), int(outcomes), int(seed))
         except BaseException as exc:    # noqa: BLE001 - the driver prints it
@@ -403,6 +475,9 @@ def main(argv: list[str] | None = None) -> int:
                 res["cold"] = cold["cold"]
             else:
                 res["cold_error"] = cold.get("error", "no result")
+            print(f"[{time.strftime('%H:%M:%S')}] {n} studies x {args.outcomes} outcomes: cold build, one edit, "
+                  "rebuild ...", file=sys.stderr, flush=True)
+            res.update(run_worker(["edit", str(n), str(args.outcomes), str(args.seed)], args.timeout))
         results[n] = res
     print_report(results, args)
     if args.json:
