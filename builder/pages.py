@@ -272,9 +272,29 @@ def analysis_csv(result: AnalysisResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+class _Compiled(jinja2.BytecodeCache):
+    """Compiled templates shared by every environment of the process (a build renders the latest version
+    and each released one with its own environment); keyed by Jinja on the template's name and source, so an
+    edited template is compiled again."""
+
+    def __init__(self):
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _Compiled()
+
+
 def environment(templates: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
+        bytecode_cache=_COMPILED,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -288,8 +308,9 @@ def environment(templates: Path) -> jinja2.Environment:
 
 ROLE_ORDER = {"primary": 0, "reproduction": 1, "sensitivity": 2}
 # Up to this many studies, each has an entry in the navigation menu. Beyond it the menu lists only the
-# studies' index page (a table that links every study; the search finds them too): a menu of hundreds of names helps no reader,
-# and as every page carries the menu, the site would grow with the square of the number of studies.
+# studies' index page (a table that links every study; the search finds them too): a menu of hundreds of
+# names helps no reader, and as every page carries the menu, the site would grow with the square of the
+# number of studies.
 STUDIES_IN_NAV = 60
 
 
