@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -141,25 +141,33 @@ def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> F
     return fixed_iv(es)
 
 
+def _random(spec: Analysis, es: EffectSizes, ci_method: str) -> Fit:
+    """The random-effects fit, without its prediction interval where the analysis asks for none."""
+    f = random_effects(es, spec.tau2, ci_method)
+    if not spec.shows_prediction_interval and f.pi_low is not None:
+        f = replace(f, pi_low=None, pi_high=None)
+    return f
+
+
 def fit(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> tuple[Fit, Fit | None, list[str]]:
     notes = []
     if spec.model == "fixed":
         return _fixed(spec, es, inputs), None, notes
     if spec.model == "random":
         try:
-            return random_effects(es, spec.tau2, spec.interval), None, notes
+            return _random(spec, es, spec.interval), None, notes
         except ValueError:
             if spec.interval != "hksj":
                 raise
             notes.append("The study estimates agree exactly, which leaves the Hartung-Knapp-Sidik-Jonkman "
                          "interval with zero width; the ad hoc variant, never narrower than Wald's, is used.")
-            return random_effects(es, spec.tau2, "hksj-adhoc"), None, notes
+            return _random(spec, es, "hksj-adhoc"), None, notes
     first = _fixed(spec, es, inputs)
     i2 = first.i2 or 0.0
     if i2 > LEGACY_I2_THRESHOLD:
         notes.append(f"I² of the fixed-effect model was {i2:.0f}% (> {LEGACY_I2_THRESHOLD:.0f}%), "
                      "so the legacy rule switched to random effects.")
-        return random_effects(es, spec.tau2, spec.ci_method or "wald"), first, notes
+        return _random(spec, es, spec.ci_method or "wald"), first, notes
     notes.append(f"I² of the fixed-effect model was {i2:.0f}% (≤ {LEGACY_I2_THRESHOLD:.0f}%), "
                  "so the legacy rule kept the fixed-effect model.")
     return first, first, notes

@@ -14,6 +14,13 @@ NUMBER = r"^[-−]?\d+(\.\d+)?$"
 Measure = Literal["OR", "RR", "RD", "MD", "SMD", "ROM", "GEN"]
 
 
+def _yaml(value) -> str:
+    """A setting's value as it is written in review.yaml."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 class Question(Strict):
     population: str
     intervention: str
@@ -57,6 +64,17 @@ class ReportedResult(Strict):
     provenance: Provenance
 
 
+# Named bundles of method settings. An analysis with `preset` gets these values for the fields it leaves out;
+# a field it sets to another value is a validation error (see Analysis._apply_preset).
+PRESETS: dict[str, dict[str, object]] = {
+    # Review Manager 5, as the source review used it: DerSimonian-Laird tau² with a Wald (normal) interval and
+    # no prediction interval for random effects; 0.5 added to every cell of a study with a zero cell, both for
+    # the study's own estimate and inside the Mantel-Haenszel pooled estimate.
+    "revman5": {"tau2": "DL", "ci_method": "wald", "prediction_interval": False, "continuity_correction": 0.5,
+                "mh_continuity_correction": 0.5},
+}
+
+
 class Analysis(Strict):
     id: Identifier = Field(description="Stable id; part of the result's permalink. Never reuse or rename.")
     outcome: Identifier
@@ -87,6 +105,30 @@ class Analysis(Strict):
     exclude: list[Identifier] = Field(default_factory=list)
     designs: list[DesignCategory] | None = Field(None, description="Only studies of these design categories.")
     reported: ReportedResult | None = None
+    preset: Literal["revman5"] | None = Field(
+        None, description="A named set of method settings. revman5 reproduces Review Manager 5: tau2 DL, "
+        "ci_method wald, prediction_interval false, continuity_correction 0.5 and mh_continuity_correction 0.5. "
+        "The model (fixed, random or i2-switch) and the pooling method are still chosen here. A setting the "
+        "preset fixes may be repeated with the same value, but a different value is an error: drop the preset "
+        "and write every setting out instead, so that a result labelled with a preset is computed as it says.")
+    prediction_interval: bool | None = Field(
+        None, description="Report the 95% prediction interval of a random-effects result (three or more "
+        "studies). Unset: yes, as current Cochrane guidance recommends; the revman5 preset: no.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data):
+        if not isinstance(data, dict) or data.get("preset") not in PRESETS:
+            return data   # not a mapping, no preset, or an unknown one (the Literal reports it)
+        name = data["preset"]
+        out = dict(data)
+        for key, value in PRESETS[name].items():
+            if data.get(key) is not None and data[key] != value:   # null counts as unset
+                raise ValueError(f"the preset '{name}' sets {key} to {_yaml(value)}, but this analysis sets "
+                                 f"{key}: {_yaml(data[key])}; remove '{key}' to use the preset, or remove "
+                                 f"'preset' and write every setting out")
+            out[key] = value
+        return out
 
     @model_validator(mode="after")
     def _measure_method(self) -> "Analysis":
@@ -97,6 +139,11 @@ class Analysis(Strict):
         if self.model == "fixed" and self.ci_method not in (None, "wald"):
             raise ValueError("the Hartung-Knapp-Sidik-Jonkman interval applies to random-effects models only")
         return self
+
+    @property
+    def shows_prediction_interval(self) -> bool:
+        """Whether a random-effects result reports its prediction interval (when it has one)."""
+        return self.prediction_interval is not False
 
     @property
     def interval(self) -> str:
