@@ -178,6 +178,9 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     chosen, missing = select(spec, data)
     if not chosen:
         return AnalysisResult(spec, outcome, [], missing, None)
+    units = sorted({ds.unit or "no unit" for _, _, ds in chosen}) if outcome.type == "continuous" else []
+    if len(units) > 1:   # the loader reports this with file and line (derive.check_units); never pool it
+        raise ValueError(f"analysis '{spec.id}' would pool values in different units: {', '.join(units)}")
     inputs = [_inputs(ds) for _, _, ds in chosen]
     es = effect_sizes(spec, inputs)
     estimable = int(es.estimable.sum())

@@ -33,7 +33,11 @@ class Outcome(Strict):
     label: Label
     type: Literal["dichotomous", "continuous"]
     event: str | None = Field(None, description="For dichotomous outcomes: what counts as an event.")
-    unit: str | None = Field(None, description="For continuous outcomes: the unit analyses must share.")
+    unit: str | None = Field(None, description="For continuous outcomes: the unit analyses must share. Values "
+                             "reported in another unit are converted to it where the factor is fixed (see "
+                             "'analyte').")
+    analyte: str | None = Field(None, description="For unit conversions of a laboratory outcome: CRP, D-dimer or "
+                                "IL-6. Unset: the outcome id is tried as the analyte's name.")
     direction: Literal["higher-is-better", "lower-is-better"] = Field(
         description="Which direction of the outcome benefits patients; sets the 'Favours' labels.")
     description: str | None = None
