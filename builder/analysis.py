@@ -145,6 +145,14 @@ def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> F
     return fixed_iv(es)
 
 
+def _random(spec: Analysis, es: EffectSizes, ci_method: str, tau2_interval: bool = True) -> Fit:
+    """The random-effects fit, without its prediction interval where the analysis asks for none."""
+    f = random_effects(es, spec.tau2, ci_method, tau2_interval=tau2_interval)
+    if not spec.shows_prediction_interval and f.pi_low is not None:
+        f = replace(f, pi_low=None, pi_high=None)
+    return f
+
+
 def fit(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]],
         tau2_interval: bool = True) -> tuple[Fit, Fit | None, list[str]]:
     """The analysis's model on these effect sizes: (fit, the fixed-effect fit an I² switch looked at, notes).
@@ -155,20 +163,19 @@ def fit(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]],
         return _fixed(spec, es, inputs), None, notes
     if spec.model == "random":
         try:
-            return random_effects(es, spec.tau2, spec.interval, tau2_interval=tau2_interval), None, notes
+            return _random(spec, es, spec.interval, tau2_interval), None, notes
         except ValueError:
             if spec.interval != "hksj":
                 raise
             notes.append("The study estimates agree exactly, which leaves the Hartung-Knapp-Sidik-Jonkman "
                          "interval with zero width; the ad hoc variant, never narrower than Wald's, is used.")
-            return random_effects(es, spec.tau2, "hksj-adhoc", tau2_interval=tau2_interval), None, notes
+            return _random(spec, es, "hksj-adhoc", tau2_interval), None, notes
     first = _fixed(spec, es, inputs)
     i2 = first.i2 or 0.0
     if i2 > LEGACY_I2_THRESHOLD:
         notes.append(f"I² of the fixed-effect model was {i2:.0f}% (> {LEGACY_I2_THRESHOLD:.0f}%), "
                      "so the legacy rule switched to random effects.")
-        return (random_effects(es, spec.tau2, spec.ci_method or "wald", tau2_interval=tau2_interval), first,
-                notes)
+        return _random(spec, es, spec.ci_method or "wald", tau2_interval), first, notes
     notes.append(f"I² of the fixed-effect model was {i2:.0f}% (≤ {LEGACY_I2_THRESHOLD:.0f}%), "
                  "so the legacy rule kept the fixed-effect model.")
     return first, first, notes
@@ -179,6 +186,9 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     chosen, missing = select(spec, data)
     if not chosen:
         return AnalysisResult(spec, outcome, [], missing, None)
+    units = sorted({ds.unit or "no unit" for _, _, ds in chosen}) if outcome.type == "continuous" else []
+    if len(units) > 1:   # the loader reports this with file and line (derive.check_units); never pool it
+        raise ValueError(f"analysis '{spec.id}' would pool values in different units: {', '.join(units)}")
     inputs = [_inputs(ds) for _, _, ds in chosen]
     es = effect_sizes(spec, inputs)
     estimable = int(es.estimable.sum())

@@ -181,9 +181,18 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
         problems += cross_check(review, review_loc, _rel(review_path, root), studies, today or dt.date.today(),
                                 {p.stem for p in study_paths})
 
+    derived: dict[str, Study] = {}
+    if review is not None and not problems:
+        # continuous values as reported -> mean and SD in the outcome's unit; no analysis may mix units
+        from .derive import check_units, derive
+        derived, found = derive(review, studies)
+        problems += found
+        if not found:
+            problems += check_units(review, derived, {sid: (loc, file) for sid, (_, loc, file) in studies.items()})
+
     if problems:
         raise DataError(problems)
-    ordered = {sid: studies[sid][0] for sid in sorted(studies)}
+    ordered = {sid: derived[sid] for sid in sorted(studies)}
     return ReviewData(review, ordered, data_hash([review_path, *study_paths], root))
 
 

@@ -12,10 +12,11 @@ import json
 import math
 
 from . import __version__
-from .analysis import AnalysisResult
+from .analysis import LEGACY_I2_THRESHOLD, AnalysisResult
 from .loader import ReviewData
 
-SCHEMA_VERSION = "1.0"
+# 1.1: each analysis has "settings", every method setting in force (presets resolved).
+SCHEMA_VERSION = "1.1"
 
 
 def _num(value):
@@ -61,6 +62,25 @@ def _followup(row) -> dict:
             "reason": row.reason, "conclusion_changes": row.change}
 
 
+def settings(spec) -> dict:
+    """The method settings in force for an analysis, with its preset (if any) resolved and defaults filled in;
+    null where a setting has no effect under the analysis's model."""
+    random_part = spec.model != "fixed"
+    return {
+        "preset": spec.preset,
+        "model": spec.model,
+        "pooling_method": spec.method if spec.model != "random" else "IV",
+        "tau2": spec.tau2 if random_part else None,
+        "tau2_ci_method": "Q-profile" if random_part else None,
+        "ci_method": spec.interval,
+        "prediction_interval": spec.shows_prediction_interval if random_part else False,
+        "i2_switch_threshold": LEGACY_I2_THRESHOLD if spec.model == "i2-switch" else None,
+        "continuity_correction": spec.continuity_correction,
+        "mh_continuity_correction": spec.mh_continuity_correction if spec.method == "MH" else None,
+        "level": 0.95,
+    }
+
+
 def analysis_record(result: AnalysisResult) -> dict:
     spec, f = result.spec, result.fit
     pooled = heterogeneity = None
@@ -90,6 +110,7 @@ def analysis_record(result: AnalysisResult) -> dict:
         "continuity_correction": spec.mh_continuity_correction if (f and f.method == "MH") else 0,
         "display_continuity_correction": spec.continuity_correction,
         "datasets": list(spec.datasets),
+        "settings": settings(spec),
         "studies": [_study(r) for r in result.rows],
         "planned_experimental_n": result.planned_experimental_n,
         "missing": [{"id": m.study.id, "label": m.study.label, "dataset": m.dataset, "reason": m.reason}

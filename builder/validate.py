@@ -145,14 +145,9 @@ def cross_check(review: Review, review_loc: Located, review_file: str,
                     if outcome.type == "dichotomous" and group.events is None:
                         problems.append(Problem(file, located.line_of(path), field,
                                                 f"outcome '{oid}' is dichotomous: expected 'events' and 'total'"))
-                    if outcome.type == "continuous" and group.mean is None:
+                    if outcome.type == "continuous" and group.reported_form is None:
                         problems.append(Problem(file, located.line_of(path), field,
                                                 f"outcome '{oid}' is continuous: expected 'mean', 'sd' and 'total'"))
-                if outcome.type == "continuous" and outcome.unit and ds.unit and ds.unit != outcome.unit:
-                    problems.append(Problem(
-                        file, located.line_of(base + ("unit",)), ".".join(base) + ".unit",
-                        f"outcome '{oid}' is analysed in {outcome.unit}; convert the values and record the "
-                        "conversion in provenance.transformation", repr(ds.unit)))
                 if ds.design == "pre-post" and ds.experimental.arm != ds.control.arm:
                     problems.append(Problem(file, located.line_of(base + ("design",)), ".".join(base) + ".design",
                                             "pre-post data compares one arm with itself: experimental.arm and "

@@ -14,6 +14,13 @@ NUMBER = r"^[-−]?\d+(\.\d+)?$"
 Measure = Literal["OR", "RR", "RD", "MD", "SMD", "ROM", "GEN"]
 
 
+def _yaml(value) -> str:
+    """A setting's value as it is written in review.yaml."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 class Question(Strict):
     population: str
     intervention: str
@@ -26,7 +33,11 @@ class Outcome(Strict):
     label: Label
     type: Literal["dichotomous", "continuous"]
     event: str | None = Field(None, description="For dichotomous outcomes: what counts as an event.")
-    unit: str | None = Field(None, description="For continuous outcomes: the unit analyses must share.")
+    unit: str | None = Field(None, description="For continuous outcomes: the unit analyses must share. Values "
+                             "reported in another unit are converted to it where the factor is fixed (see "
+                             "'analyte').")
+    analyte: str | None = Field(None, description="For unit conversions of a laboratory outcome: CRP, D-dimer or "
+                                "IL-6. Unset: the outcome id is tried as the analyte's name.")
     direction: Literal["higher-is-better", "lower-is-better"] = Field(
         description="Which direction of the outcome benefits patients; sets the 'Favours' labels.")
     description: str | None = None
@@ -55,6 +66,17 @@ class ReportedResult(Strict):
     percent_control: str | None = Field(None, pattern=NUMBER)
     model: str | None = None
     provenance: Provenance
+
+
+# Named bundles of method settings. An analysis with `preset` gets these values for the fields it leaves out;
+# a field it sets to another value is a validation error (see Analysis._apply_preset).
+PRESETS: dict[str, dict[str, object]] = {
+    # Review Manager 5, as the source review used it: DerSimonian-Laird tau² with a Wald (normal) interval and
+    # no prediction interval for random effects; 0.5 added to every cell of a study with a zero cell, both for
+    # the study's own estimate and inside the Mantel-Haenszel pooled estimate.
+    "revman5": {"tau2": "DL", "ci_method": "wald", "prediction_interval": False, "continuity_correction": 0.5,
+                "mh_continuity_correction": 0.5},
+}
 
 
 class Analysis(Strict):
@@ -91,6 +113,30 @@ class Analysis(Strict):
         None, description="Split the forest plot into subgroups by a study characteristic, with a subtotal per "
         "subgroup and the test for subgroup differences: design (the design category), country (of the study's "
         "location) or cell-source (of the experimental arm's intervention).")
+    preset: Literal["revman5"] | None = Field(
+        None, description="A named set of method settings. revman5 reproduces Review Manager 5: tau2 DL, "
+        "ci_method wald, prediction_interval false, continuity_correction 0.5 and mh_continuity_correction 0.5. "
+        "The model (fixed, random or i2-switch) and the pooling method are still chosen here. A setting the "
+        "preset fixes may be repeated with the same value, but a different value is an error: drop the preset "
+        "and write every setting out instead, so that a result labelled with a preset is computed as it says.")
+    prediction_interval: bool | None = Field(
+        None, description="Report the 95% prediction interval of a random-effects result (three or more "
+        "studies). Unset: yes, as current Cochrane guidance recommends; the revman5 preset: no.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data):
+        if not isinstance(data, dict) or data.get("preset") not in PRESETS:
+            return data   # not a mapping, no preset, or an unknown one (the Literal reports it)
+        name = data["preset"]
+        out = dict(data)
+        for key, value in PRESETS[name].items():
+            if data.get(key) is not None and data[key] != value:   # null counts as unset
+                raise ValueError(f"the preset '{name}' sets {key} to {_yaml(value)}, but this analysis sets "
+                                 f"{key}: {_yaml(data[key])}; remove '{key}' to use the preset, or remove "
+                                 f"'preset' and write every setting out")
+            out[key] = value
+        return out
 
     @model_validator(mode="after")
     def _measure_method(self) -> "Analysis":
@@ -101,6 +147,11 @@ class Analysis(Strict):
         if self.model == "fixed" and self.ci_method not in (None, "wald"):
             raise ValueError("the Hartung-Knapp-Sidik-Jonkman interval applies to random-effects models only")
         return self
+
+    @property
+    def shows_prediction_interval(self) -> bool:
+        """Whether a random-effects result reports its prediction interval (when it has one)."""
+        return self.prediction_interval is not False
 
     @property
     def interval(self) -> str:

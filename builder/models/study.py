@@ -90,7 +90,13 @@ class Age(Strict):
 
 
 class Group(Strict):
-    """One side of a comparison: an arm (or, for pre-post data, an arm at one time point)."""
+    """One side of a comparison: an arm (or, for pre-post data, an arm at one time point).
+
+    Continuous values are given as the mean and SD, or as reported and converted by the builder into a mean
+    and SD in the outcome's unit, with the method recorded in the dataset's provenance: the mean with its
+    standard error (se) or confidence interval (ci_low, ci_high, ci_level); the CI alone (its midpoint is the
+    mean); or the median with the quartiles (q1, q3), the range (minimum, maximum) or both.
+    """
 
     arm: Identifier = Field(description="The id of an arm of this study.")
     timepoint: str | None = Field(None, description="When measured, if it differs from the dataset's time point.")
@@ -98,21 +104,74 @@ class Group(Strict):
     events: int | None = Field(None, ge=0, description="Participants with the event (dichotomous outcomes).")
     mean: FiniteFloat | None = None
     sd: FiniteFloat | None = Field(None, gt=0)
+    se: FiniteFloat | None = Field(None, gt=0, description="Standard error of the group's mean, as reported; "
+                                   "the builder derives the SD (Cochrane Handbook 6.5.2.2).")
+    ci_low: FiniteFloat | None = Field(None, description="Confidence interval of the group's mean, as reported; "
+                                       "the builder derives the SD (and the mean, if not given, as its midpoint).")
+    ci_high: FiniteFloat | None = None
+    ci_level: FiniteFloat | None = Field(None, gt=0, lt=1, description="Level of that interval; unset: 0.95.")
+    median: FiniteFloat | None = Field(None, description="Median, as reported with q1 and q3 and/or minimum and "
+                                       "maximum; the builder estimates the mean and SD (Luo 2018, Wan 2014, "
+                                       "Shi 2020).")
+    q1: FiniteFloat | None = Field(None, description="First quartile.")
+    q3: FiniteFloat | None = Field(None, description="Third quartile.")
+    minimum: FiniteFloat | None = None
+    maximum: FiniteFloat | None = None
     as_reported: str | None = Field(None, description="The value as printed, when it was transformed.")
+
+    @property
+    def reported_form(self) -> str | None:
+        """How a continuous group was reported: 'mean-sd', 'mean-se', 'ci', 'median'; None if dichotomous."""
+        if self.events is not None:
+            return None
+        if self.median is not None:
+            return "median"
+        if self.ci_low is not None or self.ci_high is not None:
+            return "ci"
+        if self.se is not None:
+            return "mean-se"
+        return "mean-sd"
 
     @model_validator(mode="after")
     def _consistent(self) -> "Group":
         has_event = self.events is not None
-        has_cont = self.mean is not None or self.sd is not None
+        given = [name for name in CONTINUOUS_FIELDS if getattr(self, name) is not None]
+        has_cont = bool(given)
         if has_event and has_cont:
             raise ValueError("give either 'events' (dichotomous) or 'mean' and 'sd' (continuous), not both")
         if not has_event and not has_cont:
             raise ValueError("give 'events' (dichotomous) or 'mean' and 'sd' (continuous)")
-        if has_cont and (self.mean is None or self.sd is None):
-            raise ValueError("a continuous group needs both 'mean' and 'sd'")
         if has_event and self.events > self.total:
             raise ValueError(f"events ({self.events}) cannot exceed total ({self.total})")
+        if not has_cont:
+            return self
+        form = self.reported_form
+        allowed = {"mean-sd": {"mean", "sd"}, "mean-se": {"mean", "se"},
+                   "ci": {"mean", "ci_low", "ci_high", "ci_level"},
+                   "median": {"median", "q1", "q3", "minimum", "maximum"}}[form]
+        extra = [name for name in given if name not in allowed]
+        if extra:
+            raise ValueError(f"give one summary of a continuous group: mean and sd, mean and se, a confidence "
+                             f"interval (ci_low, ci_high), or the median with q1 and q3 and/or minimum and maximum; "
+                             f"{', '.join(extra)} cannot go with {' and '.join(n for n in given if n in allowed)}")
+        if form == "mean-sd" and (self.mean is None or self.sd is None):
+            raise ValueError("a continuous group needs both 'mean' and 'sd'")
+        if form == "mean-se" and self.mean is None:
+            raise ValueError("a standard error needs the 'mean' it belongs to")
+        if form == "ci" and (self.ci_low is None or self.ci_high is None):
+            raise ValueError("a confidence interval needs both 'ci_low' and 'ci_high'")
+        if form == "median":
+            quartiles = (self.q1 is not None, self.q3 is not None)
+            extremes = (self.minimum is not None, self.maximum is not None)
+            if any(quartiles) and not all(quartiles) or any(extremes) and not all(extremes) \
+                    or not (all(quartiles) or all(extremes)):
+                raise ValueError("a median needs both quartiles ('q1' and 'q3'), both extremes ('minimum' and "
+                                 "'maximum'), or all four")
         return self
+
+
+CONTINUOUS_FIELDS = ("mean", "sd", "se", "ci_low", "ci_high", "ci_level", "median", "q1", "q3", "minimum",
+                     "maximum")
 
 
 class Dataset(Strict):
@@ -136,7 +195,7 @@ class Dataset(Strict):
                 raise ValueError("an available dataset needs both 'experimental' and 'control'")
             if (self.experimental.events is None) != (self.control.events is None):
                 raise ValueError("'experimental' and 'control' must both be dichotomous or both continuous")
-            if self.experimental.mean is not None and not self.unit:
+            if self.experimental.events is None and not self.unit:
                 raise ValueError("continuous data needs a 'unit'")
         else:
             if not self.missing:

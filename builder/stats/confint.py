@@ -9,6 +9,7 @@ quantiles:
   - the upper limit solves Q(tau²) = chi2_lower; if Q(0) < chi2_lower already, both limits are 0 (the data are
     more homogeneous than expected even without heterogeneity: metafor reports the interval as "null");
   - the lower limit solves Q(tau²) = chi2_upper, or is 0 when Q(0) < chi2_upper.
+Each limit is found by Newton's method from tau² = 0 (tau2.q_root: Q is convex, so the steps never overshoot).
 I² and H² limits are the same monotone functions of the tau² limits as the point estimates are of tau² in a
 random-effects fit: I² = 100 tau² / (s² + tau²), H² = tau² / s² + 1, with s² the typical within-study variance.
 
@@ -19,23 +20,11 @@ extending the search until the root is bracketed, so the limit is always the act
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import optimize
-
-from . import dist
+from . import dist, kernel
 
 from .effects import EffectSizes
 from .heterogeneity import typical_variance
-from .tau2 import ESTIMATORS, MAX_ITER, TOL, generalised_q
-
-
-def _root(target: float, yi: np.ndarray, vi: np.ndarray) -> float:
-    """The tau² > 0 where Q(tau²) = target, given Q(0) >= target > 0."""
-    upper = max(1.0, float(np.var(yi)) * 10)
-    while generalised_q(upper, yi, vi) > target:
-        upper *= 10
-    return float(optimize.brentq(lambda t: generalised_q(t, yi, vi) - target, 0.0, upper,
-                                 xtol=TOL, rtol=4 * np.finfo(float).eps, maxiter=MAX_ITER))
+from .tau2 import ESTIMATORS, q_root
 
 
 def tau2_ci(es: EffectSizes, tau2_method: str, level: float = 0.95) -> tuple[float, float, float, float, float, float]:
@@ -51,11 +40,17 @@ def tau2_ci(es: EffectSizes, tau2_method: str, level: float = 0.95) -> tuple[flo
     k = len(yi)
     if k < 2:
         raise ValueError(f"a confidence interval for tau² needs at least 2 studies; this analysis has {k}")
+    return q_profile(yi, vi, level, typical_variance(vi))
+
+
+def q_profile(yi, vi, level: float, s2: float) -> tuple[float, float, float, float, float, float]:
+    """tau2_ci for two or more studies, given s² (the typical within-study variance)."""
+    yi, vi = kernel.prepare(yi, vi)
+    df = len(yi) - 1
     alpha = 1 - level
-    chi2_lower = dist.chi2_ppf(alpha / 2, k - 1)
-    chi2_upper = dist.chi2_isf(alpha / 2, k - 1)
-    q0 = generalised_q(0.0, yi, vi)
-    high = 0.0 if q0 < chi2_lower else _root(chi2_lower, yi, vi)
-    low = 0.0 if q0 < chi2_upper else _root(chi2_upper, yi, vi)
-    s2 = typical_variance(vi)
+    chi2_lower = dist.chi2_ppf(alpha / 2, df)
+    chi2_upper = dist.chi2_isf(alpha / 2, df)
+    q0 = kernel.q_sums(yi, vi, 0.0)      # Q(0) and Q'(0), shared by both searches
+    high = 0.0 if q0[0] < chi2_lower else q_root(yi, vi, chi2_lower, q0)
+    low = 0.0 if q0[0] < chi2_upper else q_root(yi, vi, chi2_upper, q0)
     return (low, high, 100 * low / (s2 + low), 100 * high / (s2 + high), low / s2 + 1, high / s2 + 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 
 import numpy as np
 
@@ -53,3 +53,24 @@ class Fit:
         if self.i2_basis == "Q" and self.i2_q is None and self.h2_q is None:
             object.__setattr__(self, "i2_q", self.i2)
             object.__setattr__(self, "h2_q", self.h2)
+
+
+
+_NAMES = frozenset(f.name for f in fields(Fit))
+
+
+def make_fit(values: dict) -> Fit:
+    """Fit(**values), for the fitting functions' own use: the same object, built in a fraction of the time.
+
+    A frozen dataclass sets each of its 31 fields through object.__setattr__, and a call with 31 keyword
+    arguments packs them anew: about 10 µs a fit, as long as the rest of a DerSimonian-Laird fit of a dozen
+    studies. This fills the instance's __dict__ from the dict at once and runs the same __post_init__.
+    `values` must name every field, defaults included.
+    """
+    if values.keys() != _NAMES:
+        raise TypeError(f"make_fit: unknown fields {sorted(values.keys() - _NAMES)}, "
+                        f"missing fields {sorted(_NAMES - values.keys())}")
+    fit = object.__new__(Fit)
+    fit.__dict__.update(values)
+    fit.__post_init__()
+    return fit

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from . import dist, kernel
 from .effects import EffectSizes
-from .fit import Fit
-from .heterogeneity import cochran_q, i2_h2_from_q
+from .fit import Fit, make_fit
+from .heterogeneity import i2_h2_from_q
 from .inference import wald
 
 
@@ -15,15 +18,24 @@ def fixed_iv(es: EffectSizes, level: float = 0.95) -> Fit:
     yi, vi = es.yi[ok], es.vi[ok]
     if len(yi) == 0:
         raise ValueError("no estimable study to pool")
-    w = 1 / vi
-    estimate = float(np.sum(w * yi) / np.sum(w))
-    se = float(np.sqrt(1 / np.sum(w)))
-    low, high, z, p = wald(estimate, se, level)
-    q, df, q_p = cochran_q(yi, vi, estimate)
-    i2, h2 = i2_h2_from_q(q, df)
-    weights = np.full(len(es), np.nan)
-    weights[ok] = 100 * w / np.sum(w)
     k = len(yi)
-    return Fit("fixed", "IV", "wald", k, estimate, se, low, high, z, None, p, weights, None,
-               q if k > 1 else None, df if k > 1 else None, q_p if k > 1 else None,
-               i2 if k > 1 else None, h2 if k > 1 else None, "Q" if k > 1 else None)
+    w, sw, estimate, q = kernel.at(*kernel.prepare(yi, vi), 0.0)
+    se = math.sqrt(1 / sw)
+    low, high, z, p = wald(estimate, se, level)
+    q, df = max(0.0, q), k - 1                       # Cochran's Q about the estimate, as cochran_q
+    q_p = dist.chi2_sf(q, df) if df > 0 else float("nan")
+    i2, h2 = i2_h2_from_q(q, df)
+    if k == len(es):
+        weights = np.multiply(w, 100 / sw)
+    else:
+        weights = np.full(len(es), np.nan)
+        weights[ok] = np.multiply(w, 100 / sw)
+    several = k > 1
+    return make_fit({"model": "fixed", "method": "IV", "ci_method": "wald", "k": k, "estimate": estimate, "se": se,
+                     "ci_low": low, "ci_high": high, "statistic": z, "df": None, "p": p, "weights": weights,
+                     "tau2": None, "q": q if several else None, "q_df": df if several else None,
+                     "q_p": q_p if several else None, "i2": i2 if several else None,
+                     "h2": h2 if several else None, "i2_basis": "Q" if several else None, "pi_low": None,
+                     "pi_high": None, "note": None, "i2_q": None, "h2_q": None, "tau2_ci_low": None,
+                     "tau2_ci_high": None, "i2_ci_low": None, "i2_ci_high": None, "h2_ci_low": None,
+                     "h2_ci_high": None})

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from . import dist
+from . import dist, kernel
 
-from .confint import tau2_ci
+from .confint import q_profile
 from .effects import EffectSizes
-from .fit import Fit
-from .heterogeneity import cochran_q, i2_h2_from_q, i2_h2_from_tau2
+from .fit import Fit, make_fit
+from .heterogeneity import i2_h2_from_q
 from .inference import t_based, wald
-from .tau2 import ESTIMATORS
+from .tau2 import ESTIMATORS, intercept_only
+
+EPS = float(np.finfo(float).eps)
 
 
 # With fewer than three studies tau² is barely estimable and a prediction interval means little; metafor still
@@ -72,44 +76,58 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
     k = len(yi)
     if k == 0:
         raise ValueError("no estimable study to pool")
-    weights = np.full(len(es), np.nan)
     if k == 1:
         estimate, se = float(yi[0]), float(np.sqrt(vi[0]))
         low, high, statistic, p = wald(estimate, se, level)
+        weights = np.full(len(es), np.nan)
         weights[ok] = 100.0
         return Fit("random", tau2_method, "wald", 1, estimate, se, low, high, statistic, None, p, weights, 0.0,
                    None, None, None, None, None, None, note=ONE_STUDY_NOTE)
 
-    tau2 = ESTIMATORS[tau2_method](yi, vi)
-    w = 1 / (vi + tau2)
-    estimate = float(np.sum(w * yi) / np.sum(w))
-    se = float(np.sqrt(1 / np.sum(w)))
+    # Python floats for a few dozen studies, numpy arrays beyond (see kernel); every sum below comes from there.
+    yi, vi = kernel.prepare(yi, vi)
+    at0 = kernel.at(yi, vi, 0.0)           # the fixed-effect weights: Cochran's Q, s², DL, ML/REML's boundary
+    sw0, q = at0[1], at0[3]
+    sw2_0 = kernel.power_sums(at0[0])[0]
+    tau2, (w, sw, estimate, rss) = intercept_only(tau2_method, yi, vi, at0, sw2_0)
+    se = math.sqrt(1 / sw)
     df = None
     if ci_method in ("hksj", "hksj-adhoc"):
         df = k - 1
-        scale = knapp_hartung_scale(yi, w, estimate, ci_method == "hksj-adhoc")
+        scale = 0.0 if rss <= EPS else rss / (k - 1)       # as knapp_hartung_scale
+        if ci_method == "hksj-adhoc":
+            scale = max(1.0, scale)
         if scale == 0:
             raise ValueError(ZERO_SCALE_MESSAGE)
-        se = float(np.sqrt(scale / np.sum(w)))
+        se = math.sqrt(scale / sw)
         low, high, statistic, p = t_based(estimate, se, df, level)
         crit = dist.t_quantile(0.5 + level / 2, df)
     else:
         low, high, statistic, p = wald(estimate, se, level)
         crit = dist.z_quantile(0.5 + level / 2)
-    weights[ok] = 100 * w / np.sum(w)
+    if k == len(es):
+        weights = np.multiply(w, 100 / sw)
+    else:
+        weights = np.full(len(es), np.nan)
+        weights[ok] = np.multiply(w, 100 / sw)
 
-    q, q_df, q_p = cochran_q(yi, vi)
-    i2, h2 = i2_h2_from_tau2(tau2, vi)
+    q = max(0.0, q)
+    q_df = k - 1
+    q_p = dist.chi2_sf(q, q_df)
+    s2 = q_df * sw0 / (sw0 * sw0 - sw2_0)                       # typical_variance
+    i2, h2 = 100 * tau2 / (s2 + tau2), (s2 + tau2) / s2           # i2_h2_from_tau2
     i2_q, h2_q = i2_h2_from_q(q, q_df)
     # The Q-profile interval is a root search; follow-up refits (leave-one-out, ...) may skip it.
     tau2_low = tau2_high = i2_low = i2_high = h2_low = h2_high = None
     if tau2_interval:
-        tau2_low, tau2_high, i2_low, i2_high, h2_low, h2_high = tau2_ci(es, tau2_method, level)
+        tau2_low, tau2_high, i2_low, i2_high, h2_low, h2_high = q_profile(yi, vi, level, s2)
     pi = (None, None)
     if k >= MIN_K_PREDICTION:
-        half = crit * np.sqrt(tau2 + se**2)
+        half = crit * math.sqrt(tau2 + se * se)
         pi = (estimate - half, estimate + half)
-    return Fit("random", tau2_method, ci_method, k, estimate, se, low, high, statistic, df, p, weights, tau2,
-               q, q_df, q_p, i2, h2, "tau2", pi[0], pi[1], i2_q=i2_q, h2_q=h2_q,
-               tau2_ci_low=tau2_low, tau2_ci_high=tau2_high, i2_ci_low=i2_low, i2_ci_high=i2_high,
-               h2_ci_low=h2_low, h2_ci_high=h2_high)
+    return make_fit({"model": "random", "method": tau2_method, "ci_method": ci_method, "k": k,
+                     "estimate": estimate, "se": se, "ci_low": low, "ci_high": high, "statistic": statistic,
+                     "df": df, "p": p, "weights": weights, "tau2": tau2, "q": q, "q_df": q_df, "q_p": q_p,
+                     "i2": i2, "h2": h2, "i2_basis": "tau2", "pi_low": pi[0], "pi_high": pi[1], "note": None,
+                     "i2_q": i2_q, "h2_q": h2_q, "tau2_ci_low": tau2_low, "tau2_ci_high": tau2_high,
+                     "i2_ci_low": i2_low, "i2_ci_high": i2_high, "h2_ci_low": h2_low, "h2_ci_high": h2_high})

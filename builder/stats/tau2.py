@@ -15,15 +15,37 @@ and the standard errors). All are truncated at zero.
 
 ML, REML and EB start from the HE estimate (truncated at zero), as metafor does, and iterate until the change in
 tau² is below TOL (or at machine precision for large tau²), much tighter than metafor's default of 1e-5.
+
+Without moderators (X None, the random-effects model) the sums come from `kernel` (Python floats for small k,
+numpy for large k), and two iterations converge faster than metafor's while solving the same equations:
+  - ML and REML take Newton steps (observed information) instead of Fisher-scoring steps (expected information)
+    where the observed information is positive and the Newton point stays between the largest tau² known to
+    have a positive score and the smallest known to have a negative one; otherwise the Fisher-scoring step, as
+    before. Near the maximum this converges quadratically (about 7 steps instead of 15 to 40). The start stays
+    metafor's HE estimate even though the DL estimate is usually nearer (5.5 steps on average instead of 7 over
+    simulated sets of 5 to 100 studies): the likelihood can have a local maximum inside as well as one at 0, and
+    which one the iteration reaches depends on the start (the ML fit of the first six BCG trials: from HE, 0 as
+    metafor; from DL, 0.054).
+  - PM and the Q-profile limits solve Q(tau²) = target by Newton's method started at tau² = 0. Q is decreasing
+    and convex in tau² (its second derivative 2 (sum(w³ r²) - sum(w² r)² / sum(w)) is >= 0 by Cauchy-Schwarz), so
+    the iterates rise monotonically to the root, never overshoot, and converge quadratically; Brent's method
+    remains the fallback.
+The stopping rule is the one of Fisher scoring (last step below TOL, or 1e-12 relative for large tau²); after a
+Newton step of size s the remaining error is of order s², so the estimates are at least as accurate.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import optimize
 
+from . import kernel
+
 TOL = 1e-12
 MAX_ITER = 1000
+MAX_NEWTON = 100     # Newton steps for Q(tau²) = target before falling back to Brent's method
 # After ML or REML converge, metafor compares the log-likelihood at the estimate with that at tau² = 0 and takes
 # 0 if the boundary is better by more than its `tol` (default eps^(1/4)): Fisher scoring may have stopped at a
 # local maximum. We make the same check with the same margin.
@@ -68,31 +90,35 @@ class _Projection:
 def generalised_q(tau2: float, yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     """Q with weights 1/(vi + tau²) about the weighted least-squares fit (Cochran's Q at tau² = 0)."""
     if X is None:   # intercept only: the weighted mean, without matrices
-        w = 1 / (vi + tau2)
-        r = yi - w @ yi / w.sum()
-        return float(w @ (r * r))
+        yi, vi = kernel.prepare(yi, vi)
+        return kernel.at(yi, vi, tau2)[3]
     X = _design(X, len(yi))
     return _Projection(1 / (vi + tau2), X, yi).rss
 
 
 def dersimonian_laird(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     if X is None:   # intercept only: closed form without matrices
-        w = 1 / vi
-        sw = w.sum()
-        r = yi - w @ yi / sw
-        return float(max(0.0, (w @ (r * r) - (len(yi) - 1)) / (sw - w @ w / sw)))
+        yi, vi = kernel.prepare(yi, vi)
+        w, sw, _, q = kernel.at(yi, vi, 0.0)
+        return _dl(len(yi), sw, kernel.power_sums(w)[0], q)
     X = _design(X, len(yi))
     k, p = X.shape
     P = _Projection(1 / vi, X, yi)
     return float(max(0.0, (P.rss - (k - p)) / P.trace()))
 
 
+def _dl(k: int, sw: float, sw2: float, q: float) -> float:
+    """DL from Cochran's Q and the sums of the fixed-effect weights and of their squares."""
+    return max(0.0, (q - (k - 1)) / (sw - sw2 / sw))
+
+
 def hedges(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     """(Residual sum of squares of the ordinary LS fit - its expectation without heterogeneity) / (k - p)."""
     if X is None:   # intercept only: leverage 1/k for every study
+        yi, vi = kernel.prepare(yi, vi)
         k = len(yi)
-        r = yi - yi.mean()
-        return float(max(0.0, (r @ r - (1 - 1 / k) * vi.sum()) / (k - 1)))
+        ss = kernel.mean_and_ss(yi)[1]
+        return max(0.0, (ss - (1 - 1 / k) * kernel.total(vi)) / (k - 1))
     X = _design(X, len(yi))
     k, p = X.shape
     P = _Projection(np.ones(k), X, yi)
@@ -102,6 +128,11 @@ def hedges(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
 def sidik_jonkman(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     """tau0² Q(tau0²) / (k - p) with metafor's start tau0² = the variance of yi with divisor k (about their mean,
     also when X has moderators)."""
+    if X is None:
+        yi, vi = kernel.prepare(yi, vi)
+        k = len(yi)
+        tau2_0 = kernel.mean_and_ss(yi)[1] / k
+        return max(0.0, tau2_0 * kernel.at(yi, vi, tau2_0)[3] / (k - 1))
     X = _design(X, len(yi))
     k, p = X.shape
     tau2_0 = float(np.mean((yi - np.mean(yi)) ** 2))
@@ -110,6 +141,9 @@ def sidik_jonkman(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
 
 def paule_mandel(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     """The tau² at which the generalised Q statistic equals its expectation, k - p (0 if Q(0) < k - p)."""
+    if X is None:
+        yi, vi = kernel.prepare(yi, vi)
+        return q_root(yi, vi, len(yi) - 1.0)
     X = _design(X, len(yi))
     target = X.shape[0] - X.shape[1]
     if generalised_q(0.0, yi, vi, X) <= target:
@@ -121,7 +155,40 @@ def paule_mandel(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
                                  xtol=TOL, rtol=4 * np.finfo(float).eps, maxiter=MAX_ITER))
 
 
-def _log_likelihood(tau2: float, yi: np.ndarray, vi: np.ndarray, X: np.ndarray, restricted: bool) -> float:
+def q_root(yi, vi, target: float, q0: tuple[float, float] | None = None) -> float:
+    """The tau² >= 0 at which the generalised Q statistic of the intercept-only model equals `target` > 0, or 0
+    when Q(0) <= target; yi and vi as from kernel.prepare. `q0`: kernel.q_sums at tau² = 0, if already known.
+
+    Newton's method from tau² = 0: Q is decreasing and convex, so the iterates increase to the root (see the
+    module docstring); Brent's method on a bracket if they have not converged after MAX_NEWTON steps.
+    """
+    q, d = q0 if q0 is not None else kernel.q_sums(yi, vi, 0.0)
+    if q <= target:
+        return 0.0
+    t = 0.0
+    for _ in range(MAX_NEWTON):
+        step = (q - target) / d
+        t += step
+        if abs(step) <= max(TOL, 1e-12 * t):
+            return t
+        q, d = kernel.q_sums(yi, vi, t)
+    upper = max(1.0, 10 * t)
+    while kernel.at(yi, vi, upper)[3] > target:
+        upper *= 10
+    return float(optimize.brentq(lambda x: kernel.at(yi, vi, x)[3] - target, 0.0, upper,
+                                 xtol=TOL, rtol=4 * np.finfo(float).eps, maxiter=MAX_ITER))
+
+
+def _intercept_log_likelihood(k: int, sum_log: float, sw: float, q: float, restricted: bool) -> float:
+    """The (restricted) log-likelihood of the intercept-only model from sum(log(vi + tau²)), sum(w) and Q(tau²)."""
+    ll = -0.5 * (k - 1 if restricted else k) * math.log(2 * math.pi) - 0.5 * sum_log - 0.5 * q
+    return ll - 0.5 * math.log(sw) if restricted else ll
+
+
+def _log_likelihood(tau2: float, yi, vi, X, restricted: bool) -> float:
+    if X is None:   # intercept only; yi and vi as from kernel.prepare
+        _, sw, _, q = kernel.at(yi, vi, tau2)
+        return _intercept_log_likelihood(len(yi), kernel.sum_log(vi, tau2), sw, q, restricted)
     k, p = X.shape
     w = 1 / (vi + tau2)
     rss = _Projection(w, X, yi).rss
@@ -133,17 +200,12 @@ def _log_likelihood(tau2: float, yi: np.ndarray, vi: np.ndarray, X: np.ndarray, 
 
 def _score_step(yi: np.ndarray, vi: np.ndarray, X, tau2: float, kind: str, k: int, p: int) -> float:
     """One Fisher-scoring step; for the intercept-only model the traces have closed forms."""
+    if X is None:   # yi and vi as from kernel.prepare
+        if kind == "EB":
+            _, sw, _, q = kernel.at(yi, vi, tau2)
+            return (q * k / (k - p) - k) / sw
+        return _ml_steps(yi, vi, tau2, kind == "REML")[0]
     w = 1 / (vi + tau2)
-    if X is None:
-        sw = w.sum()
-        r = yi - w @ yi / sw
-        py = w * r
-        if kind == "ML":
-            return float((py @ py - sw) / (w @ w))
-        if kind == "REML":
-            sw2 = w @ w
-            return float((py @ py - (sw - sw2 / sw)) / (sw2 - 2 * (w * w) @ w / sw + (sw2 / sw) ** 2))
-        return float(((w @ (r * r)) * k / (k - p) - k) / sw)
     P = _Projection(w, X, yi)
     Py = P.Py
     if kind == "ML":
@@ -159,7 +221,7 @@ def _bracketed_root(yi: np.ndarray, vi: np.ndarray, X, kind: str, k: int, p: int
         return _score_step(yi, vi, X, t, kind, k, p)
     if score(0.0) <= 0:
         return 0.0
-    upper = max(1.0, float(np.var(yi)))
+    upper = max(1.0, float(np.var(np.asarray(yi))))
     while score(upper) > 0:
         upper *= 10
         if upper > 1e12:
@@ -167,9 +229,57 @@ def _bracketed_root(yi: np.ndarray, vi: np.ndarray, X, kind: str, k: int, p: int
     return float(optimize.brentq(score, 0.0, upper, xtol=TOL, rtol=4 * np.finfo(float).eps, maxiter=MAX_ITER))
 
 
+def _ml_steps(yi, vi, tau2: float, restricted: bool) -> tuple[float, float | None, float]:
+    """(Fisher-scoring step, Newton step or None where the observed information is not positive, score) of ML or
+    REML at tau², intercept only (yi, vi as from kernel.prepare). The score and both informations are doubled,
+    which leaves the steps unchanged:
+      REML: score y'PPy - tr(P), expected information tr(PP), observed 2 y'PPPy - tr(PP);
+      ML:   score y'PPy - sum(w), expected information sum(w²), observed 2 y'PPPy - sum(w²);
+    with Py = w r, tr(P) = sum(w) - sum(w²)/sum(w), tr(PP) = sum(w²) - 2 sum(w³)/sum(w) + (sum(w²)/sum(w))²,
+    y'PPy = sum(w² r²) and y'PPPy = sum(w³ r²) - sum(w² r)² / sum(w).
+    """
+    sw, sw2, sw3, a, b, c = kernel.score_sums(yi, vi, tau2)
+    if restricted:
+        u = a - (sw - sw2 / sw)
+        f = sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2
+    else:
+        u = a - sw
+        f = sw2
+    o = 2 * (b - c * c / sw) - f
+    return u / f, (u / o if o > 0 else None), u
+
+
+def _newton_ml(yi, vi, kind: str) -> float:
+    """ML or REML without moderators: safeguarded Newton steps from the HE estimate (see the module docstring)."""
+    restricted = kind == "REML"
+    tau2 = hedges(yi, vi)
+    low, high = 0.0, math.inf     # the root lies between: the score is >= 0 at `low` and < 0 at `high`
+    for _ in range(MAX_ITER):
+        step, newton, score = _ml_steps(yi, vi, tau2, restricted)
+        if score > 0:
+            low = tau2
+        elif score < 0:
+            high = tau2
+        if newton is not None and low <= tau2 + newton <= high:
+            step = newton
+        while tau2 + step < 0:   # halve steps that would leave the parameter space
+            step /= 2
+            if abs(step) < TOL:
+                step = -tau2
+                break
+        tau2 = tau2 + step
+        if abs(step) <= max(TOL, 1e-12 * tau2):
+            return tau2
+    return _bracketed_root(yi, vi, None, kind, len(yi), 1)
+
+
 def _fisher_scoring(yi: np.ndarray, vi: np.ndarray, X, kind: str) -> float:
+    if X is None:
+        yi, vi = kernel.prepare(yi, vi)
     k, p = (len(yi), 1) if X is None else _design(X, len(yi)).shape
     X = None if X is None else _design(X, len(yi))
+    if X is None and kind in ("ML", "REML"):
+        return _check_boundary(_newton_ml(yi, vi, kind), yi, vi, X, kind)
     tau2 = hedges(yi, vi, X)
     for _ in range(MAX_ITER):
         step = _score_step(yi, vi, X, tau2, kind, k, p)
@@ -187,11 +297,15 @@ def _fisher_scoring(yi: np.ndarray, vi: np.ndarray, X, kind: str) -> float:
         # Fisher scoring can oscillate (seen near tau² = 0 with very unequal variances). The estimate is then the
         # root of the same estimating equation, which a bracketing search finds without steps to overshoot.
         tau2 = _bracketed_root(yi, vi, X, kind, k, p)
+    return _check_boundary(tau2, yi, vi, X, kind)
+
+
+def _check_boundary(tau2: float, yi, vi, X, kind: str) -> float:
+    """tau² truncated at 0, and 0 where the ML or REML log-likelihood is higher there by more than LL0_MARGIN."""
     tau2 = max(0.0, float(tau2))
     if kind in ("ML", "REML") and tau2 > TOL:
         restricted = kind == "REML"
-        Xd = _design(X, len(yi))
-        if _log_likelihood(0.0, yi, vi, Xd, restricted) - _log_likelihood(tau2, yi, vi, Xd, restricted) > LL0_MARGIN:
+        if _log_likelihood(0.0, yi, vi, X, restricted) - _log_likelihood(tau2, yi, vi, X, restricted) > LL0_MARGIN:
             tau2 = 0.0
     return tau2
 
@@ -207,6 +321,31 @@ def reml(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
 
 def empirical_bayes(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     return _fisher_scoring(yi, vi, X, "EB")
+
+
+def intercept_only(method: str, yi, vi, at0: tuple, sw2_0: float) -> tuple[float, tuple]:
+    """(tau², kernel.at(yi, vi, tau²)) for the random-effects fit, which has already computed at0 = kernel.at(yi,
+    vi, 0) and sw2_0 = sum(1 / vi²): the same estimate as ESTIMATORS[method](yi, vi), reusing those sums (DL is
+    a function of them; the boundary check of ML and REML compares the likelihood at 0 and at the estimate,
+    which are at0 and the sums returned). yi and vi as from kernel.prepare.
+    """
+    k = len(yi)
+    _, sw0, _, q0 = at0
+    if method == "DL":
+        tau2 = _dl(k, sw0, sw2_0, q0)
+    elif method in ("ML", "REML"):
+        tau2 = max(0.0, _newton_ml(yi, vi, method))
+        if tau2 > TOL:
+            at_t = kernel.at(yi, vi, tau2)
+            restricted = method == "REML"
+            ll0 = _intercept_log_likelihood(k, kernel.sum_log(vi, 0.0), sw0, q0, restricted)
+            ll = _intercept_log_likelihood(k, kernel.sum_log(vi, tau2), at_t[1], at_t[3], restricted)
+            if ll0 - ll <= LL0_MARGIN:      # as _check_boundary
+                return tau2, at_t
+            tau2 = 0.0
+    else:
+        tau2 = ESTIMATORS[method](yi, vi)
+    return tau2, (at0 if tau2 == 0 else kernel.at(yi, vi, tau2))
 
 
 ESTIMATORS = {"DL": dersimonian_laird, "HE": hedges, "SJ": sidik_jonkman, "PM": paule_mandel,

@@ -1,0 +1,120 @@
+"""The fast paths of the random-effects engine give the numbers of the straightforward ones.
+
+builder/stats/kernel.py sums over Python floats below SCALAR_MAX_K studies and over numpy arrays from there on;
+ML and REML without moderators take safeguarded Newton steps, PM and the Q-profile limits Newton steps on Q;
+`make_fit` builds a Fit without the dataclass constructor. Each is checked here against the other backend, the
+defining equation, or the plain constructor. The metafor alignment tests pin the values themselves.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from builder.stats import kernel, tau2
+from builder.stats.effects import EffectSizes
+from builder.stats.fit import Fit, make_fit
+from builder.stats.fixed import fixed_iv
+from builder.stats.random import random_effects
+
+FIELDS = ("estimate", "se", "ci_low", "ci_high", "statistic", "p", "tau2", "q", "q_p", "i2", "h2", "pi_low",
+          "pi_high", "i2_q", "h2_q", "tau2_ci_low", "tau2_ci_high", "i2_ci_low", "i2_ci_high")
+
+
+def simulated(k: int, seed: int, tau2_true: float = 0.1, centre: float = -0.5) -> EffectSizes:
+    rng = np.random.default_rng(seed)
+    vi = rng.uniform(0.02, 0.5, k)
+    yi = rng.normal(centre, np.sqrt(vi + tau2_true))
+    return EffectSizes(yi, vi, np.ones(k, dtype=bool), np.zeros(k, dtype=bool))
+
+
+def test_prepare_picks_the_backend_by_size():
+    small, big = simulated(kernel.SCALAR_MAX_K - 1, 1), simulated(kernel.SCALAR_MAX_K, 1)
+    assert type(kernel.prepare(small.yi, small.vi)[0]) is list
+    assert isinstance(kernel.prepare(big.yi, big.vi)[0], np.ndarray)
+
+
+@pytest.mark.parametrize("k", [2, 5, 13, 63])
+@pytest.mark.parametrize("t", [0.0, 0.03, 2.5])
+def test_both_backends_give_the_same_sums(k, t):
+    # Far from zero, so that residuals taken from raw power sums would lose ~6 digits. The two backends' weighted
+    # means differ in the last bits (~1e-13 at 1000); that moves the signed, cancelling sum(w² r) by the
+    # difference times sum(w²), so that one is compared on that absolute scale; the rest to 1e-12 relative.
+    es = simulated(k, k, centre=1000.0)
+    as_lists = (es.yi.tolist(), es.vi.tolist())
+    a, b = kernel.score_sums(*as_lists, t), kernel.score_sums(es.yi, es.vi, t)
+    assert a[:5] == pytest.approx(b[:5], rel=1e-12)
+    assert a[5] == pytest.approx(b[5], abs=1000 * 1e-14 * b[1])
+    assert kernel.q_sums(*as_lists, t) == pytest.approx(kernel.q_sums(es.yi, es.vi, t), rel=1e-12)
+    (wa, *a), (wb, *b) = kernel.at(*as_lists, t), kernel.at(es.yi, es.vi, t)
+    assert a == pytest.approx(b, rel=1e-12) and wa == pytest.approx(wb.tolist(), rel=1e-15)
+    assert kernel.sum_log(as_lists[1], t) == pytest.approx(kernel.sum_log(es.vi, t), rel=1e-13)
+
+
+@pytest.mark.parametrize("method", sorted(tau2.ESTIMATORS))
+@pytest.mark.parametrize("ci", ["wald", "hksj", "hksj-adhoc"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_fit_does_not_depend_on_the_backend(monkeypatch, method, ci, seed):
+    es = simulated(30, seed, tau2_true=[0.0, 0.05, 0.5][seed - 1])
+    scalar = random_effects(es, method, ci)
+    monkeypatch.setattr(kernel, "SCALAR_MAX_K", 2)
+    vector = random_effects(es, method, ci)
+    for name in FIELDS:
+        assert getattr(scalar, name) == pytest.approx(getattr(vector, name), rel=1e-9, abs=1e-11), name
+    assert scalar.weights == pytest.approx(vector.weights, rel=1e-9)
+
+
+def reml_score(yi, vi, t: float) -> float:
+    """Derivative of the restricted log-likelihood in tau² (times 2), straight from its definition."""
+    w = 1 / (vi + t)
+    r = yi - np.sum(w * yi) / np.sum(w)
+    return float(np.sum(w**2 * r**2) - (np.sum(w) - np.sum(w**2) / np.sum(w)))
+
+
+@pytest.mark.parametrize("k", [3, 13, 40, 200])
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_newton_reml_solves_the_reml_equation(k, seed):
+    es = simulated(k, seed, tau2_true=0.02 * seed)
+    t = tau2.reml(es.yi, es.vi)
+    if t > 0:
+        # the score at the estimate is zero up to the step tolerance times the information
+        step = 1e-9
+        slope = (reml_score(es.yi, es.vi, t + step) - reml_score(es.yi, es.vi, t - step)) / (2 * step)
+        assert abs(reml_score(es.yi, es.vi, t)) <= 1e-10 * abs(slope) + 1e-12
+    else:
+        assert reml_score(es.yi, es.vi, 0.0) <= 0 or tau2._log_likelihood(
+            0.0, *kernel.prepare(es.yi, es.vi), None, True) >= tau2._log_likelihood(
+            1e-3, *kernel.prepare(es.yi, es.vi), None, True)
+
+
+@pytest.mark.parametrize("k", [3, 13, 200])
+@pytest.mark.parametrize("seed", range(1, 6))
+def test_paule_mandel_and_q_profile_roots_solve_q_equal_target(k, seed):
+    es = simulated(k, seed, tau2_true=0.1 * seed)
+    y, v = kernel.prepare(es.yi, es.vi)
+    for target in (k - 1.0, 0.5 * (k - 1), 1.5 * (k - 1)):
+        t = tau2.q_root(y, v, target)
+        if t > 0:
+            assert tau2.generalised_q(t, es.yi, es.vi) == pytest.approx(target, rel=1e-11)
+        else:
+            assert tau2.generalised_q(0.0, es.yi, es.vi) <= target
+
+
+def test_make_fit_builds_what_the_constructor_builds():
+    es = simulated(13, 4)
+    for fit in (random_effects(es, "REML", "hksj"), fixed_iv(es)):
+        values = {name: getattr(fit, name) for name in Fit.__dataclass_fields__}
+        rebuilt = Fit(**values)
+        assert repr(rebuilt) == repr(fit)
+        assert make_fit(values).__dict__.keys() == rebuilt.__dict__.keys()
+    with pytest.raises(TypeError, match="missing fields"):
+        make_fit({"model": "random"})
+    with pytest.raises(TypeError, match="unknown fields"):
+        make_fit({**values, "estimat": 1.0})
+
+
+def test_a_fixed_effect_fit_keeps_i2_from_q():
+    fit = fixed_iv(simulated(8, 2))
+    assert fit.i2_q == fit.i2 and fit.h2_q == fit.h2 and math.isfinite(fit.q_p)
