@@ -41,7 +41,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from scipy import integrate, special, stats
+from scipy import special
+
+from .stats.dist import t_quantile
 
 __all__ = [
     "CI_T_BELOW_N", "MICRO", "ConversionKind", "Converted", "ConvertedUnit", "convert_unit",
@@ -172,7 +174,7 @@ def _expected_normal_range(n: int) -> float:
     def integrand(x: float) -> float:
         return -math.expm1(n * special.log_ndtr(x)) - math.exp(n * special.log_ndtr(-x))
 
-    value, _ = integrate.quad(integrand, -12.0, 12.0, points=[0.0], limit=200, epsabs=1e-12, epsrel=1e-12)
+    value, _ = _quad(integrand, -12.0, 12.0, points=[0.0], limit=200, epsabs=1e-12, epsrel=1e-12)
     return value
 
 
@@ -187,7 +189,7 @@ def _expected_normal_order_statistic(r: int, n: int) -> float:
         return x * math.exp(log_density)
 
     centre = _z(r / (n + 1))
-    value, _ = integrate.quad(integrand, -12.0, 12.0, points=[centre], limit=400, epsabs=1e-12, epsrel=1e-12)
+    value, _ = _quad(integrand, -12.0, 12.0, points=[centre], limit=400, epsabs=1e-12, epsrel=1e-12)
     return value
 
 
@@ -396,7 +398,7 @@ def sd_from_ci(low: float, high: float, n: int, level: float = 0.95,
         if n < 2:
             raise ValueError("a t-based interval needs n >= 2 (n - 1 degrees of freedom); use distribution='normal' "
                              "if the interval came from the normal distribution")
-        q = float(stats.t.ppf(p, n - 1))
+        q = t_quantile(p, n - 1)
         rule = f"t quantile with {n - 1} df, since n < {CI_T_BELOW_N}"
     else:
         q = _z(p)
@@ -536,3 +538,9 @@ def convert_unit(value: float, from_unit: str, to_unit: str, analyte: str) -> Co
         return ConvertedUnit(result, shown_target, None, note)
     note = f"{spec.name} {_fmt(value)} {shown_source} converted to {_fmt(result)} {shown_target} ({how}){unstated}"
     return ConvertedUnit(result, shown_target, "unit", note)
+
+
+def _quad(*args, **kwargs):
+    """scipy.integrate.quad, imported on first use: few reviews need the integrals, every build would pay the import."""
+    from scipy import integrate
+    return integrate.quad(*args, **kwargs)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
+
+from .dist import z_quantile
 
 
 @dataclass(frozen=True)
@@ -241,7 +243,7 @@ def generic(estimate, se=None, ci_low=None, ci_high=None, log: bool = False, lev
     estimate = _optional(estimate, None)
     k = len(estimate)
     se, ci_low, ci_high = (_optional(x, k) for x in (se, ci_low, ci_high))
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = z_quantile(0.5 + level / 2)
     missing = np.isnan(estimate)
     bad = np.zeros(k, dtype=bool)
     if log:

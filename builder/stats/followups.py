@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
+from .dist import t_quantile, t_two_sided_p, z_quantile, z_two_sided_p
 from .effects import EffectSizes
 from .fit import Fit
 from .heterogeneity import cochran_q, i2_h2_from_q
@@ -151,13 +151,13 @@ def egger(es: EffectSizes, fit: Fit, level: float = 0.95) -> EggerResult:
         elif scale == 0:
             raise ValueError("Egger's test with HKSJ is undefined here: the regression fits the estimates exactly")
         cov = cov * scale
-        dist = stats.t(df)
-    else:
-        dist = stats.norm()
     se = np.sqrt(np.diag(cov))
     statistic = float(beta[1] / se[1])
-    crit = float(dist.ppf(0.5 + level / 2))
-    return EggerResult(k, statistic, df, float(2 * dist.sf(abs(statistic))), float(beta[1]), float(se[1]),
+    if df is not None:
+        crit, p = t_quantile(0.5 + level / 2, df), t_two_sided_p(statistic, df)
+    else:
+        crit, p = z_quantile(0.5 + level / 2), z_two_sided_p(statistic)
+    return EggerResult(k, statistic, df, p, float(beta[1]), float(se[1]),
                        float(beta[0]), float(se[0]), float(beta[0] - crit * se[0]), float(beta[0] + crit * se[0]),
                        tau2)
 
@@ -187,5 +187,5 @@ def funnel_data(es: EffectSizes, fit: Fit, level: float = 0.95, add_tau2: bool =
     se = np.where(ok, np.sqrt(es.vi), np.nan)
     grid = np.linspace(0.0, float(np.nanmax(se)), points)
     extra = (fit.tau2 or 0.0) if add_tau2 else 0.0
-    half = stats.norm.ppf(0.5 + level / 2) * np.sqrt(grid**2 + extra)
+    half = z_quantile(0.5 + level / 2) * np.sqrt(grid**2 + extra)
     return FunnelData(yi, se, fit.estimate, grid, fit.estimate - half, fit.estimate + half, level)
