@@ -109,36 +109,38 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None,
         reused = None if full else incremental.build(
             staging / "src", build_dir, site, staging / "site", staging / "inc",
             lambda cfg, out: mkdocs_build(cfg, out, data.review.date), archived)
-        # MkDocs runs that do not depend on each other, run side by side: the latest version's (unless its
-        # pages were reused) and each released version's that is not in the cache.
-        jobs: list[tuple[Path, Path, dt.date]] = []
-        if reused is None:
-            shutil.rmtree(staging / "site", ignore_errors=True)
-            jobs.append((config, staging / "site", data.review.date))
+        # MkDocs runs do not depend on each other: each starts as soon as its sources are written, one per
+        # core, while the released versions' sources are still being prepared.
         if report is not None:
             report["pages"] = reused   # (re-rendered, of) when the last build's pages were reused
         archives = []                  # (version, folder with its pages, cache folder to fill or None)
-        for rel in rels:
-            # A released version's pages depend only on its snapshot, the builder, the templates and which
-            # version is the latest: reuse them from the cache when none of these changed.
-            key = _archive_key(project, rel, data.review.version, [r.version for r in rels])
-            cached = build_dir / "cache" / f"v{rel.version}-{key}"
-            if cached.is_dir() and not full:
-                archives.append((rel.version, cached, None))
-                continue
-            # Old versions are rebuilt from their own snapshot, and must reproduce their archived numbers.
-            old = load(rel.data_dir, today=today, store=store)
-            old_results = analysis.run_all(old, store)
-            try:
-                versions.verify(rel, old, results_document(old, old_results))
-            except versions.ReleaseError as exc:
-                raise BuildError(str(exc)) from exc
-            info = version_context(project, old, old_results, archived=rel.version,
-                                   latest=data.review.version, today=today)
-            cfg = render(project, old, staging / f"src-v{rel.version}", info, old_results)
-            jobs.append((cfg, staging / f"site-v{rel.version}", old.review.date))
-            archives.append((rel.version, staging / f"site-v{rel.version}", cached))
-        _run_side_by_side(jobs)
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            runs = []
+            if reused is None:
+                shutil.rmtree(staging / "site", ignore_errors=True)
+                runs.append(pool.submit(mkdocs_build, config, staging / "site", data.review.date))
+            for rel in rels:
+                # A released version's pages depend only on its snapshot, the builder, the templates and which
+                # version is the latest: reuse them from the cache when none of these changed.
+                key = _archive_key(project, rel, data.review.version, [r.version for r in rels])
+                cached = build_dir / "cache" / f"v{rel.version}-{key}"
+                if cached.is_dir() and not full:
+                    archives.append((rel.version, cached, None))
+                    continue
+                # Old versions are rebuilt from their own snapshot, and must reproduce their archived numbers.
+                old = load(rel.data_dir, today=today, store=store)
+                old_results = analysis.run_all(old, store)
+                try:
+                    versions.verify(rel, old, results_document(old, old_results))
+                except versions.ReleaseError as exc:
+                    raise BuildError(str(exc)) from exc
+                info = version_context(project, old, old_results, archived=rel.version,
+                                       latest=data.review.version, today=today)
+                cfg = render(project, old, staging / f"src-v{rel.version}", info, old_results)
+                runs.append(pool.submit(mkdocs_build, cfg, staging / f"site-v{rel.version}", old.review.date))
+                archives.append((rel.version, staging / f"site-v{rel.version}", cached))
+        for run in runs:               # all have finished; the first failure is reported
+            run.result()
         for version, folder, cached in archives:
             shutil.copytree(folder, staging / "site" / f"v{version}")
             if cached is not None:
@@ -153,18 +155,6 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return data
-
-
-def _run_side_by_side(jobs: list[tuple[Path, Path, dt.date]]) -> None:
-    """MkDocs builds in parallel, one per core; the first failure is raised once all have finished."""
-    if len(jobs) <= 1:
-        for cfg, out, day in jobs:
-            mkdocs_build(cfg, out, day)
-        return
-    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
-        futures = [pool.submit(mkdocs_build, cfg, out, day) for cfg, out, day in jobs]
-    for future in futures:
-        future.result()
 
 
 def _archive_key(project: Path, rel, latest: str, all_versions: list[str]) -> str:
