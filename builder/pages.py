@@ -80,9 +80,9 @@ class AnalysisView:
         return self.result.spec
 
 
-def _rows(result: AnalysisResult) -> list[dict]:
+def _rows(result: AnalysisResult, rob: tuple) -> list[dict]:
     rows = []
-    tool, robs, _ = robfig.for_analysis(result.rows, result.outcome.id)
+    tool, robs, _ = rob
     for r, rob in zip(result.rows, robs):
         if r.estimable:
             half = 1.959963984540054 * r.vi ** 0.5
@@ -198,14 +198,14 @@ def subgroups_view(result: AnalysisResult) -> dict | None:
             "test": forest.subgroup_differences_line(result).removeprefix("Test for subgroup differences: ")}
 
 
-def _rob_tool(result: AnalysisResult) -> str | None:
-    tool = robfig.for_analysis(result.rows, result.outcome.id)[0]
+def _rob_tool(rob: tuple) -> str | None:
+    tool = rob[0]
     return TOOLS[tool].name if tool else None
 
 
-def _rob_note(result: AnalysisResult) -> str | None:
+def _rob_note(rob: tuple) -> str | None:
     """Why the plot has no risk-of-bias columns although some of its studies are assessed."""
-    tool, _, tools = robfig.for_analysis(result.rows, result.outcome.id)
+    tool, _, tools = rob
     if tool is not None or not tools:
         return None
     return (f"Risk of bias is not shown beside the plot: its studies were assessed with different tools "
@@ -218,6 +218,7 @@ def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
     if f is not None and f.pi_low is not None:
         prediction = (f"{fmt.num(fmt.back(f.pi_low, result.scale))} to "
                       f"{fmt.num(fmt.back(f.pi_high, result.scale))}")
+    rob = robfig.for_analysis(result.rows, result.outcome.id)    # (tool, judgements by row, tools used)
     return AnalysisView(
         result=result,
         svg=forest.render(result, review.experimental_label, review.control_label),
@@ -229,13 +230,13 @@ def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
         i2_reading=interpret.i2_reading(f.i2 if f else None),
         prediction=prediction,
         checks=reproduce.checks(result),
-        rows=_rows(result),
+        rows=_rows(result, rob),
         k_total=len(result.rows),
         k_estimable=sum(1 for r in result.rows if r.estimable),
         followups=_followup_rows(result),
         plots=followup_plots(result, review),
-        rob_tool=_rob_tool(result),
-        rob_note=_rob_note(result),
+        rob_tool=_rob_tool(rob),
+        rob_note=_rob_note(rob),
         subgroups=subgroups_view(result),
         small_study=small_study_view(result),
     )

@@ -167,7 +167,20 @@ def results_document(data: ReviewData, results: list[AnalysisResult]) -> dict:
 
 
 def to_json(document: dict) -> str:
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The document with sorted keys, one analysis per line: compact enough for hundreds of studies (and
+    written by json's C encoder, which indentation would switch off), yet a diff still shows which analyses
+    changed."""
+    def dump(value) -> str:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    parts = []
+    for key in sorted(document):
+        value = document[key]
+        if isinstance(value, list):
+            items = ",\n".join("  " + dump(item) for item in value)
+            parts.append(f"{dump(key)}:[\n{items}\n]" if value else f"{dump(key)}:[]")
+        else:
+            parts.append(f"{dump(key)}:{dump(value)}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 CSV_COLUMNS = [
