@@ -55,6 +55,7 @@ class AnalysisResult:
     followups: dict = field(default_factory=dict)   # sensitivity, leave_one_out, cumulative (primary analyses)
     small_study: dict = field(default_factory=dict)  # primary analyses: Egger's test and funnel data, or why not
     subgroups: object | None = None                  # subgroups.Subgroups when the analysis declares subgroups
+    key: str | None = None     # content key of everything the numbers depend on (set when run with a cache)
 
     @property
     def scale(self) -> str:
@@ -224,12 +225,12 @@ def _analysis_key(spec: Analysis, outcome: Outcome, chosen) -> str:
     return cache.key("analysis", *parts)
 
 
-def _restore(spec: Analysis, data: ReviewData, chosen, missing, saved: dict) -> AnalysisResult:
+def _restore(spec: Analysis, data: ReviewData, chosen, missing, saved: dict, saved_key: str) -> AnalysisResult:
     rows = [StudyRow(study, name, ds, _inputs(ds), *numbers)
             for (study, name, ds), numbers in zip(chosen, saved["rows"])]
     return AnalysisResult(spec, data.review.outcome(spec.outcome), rows, missing, saved["fit"], saved["first"],
                           list(saved["notes"]), dict(saved["followups"]), dict(saved["small_study"]),
-                          saved["subgroups"])
+                          saved["subgroups"], saved_key)
 
 
 def run_all(data: ReviewData, store: cache.Store | None = None) -> list[AnalysisResult]:
@@ -244,7 +245,7 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
             k = _analysis_key(spec, data.review.outcome(spec.outcome), chosen)
             saved = store.get("analyses", k)
             if saved is not None and len(saved["rows"]) == len(chosen):
-                results.append(_restore(spec, data, chosen, missing, saved))
+                results.append(_restore(spec, data, chosen, missing, saved, k))
                 continue
         r = run(spec, data)
         if r.spec.role == "primary" and r.fit is not None:
@@ -255,5 +256,6 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
             store.put("analyses", k, {"rows": [(x.yi, x.vi, x.corrected, x.weight) for x in r.rows], "fit": r.fit,
                                       "first": r.fixed_first, "notes": r.notes, "followups": r.followups,
                                       "small_study": r.small_study, "subgroups": r.subgroups})
+            r = replace(r, key=k)
         results.append(r)
     return results

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
-from . import __version__, fmt, followplot, forest, interpret, prisma, reproduce, robfig, sof, timeline
+from . import __version__, cache, fmt, followplot, forest, interpret, prisma, reproduce, robfig, sof, timeline
 from .models.rob import TOOLS
 from .versions import _key as versions_key
 from .analysis import AnalysisResult
@@ -212,8 +213,27 @@ def _rob_note(rob: tuple) -> str | None:
             f"({', '.join(TOOLS[t].name for t in tools)}), which one set of columns cannot show together.")
 
 
-def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
+def _figures(result: AnalysisResult, review: Review, store: cache.Store | None, rob_json) -> dict:
+    """The forest plot and the follow-up plots, the costly part of a view. With a store they are kept under
+    the analysis's content key plus what else they draw: the arms' labels and the studies' risk of bias."""
+    k = None
+    if store is not None and result.key is not None:
+        k = cache.key("figures", result.key, review.experimental_label, review.control_label,
+                      *(rob_json(r.study) for r in result.rows))
+        found = store.get("figures", k)
+        if found is not None:
+            return found
+    figures = {"svg": forest.render(result, review.experimental_label, review.control_label),
+               "plots": followup_plots(result, review)}
+    if k is not None:
+        store.put("figures", k, figures)
+    return figures
+
+
+def analysis_view(result: AnalysisResult, review: Review, store: cache.Store | None = None,
+                  rob_json=None) -> AnalysisView:
     f = result.fit
+    figures = _figures(result, review, store, rob_json or _rob_json)
     prediction = None
     if f is not None and f.pi_low is not None:
         prediction = (f"{fmt.num(fmt.back(f.pi_low, result.scale))} to "
@@ -221,7 +241,7 @@ def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
     rob = robfig.for_analysis(result.rows, result.outcome.id)    # (tool, judgements by row, tools used)
     return AnalysisView(
         result=result,
-        svg=forest.render(result, review.experimental_label, review.control_label),
+        svg=figures["svg"],
         alt=forest.describe(result, review.experimental_label, review.control_label),
         method=forest.method_label(result),
         effect=interpret.effect_sentence(result, review.experimental_label),
@@ -234,12 +254,16 @@ def analysis_view(result: AnalysisResult, review: Review) -> AnalysisView:
         k_total=len(result.rows),
         k_estimable=sum(1 for r in result.rows if r.estimable),
         followups=_followup_rows(result),
-        plots=followup_plots(result, review),
+        plots=figures["plots"],
         rob_tool=_rob_tool(rob),
         rob_note=_rob_note(rob),
         subgroups=subgroups_view(result),
         small_study=small_study_view(result),
     )
+
+
+def _rob_json(study: Study) -> str:
+    return json.dumps([r.model_dump(mode="json") for r in study.risk_of_bias], sort_keys=True)
 
 
 def _history(info: dict, review, document: dict) -> list:
@@ -316,8 +340,9 @@ STUDIES_IN_NAV = 60
 
 
 def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path, out: Path,
-                version_info: dict | None = None) -> list:
-    """Write every generated page and data file under `out`; return the navigation.
+                version_info: dict | None = None, store: cache.Store | None = None) -> list:
+    """Write every generated page and data file under `out`; return the navigation. With a `store`, figures
+    of analyses whose content is unchanged since an earlier build are reused (see _figures).
 
     `version_info` says which version this is (archived, superseded, latest) and carries the release list
     and the changes since the previous release, for the versions page and the status banner."""
@@ -330,7 +355,14 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     env.globals["fill"] = lambda text: filler.render(text, md)
     env.globals["cite"] = cite
     env.globals["fmt"] = fmt
-    views = [analysis_view(r, review) for r in results]
+    rob_memo: dict[str, str] = {}     # one serialisation per study, not per study and analysis
+
+    def rob_json(study: Study) -> str:
+        if study.id not in rob_memo:
+            rob_memo[study.id] = _rob_json(study)
+        return rob_memo[study.id]
+
+    views = [analysis_view(r, review, store, rob_json) for r in results]
     by_outcome = {o.id: sorted([v for v in views if v.result.spec.outcome == o.id],
                                key=lambda v: ROLE_ORDER[v.result.spec.role]) for o in review.outcomes}
     primary = {oid: next((v for v in vs if v.spec.role == "primary"), None) for oid, vs in by_outcome.items()}

@@ -39,14 +39,14 @@ def site_config(project: Path, nav: list, site_name: str) -> dict:
 
 
 def render(project: Path, data: ReviewData, out: Path, version_info: dict | None = None,
-           results: list | None = None) -> Path:
+           results: list | None = None, store: cache.Store | None = None) -> Path:
     """Write the Markdown sources and the MkDocs configuration into `out`; return the config file."""
     docs = out / "docs"
     shutil.copytree(project / "docs", docs)
     results = results if results is not None else analysis.run_all(data)
     if version_info is None:
         version_info = version_context(project, data, results)
-    nav = pages.render_site(data, results, project / "templates", docs, version_info)
+    nav = pages.render_site(data, results, project / "templates", docs, version_info, store)
     config = site_config(project, nav, data.review.short_title)
     path = out / "mkdocs.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -102,7 +102,7 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None,
     try:
         results = analysis.run_all(data, store)
         config = render(project, data, staging / "src", version_context(project, data, results, today=today),
-                        results)
+                        results, store)
         rels = versions.releases(project)
         archived = {f"v{rel.version}" for rel in rels}     # site folders that are not the latest version's
         src_hashes = incremental.source_hashes(staging / "src")
@@ -136,7 +136,7 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None,
                     raise BuildError(str(exc)) from exc
                 info = version_context(project, old, old_results, archived=rel.version,
                                        latest=data.review.version, today=today)
-                cfg = render(project, old, staging / f"src-v{rel.version}", info, old_results)
+                cfg = render(project, old, staging / f"src-v{rel.version}", info, old_results, store)
                 runs.append(pool.submit(mkdocs_build, cfg, staging / f"site-v{rel.version}", old.review.date))
                 archives.append((rel.version, staging / f"site-v{rel.version}", cached))
         for run in runs:               # all have finished; the first failure is reported

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import re
 import shutil
 from pathlib import Path
@@ -40,6 +41,10 @@ def _cold(project: Path, tmp: Path) -> dict[str, str]:
     return _digest(fresh / "site")
 
 
+def rct_analysis(project: Path) -> str:
+    return yaml.safe_load((project / "data/review.yaml").read_text(encoding="utf-8"))["analyses"][-1]["id"]
+
+
 def _first_mean(study: Path) -> tuple[str, str]:
     text = study.read_text(encoding="utf-8")
     m = re.search(r"^(\s+mean: )([0-9.]+)$", text, re.M)
@@ -56,6 +61,10 @@ def synthetic_project(tmp_path_factory) -> Path:
     review = yaml.safe_load(path.read_text(encoding="utf-8"))
     for a in review["analyses"]:
         a["subgroups"] = "design"
+    # Randomised trials only: one risk-of-bias tool, so the forest plot draws the judgements beside the studies.
+    first = review["analyses"][0]
+    review["analyses"].append({**first, "id": first["id"] + "-rct", "role": "sensitivity",
+                               "title": "Randomised trials only", "designs": ["rct"]})
     path.write_text(yaml.safe_dump(review, sort_keys=False, allow_unicode=True), encoding="utf-8")
     report: dict = {}
     build(project, today=TODAY, report=report)
@@ -73,6 +82,24 @@ def test_editing_one_number_rerenders_few_pages_and_matches_a_cold_build(synthet
     rerendered, pages = report["pages"]
     assert 1 <= rerendered < pages / 2, report
     assert _digest(project / "site") == _cold(project, tmp_path)
+
+
+def test_a_changed_risk_of_bias_judgement_reaches_the_forest_plots(synthetic_project, tmp_path):
+    """Judgements are drawn beside forest plots: a cached figure must not outlive them."""
+    doc = json.loads((synthetic_project / "site/results.json").read_text(encoding="utf-8"))
+    rct = next(a for a in doc["analyses"] if a["id"] == rct_analysis(synthetic_project))
+    files = [synthetic_project / "data/studies" / f"{s['id']}.yaml" for s in rct["studies"]]
+    study = next(p for p in files if "judgement: low" in p.read_text(encoding="utf-8"))
+    before = (synthetic_project / "site" / "studies" / f"{study.stem}.html").read_text(encoding="utf-8")
+    study.write_text(study.read_text(encoding="utf-8").replace("judgement: low", "judgement: high", 1),
+                     encoding="utf-8")
+    report: dict = {}
+    build(synthetic_project, today=TODAY, report=report)
+    assert report["pages"] is not None and report["pages"][0] >= 1
+    assert (synthetic_project / "site" / "studies" / f"{study.stem}.html").read_text(encoding="utf-8") != before
+    forest = (synthetic_project / "site" / "figures" / f"{rct_analysis(synthetic_project)}.svg").read_text()
+    assert "Risk of bias" in forest
+    assert _digest(synthetic_project / "site") == _cold(synthetic_project, tmp_path)
 
 
 def test_nothing_changed_reuses_every_page(synthetic_project, tmp_path):
