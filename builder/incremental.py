@@ -66,8 +66,9 @@ def forget(build_dir: Path) -> None:
     (build_dir / STATE).unlink(missing_ok=True)
 
 
-def _stub(markdown: str) -> str | None:
-    """A page that keeps the original's title and nothing else, or None if the title cannot be kept."""
+def _stub(markdown: str, indexed: bool = False) -> str | None:
+    """A page that keeps the original's title and nothing else, or None if the title cannot be kept.
+    `indexed`: leave it in the search index (its title only), which marks the page's place in the index."""
     meta, body = {}, markdown
     m = _FRONT_MATTER.match(markdown)
     if m:
@@ -76,7 +77,7 @@ def _stub(markdown: str) -> str | None:
     heading = next((line for line in body.splitlines() if line.startswith("# ")), None)
     if heading is None:
         return None
-    stub_meta = {"template": STUB_TEMPLATE, "search": {"exclude": True}}
+    stub_meta = {"template": STUB_TEMPLATE} if indexed else {"template": STUB_TEMPLATE, "search": {"exclude": True}}
     if "title" in meta:
         stub_meta["title"] = meta["title"]
     return "---\n" + yaml.safe_dump(stub_meta, sort_keys=True) + "---\n\n" + heading + "\n"
@@ -114,6 +115,109 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
+
+
+def _stubbed_sources(src: Path, files: list[str], real: set[str], work: Path, indexed: bool) -> Path | None:
+    """Write into `work` the sources of `src` (`files`: paths relative to it) with every page not in `real` made
+    a stub; return the configuration to build, or None if the pages cannot be stubbed."""
+    shutil.rmtree(work, ignore_errors=True)
+    for rel in files:
+        if rel == "mkdocs.yml":
+            continue
+        dst = work / rel
+        if rel.endswith(".md") and rel not in real:
+            stub = _stub((src / rel).read_text(encoding="utf-8"), indexed)
+            if stub is None:
+                return None
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_text(stub, encoding="utf-8")
+        else:
+            _link_or_copy(src / rel, dst)
+    config = yaml.safe_load((src / "mkdocs.yml").read_text(encoding="utf-8"))
+    if not isinstance(config.get("theme"), dict) or "custom_dir" in config["theme"] \
+            or config.get("use_directory_urls", True):
+        return None     # page outputs are found as <page>.html
+    config["theme"]["custom_dir"] = "stub-theme"
+    (work / "stub-theme").mkdir(parents=True, exist_ok=True)
+    (work / "stub-theme" / STUB_TEMPLATE).write_text("", encoding="utf-8")
+    config_path = work / "mkdocs.yml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return config_path
+
+
+def _out(page: str) -> str:
+    """Where MkDocs writes a page of the sources (docs/a/b.md -> a/b.html; use_directory_urls is off)."""
+    return page.removeprefix("docs/")[:-3] + ".html"
+
+
+def build_split(src: Path, out_site: Path, work: Path, run_side_by_side, parts: int) -> bool:
+    """A build from nothing as `parts` MkDocs runs side by side, each rendering a share of the pages (the rest as
+    stubs that keep their place in the search index); their outputs are combined into `out_site`. False if
+    they cannot be combined safely, in which case the caller builds in one run.
+
+    `run_side_by_side([(config_path, site_dir), ...])` runs the MkDocs builds in parallel."""
+    files = sorted(source_hashes(src))
+    pages = [p for p in files if p.endswith(".md")]
+    shares: list[set[str]] = [set() for _ in range(parts)]
+    load = [0] * parts
+    for page in sorted(pages, key=lambda p: (-(src / p).stat().st_size, p)):   # largest first, to the least loaded
+        i = load.index(min(load))
+        shares[i].add(page)
+        load[i] += (src / page).stat().st_size
+    runs = []
+    for i, share in enumerate(shares):
+        config = _stubbed_sources(src, files, share, work / f"part-{i}", indexed=True)
+        if config is None:
+            return False
+        runs.append((config, work / f"part-{i}" / "site"))
+    run_side_by_side(runs)
+    sites = [site for _, site in runs]
+    owner = {_out(p): i for i, share in enumerate(shares) for p in share}
+
+    # Every file but the pages and the search index must come out the same from every run.
+    listing = [{p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()} for site in sites]
+    common = set.union(*listing) - set(owner) - {SEARCH_INDEX}
+    if any(rel not in files_of for rel in common for files_of in listing):
+        return False
+    for rel in common:
+        first = _digest(sites[0] / rel)
+        if any(_digest(site / rel) != first for site in sites[1:]):
+            return False
+    if any(rel not in listing[owner[rel]] for rel in owner) or \
+            any(rel in listing[i] for rel, o in owner.items() for i in range(parts) if i != o):
+        return False     # a page missing from its run, or a stub that produced a page
+
+    # The search index: the entries of each page from the run that rendered it, in the order every run
+    # lists the pages (the stubs keep their place).
+    indexes = [json.loads((site / SEARCH_INDEX).read_text(encoding="utf-8")) for site in sites]
+    if any(ix["config"] != indexes[0]["config"] for ix in indexes[1:]):
+        return False
+    by_page = [{} for _ in sites]
+    orders = []
+    for i, ix in enumerate(indexes):
+        order: list[str] = []
+        for entry in ix["docs"]:
+            page = _page_of(entry["location"])
+            if page not in by_page[i]:
+                by_page[i][page] = []
+                order.append(page)
+            by_page[i][page].append(entry)
+        orders.append(order)
+    if any(order != orders[0] for order in orders[1:]) or set(orders[0]) - set(owner):
+        return False
+    docs = [entry for page in orders[0] for entry in by_page[owner[page]].get(page, [])]
+
+    shutil.rmtree(out_site, ignore_errors=True)
+    for rel in sorted(common):
+        _link_or_copy(sites[0] / rel, out_site / rel)
+    for rel, i in owner.items():
+        _link_or_copy(sites[i] / rel, out_site / rel)
+    target = out_site / SEARCH_INDEX
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # As the theme's search plugin writes it.
+    target.write_text(json.dumps({"config": indexes[0]["config"], "docs": docs}, separators=(",", ":"), default=str),
+                      encoding="utf-8")
+    return True
 
 
 def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: Path, run_mkdocs,
@@ -154,33 +258,11 @@ def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: 
         return 0, len(pages)
 
     # 1. The sources MkDocs sees: changed pages and every other file as they are, unchanged pages as stubs.
-    shutil.rmtree(work, ignore_errors=True)
-    docs = work / "docs"
-    for rel in sorted(new_hashes):
-        if rel == "mkdocs.yml":
-            continue
-        src_file = new_src / rel
-        dst = work / rel
-        if rel in pages and rel not in changed_pages:
-            stub = _stub(src_file.read_text(encoding="utf-8"))
-            if stub is None:
-                return None
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            dst.write_text(stub, encoding="utf-8")
-        else:
-            _link_or_copy(src_file, dst)
-    config = yaml.safe_load((new_src / "mkdocs.yml").read_text(encoding="utf-8"))
-    if not isinstance(config.get("theme"), dict) or "custom_dir" in config["theme"] \
-            or config.get("use_directory_urls", True):
-        return None     # page outputs are found as <page>.html
-    config["theme"]["custom_dir"] = "stub-theme"
-    (work / "stub-theme").mkdir(parents=True, exist_ok=True)
-    (work / "stub-theme" / STUB_TEMPLATE).write_text("", encoding="utf-8")
-    config_path = work / "mkdocs.yml"
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    config_path = _stubbed_sources(new_src, sorted(new_hashes), changed_pages, work, indexed=False)
+    if config_path is None:
+        return None
     fresh_site = work / "site"
     run_mkdocs(config_path, fresh_site)
-    assert docs.is_dir()
 
     # 2. Everything the theme writes for the whole site must come out as before (it depends on the
     # navigation only); otherwise the reuse is not safe.

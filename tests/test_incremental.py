@@ -170,3 +170,27 @@ def test_a_stub_keeps_the_title_and_nothing_else():
     assert "# Umarov 2022\n" in stub and "long content" not in stub and "Section" not in stub
     assert "template: incremental-stub.html" in stub and "exclude: true" in stub
     assert incremental._stub("no heading at all\n") is None
+
+
+def test_a_build_split_across_mkdocs_runs_equals_one_run(tmp_path, monkeypatch):
+    """Large sites are built by one MkDocs run per core, each rendering a share of the pages; the combined site
+    (pages, theme files and the search index's order) must be the one a single run writes."""
+    from builder import site as site_module
+    project = _synthetic().write_project(tmp_path / "project", studies=9, outcomes=3, seed=5)
+    monkeypatch.setattr(site_module, "SPLIT_MIN_PAGES", 10**9)
+    build(project, site=tmp_path / "one", today=TODAY, full=True)
+    monkeypatch.setattr(site_module, "SPLIT_MIN_PAGES", 1)
+    monkeypatch.setattr(site_module.os, "cpu_count", lambda: 3)      # three runs, whatever this machine has
+    calls = []
+    real = incremental.build_split
+
+    def recording(*args):
+        calls.append((args[-1], real(*args)))
+        return calls[-1][1]
+
+    monkeypatch.setattr(incremental, "build_split", recording)
+    build(project, site=tmp_path / "split", today=TODAY, full=True)
+    assert calls == [(3, True)]        # three runs, combined (no fallback to one run)
+    assert _digest(tmp_path / "split") == _digest(tmp_path / "one")
+    index = json.loads((tmp_path / "split" / "search" / "search_index.json").read_text(encoding="utf-8"))
+    assert any(d["location"].startswith("studies/") for d in index["docs"])
