@@ -1,4 +1,6 @@
-"""Rebuild only the pages whose Markdown changed since the last good build, and reuse the rest of its output.
+"""Run MkDocs on a share of the pages only: to rebuild just the pages whose Markdown changed since the last good
+build (reusing the rest of its output), and to build a large site from nothing as several runs side by side
+(build_split).
 
 MkDocs always renders every page, which at hundreds of studies takes most of a build. When the configuration
 (and with it the navigation) and the set of pages are unchanged, a page's HTML depends only on its own
@@ -16,6 +18,10 @@ Markdown, the configuration and the titles of the other pages. So this module:
 Anything it cannot vouch for (a changed configuration, navigation or set of pages; most pages changed; a
 theme file that comes out differently) returns None, and the caller runs the full build. A test builds
 the same sources both ways and compares every byte.
+
+build_split uses the same stubs, kept in the search index so that each run lists every page in the order a
+single run would: each run renders its share of the pages, and the shares are combined, with the same
+checks and the same fallback to one run.
 """
 
 from __future__ import annotations
