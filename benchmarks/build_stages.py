@@ -231,29 +231,37 @@ def worker_stages(studies: int, outcomes: int, seed: int, memory: str) -> dict:
     return out
 
 
+def _timed_build(project: Path, site_dir: Path, today: dt.date) -> dict:
+    """Wall and CPU time and peak memory of one `builder.site.build`, imports included (the first import of
+    the builder happens here), and how many pages it re-rendered when it reused an earlier build's."""
+    record: dict = {}
+    cpu_before = _cpu() + _cpu(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    children = ChildPeak()
+    report: dict = {}
+    try:
+        with children:
+            from builder.site import build
+            build(project, site=site_dir, today=today, report=report)
+    except BaseException as exc:     # noqa: BLE001
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        record["error"] = _error(exc)
+    record["wall_s"] = time.perf_counter() - start
+    record["cpu_s"] = _cpu() + _cpu(resource.RUSAGE_CHILDREN) - cpu_before
+    record["process_peak_mb"] = _maxrss_mb()
+    record["child_peak_mb"] = children.mb
+    record["pages"] = report.get("pages")
+    return record
+
+
 def worker_cold(studies: int, outcomes: int, seed: int) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="build-cold-"))
     try:
         project, _, _ = _generate(studies, outcomes, seed, tmp)
         today = _today()
         sys.modules.pop("synthetic", None)
-        record: dict = {}
-        cpu_before = _cpu() + _cpu(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        children = ChildPeak()
-        try:
-            with children:
-                from builder.site import build     # imports are part of a cold build
-                build(project, site=tmp / "site", today=today)
-        except BaseException as exc:     # noqa: BLE001
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            record["error"] = _error(exc)
-        record["wall_s"] = time.perf_counter() - start
-        record["cpu_s"] = _cpu() + _cpu(resource.RUSAGE_CHILDREN) - cpu_before
-        record["process_peak_mb"] = _maxrss_mb()
-        record["child_peak_mb"] = children.mb
-        return {"cold": record}
+        return {"cold": _timed_build(project, tmp / "site", today)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -290,24 +298,7 @@ def worker_edit(studies: int, outcomes: int, seed: int) -> dict:
             return {"edit": {"error": "the first build failed: " + first.stderr.strip()[-300:]}}
         record: dict = {"change": _edit_one_study(project)}
         sys.modules.pop("synthetic", None)
-        cpu_before = _cpu() + _cpu(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        children = ChildPeak()
-        report: dict = {}
-        try:
-            with children:
-                from builder.site import build     # imports are part of the rebuild, as with `review build`
-                build(project, site=tmp / "site", today=today, report=report)
-        except BaseException as exc:     # noqa: BLE001
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            record["error"] = _error(exc)
-        record["wall_s"] = time.perf_counter() - start
-        record["cpu_s"] = _cpu() + _cpu(resource.RUSAGE_CHILDREN) - cpu_before
-        record["process_peak_mb"] = _maxrss_mb()
-        record["child_peak_mb"] = children.mb
-        record["pages"] = report.get("pages")
-        return {"edit": record}
+        return {"edit": {**record, **_timed_build(project, tmp / "site", today)}}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
