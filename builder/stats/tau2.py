@@ -249,6 +249,21 @@ def _ml_steps(yi, vi, tau2: float, restricted: bool) -> tuple[float, float | Non
     return u / f, (u / o if o > 0 else None), u
 
 
+def _feasible(tau2: float, step: float) -> float:
+    """The step, halved until it keeps tau² >= 0 (or, once below TOL, the step to 0)."""
+    while tau2 + step < 0:
+        step /= 2
+        if abs(step) < TOL:
+            return -tau2
+    return step
+
+
+def _converged(step: float, tau2: float) -> bool:
+    """The step is below TOL or, for large tau², below 1e-12 of it: there the steps are rounding noise of a few
+    1e-12 that an absolute threshold would never see end."""
+    return abs(step) <= max(TOL, 1e-12 * tau2)
+
+
 def _newton_ml(yi, vi, kind: str) -> float:
     """ML or REML without moderators: safeguarded Newton steps from the HE estimate (see the module docstring)."""
     restricted = kind == "REML"
@@ -262,13 +277,9 @@ def _newton_ml(yi, vi, kind: str) -> float:
             high = tau2
         if newton is not None and low <= tau2 + newton <= high:
             step = newton
-        while tau2 + step < 0:   # halve steps that would leave the parameter space
-            step /= 2
-            if abs(step) < TOL:
-                step = -tau2
-                break
+        step = _feasible(tau2, step)
         tau2 = tau2 + step
-        if abs(step) <= max(TOL, 1e-12 * tau2):
+        if _converged(step, tau2):
             return tau2
     return _bracketed_root(yi, vi, None, kind, len(yi), 1)
 
@@ -283,15 +294,9 @@ def _fisher_scoring(yi: np.ndarray, vi: np.ndarray, X, kind: str) -> float:
     tau2 = hedges(yi, vi, X)
     for _ in range(MAX_ITER):
         step = _score_step(yi, vi, X, tau2, kind, k, p)
-        while tau2 + step < 0:   # halve steps that would leave the parameter space
-            step /= 2
-            if abs(step) < TOL:
-                step = -tau2
-                break
+        step = _feasible(tau2, step)
         tau2 = tau2 + step
-        # Converged when the step is below TOL or, for large tau², below 1e-12 of it: there the steps are
-        # rounding noise of a few 1e-12 that an absolute threshold would never see end.
-        if abs(step) <= max(TOL, 1e-12 * tau2):
+        if _converged(step, tau2):
             break
     else:
         # Fisher scoring can oscillate (seen near tau² = 0 with very unequal variances). The estimate is then the
