@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__, cache, fmt, followplot, forest, interpret, prisma, reproduce, robfig, sof, timeline
+from . import __version__, cache, fmt, followplot, forest, inline, interpret, prisma, reproduce, robfig, sof, timeline
 from .models.rob import TOOLS
 from .versions import _key as versions_key
 from .analysis import AnalysisResult
@@ -355,6 +355,7 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     env.globals["fill"] = lambda text: filler.render(text, md)
     env.globals["cite"] = cite
     env.globals["fmt"] = fmt
+    env.globals["figure"] = inline.marker     # figure(path, svg): the figure file docs/path, drawn in the page
     rob_memo: dict[str, str] = {}     # one serialisation per study, not per study and analysis
 
     def rob_json(study: Study) -> str:
@@ -394,6 +395,8 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
                                                  pts, v.result.scale, f"timeline-{oid}"),
                           "points": pts}
     env.globals["timelines"] = timelines
+    for oid, tl in timelines.items():
+        write(f"figures/timeline-{oid}.svg", tl["svg"])
     write("index.md", env.get_template("index.md.j2").render(**ctx))
     write("methods.md", env.get_template("methods.md.j2").render(**ctx))
     sub = {**ctx, "up": "../"}     # pages one folder down
@@ -430,6 +433,7 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
                                  "traffic": robfig.traffic_light(tool_id, [(n, r) for n, _, r in rows]),
                                  "summary": robfig.summary_bars(tool_id, [r for _, _, r in rows])})
             write(f"figures/rob-{tool_id}.svg", rob_sections[-1]["traffic"])
+            write(f"figures/rob-{tool_id}-summary.svg", rob_sections[-1]["summary"])
     unassessed = [s for s in clinical + case_reports if not s.risk_of_bias]
     write("risk-of-bias.md", env.get_template("risk-of-bias.md.j2").render(
         rob_sections=rob_sections, unassessed=unassessed, **ctx))

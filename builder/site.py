@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from . import analysis, cache, diff, incremental, pages, versions
+from . import analysis, cache, diff, incremental, inline, pages, versions
 from .results import results_document
 from .loader import ReviewData, data_hash, load
 
@@ -74,11 +74,16 @@ def mkdocs_build(config: Path, site_dir: Path, day: dt.date, engine: str = "mkdo
     if engine == "mkdocs":
         cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(config),
                "-d", str(site_dir)]
-    else:  # zensical reads the same configuration
+    else:  # zensical reads the same configuration, and writes the site where it says (site/ beside it)
         cmd = [str(Path(sys.executable).with_name("zensical")), "build", "--clean", "-f", str(config)]
+        site_dir = config.parent / "site"
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError(f"{engine} build failed:\n{proc.stdout}{proc.stderr}")
+    try:
+        inline.expand(site_dir, config.parent / "docs")
+    except inline.FigureError as exc:
+        raise BuildError(str(exc)) from exc
 
 
 def build(project: Path, site: Path | None = None, today: dt.date | None = None, full: bool = False,
