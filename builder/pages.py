@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import html
-import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
-from . import __version__, cache, fmt, followplot, forest, inline, interpret, prisma, reproduce, robfig, sof, timeline
+from . import __version__, cache, fmt, inline, prisma, robfig, sof, timeline
 from .models.rob import TOOLS
 from .versions import _key as versions_key
 from .analysis import AnalysisResult
 from .loader import ReviewData
-from .models import Review, Study
+from .models import Study
 from .models.study import DESIGN_LABELS
-from . import subgroups as subgroups_mod
 from .cite import cite
 from .narrative import Filler
 from .results import results_document, to_csv, to_json
+from .views import STEP_PLOTS, AnalysisView, rob_json_of
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 
@@ -44,226 +42,6 @@ def clause(text: object) -> str:
 
 def attr(text: object) -> str:
     return html.escape(str(text), quote=True)
-
-
-@dataclass(frozen=True)
-class AnalysisView:
-    """Everything a page shows about one analysis, as ready-made strings."""
-
-    result: AnalysisResult
-    svg: str
-    alt: str
-    method: str
-    effect: str
-    heterogeneity: str
-    overall: str
-    i2_reading: str
-    prediction: str | None
-    checks: list
-    rows: list[dict]
-    k_total: int
-    k_estimable: int
-    followups: dict
-    plots: dict           # follow-up figures by key (leave_one_out, cumulative): {"svg", "alt"}
-    rob_tool: str | None     # name of the risk-of-bias tool shown beside the forest plot
-    rob_note: str | None     # why no tool is shown although studies are assessed
-    subgroups: dict | None   # declared subgroups: {"by", "rows", "test"} for the table under the plot
-    small_study: dict     # primary analyses: funnel plot and Egger's test ({"svg", "alt", "egger", "rows"}),
-                          # or {"reason"}; empty for other analyses
-
-
-    @property
-    def id(self) -> str:
-        return self.result.spec.id
-
-    @property
-    def spec(self):
-        return self.result.spec
-
-
-def _rows(result: AnalysisResult, rob: tuple) -> list[dict]:
-    rows = []
-    tool, robs, _ = rob
-    for r, rob in zip(result.rows, robs):
-        if r.estimable:
-            half = 1.959963984540054 * r.vi ** 0.5
-            est = fmt.estimate_ci(r.yi, r.yi - half, r.yi + half, result.scale)
-        else:
-            est = "Not estimable"
-        if result.dichotomous:
-            exp = f"{r.inputs['events_exp']}/{r.inputs['total_exp']}"
-            ctl = f"{r.inputs['events_ctrl']}/{r.inputs['total_ctrl']}"
-        else:
-            exp = f"{fmt.num(r.inputs['mean_exp'])} ({fmt.num(r.inputs['sd_exp'])}), {r.inputs['total_exp']}"
-            ctl = f"{fmt.num(r.inputs['mean_ctrl'])} ({fmt.num(r.inputs['sd_ctrl'])}), {r.inputs['total_ctrl']}"
-        rows.append({"study": r.study, "dataset": r.dataset, "exp": exp, "ctl": ctl, "estimate": est,
-                     "weight": fmt.weight(r.weight) or "—", "provenance": r.data.provenance,
-                     "corrected": r.corrected, "rob": robfig.judgement_text(tool, rob) if tool else None})
-    return rows
-
-
-def _followup_rows(result: AnalysisResult) -> dict[str, list[dict]]:
-    out = {}
-    for key, rows in result.followups.items():
-        out[key] = [{
-            "id": row.id, "label": row.label, "k": row.k,
-            "estimate": fmt.estimate_ci(row.fit.estimate, row.fit.ci_low, row.fit.ci_high, row.scale or result.scale)
-            if row.fit else "—",
-            "p": fmt.p_value(row.fit.p).removeprefix("P = ").removeprefix("P ") if row.fit else "—",
-            "i2": fmt.percent(row.fit.i2) if row.fit else "—",
-            "note": row.change if row.fit else row.reason,
-            "changed": bool(row.change),
-        } for row in rows]
-    return out
-
-
-STEP_PLOTS = {
-    "leave_one_out": ("Leave-one-out", "Study left out", "leave-one-out"),
-    "cumulative": ("Cumulative meta-analysis by publication year", "Studies added in order", "cumulative"),
-}
-
-
-def _step_note(reason: str | None) -> str:
-    """A short note for a row without an estimate: the reason up to its colon, capitalised."""
-    text = (reason or "not estimable").split(":")[0]
-    return text[0].upper() + text[1:]
-
-
-def followup_plots(result: AnalysisResult, review: Review) -> dict[str, dict]:
-    """The leave-one-out and cumulative refits as plots, beside the tables that carry the same numbers."""
-    out = {}
-    if result.fit is None:
-        return out
-    left, right = forest.favours(result, review.experimental_label, review.control_label)
-    for key, (kind, head, slug) in STEP_PLOTS.items():
-        rows = result.followups.get(key)
-        if not rows:
-            continue
-        steps = [followplot.Step(r.label, r.fit, _step_note(r.reason)) for r in rows]
-        alt = f"{result.outcome.label}, " + followplot.describe_steps(kind.lower(), steps, result.fit, result.scale)
-        svg = followplot.steps(f"{kind}: {result.outcome.label}, {result.spec.title}", alt, head, steps,
-                               result.fit, result.scale, f"{result.spec.id}-{slug}-plot", (left, right))
-        out[key] = {"svg": svg, "alt": alt}
-    return out
-
-
-EGGER_THRESHOLD = 0.10   # the conventional level for Egger's test, which has little power
-
-
-def small_study_view(result: AnalysisResult) -> dict:
-    s = result.small_study
-    if not s:
-        return {}
-    if s["funnel"] is None:
-        return {"reason": s["reason"], "k": s["k"]}
-    measure = forest.MEASURE_NAMES[result.spec.measure]
-    scale = result.scale
-    e = s["egger"]
-    if e is None:
-        egger = f"Egger's test could not be computed: {s['reason']}."
-    else:
-        stat = f"t({e.df}) = {fmt.num(e.statistic)}" if e.df is not None else f"z = {fmt.num(e.statistic)}"
-        reading = ("the funnel plot is asymmetric beyond what chance would easily explain: smaller studies "
-                   "report different effects from larger ones" if e.p < EGGER_THRESHOLD else
-                   "no clear sign of funnel-plot asymmetry, although the test has little power")
-        limit = fmt.estimate_ci(e.limit_estimate, e.limit_ci_low, e.limit_ci_high, scale)
-        egger = (f"Egger's regression test of {s['k']} studies: {stat}, {fmt.p_value(e.p)}; {reading} "
-                 f"(P < {EGGER_THRESHOLD:.2f} is the usual threshold). The {measure.lower()} expected in a "
-                 f"study with a standard error of 0 (the regression's limit estimate) is {limit}.")
-    f = result.fit
-    alt = (f"Funnel plot of {s['k']} studies: the standard error of each study's "
-           f"{'log ' if scale == 'log' else ''}{measure.lower()} against its estimate, around the pooled "
-           f"{fmt.num(fmt.back(f.estimate, scale))}. " + egger)
-    svg = followplot.funnel(f"Funnel plot: {result.outcome.label}, {result.spec.title}", alt, s["funnel"], scale,
-                            f"{result.spec.id}-funnel-plot", measure)
-    rows = [{"study": r.study, "estimate": fmt.num(fmt.back(r.yi, scale)), "se": fmt.num(r.vi ** 0.5, 3)}
-            for r in result.rows if r.estimable]
-    return {"svg": svg, "alt": alt, "egger": egger, "rows": rows, "k": s["k"],
-            "se_of": f"{'log ' if scale == 'log' else ''}{measure.lower()}"}
-
-
-def subgroups_view(result: AnalysisResult) -> dict | None:
-    s = result.subgroups
-    if s is None:
-        return None
-    rows = []
-    for g in s.groups:
-        f = g.fit
-        rows.append({"id": g.id, "label": g.label, "k": len(g.rows),
-                     "studies": [result.rows[i].study for i in g.rows],
-                     "weight": fmt.weight(sum(result.rows[i].weight or 0.0 for i in g.rows)),
-                     "estimate": fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, result.scale) if f else "Not estimable",
-                     "heterogeneity": forest.heterogeneity_text(f).removeprefix("Heterogeneity: "),
-                     "overall": forest.overall_effect_text(f).removeprefix("Test for overall effect: ")})
-    return {"by": subgroups_mod.BY_LABELS[s.by], "rows": rows,
-            "test": forest.subgroup_differences_line(result).removeprefix("Test for subgroup differences: ")}
-
-
-def _rob_tool(rob: tuple) -> str | None:
-    tool = rob[0]
-    return TOOLS[tool].name if tool else None
-
-
-def _rob_note(rob: tuple) -> str | None:
-    """Why the plot has no risk-of-bias columns although some of its studies are assessed."""
-    tool, _, tools = rob
-    if tool is not None or not tools:
-        return None
-    return (f"Risk of bias is not shown beside the plot: its studies were assessed with different tools "
-            f"({', '.join(TOOLS[t].name for t in tools)}), which one set of columns cannot show together.")
-
-
-def _figures(result: AnalysisResult, review: Review, store: cache.Store | None, rob_json) -> dict:
-    """The forest plot and the follow-up plots, the costly part of a view. With a store they are kept under
-    the analysis's content key plus what else they draw: the arms' labels and the studies' risk of bias."""
-    k = None
-    if store is not None and result.key is not None:
-        k = cache.key("figures", result.key, review.experimental_label, review.control_label,
-                      *(rob_json(r.study) for r in result.rows))
-        found = store.get("figures", k)
-        if found is not None:
-            return found
-    figures = {"svg": forest.render(result, review.experimental_label, review.control_label),
-               "plots": followup_plots(result, review)}
-    if k is not None:
-        store.put("figures", k, figures)
-    return figures
-
-
-def analysis_view(result: AnalysisResult, review: Review, store: cache.Store | None = None,
-                  rob_json=None) -> AnalysisView:
-    f = result.fit
-    figures = _figures(result, review, store, rob_json or _rob_json)
-    prediction = None
-    if f is not None and f.pi_low is not None:
-        prediction = (f"{fmt.num(fmt.back(f.pi_low, result.scale))} to "
-                      f"{fmt.num(fmt.back(f.pi_high, result.scale))}")
-    rob = robfig.for_analysis(result.rows, result.outcome.id)    # (tool, judgements by row, tools used)
-    return AnalysisView(
-        result=result,
-        svg=figures["svg"],
-        alt=forest.describe(result, review.experimental_label, review.control_label),
-        method=forest.method_label(result),
-        effect=interpret.effect_sentence(result, review.experimental_label),
-        heterogeneity=forest.heterogeneity_line(result),
-        overall=forest.overall_effect_line(result),
-        i2_reading=interpret.i2_reading(f.i2 if f else None),
-        prediction=prediction,
-        checks=reproduce.checks(result),
-        rows=_rows(result, rob),
-        k_total=len(result.rows),
-        k_estimable=sum(1 for r in result.rows if r.estimable),
-        followups=_followup_rows(result),
-        plots=figures["plots"],
-        rob_tool=_rob_tool(rob),
-        rob_note=_rob_note(rob),
-        subgroups=subgroups_view(result),
-        small_study=small_study_view(result),
-    )
-
-
-def _rob_json(study: Study) -> str:
-    return json.dumps([r.model_dump(mode="json") for r in study.risk_of_bias], sort_keys=True)
 
 
 def _history(info: dict, review, document: dict) -> list:
@@ -360,10 +138,10 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
 
     def rob_json(study: Study) -> str:
         if study.id not in rob_memo:
-            rob_memo[study.id] = _rob_json(study)
+            rob_memo[study.id] = rob_json_of(study)
         return rob_memo[study.id]
 
-    views = [analysis_view(r, review, store, rob_json) for r in results]
+    views = [AnalysisView(r, review, store, rob_json) for r in results]
     by_outcome = {o.id: sorted([v for v in views if v.result.spec.outcome == o.id],
                                key=lambda v: ROLE_ORDER[v.result.spec.role]) for o in review.outcomes}
     primary = {oid: next((v for v in vs if v.spec.role == "primary"), None) for oid, vs in by_outcome.items()}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
 import html
 import json
@@ -93,7 +95,26 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None,
     Unless `full`, work done by the last good build is reused where its inputs are unchanged: parsed study
     files and fitted analyses (build/cache/store), released versions' pages (build/cache), and the HTML of
     pages whose Markdown is unchanged (see incremental). The result is the same site, byte for byte."""
-    project = Path(project).resolve()
+    with _cycle_collector_paused():
+        return _build(Path(project).resolve(), site, today, full, report)
+
+
+@contextlib.contextmanager
+def _cycle_collector_paused():
+    """Python's cycle collector off for the duration of a build. A build allocates hundreds of thousands of
+    small objects that stay alive until it ends (studies, results, pages); the collector would walk them
+    again and again to find almost no cycles: at 500 studies it took a third of the time of loading the
+    cached studies and of rendering the pages. Memory is still freed by reference counting as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, report: dict | None) -> ReviewData:
     site = Path(site or project / "site").resolve()
     build_dir = project / "build"
     store = cache.Store(None if full else build_dir / "cache" / "store")
