@@ -60,6 +60,12 @@ class Store:
         self.hits += 1
         return value
 
+    def keep(self, kind: str, k: str) -> None:
+        """Keep an entry this build did not need to read (its output was taken whole from the last build),
+        so that a later build that needs it finds it."""
+        if self.root is not None:
+            self.used.setdefault(kind, set()).add(k)
+
     def put(self, kind: str, k: str, value) -> None:
         if self.root is None:
             return

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import jinja2
 
@@ -18,6 +21,7 @@ from .models.study import DESIGN_LABELS
 from .cite import cite
 from .narrative import Filler
 from .results import results_document, to_csv, to_json
+from .reuse import Reuse
 from .views import STEP_PLOTS, AnalysisView, rob_json_of
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
@@ -76,28 +80,41 @@ def analysis_csv(result: AnalysisResult) -> str:
 
 
 class _Compiled(jinja2.BytecodeCache):
-    """Compiled templates shared by every environment of the process (a build renders the latest version
-    and each released one with its own environment); keyed by Jinja on the template's name and source, so an
-    edited template is compiled again."""
+    """Compiled templates, shared by every environment of the process (a build renders the latest version
+    and each released one with its own environment) and, with a store, kept for the next build: compiling
+    the templates takes a fresh process a third of a second. Jinja keys a template by its name and checks
+    that the bytecode was compiled from the same source, so an edited template is compiled again."""
 
-    def __init__(self):
-        self.store: dict[str, bytes] = {}
+    def __init__(self, memory: dict[str, bytes], store: cache.Store | None = None):
+        self.memory = memory
+        self.store = store
+
+    def _stored_key(self, bucket: jinja2.bccache.Bucket) -> str:
+        return cache.key("template", bucket.key, bucket.checksum)
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        if bucket.key in self.store:
-            bucket.bytecode_from_string(self.store[bucket.key])
+        # The store is asked even when memory has the template, so that it keeps the entry for the next build.
+        stored = self.store.get("templates", self._stored_key(bucket)) if self.store is not None else None
+        if isinstance(stored, bytes):
+            bucket.bytecode_from_string(stored)
+        elif bucket.key in self.memory:
+            bucket.bytecode_from_string(self.memory[bucket.key])
+            if bucket.code is not None and self.store is not None:
+                self.store.put("templates", self._stored_key(bucket), self.memory[bucket.key])
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        self.store[bucket.key] = bucket.bytecode_to_string()
+        self.memory[bucket.key] = bucket.bytecode_to_string()
+        if self.store is not None:
+            self.store.put("templates", self._stored_key(bucket), self.memory[bucket.key])
 
 
-_COMPILED = _Compiled()
+_COMPILED: dict[str, bytes] = {}
 
 
-def environment(templates: Path) -> jinja2.Environment:
+def environment(templates: Path, store: cache.Store | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
-        bytecode_cache=_COMPILED,
+        bytecode_cache=_Compiled(_COMPILED, store),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -118,13 +135,19 @@ STUDIES_IN_NAV = 60
 
 
 def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path, out: Path,
-                version_info: dict | None = None, store: cache.Store | None = None) -> list:
+                version_info: dict | None = None, store: cache.Store | None = None,
+                reuse: Reuse | None = None) -> list:
     """Write every generated page and data file under `out`; return the navigation. With a `store`, figures
     of analyses whose content is unchanged since an earlier build are reused (see _figures).
 
     `version_info` says which version this is (archived, superseded, latest) and carries the release list
-    and the changes since the previous release, for the versions page and the status banner."""
-    env = environment(templates)
+    and the changes since the previous release, for the versions page and the status banner.
+
+    With `reuse`, the pages of studies and outcomes, the figures and the downloads whose keys (everything
+    they are made from) match the last good build's are taken from it instead of being rendered (see
+    builder.reuse); such a page is rendered from a context holding only what its key covers."""
+    env = environment(templates, store)
+    reuse = reuse or Reuse(None, out)    # without one, nothing is taken and every file is written
     env.globals["version_info"] = version_info or {"archived": False, "superseded": False, "releases": [],
                                                    "changes": None, "latest": data.review.version}
     review = data.review
@@ -163,6 +186,17 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
 
+    def write_kept(rel: str, key: str | None, make) -> None:
+        """docs/rel made by `make()`, or taken from the last good build if made from the same `key`."""
+        if not reuse.take(rel, key):
+            write(rel, make())
+
+    info = env.globals["version_info"]
+    # What every study and outcome page shows besides its own data: the templates, the review (title,
+    # labels, outcomes, status line) and which version this is.
+    shared = cache.key("pages", _templates_digest(templates), review.model_dump_json(),
+                       json.dumps([info["archived"], info["superseded"], info["latest"]]))
+
     history = _history(env.globals["version_info"], review, document)
     timelines = {}
     for oid, v in primary.items():
@@ -179,24 +213,41 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     write("methods.md", env.get_template("methods.md.j2").render(**ctx))
     sub = {**ctx, "up": "../"}     # pages one folder down
     write("studies/index.md", env.get_template("studies.md.j2").render(**sub))
+    study_page = env.get_template("study.md.j2")
     for study in studies:
-        write(f"studies/{study.id}.md", env.get_template("study.md.j2").render(study=study, **sub))
+        used_in = [_Use(v.id, _UseSpec(v.spec.title, v.spec.outcome)) for v in uses[study.id]]
+        key = cache.key("study-page", shared, study.model_dump_json(), json.dumps(used_in))
+        write_kept(f"studies/{study.id}.md", key, lambda: study_page.render(
+            up="../", review=review, study=study, uses={study.id: used_in}, rob_tools=TOOLS,
+            rob_label=robfig.label))
+    outcome_page = env.get_template("outcome.md.j2")
     for outcome in review.outcomes:
-        write(f"outcomes/{outcome.id}.md",
-              env.get_template("outcome.md.j2").render(outcome=outcome, analyses=by_outcome[outcome.id], **sub))
-        for view in by_outcome[outcome.id]:
-            write(f"figures/{view.id}.svg", view.svg)
-            for key, plot in view.plots.items():
-                write(f"figures/{view.id}-{STEP_PLOTS[key][2]}.svg", plot["svg"])
-            if "svg" in view.small_study:
-                write(f"figures/{view.id}-funnel.svg", view.small_study["svg"])
+        analyses = by_outcome[outcome.id]
+        key = _outcome_key(shared, outcome, analyses, timelines.get(outcome.id))
+        write_kept(f"outcomes/{outcome.id}.md", key, lambda: outcome_page.render(
+            up="../", review=review, outcome=outcome, analyses=analyses))
+        for view in analyses:
+            # A figure depends only on its analysis and what the figure key adds (labels, risk of bias).
+            fkey = view.figure_key
+            if fkey is not None and store is not None:
+                store.keep("figures", fkey)      # needed again when a kept page must be rendered anew
+            write_kept(f"figures/{view.id}.svg", fkey and cache.key("forest", fkey), lambda: view.svg)
+            for key, (_, _, slug) in STEP_PLOTS.items():
+                if view.result.fit is not None and view.result.followups.get(key):
+                    write_kept(f"figures/{view.id}-{slug}.svg", fkey and cache.key(slug, fkey),
+                               lambda: view.plots[key]["svg"])
+            if view.result.small_study and view.result.small_study.get("funnel") is not None:
+                write_kept(f"figures/{view.id}-funnel.svg", fkey and cache.key("funnel", fkey),
+                           lambda: view.small_study["svg"])
     write("data.md", env.get_template("data.md.j2").render(**ctx))
     r_script = env.get_template("analysis.R.j2")
     for view in views:
         if view.result.rows:
-            write(f"downloads/{view.id}.csv", analysis_csv(view.result))
-            write(f"downloads/{view.id}.R", r_script.render(spec=view.spec, result=view.result, review=review))
-    info = env.globals["version_info"]
+            rkey = view.result.key
+            write_kept(f"downloads/{view.id}.csv", rkey and cache.key("csv", rkey),
+                       lambda: analysis_csv(view.result))
+            write_kept(f"downloads/{view.id}.R", rkey and cache.key("R", shared, rkey),
+                       lambda: r_script.render(spec=view.spec, result=view.result, review=review))
     earlier = [r for r in info["releases"] if versions_key(r.version) < versions_key(review.version)]
     previous_ids = {p.stem for p in (earlier[-1].data_dir / "studies").glob("*.yaml")} if earlier else None
     flow = prisma.counts(review, data.studies, previous_ids)
@@ -241,6 +292,40 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         {"Data and downloads": "data.md"},
         {"Versions and changes": "versions.md"},
     ]
+
+
+class _UseSpec(NamedTuple):
+    title: str
+    outcome: str
+
+
+class _Use(NamedTuple):
+    """What a study page shows of an analysis that uses the study: its anchor, title and outcome."""
+    id: str
+    spec: _UseSpec
+
+
+def _templates_digest(templates: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in templates.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(templates).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _outcome_key(shared: str, outcome, analyses: list[AnalysisView], timeline_view: dict | None) -> str | None:
+    """Everything an outcome page is made from: its outcome, each analysis's figure key (the analysis's own
+    key, which covers its plan and every number and label of its studies, plus the arms' labels and the
+    studies' risk of bias), the studies it lists as missing, and the evidence-over-time figure. None when an
+    analysis has no key."""
+    parts = [shared, outcome.model_dump_json()]
+    for view in analyses:
+        if view.figure_key is None:
+            return None
+        parts.append(view.figure_key)
+        parts.extend(json.dumps([m.dataset, m.reason]) + m.study.model_dump_json() for m in view.result.missing)
+    if timeline_view is not None:
+        parts.append(timeline_view["svg"] + repr(timeline_view["points"]))
+    return cache.key("outcome-page", *parts)
 
 
 def study_label(study: Study) -> str:

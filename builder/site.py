@@ -21,6 +21,7 @@ import yaml
 from . import analysis, cache, diff, incremental, inline, pages, versions
 from .results import results_document
 from .loader import ReviewData, data_hash, load
+from .reuse import Reuse
 
 
 class BuildError(Exception):
@@ -41,14 +42,18 @@ def site_config(project: Path, nav: list, site_name: str) -> dict:
 
 
 def render(project: Path, data: ReviewData, out: Path, version_info: dict | None = None,
-           results: list | None = None, store: cache.Store | None = None) -> Path:
-    """Write the Markdown sources and the MkDocs configuration into `out`; return the config file."""
+           results: list | None = None, store: cache.Store | None = None, reuse: Reuse | None = None) -> Path:
+    """Write the Markdown sources and the MkDocs configuration into `out`; return the config file. With
+    `reuse` (see builder.reuse), generated files whose inputs are unchanged since the last good build are
+    taken from it, and the keys of this build's files are saved beside its sources for the next one."""
     docs = out / "docs"
     shutil.copytree(project / "docs", docs)
     results = results if results is not None else analysis.run_all(data)
     if version_info is None:
         version_info = version_context(project, data, results)
-    nav = pages.render_site(data, results, project / "templates", docs, version_info, store)
+    nav = pages.render_site(data, results, project / "templates", docs, version_info, store, reuse)
+    if reuse is not None:
+        reuse.save(out)
     config = site_config(project, nav, data.review.short_title)
     path = out / "mkdocs.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -127,8 +132,9 @@ def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, 
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))
     try:
         results = analysis.run_all(data, store)
+        kept = Reuse(None if full else build_dir / "current", staging / "src" / "docs")
         config = render(project, data, staging / "src", version_context(project, data, results, today=today),
-                        results, store)
+                        results, store, kept)
         rels = versions.releases(project)
         archived = {f"v{rel.version}" for rel in rels}     # site folders that are not the latest version's
         src_hashes = incremental.source_hashes(staging / "src")
@@ -139,6 +145,7 @@ def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, 
         # core, while the released versions' sources are still being prepared.
         if report is not None:
             report["pages"] = reused   # (re-rendered, of) when the last build's pages were reused
+            report["sources_kept"] = (kept.taken, len(kept.keys))   # generated files taken from the last build
         archives = []                  # (version, folder with its pages, cache folder to fill or None)
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             runs = []

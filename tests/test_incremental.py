@@ -102,6 +102,35 @@ def test_a_changed_risk_of_bias_judgement_reaches_the_forest_plots(synthetic_pro
     assert _digest(synthetic_project / "site") == _cold(synthetic_project, tmp_path)
 
 
+def test_a_field_no_analysis_reads_rerenders_only_its_study_page(synthetic_project, tmp_path):
+    """A study's registry number is shown on its own page only: every other generated source (the other
+    studies' pages, the outcome pages, figures and downloads) is taken from the last build unrendered."""
+    study = next(p for p in sorted((synthetic_project / "data/studies").glob("*.yaml")) if "NCT" in p.read_text())
+    text = study.read_text(encoding="utf-8")
+    registry = re.search(r"^(\s+id: )(NCT\d+)$", text, re.M)
+    assert registry, f"no registry number in {study.name}"
+    study.write_text(text[:registry.start(2)] + "NCT99999999" + text[registry.end(2):], encoding="utf-8")
+    report: dict = {}
+    build(synthetic_project, today=TODAY, report=report)
+    kept, generated = report["sources_kept"]
+    assert kept == generated - 1, report        # all but the edited study's page
+    assert "NCT99999999" in (synthetic_project / "site/studies" / f"{study.stem}.html").read_text(encoding="utf-8")
+    assert _digest(synthetic_project / "site") == _cold(synthetic_project, tmp_path)
+
+
+def test_a_change_to_the_review_reaches_every_kept_page(synthetic_project, tmp_path):
+    """The status line on every page comes from review.yaml: no study or outcome page may be kept."""
+    path = synthetic_project / "data/review.yaml"
+    review = yaml.safe_load(path.read_text(encoding="utf-8"))
+    review["living"]["next_update"] = "when the next trial of the register reports"
+    path.write_text(yaml.safe_dump(review, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    report: dict = {}
+    build(synthetic_project, today=TODAY, report=report)
+    page = next((synthetic_project / "site/outcomes").glob("*.html")).read_text(encoding="utf-8")
+    assert "when the next trial of the register reports" in page
+    assert _digest(synthetic_project / "site") == _cold(synthetic_project, tmp_path)
+
+
 def test_nothing_changed_reuses_every_page(synthetic_project, tmp_path):
     before = _digest(synthetic_project / "site")
     report: dict = {}
@@ -138,6 +167,11 @@ def test_a_damaged_cache_entry_is_computed_again(synthetic_project, tmp_path):
         path.write_bytes(b"not a pickle")
     study = next(p for p in sorted((synthetic_project / "data/studies").glob("*.yaml")) if "mean:" in p.read_text())
     study.write_text(_first_mean(study)[1], encoding="utf-8")
+    # A change to the review itself, so that every page is rendered again and every entry is read.
+    path = synthetic_project / "data/review.yaml"
+    review = yaml.safe_load(path.read_text(encoding="utf-8"))
+    review["living"]["next_update"] = "after the damaged cache is repaired"
+    path.write_text(yaml.safe_dump(review, sort_keys=False, allow_unicode=True), encoding="utf-8")
     build(synthetic_project, today=TODAY)
     assert _digest(synthetic_project / "site") == _cold(synthetic_project, tmp_path)
     assert all(p.read_bytes() != b"not a pickle" for p in store.rglob("*.pickle"))
