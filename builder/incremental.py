@@ -62,9 +62,9 @@ def _listing(site: Path, skip: set[str]) -> dict[str, list[int]]:
     return out
 
 
-def record(build_dir: Path, src_hashes: dict[str, str], site: Path, skip: set[str]) -> None:
+def record(build_dir: Path, src_hashes: dict[str, str], site: Path, skip: set[str], stamp: str = "") -> None:
     """After a good build: what its sources were and what it wrote (top-level folders in `skip` excluded)."""
-    state = {"src": src_hashes, "site": _listing(site, skip)}
+    state = {"src": src_hashes, "site": _listing(site, skip), "stamp": stamp}
     (build_dir / STATE).write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
 
 
@@ -123,15 +123,37 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
+def _nav_pages(nav) -> set[str]:
+    """The pages (paths under docs/) the navigation lists."""
+    out: set[str] = set()
+    for item in nav if isinstance(nav, list) else []:
+        value = next(iter(item.values())) if isinstance(item, dict) and len(item) == 1 else item
+        if isinstance(value, str):
+            out.add("docs/" + value)
+        elif isinstance(value, list):
+            out |= _nav_pages(value)
+    return out
+
+
 def _stubbed_sources(src: Path, files: list[str], real: set[str], work: Path, indexed: bool) -> Path | None:
     """Write into `work` the sources of `src` (`files`: paths relative to it) with every page not in `real` made
-    a stub; return the configuration to build, or None if the pages cannot be stubbed."""
+    a stub; return the configuration to build, or None if the pages cannot be stubbed.
+
+    Unless `indexed`, a page that is neither in `real` nor in the navigation needs no title either: it is
+    linked as it is and excluded from the build (`exclude_docs`), so MkDocs renders nothing for it but still
+    resolves the links other pages make to it. At hundreds of studies, most pages are such pages."""
     shutil.rmtree(work, ignore_errors=True)
+    config = yaml.safe_load((src / "mkdocs.yml").read_text(encoding="utf-8"))
+    in_nav = _nav_pages(config.get("nav"))
+    excluded = []
     for rel in files:
         if rel == "mkdocs.yml":
             continue
         dst = work / rel
-        if rel.endswith(".md") and rel not in real:
+        if rel.endswith(".md") and rel not in real and not indexed and rel not in in_nav:
+            _link_or_copy(src / rel, dst)
+            excluded.append("/" + rel.removeprefix("docs/"))
+        elif rel.endswith(".md") and rel not in real:
             stub = _stub((src / rel).read_text(encoding="utf-8"), indexed)
             if stub is None:
                 return None
@@ -139,10 +161,11 @@ def _stubbed_sources(src: Path, files: list[str], real: set[str], work: Path, in
             dst.write_text(stub, encoding="utf-8")
         else:
             _link_or_copy(src / rel, dst)
-    config = yaml.safe_load((src / "mkdocs.yml").read_text(encoding="utf-8"))
     if not isinstance(config.get("theme"), dict) or "custom_dir" in config["theme"] \
-            or config.get("use_directory_urls", True):
-        return None     # page outputs are found as <page>.html
+            or config.get("use_directory_urls", True) or "exclude_docs" in config:
+        return None     # page outputs are found as <page>.html; exclusions are ours to set
+    if excluded:
+        config["exclude_docs"] = "\n".join(excluded) + "\n"
     config["theme"]["custom_dir"] = "stub-theme"
     (work / "stub-theme").mkdir(parents=True, exist_ok=True)
     (work / "stub-theme" / STUB_TEMPLATE).write_text("", encoding="utf-8")
@@ -226,13 +249,20 @@ def build_split(src: Path, out_site: Path, work: Path, run_side_by_side, parts: 
     return True
 
 
+# Written by MkDocs for the whole site from the list of pages, the configuration and the build date (the
+# pages' last modification). Pages excluded from an incremental run are missing from its sitemap; when the
+# pages, the configuration and the date are those of the last build, its sitemap is the right one.
+SITEMAPS = {"sitemap.xml", "sitemap.xml.gz"}
+
+
 def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: Path, run_mkdocs,
-          skip: set[str]) -> tuple[int, int] | None:
+          skip: set[str], stamp: str = "") -> tuple[int, int] | None:
     """Build `new_src` into `out_site` from the last good build: (pages re-rendered, pages), or None if a full
     build is needed instead.
 
     `run_mkdocs(config_path, site_dir)` runs MkDocs as the full build does. `skip`: top-level folders of the
-    site that are not this build's (the archived versions)."""
+    site that are not this build's (the archived versions). `stamp`: what else MkDocs' output depends on
+    (the build date); the last build's must be the same."""
     state_path = build_dir / STATE
     if not (state_path.is_file() and old_site.is_dir()):
         return None
@@ -240,8 +270,8 @@ def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: 
         state = json.loads(state_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if _listing(old_site, skip) != state.get("site"):
-        return None     # the site is not what the last build wrote
+    if _listing(old_site, skip) != state.get("site") or state.get("stamp", "") != stamp:
+        return None     # the site is not what the last build wrote, or not for the same date
     old_hashes = state["src"]
     new_hashes = source_hashes(new_src)
     if new_hashes.get("mkdocs.yml") != old_hashes.get("mkdocs.yml"):
@@ -276,7 +306,7 @@ def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: 
     produced = {p.relative_to(fresh_site).as_posix() for p in fresh_site.rglob("*") if p.is_file()}
     expected_new = {page_html[p] for p in changed_pages} | {p.removeprefix("docs/") for p in statics}
     unchanged_outputs = {page_html[p].removeprefix("docs/") for p in pages - changed_pages}
-    theme_outputs = produced - {p.removeprefix("docs/") for p in expected_new} - {SEARCH_INDEX}
+    theme_outputs = produced - {p.removeprefix("docs/") for p in expected_new} - {SEARCH_INDEX} - SITEMAPS
     for rel in theme_outputs:
         old_file = old_site / rel
         if rel in unchanged_outputs or not old_file.is_file() or _digest(old_file) != _digest(fresh_site / rel):

@@ -140,7 +140,7 @@ def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, 
         src_hashes = incremental.source_hashes(staging / "src")
         reused = None if full else incremental.build(
             staging / "src", build_dir, site, staging / "site", staging / "inc",
-            lambda cfg, out: mkdocs_build(cfg, out, data.review.date), archived)
+            lambda cfg, out: mkdocs_build(cfg, out, data.review.date), archived, epoch(data.review.date))
         # MkDocs runs do not depend on each other: each starts as soon as its sources are written, one per
         # core, while the released versions' sources are still being prepared.
         if report is not None:
@@ -184,7 +184,7 @@ def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, 
         incremental.forget(build_dir)
         _swap(staging / "src", build_dir / "current")
         _swap(staging / "site", site)
-        incremental.record(build_dir, src_hashes, site, archived)
+        incremental.record(build_dir, src_hashes, site, archived, epoch(data.review.date))
         store.prune()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
