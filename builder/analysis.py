@@ -211,17 +211,25 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     return result
 
 
-def _analysis_key(spec: Analysis, outcome: Outcome, chosen) -> str:
+def _analysis_key(spec: Analysis, outcome: Outcome, chosen, memo: dict | None = None) -> str:
     """Everything an analysis's numbers depend on: its plan, its outcome, and for each study used the dataset
     and the study fields the follow-ups and subgroups read (label, year, design, risk of bias, country, arms).
-    Editing another outcome of the same study, or any other field, leaves the key unchanged."""
+    Editing another outcome of the same study, or any other field, leaves the key unchanged.
+
+    `memo` keeps each study's and dataset's part for the other analyses of the same build: a study is in
+    every analysis of its outcomes, and serialising it again for each was most of the time of restoring a
+    large review's analyses."""
     from .sensitivity import high_risk
+    memo = {} if memo is None else memo
     parts = [spec.model_dump_json(), outcome.model_dump_json()]
     for study, name, ds in chosen:
-        parts.append(json.dumps([study.id, study.label, study.citation.year, study.design.category,
-                                 high_risk(study), study.location.country, name]))
-        parts.extend(arm.model_dump_json() for arm in study.arms)
-        parts.append(ds.model_dump_json())
+        if study.id not in memo:
+            memo[study.id] = json.dumps([study.id, study.label, study.citation.year, study.design.category,
+                                         high_risk(study), study.location.country]) \
+                + "".join(arm.model_dump_json() for arm in study.arms)
+        if id(ds) not in memo:
+            memo[id(ds)] = (ds, ds.model_dump_json())     # the dataset is held, so its id stays its own
+        parts.extend((memo[study.id], name, memo[id(ds)][1]))
     return cache.key("analysis", *parts)
 
 
@@ -238,11 +246,12 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
     key (see _analysis_key) is unchanged since an earlier build is restored instead of refitted."""
     from . import sensitivity
     results = []
+    memo: dict = {}
     for spec in data.review.analyses:
         k = None
         if store is not None:
             chosen, missing = select(spec, data)
-            k = _analysis_key(spec, data.review.outcome(spec.outcome), chosen)
+            k = _analysis_key(spec, data.review.outcome(spec.outcome), chosen, memo)
             saved = store.get("analyses", k)
             if saved is not None and len(saved["rows"]) == len(chosen):
                 results.append(_restore(spec, data, chosen, missing, saved, k))

@@ -151,7 +151,7 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     env.globals["version_info"] = version_info or {"archived": False, "superseded": False, "releases": [],
                                                    "changes": None, "latest": data.review.version}
     review = data.review
-    document = results_document(data, results)
+    document = results_document(data, results, store)
     filler = Filler(document, review, data.studies)
     env.globals["fill"] = lambda text: filler.render(text, md)
     env.globals["cite"] = cite

@@ -11,7 +11,7 @@ import io
 import json
 import math
 
-from . import __version__
+from . import __version__, cache
 from .analysis import LEGACY_I2_THRESHOLD, AnalysisResult
 from .loader import ReviewData
 
@@ -150,7 +150,36 @@ def _small_study(s: dict) -> dict:
     return {"k": s["k"], "egger": test, "reason": s["reason"]}
 
 
-def results_document(data: ReviewData, results: list[AnalysisResult]) -> dict:
+class Record(dict):
+    """One analysis of the document, with its line of results.json and its rows of results.csv written once:
+    a build keeps them (see _record) and writes the files from them."""
+    __slots__ = ("line", "csv")
+
+    def __init__(self, record: dict):
+        super().__init__(record)
+        self.line = _dump(record)
+        self.csv = _csv_rows(record)
+
+
+def _record(result: AnalysisResult, store: cache.Store | None) -> Record:
+    """The analysis's record; with a store, kept under the analysis's key plus what the record adds to it
+    (the studies listed as missing and the participants planned)."""
+    k = None
+    if store is not None and result.key is not None:
+        k = cache.key("record", result.key, json.dumps(
+            [result.planned_experimental_n, [[m.study.id, m.study.label, m.dataset, m.reason] for m in result.missing]]))
+        found = store.get("records", k)
+        if isinstance(found, Record):
+            return found
+    record = Record(analysis_record(result))
+    if k is not None:
+        store.put("records", k, record)
+    return record
+
+
+def results_document(data: ReviewData, results: list[AnalysisResult], store: cache.Store | None = None) -> dict:
+    """The content of results.json. With a store, the records of analyses unchanged since an earlier build
+    are read from it instead of being written again."""
     review = data.review
     return {
         "schema_version": SCHEMA_VERSION,
@@ -162,7 +191,7 @@ def results_document(data: ReviewData, results: list[AnalysisResult]) -> dict:
             "data_hash": data.data_hash,
             "builder_version": __version__,
         },
-        "analyses": [analysis_record(r) for r in results],
+        "analyses": [_record(r, store) for r in results],
     }
 
 
@@ -170,17 +199,19 @@ def to_json(document: dict) -> str:
     """The document with sorted keys, one analysis per line: compact enough for hundreds of studies (and
     written by json's C encoder, which indentation would switch off), yet a diff still shows which analyses
     changed."""
-    def dump(value) -> str:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     parts = []
     for key in sorted(document):
         value = document[key]
         if isinstance(value, list):
-            items = ",\n".join("  " + dump(item) for item in value)
-            parts.append(f"{dump(key)}:[\n{items}\n]" if value else f"{dump(key)}:[]")
+            items = ",\n".join("  " + (item.line if isinstance(item, Record) else _dump(item)) for item in value)
+            parts.append(f"{_dump(key)}:[\n{items}\n]" if value else f"{_dump(key)}:[]")
         else:
-            parts.append(f"{dump(key)}:{dump(value)}")
+            parts.append(f"{_dump(key)}:{_dump(value)}")
     return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def _dump(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 CSV_COLUMNS = [
@@ -194,18 +225,25 @@ CSV_COLUMNS = [
 def to_csv(document: dict) -> str:
     """One row per study per analysis, and one 'pooled' row per analysis."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
+    csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n").writeheader()
     for a in document["analyses"]:
-        base = {k: a[k] for k in ("outcome", "role", "measure", "model", "method", "ci_method", "scale")}
-        base["analysis_id"] = a["id"]
-        for s in a["studies"]:
-            writer.writerow({**base, "row_type": "study", "study_id": s["id"], "label": s["label"],
-                             "dataset": s["dataset"], **s["inputs"], "yi": s["yi"], "vi": s["vi"],
-                             "weight": s["weight"]})
-        if a["pooled"]:
-            h = a["heterogeneity"]
-            writer.writerow({**base, "row_type": "pooled", **{k: a["pooled"][k] for k in (
-                "estimate", "se", "ci_low", "ci_high", "statistic", "df", "p", "pi_low", "pi_high")},
-                "q": h["q"], "q_df": h["df"], "q_p": h["q_p"], "tau2": h["tau2"], "i2": h["i2"], "h2": h["h2"]})
+        out.write(a.csv if isinstance(a, Record) else _csv_rows(a))
+    return out.getvalue()
+
+
+def _csv_rows(a: dict) -> str:
+    """The rows of results.csv for one analysis record."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
+    base = {k: a[k] for k in ("outcome", "role", "measure", "model", "method", "ci_method", "scale")}
+    base["analysis_id"] = a["id"]
+    for s in a["studies"]:
+        writer.writerow({**base, "row_type": "study", "study_id": s["id"], "label": s["label"],
+                         "dataset": s["dataset"], **s["inputs"], "yi": s["yi"], "vi": s["vi"],
+                         "weight": s["weight"]})
+    if a["pooled"]:
+        h = a["heterogeneity"]
+        writer.writerow({**base, "row_type": "pooled", **{k: a["pooled"][k] for k in (
+            "estimate", "se", "ci_low", "ci_high", "statistic", "df", "p", "pi_low", "pi_high")},
+            "q": h["q"], "q_df": h["df"], "q_p": h["q_p"], "tau2": h["tau2"], "i2": h["i2"], "h2": h["h2"]})
     return out.getvalue()
