@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from . import analysis, cache, diff, incremental, inline, pages, versions
+from . import analysis, cache, diff, incremental, inline, mkdocs_hooks, pages, versions
 from .results import results_document
 from .loader import ReviewData, data_hash, load
 from .reuse import Reuse
@@ -76,8 +76,13 @@ def version_context(project: Path, data: ReviewData, results: list, archived: st
             "draft": not any(r.version == data.review.version for r in rels)}
 
 
-def mkdocs_build(config: Path, site_dir: Path, day: dt.date, engine: str = "mkdocs") -> None:
+def mkdocs_build(config: Path, site_dir: Path, day: dt.date, engine: str = "mkdocs",
+                 bytecode: Path | None = None) -> None:
+    """Run MkDocs (or Zensical) on a configuration, then draw the figures into its pages (see inline).
+    `bytecode`: where runs with builder.mkdocs_hooks keep the theme's compiled templates."""
     env = dict(os.environ, SOURCE_DATE_EPOCH=epoch(day))
+    if bytecode is not None:
+        env[mkdocs_hooks.BYTECODE_ENV] = str(bytecode)
     if engine == "mkdocs":
         cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(config),
                "-d", str(site_dir)]
@@ -138,9 +143,11 @@ def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, 
         rels = versions.releases(project)
         archived = {f"v{rel.version}" for rel in rels}     # site folders that are not the latest version's
         src_hashes = incremental.source_hashes(staging / "src")
+        bytecode = None if full else build_dir / "cache" / "theme-bytecode"
         reused = None if full else incremental.build(
             staging / "src", build_dir, site, staging / "site", staging / "inc",
-            lambda cfg, out: mkdocs_build(cfg, out, data.review.date), archived, epoch(data.review.date))
+            lambda cfg, out: mkdocs_build(cfg, out, data.review.date, bytecode=bytecode), archived,
+            epoch(data.review.date))
         # MkDocs runs do not depend on each other: each starts as soon as its sources are written, one per
         # core, while the released versions' sources are still being prepared.
         if report is not None:
@@ -151,7 +158,7 @@ def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, 
             runs = []
             if reused is None:
                 shutil.rmtree(staging / "site", ignore_errors=True)
-                if not _split_build(staging, data.review.date):
+                if not _split_build(staging, data.review.date, bytecode):
                     runs.append(pool.submit(mkdocs_build, config, staging / "site", data.review.date))
             for rel in rels:
                 # A released version's pages depend only on its snapshot, the builder, the templates and which
@@ -196,7 +203,7 @@ def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, 
 SPLIT_MIN_PAGES = 100
 
 
-def _split_build(staging: Path, day: dt.date) -> bool:
+def _split_build(staging: Path, day: dt.date, bytecode: Path | None = None) -> bool:
     """The latest version's site built by several MkDocs runs side by side, when it is large enough to gain."""
     cores = os.cpu_count() or 1
     if cores < 2 or sum(1 for _ in (staging / "src" / "docs").rglob("*.md")) < SPLIT_MIN_PAGES:
@@ -204,7 +211,7 @@ def _split_build(staging: Path, day: dt.date) -> bool:
 
     def side_by_side(runs: list[tuple[Path, Path]]) -> None:
         with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-            futures = [pool.submit(mkdocs_build, cfg, out, day) for cfg, out in runs]
+            futures = [pool.submit(mkdocs_build, cfg, out, day, bytecode=bytecode) for cfg, out in runs]
         for future in futures:
             future.result()
 
