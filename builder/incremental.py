@@ -9,9 +9,10 @@ Markdown, the configuration and the titles of the other pages. So this module:
 1. compares the new Markdown sources with those of the last good build (recorded in `build/site-state.json`
    together with the size and modification time of every file that build wrote, so a site edited or
    damaged by hand is never reused);
-2. runs MkDocs on a copy of the sources in which every unchanged page is a stub: its first heading only (so
-   its title, shown in the navigation of the other pages, stays the same), excluded from search and drawn
-   with an empty template, so MkDocs writes nothing for it;
+2. runs MkDocs on a copy of the sources in which every unchanged page of the navigation is a stub: its first
+   heading only (so its title, shown in the navigation of the other pages, stays the same), excluded from
+   search and drawn with an empty template, so MkDocs writes nothing for it; the other unchanged files are
+   excluded from the run (MkDocs still resolves links to them);
 3. assembles the new site from the old one (hard links, no copying) with the changed pages and files
    replaced, and the changed pages' entries replaced in the search index.
 
@@ -135,46 +136,62 @@ def _nav_pages(nav) -> set[str]:
     return out
 
 
-def _exclusions(excluded: list[str], pages: list[str]) -> str:
-    """`exclude_docs` patterns for the `excluded` pages ("/dir/page.md"): a folder whose pages are mostly
-    excluded gets one pattern for all its pages and one exception for each of the others, as MkDocs matches
-    every file against every pattern and hundreds of patterns cost it a third of a second."""
-    by_folder: dict[str, list[str]] = {}
-    for page in pages:
-        rel = "/" + page.removeprefix("docs/")
-        by_folder.setdefault(rel.rsplit("/", 1)[0], []).append(rel)
+def _exclusions(excluded: list[str], files: list[str]) -> str:
+    """`exclude_docs` patterns for the `excluded` files ("/dir/name.ext") among `files` (paths under docs/):
+    files of one folder and extension that are mostly excluded get one pattern for them all and an exception
+    for each of the others, as MkDocs matches every file against every pattern and hundreds of patterns cost
+    it a third of a second. (Patterns name an extension so that they never exclude a folder, which no
+    exception could undo.)"""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for path in files:
+        rel = "/" + path.removeprefix("docs/")
+        folder, name = rel.rsplit("/", 1)
+        groups.setdefault((folder, name.rsplit(".", 1)[1] if "." in name else ""), []).append(rel)
     out = set(excluded)
     lines = []
-    for folder, members in sorted(by_folder.items()):
+    for (folder, ext), members in sorted(groups.items()):
         inside = [m for m in members if m in out]
         others = [m for m in members if m not in out]
-        if len(inside) > len(others) + 1:
-            lines.append(f"{folder}/*.md")
+        if ext and len(inside) > len(others) + 1:
+            lines.append(f"{folder}/*.{ext}")
             lines.extend(f"!{m}" for m in others)
         else:
             lines.extend(inside)
     return "\n".join(lines) + "\n"
 
 
+def _config_files(config: dict) -> set[str]:
+    """Files of docs/ that the configuration itself names (extra CSS and JavaScript): never excluded."""
+    out = set()
+    for item in (config.get("extra_css") or []) + (config.get("extra_javascript") or []):
+        path = item.get("path") if isinstance(item, dict) else item
+        if isinstance(path, str):
+            out.add("docs/" + path.lstrip("/"))
+    return out
+
+
 def _stubbed_sources(src: Path, files: list[str], real: set[str], work: Path, indexed: bool) -> Path | None:
     """Write into `work` the sources of `src` (`files`: paths relative to it) with every page not in `real` made
     a stub; return the configuration to build, or None if the pages cannot be stubbed.
 
-    Unless `indexed`, a page that is neither in `real` nor in the navigation needs no title either: it is
-    linked as it is and excluded from the build (`exclude_docs`), so MkDocs renders nothing for it but still
-    resolves the links other pages make to it. At hundreds of studies, most pages are such pages."""
+    Unless `indexed`, a file not in `real` needs no output: a page the navigation does not list needs no
+    title either, and a static file (figure, download) is already in the last site. Such files are linked as
+    they are and excluded from the build (`exclude_docs`), so MkDocs neither renders nor copies them but still
+    resolves the links other pages make to them. At hundreds of studies, most files are such files."""
     shutil.rmtree(work, ignore_errors=True)
     config = yaml.safe_load((src / "mkdocs.yml").read_text(encoding="utf-8"))
     in_nav = _nav_pages(config.get("nav"))
+    named = _config_files(config)
     excluded = []
     for rel in files:
         if rel == "mkdocs.yml":
             continue
         dst = work / rel
-        if rel.endswith(".md") and rel not in real and not indexed and rel not in in_nav:
+        page = rel.endswith(".md")
+        if not indexed and rel not in real and rel not in named and not (page and rel in in_nav):
             _link_or_copy(src / rel, dst)
             excluded.append("/" + rel.removeprefix("docs/"))
-        elif rel.endswith(".md") and rel not in real:
+        elif page and rel not in real:
             stub = _stub((src / rel).read_text(encoding="utf-8"), indexed)
             if stub is None:
                 return None
@@ -186,7 +203,7 @@ def _stubbed_sources(src: Path, files: list[str], real: set[str], work: Path, in
             or config.get("use_directory_urls", True) or "exclude_docs" in config:
         return None     # page outputs are found as <page>.html; exclusions are ours to set
     if excluded:
-        config["exclude_docs"] = _exclusions(excluded, [r for r in files if r.endswith(".md")])
+        config["exclude_docs"] = _exclusions(excluded, [r for r in files if r != "mkdocs.yml"])
     config["hooks"] = [str(Path(__file__).with_name("mkdocs_hooks.py"))]
     config["theme"]["custom_dir"] = "stub-theme"
     (work / "stub-theme").mkdir(parents=True, exist_ok=True)
@@ -315,8 +332,10 @@ def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: 
             _link_or_copy(old_site / rel, out_site / rel)
         return 0, len(pages)
 
-    # 1. The sources MkDocs sees: changed pages and every other file as they are, unchanged pages as stubs.
-    config_path = _stubbed_sources(new_src, sorted(new_hashes), changed_pages, work, indexed=False)
+    # 1. The sources MkDocs sees: changed pages and files as they are, unchanged pages of the navigation as
+    # stubs, everything else excluded.
+    config_path = _stubbed_sources(new_src, sorted(new_hashes), changed_pages | changed_statics, work,
+                                   indexed=False)
     if config_path is None:
         return None
     fresh_site = work / "site"
