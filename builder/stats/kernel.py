@@ -72,29 +72,29 @@ def power_sums(w) -> tuple[float, float]:
 
 def score_sums(yi, vi, tau2: float):
     """The sums for a Newton or Fisher-scoring step of ML or REML at tau²:
-    (sw, sw2, sw3, a, b, c) with sw = sum(w), sw2 = sum(w²), sw3 = sum(w³), a = sum(w² r²), b = sum(w³ r²),
-    c = sum(w² r)."""
+    (sw, sw2, sw3, sw4, a, b, c) with swN = sum(w^N), a = sum(w² r²), b = sum(w³ r²), c = sum(w² r)."""
     if type(yi) is list:
         w = [1.0 / (v + tau2) for v in vi]
         sw = sum(w)
         mu = sum(map(mul, w, yi)) / sw
-        sw2 = sw3 = a = b = c = 0.0
-        for x, y in zip(w, yi):       # one loop of scalar updates beats six map/sum passes at this size
+        sw2 = sw3 = sw4 = a = b = c = 0.0
+        for x, y in zip(w, yi):       # one loop of scalar updates beats seven map/sum passes at this size
             x2 = x * x
             x2r = x2 * (y - mu)
             sw2 += x2
             sw3 += x2 * x
+            sw4 += x2 * x2
             c += x2r
             x2r *= y - mu
             a += x2r
             b += x2r * x
-        return sw, sw2, sw3, a, b, c
+        return sw, sw2, sw3, sw4, a, b, c
     w = 1.0 / (vi + tau2)
     sw = float(w.sum())
     wr = w * (yi - float(w @ yi) / sw)
     w2 = w * w
     wr2 = wr * wr
-    return sw, float(w2.sum()), float(w2 @ w), float(wr2.sum()), float(wr2 @ w), float(wr @ w)
+    return sw, float(w2.sum()), float(w2 @ w), float(w2 @ w2), float(wr2.sum()), float(wr2 @ w), float(wr @ w)
 
 
 def q_sums(yi, vi, tau2: float) -> tuple[float, float]:
