@@ -31,7 +31,9 @@ numpy for large k), and two iterations converge faster than metafor's while solv
     the iterates rise monotonically to the root, never overshoot, and converge quadratically; Brent's method
     remains the fallback.
 The stopping rule is the one of Fisher scoring (last step below TOL, or 1e-12 relative for large tau²); after a
-Newton step of size s the remaining error is of order s², so the estimates are at least as accurate.
+Newton step of size s the remaining error is of order s², so the estimates are at least as accurate. ML and
+REML also stop one step earlier once their steps show quadratic convergence and predict a next step below
+rounding noise (_quadratic_tail_negligible).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ MAX_NEWTON = 100     # Newton steps for Q(tau²) = target before falling back to
 # 0 if the boundary is better by more than its `tol` (default eps^(1/4)): Fisher scoring may have stopped at a
 # local maximum. We make the same check with the same margin.
 LL0_MARGIN = np.finfo(float).eps ** 0.25
+EPS = float(np.finfo(float).eps)
 
 
 def _design(X, k: int) -> np.ndarray:
@@ -279,22 +282,43 @@ def _converged(step: float, tau2: float) -> bool:
     return abs(step) <= max(TOL, 1e-12 * tau2)
 
 
+def _quadratic_tail_negligible(s0: float, s1: float, s2: float, tau2: float) -> bool:
+    """After three consecutive Newton steps s0, s1, s2 ending at tau²: is the next one below rounding noise?
+
+    Near a simple root Newton's method converges quadratically, each step about C times the square of the one
+    before. The steps show that regime when s1 / s0² and s2 / s1² agree within a factor of 4; the next step is
+    then about (s2 / s1²) s2², and so is the error remaining in tau² (the step after that is of order its
+    square). When 4 times that prediction is below 8 units of machine epsilon relative to tau², the step the
+    plain rule (_converged) would still take could only move tau² by rounding noise: the score is evaluated
+    with rounding errors of that size, and its last steps in that regime are such noise (seen at a few 1e-17
+    on tau² of 0.002 to 0.2). So stopping here keeps tau² as accurate as before while saving one evaluation of
+    the score (on about a third of fits; 5 to 4 on the k = 13 benchmark).
+    """
+    c1, c2 = abs(s1) / (s0 * s0), abs(s2) / (s1 * s1)
+    return c1 / 4 <= c2 <= 4 * c1 and 4 * c2 * s2 * s2 <= 8 * EPS * tau2
+
+
 def _newton_ml(yi, vi, kind: str) -> float:
     """ML or REML without moderators: safeguarded Newton steps from the HE estimate (see the module docstring)."""
     restricted = kind == "REML"
     tau2 = hedges(yi, vi)
     low, high = 0.0, math.inf     # the root lies between: the score is >= 0 at `low` and < 0 at `high`
+    newton_steps = ()             # the last (up to three) steps, while they are unaltered Newton steps
     for _ in range(MAX_ITER):
         step, newton, score = _ml_steps(yi, vi, tau2, restricted)
         if score > 0:
             low = tau2
         elif score < 0:
             high = tau2
-        if newton is not None and low <= tau2 + newton <= high:
+        is_newton = newton is not None and low <= tau2 + newton <= high
+        if is_newton:
             step = newton
-        step = _feasible(tau2, step)
-        tau2 = tau2 + step
-        if _converged(step, tau2):
+        taken = _feasible(tau2, step)
+        tau2 = tau2 + taken
+        if _converged(taken, tau2):
+            return tau2
+        newton_steps = (*newton_steps[-2:], taken) if is_newton and taken == step else ()
+        if len(newton_steps) == 3 and _quadratic_tail_negligible(*newton_steps, tau2):
             return tau2
     return _bracketed_root(yi, vi, None, kind, len(yi), 1)
 
