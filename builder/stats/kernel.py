@@ -14,8 +14,9 @@ that data far from zero (say means of 1000 with SDs of 1) lose no precision to c
 
 from __future__ import annotations
 
+from itertools import repeat
 from math import log
-from operator import mul
+from operator import add, mul
 
 import numpy as np
 
@@ -61,13 +62,11 @@ def at(yi, vi, tau2: float):
     return w, sw, mu, float(w @ (r * r))
 
 
-def power_sums(w) -> tuple[float, float]:
-    """(sum(w²), sum(w³))."""
+def square_sum(w) -> float:
+    """sum(w²)."""
     if type(w) is list:
-        w2 = list(map(mul, w, w))
-        return sum(w2), sum(map(mul, w2, w))
-    w2 = w * w
-    return float(w2.sum()), float(w2 @ w)
+        return sum(map(mul, w, w))
+    return float((w * w).sum())
 
 
 def score_sums(yi, vi, tau2: float):
@@ -79,13 +78,14 @@ def score_sums(yi, vi, tau2: float):
         mu = sum(map(mul, w, yi)) / sw
         sw2 = sw3 = sw4 = a = b = c = 0.0
         for x, y in zip(w, yi):       # one loop of scalar updates beats seven map/sum passes at this size
+            r = y - mu
             x2 = x * x
-            x2r = x2 * (y - mu)
+            x2r = x2 * r
             sw2 += x2
             sw3 += x2 * x
             sw4 += x2 * x2
             c += x2r
-            x2r *= y - mu
+            x2r *= r
             a += x2r
             b += x2r * x
         return sw, sw2, sw3, sw4, a, b, c
@@ -118,7 +118,7 @@ def q_sums(yi, vi, tau2: float) -> tuple[float, float]:
 def sum_log(vi, tau2: float) -> float:
     """sum(log(vi + tau²))."""
     if type(vi) is list:
-        return sum([log(v + tau2) for v in vi])
+        return sum(map(log, map(add, vi, repeat(tau2))))
     return float(np.log(vi + tau2).sum())
 
 

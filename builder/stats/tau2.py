@@ -103,7 +103,7 @@ def dersimonian_laird(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     if X is None:   # intercept only: closed form without matrices
         yi, vi = kernel.prepare(yi, vi)
         w, sw, _, q = kernel.at(yi, vi, 0.0)
-        return _dl(len(yi), sw, kernel.power_sums(w)[0], q)
+        return _dl(len(yi), sw, kernel.square_sum(w), q)
     X = _design(X, len(yi))
     k, p = X.shape
     P = _Projection(1 / vi, X, yi)
