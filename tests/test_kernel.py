@@ -53,6 +53,20 @@ def test_both_backends_give_the_same_sums(k, t):
     assert kernel.sum_log(as_lists[1], t) == pytest.approx(kernel.sum_log(es.vi, t), rel=1e-13)
 
 
+@pytest.mark.parametrize("k", [2, 13, 63, 200])
+@pytest.mark.parametrize("t", [0.0, 1e-9, 0.03, 2.5])
+def test_log_growth_is_the_difference_of_sums_of_logs(k, t):
+    es = simulated(k, k)
+    expected = float(np.sum(np.log(es.vi + t)) - np.sum(np.log(es.vi)))
+    for vi in (es.vi.tolist(), es.vi):
+        assert kernel.log_growth(vi, t) == pytest.approx(expected, rel=1e-13, abs=1e-13)
+
+
+def test_log_growth_falls_back_to_a_sum_when_the_product_overflows():
+    vi = [1e-10] * 40       # 40 factors of about 1e10: a product of 1e400
+    assert kernel.log_growth(vi, 1.0) == pytest.approx(40 * math.log1p(1e10), rel=1e-14)
+
+
 @pytest.mark.parametrize("method", sorted(tau2.ESTIMATORS))
 @pytest.mark.parametrize("ci", ["wald", "hksj", "hksj-adhoc"])
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -15,7 +15,7 @@ that data far from zero (say means of 1000 with SDs of 1) lose no precision to c
 from __future__ import annotations
 
 from itertools import repeat
-from math import log
+from math import inf, log, log1p, prod
 from operator import add, mul
 
 import numpy as np
@@ -120,6 +120,21 @@ def sum_log(vi, tau2: float) -> float:
     if type(vi) is list:
         return sum(map(log, map(add, vi, repeat(tau2))))
     return float(np.log(vi + tau2).sum())
+
+
+def log_growth(vi, tau2: float) -> float:
+    """sum(log(vi + tau²)) - sum(log(vi)) = sum(log(1 + tau² / vi)), for tau² >= 0.
+
+    Over Python floats this is the log of the product of the factors, one log instead of one per study, unless
+    that product overflows (each factor is at least 1, so it cannot underflow); the rounding of the product, a
+    few units of machine epsilon per factor, is an absolute error of that size in the result.
+    """
+    if type(vi) is list:
+        product = prod([1.0 + tau2 / v for v in vi])
+        if product < inf:
+            return log(product)
+        return sum([log1p(tau2 / v) for v in vi])
+    return float(np.log1p(tau2 / vi).sum())
 
 
 def mean_and_ss(yi) -> tuple[float, float]:

@@ -349,9 +349,23 @@ def _check_boundary(tau2: float, yi, vi, X, kind: str) -> float:
     tau2 = max(0.0, float(tau2))
     if kind in ("ML", "REML") and tau2 > TOL:
         restricted = kind == "REML"
-        if _log_likelihood(0.0, yi, vi, X, restricted) - _log_likelihood(tau2, yi, vi, X, restricted) > LL0_MARGIN:
+        if X is None:   # yi and vi as from kernel.prepare
+            _, sw0, _, q0 = kernel.at(yi, vi, 0.0)
+            _, sw, _, q = kernel.at(yi, vi, tau2)
+            gain = _gain_at_zero(kernel.log_growth(vi, tau2), sw0, q0, sw, q, restricted)
+        else:
+            gain = _log_likelihood(0.0, yi, vi, X, restricted) - _log_likelihood(tau2, yi, vi, X, restricted)
+        if gain > LL0_MARGIN:
             tau2 = 0.0
     return tau2
+
+
+def _gain_at_zero(log_growth: float, sw0: float, q0: float, sw: float, q: float, restricted: bool) -> float:
+    """ll(0) - ll(tau²) for the intercept-only (restricted) log-likelihood of _intercept_log_likelihood, from
+    log_growth = sum(log(vi + tau²)) - sum(log(vi)) (kernel.log_growth) and sum(w) and Q at 0 and at tau²; the
+    constant terms cancel."""
+    gain = 0.5 * (log_growth + q - q0)
+    return gain + 0.5 * math.log(sw / sw0) if restricted else gain
 
 
 def maximum_likelihood(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
@@ -381,10 +395,8 @@ def intercept_only(method: str, yi, vi, at0: tuple, sw2_0: float) -> tuple[float
         tau2 = max(0.0, _newton_ml(yi, vi, method))
         if tau2 > TOL:
             at_t = kernel.at(yi, vi, tau2)
-            restricted = method == "REML"
-            ll0 = _intercept_log_likelihood(k, kernel.sum_log(vi, 0.0), sw0, q0, restricted)
-            ll = _intercept_log_likelihood(k, kernel.sum_log(vi, tau2), at_t[1], at_t[3], restricted)
-            if ll0 - ll <= LL0_MARGIN:      # as _check_boundary
+            gain = _gain_at_zero(kernel.log_growth(vi, tau2), sw0, q0, at_t[1], at_t[3], method == "REML")
+            if gain <= LL0_MARGIN:      # as _check_boundary
                 return tau2, at_t
             tau2 = 0.0
     else:
