@@ -279,7 +279,7 @@ def _feasible(tau2: float, step: float) -> float:
 def _converged(step: float, tau2: float) -> bool:
     """The step is below TOL or, for large tau², below 1e-12 of it: there the steps are rounding noise of a few
     1e-12 that an absolute threshold would never see end."""
-    return abs(step) <= max(TOL, 1e-12 * tau2)
+    return abs(step) <= TOL or abs(step) <= 1e-12 * tau2
 
 
 def _quadratic_tail_negligible(s0: float, s1: float, s2: float, tau2: float) -> bool:
@@ -310,15 +310,14 @@ def _newton_ml(yi, vi, kind: str) -> float:
             low = tau2
         elif score < 0:
             high = tau2
-        is_newton = newton is not None and low <= tau2 + newton <= high
-        if is_newton:
+        if newton is not None and low <= tau2 + newton <= high:    # so tau² + newton >= low >= 0
             step = newton
-        taken = _feasible(tau2, step)
-        tau2 = tau2 + taken
-        if _converged(taken, tau2):
-            return tau2
-        newton_steps = (*newton_steps[-2:], taken) if is_newton and taken == step else ()
-        if len(newton_steps) == 3 and _quadratic_tail_negligible(*newton_steps, tau2):
+            newton_steps = (*newton_steps[-2:], step)
+        else:
+            step = _feasible(tau2, step)
+            newton_steps = ()
+        tau2 = tau2 + step
+        if _converged(step, tau2) or (len(newton_steps) == 3 and _quadratic_tail_negligible(*newton_steps, tau2)):
             return tau2
     return _bracketed_root(yi, vi, None, kind, len(yi), 1)
 
