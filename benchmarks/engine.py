@@ -106,7 +106,7 @@ def main() -> None:
     print(f"{dt.date.today().isoformat()}, Python {platform.python_version()}, numpy {np.__version__}, "
           f"{os.cpu_count()} CPUs, load average {load()} (1, 5, 15 min)")
     print(f"{'model':<14} {'k':>5} {'builder µs/fit':>15} {'metafor µs/fit':>15} {'ratio':>7}")
-    for k, n_ours, n_r in ((13, 2000, 250), (1000, 200, 20)):
+    for k, n_ours, n_r in ((13, 10000, 250), (1000, 1000, 20)):
         es = data(k)
         for name, tau2, ci, args in MODELS:
             mine = ours(es, tau2, ci, n_ours)
