@@ -48,11 +48,10 @@ def data(k: int, seed: int = 1) -> EffectSizes:
 
 
 def warm_up(fit, seconds: float = WARM_UP) -> None:
-    """Fit for `seconds` before timing. On the 2-core test machine a fresh process ran its first quarter second
-    of fits up to 1.7 times slower than later ones (the processor's clock or the virtual machine's scheduling
-    catching up); that covered all REPEATS blocks of the first row, REML with HKSJ at k = 13, which came out
-    ~1.7 times slower than the same fits timed again later in the same process. metafor's blocks last long
-    enough (a quarter second each) for the best of them to be past it."""
+    """Fit for `seconds` before timing. On the 2-core development machine a fresh process was seen, in some
+    runs, to fit up to 1.7 times slower during its first quarter second than later, which covered all REPEATS
+    blocks of the first row timed (REML with HKSJ at k = 13). metafor's blocks last long enough (a quarter
+    second each) for the best of them to be past such a start."""
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         fit()
