@@ -45,12 +45,26 @@ def test_both_backends_give_the_same_sums(k, t):
     es = simulated(k, k, centre=1000.0)
     as_lists = (es.yi.tolist(), es.vi.tolist())
     a, b = kernel.score_sums(*as_lists, t), kernel.score_sums(es.yi, es.vi, t)
-    assert a[:5] == pytest.approx(b[:5], rel=1e-12)
-    assert a[5] == pytest.approx(b[5], abs=1000 * 1e-14 * b[1])
+    assert a[:6] == pytest.approx(b[:6], rel=1e-12)
+    assert a[6] == pytest.approx(b[6], abs=1000 * 1e-14 * b[1])
     assert kernel.q_sums(*as_lists, t) == pytest.approx(kernel.q_sums(es.yi, es.vi, t), rel=1e-12)
     (wa, *a), (wb, *b) = kernel.at(*as_lists, t), kernel.at(es.yi, es.vi, t)
     assert a == pytest.approx(b, rel=1e-12) and wa == pytest.approx(wb.tolist(), rel=1e-15)
     assert kernel.sum_log(as_lists[1], t) == pytest.approx(kernel.sum_log(es.vi, t), rel=1e-13)
+
+
+@pytest.mark.parametrize("k", [2, 13, 63, 200])
+@pytest.mark.parametrize("t", [0.0, 1e-9, 0.03, 2.5])
+def test_log_growth_is_the_difference_of_sums_of_logs(k, t):
+    es = simulated(k, k)
+    expected = float(np.sum(np.log(es.vi + t)) - np.sum(np.log(es.vi)))
+    for vi in (es.vi.tolist(), es.vi):
+        assert kernel.log_growth(vi, t) == pytest.approx(expected, rel=1e-13, abs=1e-13)
+
+
+def test_log_growth_falls_back_to_a_sum_when_the_product_overflows():
+    vi = [1e-10] * 40       # 40 factors of about 1e10: a product of 1e400
+    assert kernel.log_growth(vi, 1.0) == pytest.approx(40 * math.log1p(1e10), rel=1e-14)
 
 
 @pytest.mark.parametrize("method", sorted(tau2.ESTIMATORS))
@@ -87,6 +101,24 @@ def test_newton_reml_solves_the_reml_equation(k, seed):
         assert reml_score(es.yi, es.vi, 0.0) <= 0 or tau2._log_likelihood(
             0.0, *kernel.prepare(es.yi, es.vi), None, True) >= tau2._log_likelihood(
             1e-3, *kernel.prepare(es.yi, es.vi), None, True)
+
+
+@pytest.mark.parametrize("restricted", [True, False])
+@pytest.mark.parametrize("k", [3, 13, 200])
+@pytest.mark.parametrize("t", [0.0, 0.05, 0.7])
+def test_ml_newton_step_is_newtons_method_on_the_fisher_step(restricted, k, t):
+    # _ml_steps' Newton step is -phi / phi' with phi the Fisher-scoring step as a function of tau²; phi' is
+    # taken here by central differences, which are accurate to ~1e-7 relative at this step size
+    es = simulated(k, k + 1, tau2_true=0.2)
+    y, v = kernel.prepare(es.yi, es.vi)
+    h = 1e-5 * max(t, 0.1)
+    phi = lambda x: tau2._ml_steps(y, v, x, restricted)[0]   # noqa: E731
+    slope = (phi(t + h) - phi(t - h)) / (2 * h)
+    fisher, newton, _ = tau2._ml_steps(y, v, t, restricted)
+    if slope < 0:
+        assert newton == pytest.approx(-fisher / slope, rel=1e-6)
+    else:
+        assert newton is None
 
 
 @pytest.mark.parametrize("k", [3, 13, 200])

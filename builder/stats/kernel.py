@@ -14,8 +14,9 @@ that data far from zero (say means of 1000 with SDs of 1) lose no precision to c
 
 from __future__ import annotations
 
-from math import log
-from operator import mul
+from itertools import repeat
+from math import inf, log, log1p, prod
+from operator import add, mul
 
 import numpy as np
 
@@ -61,40 +62,39 @@ def at(yi, vi, tau2: float):
     return w, sw, mu, float(w @ (r * r))
 
 
-def power_sums(w) -> tuple[float, float]:
-    """(sum(w²), sum(w³))."""
+def square_sum(w) -> float:
+    """sum(w²)."""
     if type(w) is list:
-        w2 = list(map(mul, w, w))
-        return sum(w2), sum(map(mul, w2, w))
-    w2 = w * w
-    return float(w2.sum()), float(w2 @ w)
+        return sum(map(mul, w, w))
+    return float((w * w).sum())
 
 
 def score_sums(yi, vi, tau2: float):
     """The sums for a Newton or Fisher-scoring step of ML or REML at tau²:
-    (sw, sw2, sw3, a, b, c) with sw = sum(w), sw2 = sum(w²), sw3 = sum(w³), a = sum(w² r²), b = sum(w³ r²),
-    c = sum(w² r)."""
+    (sw, sw2, sw3, sw4, a, b, c) with swN = sum(w^N), a = sum(w² r²), b = sum(w³ r²), c = sum(w² r)."""
     if type(yi) is list:
         w = [1.0 / (v + tau2) for v in vi]
         sw = sum(w)
         mu = sum(map(mul, w, yi)) / sw
-        sw2 = sw3 = a = b = c = 0.0
-        for x, y in zip(w, yi):       # one loop of scalar updates beats six map/sum passes at this size
+        sw2 = sw3 = sw4 = a = b = c = 0.0
+        for x, y in zip(w, yi):       # one loop of scalar updates beats seven map/sum passes at this size
+            r = y - mu
             x2 = x * x
-            x2r = x2 * (y - mu)
+            x2r = x2 * r
             sw2 += x2
             sw3 += x2 * x
+            sw4 += x2 * x2
             c += x2r
-            x2r *= y - mu
+            x2r *= r
             a += x2r
             b += x2r * x
-        return sw, sw2, sw3, a, b, c
+        return sw, sw2, sw3, sw4, a, b, c
     w = 1.0 / (vi + tau2)
     sw = float(w.sum())
     wr = w * (yi - float(w @ yi) / sw)
     w2 = w * w
     wr2 = wr * wr
-    return sw, float(w2.sum()), float(w2 @ w), float(wr2.sum()), float(wr2 @ w), float(wr @ w)
+    return sw, float(w2.sum()), float(w2 @ w), float(w2 @ w2), float(wr2.sum()), float(wr2 @ w), float(wr @ w)
 
 
 def q_sums(yi, vi, tau2: float) -> tuple[float, float]:
@@ -118,8 +118,23 @@ def q_sums(yi, vi, tau2: float) -> tuple[float, float]:
 def sum_log(vi, tau2: float) -> float:
     """sum(log(vi + tau²))."""
     if type(vi) is list:
-        return sum([log(v + tau2) for v in vi])
+        return sum(map(log, map(add, vi, repeat(tau2))))
     return float(np.log(vi + tau2).sum())
+
+
+def log_growth(vi, tau2: float) -> float:
+    """sum(log(vi + tau²)) - sum(log(vi)) = sum(log(1 + tau² / vi)), for tau² >= 0.
+
+    Over Python floats this is the log of the product of the factors, one log instead of one per study, unless
+    that product overflows (each factor is at least 1, so it cannot underflow); the rounding of the product, a
+    few units of machine epsilon per factor, is an absolute error of that size in the result.
+    """
+    if type(vi) is list:
+        product = prod([1.0 + tau2 / v for v in vi])
+        if product < inf:
+            return log(product)
+        return sum([log1p(tau2 / v) for v in vi])
+    return float(np.log1p(tau2 / vi).sum())
 
 
 def mean_and_ss(yi) -> tuple[float, float]:

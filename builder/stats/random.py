@@ -88,7 +88,7 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
     yi, vi = kernel.prepare(yi, vi)
     at0 = kernel.at(yi, vi, 0.0)           # the fixed-effect weights: Cochran's Q, s², DL, ML/REML's boundary
     sw0, q = at0[1], at0[3]
-    sw2_0 = kernel.power_sums(at0[0])[0]
+    sw2_0 = kernel.square_sum(at0[0])
     tau2, (w, sw, estimate, rss) = intercept_only(tau2_method, yi, vi, at0, sw2_0)
     se = math.sqrt(1 / sw)
     df = None

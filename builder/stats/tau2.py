@@ -18,20 +18,22 @@ tau² is below TOL (or at machine precision for large tau²), much tighter than 
 
 Without moderators (X None, the random-effects model) the sums come from `kernel` (Python floats for small k,
 numpy for large k), and two iterations converge faster than metafor's while solving the same equations:
-  - ML and REML take Newton steps (observed information) instead of Fisher-scoring steps (expected information)
-    where the observed information is positive and the Newton point stays between the largest tau² known to
-    have a positive score and the smallest known to have a negative one; otherwise the Fisher-scoring step, as
-    before. Near the maximum this converges quadratically (about 7 steps instead of 15 to 40). The start stays
-    metafor's HE estimate even though the DL estimate is usually nearer (5.5 steps on average instead of 7 over
-    simulated sets of 5 to 100 studies): the likelihood can have a local maximum inside as well as one at 0, and
-    which one the iteration reaches depends on the start (the ML fit of the first six BCG trials: from HE, 0 as
-    metafor; from DL, 0.054).
+  - ML and REML take Newton steps on the Fisher-scoring step (score over expected information, a nearly linear
+    function of tau² with the score's roots; see _ml_steps) instead of Fisher-scoring steps where that Newton
+    step is defined and its point stays between the largest tau² known to have a positive score and the
+    smallest known to have a negative one; otherwise the Fisher-scoring step, as before. This converges
+    quadratically (about 5 steps from the HE start where Newton steps on the score take 7, and Fisher
+    scoring 15 to 40). The start stays metafor's HE estimate even though the DL estimate is usually nearer:
+    the likelihood can have a local maximum inside as well as one at 0, and which one the iteration reaches
+    depends on the start (the ML fit of the first six BCG trials: from HE, 0 as metafor; from DL, 0.054).
   - PM and the Q-profile limits solve Q(tau²) = target by Newton's method started at tau² = 0. Q is decreasing
     and convex in tau² (its second derivative 2 (sum(w³ r²) - sum(w² r)² / sum(w)) is >= 0 by Cauchy-Schwarz), so
     the iterates rise monotonically to the root, never overshoot, and converge quadratically; Brent's method
     remains the fallback.
 The stopping rule is the one of Fisher scoring (last step below TOL, or 1e-12 relative for large tau²); after a
-Newton step of size s the remaining error is of order s², so the estimates are at least as accurate.
+Newton step of size s the remaining error is of order s², so the estimates are at least as accurate. ML and
+REML also stop one step earlier once their steps show quadratic convergence and predict a next step below
+rounding noise (_quadratic_tail_negligible).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ MAX_NEWTON = 100     # Newton steps for Q(tau²) = target before falling back to
 # 0 if the boundary is better by more than its `tol` (default eps^(1/4)): Fisher scoring may have stopped at a
 # local maximum. We make the same check with the same margin.
 LL0_MARGIN = np.finfo(float).eps ** 0.25
+EPS = float(np.finfo(float).eps)
 
 
 def _design(X, k: int) -> np.ndarray:
@@ -100,7 +103,7 @@ def dersimonian_laird(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     if X is None:   # intercept only: closed form without matrices
         yi, vi = kernel.prepare(yi, vi)
         w, sw, _, q = kernel.at(yi, vi, 0.0)
-        return _dl(len(yi), sw, kernel.power_sums(w)[0], q)
+        return _dl(len(yi), sw, kernel.square_sum(w), q)
     X = _design(X, len(yi))
     k, p = X.shape
     P = _Projection(1 / vi, X, yi)
@@ -230,23 +233,38 @@ def _bracketed_root(yi: np.ndarray, vi: np.ndarray, X, kind: str, k: int, p: int
 
 
 def _ml_steps(yi, vi, tau2: float, restricted: bool) -> tuple[float, float | None, float]:
-    """(Fisher-scoring step, Newton step or None where the observed information is not positive, score) of ML or
-    REML at tau², intercept only (yi, vi as from kernel.prepare). The score and both informations are doubled,
-    which leaves the steps unchanged:
+    """(Fisher-scoring step, Newton step or None where that step is undefined, score) of ML or REML at tau²,
+    intercept only (yi, vi as from kernel.prepare).
+
+    The Fisher-scoring step is phi = u / f, score over expected information; the Newton step here is Newton's
+    method applied to phi itself, -phi / phi', rather than to the score u: phi has the same roots as u (f > 0)
+    and is nearly linear in tau² (exactly linear when all vi are equal, where Fisher scoring is exact in one
+    step), so its Newton steps do not fall short far from the root as Newton steps on the convex score do
+    (about 5 steps instead of 7 from the HE start), and near the root they converge quadratically all the same.
+    With u' = -o (o the observed information), phi' = -(o f + u f') / f², so the step is u f / (o f + u f');
+    it is used where o f + u f' > 0, i.e. where phi decreases as it does at a maximum.
+
+    The score and both informations are doubled, which leaves the steps unchanged:
       REML: score y'PPy - tr(P), expected information tr(PP), observed 2 y'PPPy - tr(PP);
       ML:   score y'PPy - sum(w), expected information sum(w²), observed 2 y'PPPy - sum(w²);
     with Py = w r, tr(P) = sum(w) - sum(w²)/sum(w), tr(PP) = sum(w²) - 2 sum(w³)/sum(w) + (sum(w²)/sum(w))²,
-    y'PPy = sum(w² r²) and y'PPPy = sum(w³ r²) - sum(w² r)² / sum(w).
+    y'PPy = sum(w² r²) and y'PPPy = sum(w³ r²) - sum(w² r)² / sum(w). As dw/dtau² = -w², the derivative of
+    sum(w^n) is -n sum(w^(n+1)), so f' = -2 tr(PPP) = -2 sum(w³) + 6 sum(w⁴)/sum(w) - 6 sum(w²) sum(w³)/sum(w)²
+    + 2 (sum(w²)/sum(w))³ for REML and -2 sum(w³) for ML.
     """
-    sw, sw2, sw3, a, b, c = kernel.score_sums(yi, vi, tau2)
+    sw, sw2, sw3, sw4, a, b, c = kernel.score_sums(yi, vi, tau2)
     if restricted:
-        u = a - (sw - sw2 / sw)
-        f = sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2
+        m = sw2 / sw
+        u = a - (sw - m)
+        f = sw2 - 2 * sw3 / sw + m * m
+        df = 2 * (-sw3 + (3 * sw4 - 3 * m * sw3) / sw + m * m * m)
     else:
         u = a - sw
         f = sw2
+        df = -2 * sw3
     o = 2 * (b - c * c / sw) - f
-    return u / f, (u / o if o > 0 else None), u
+    denominator = o * f + u * df
+    return u / f, (u * f / denominator if denominator > 0 else None), u
 
 
 def _feasible(tau2: float, step: float) -> float:
@@ -261,7 +279,23 @@ def _feasible(tau2: float, step: float) -> float:
 def _converged(step: float, tau2: float) -> bool:
     """The step is below TOL or, for large tau², below 1e-12 of it: there the steps are rounding noise of a few
     1e-12 that an absolute threshold would never see end."""
-    return abs(step) <= max(TOL, 1e-12 * tau2)
+    return abs(step) <= TOL or abs(step) <= 1e-12 * tau2
+
+
+def _quadratic_tail_negligible(s0: float, s1: float, s2: float, tau2: float) -> bool:
+    """After three consecutive Newton steps s0, s1, s2 ending at tau²: is the next one below rounding noise?
+
+    Near a simple root Newton's method converges quadratically, each step about C times the square of the one
+    before. The steps show that regime when s1 / s0² and s2 / s1² agree within a factor of 4; the next step is
+    then about (s2 / s1²) s2², and so is the error remaining in tau² (the step after that is of order its
+    square). When 4 times that prediction is below 8 units of machine epsilon relative to tau², the step the
+    plain rule (_converged) would still take could only move tau² by rounding noise: the score is evaluated
+    with rounding errors of that size, and its last steps in that regime are such noise (seen at a few 1e-17
+    on tau² of 0.002 to 0.2). So stopping here keeps tau² as accurate as before while saving one evaluation of
+    the score (on about a third of fits; 5 to 4 on the k = 13 benchmark).
+    """
+    c1, c2 = abs(s1) / (s0 * s0), abs(s2) / (s1 * s1)
+    return c1 / 4 <= c2 <= 4 * c1 and 4 * c2 * s2 * s2 <= 8 * EPS * tau2
 
 
 def _newton_ml(yi, vi, kind: str) -> float:
@@ -269,17 +303,21 @@ def _newton_ml(yi, vi, kind: str) -> float:
     restricted = kind == "REML"
     tau2 = hedges(yi, vi)
     low, high = 0.0, math.inf     # the root lies between: the score is >= 0 at `low` and < 0 at `high`
+    newton_steps = ()             # the last (up to three) steps, while they are unaltered Newton steps
     for _ in range(MAX_ITER):
         step, newton, score = _ml_steps(yi, vi, tau2, restricted)
         if score > 0:
             low = tau2
         elif score < 0:
             high = tau2
-        if newton is not None and low <= tau2 + newton <= high:
+        if newton is not None and low <= tau2 + newton <= high:    # so tau² + newton >= low >= 0
             step = newton
-        step = _feasible(tau2, step)
+            newton_steps = (*newton_steps[-2:], step)
+        else:
+            step = _feasible(tau2, step)
+            newton_steps = ()
         tau2 = tau2 + step
-        if _converged(step, tau2):
+        if _converged(step, tau2) or (len(newton_steps) == 3 and _quadratic_tail_negligible(*newton_steps, tau2)):
             return tau2
     return _bracketed_root(yi, vi, None, kind, len(yi), 1)
 
@@ -310,9 +348,23 @@ def _check_boundary(tau2: float, yi, vi, X, kind: str) -> float:
     tau2 = max(0.0, float(tau2))
     if kind in ("ML", "REML") and tau2 > TOL:
         restricted = kind == "REML"
-        if _log_likelihood(0.0, yi, vi, X, restricted) - _log_likelihood(tau2, yi, vi, X, restricted) > LL0_MARGIN:
+        if X is None:   # yi and vi as from kernel.prepare
+            _, sw0, _, q0 = kernel.at(yi, vi, 0.0)
+            _, sw, _, q = kernel.at(yi, vi, tau2)
+            gain = _gain_at_zero(kernel.log_growth(vi, tau2), sw0, q0, sw, q, restricted)
+        else:
+            gain = _log_likelihood(0.0, yi, vi, X, restricted) - _log_likelihood(tau2, yi, vi, X, restricted)
+        if gain > LL0_MARGIN:
             tau2 = 0.0
     return tau2
+
+
+def _gain_at_zero(log_growth: float, sw0: float, q0: float, sw: float, q: float, restricted: bool) -> float:
+    """ll(0) - ll(tau²) for the intercept-only (restricted) log-likelihood of _intercept_log_likelihood, from
+    log_growth = sum(log(vi + tau²)) - sum(log(vi)) (kernel.log_growth) and sum(w) and Q at 0 and at tau²; the
+    constant terms cancel."""
+    gain = 0.5 * (log_growth + q - q0)
+    return gain + 0.5 * math.log(sw / sw0) if restricted else gain
 
 
 def maximum_likelihood(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
@@ -342,10 +394,8 @@ def intercept_only(method: str, yi, vi, at0: tuple, sw2_0: float) -> tuple[float
         tau2 = max(0.0, _newton_ml(yi, vi, method))
         if tau2 > TOL:
             at_t = kernel.at(yi, vi, tau2)
-            restricted = method == "REML"
-            ll0 = _intercept_log_likelihood(k, kernel.sum_log(vi, 0.0), sw0, q0, restricted)
-            ll = _intercept_log_likelihood(k, kernel.sum_log(vi, tau2), at_t[1], at_t[3], restricted)
-            if ll0 - ll <= LL0_MARGIN:      # as _check_boundary
+            gain = _gain_at_zero(kernel.log_growth(vi, tau2), sw0, q0, at_t[1], at_t[3], method == "REML")
+            if gain <= LL0_MARGIN:      # as _check_boundary
                 return tau2, at_t
             tau2 = 0.0
     else:
