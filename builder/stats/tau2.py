@@ -41,7 +41,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize
 
 from . import kernel
 
@@ -154,8 +153,14 @@ def paule_mandel(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     upper = max(1.0, float(np.var(yi)) * 10)
     while generalised_q(upper, yi, vi, X) > target:   # Q(tau²) decreases to 0 as tau² grows
         upper *= 10
-    return float(optimize.brentq(lambda t: generalised_q(t, yi, vi, X) - target, 0.0, upper,
-                                 xtol=TOL, rtol=4 * np.finfo(float).eps, maxiter=MAX_ITER))
+    return _brent(lambda t: generalised_q(t, yi, vi, X) - target, upper)
+
+
+def _brent(f, upper: float) -> float:
+    """The root of f on [0, upper] (f changes sign there) by Brent's method. scipy.optimize is imported here:
+    only the fallbacks and models with moderators need it, and importing it costs every build 0.3 s."""
+    from scipy import optimize
+    return float(optimize.brentq(f, 0.0, upper, xtol=TOL, rtol=4 * np.finfo(float).eps, maxiter=MAX_ITER))
 
 
 def q_root(yi, vi, target: float, q0: tuple[float, float] | None = None) -> float:
@@ -178,8 +183,7 @@ def q_root(yi, vi, target: float, q0: tuple[float, float] | None = None) -> floa
     upper = max(1.0, 10 * t)
     while kernel.at(yi, vi, upper)[3] > target:
         upper *= 10
-    return float(optimize.brentq(lambda x: kernel.at(yi, vi, x)[3] - target, 0.0, upper,
-                                 xtol=TOL, rtol=4 * np.finfo(float).eps, maxiter=MAX_ITER))
+    return _brent(lambda x: kernel.at(yi, vi, x)[3] - target, upper)
 
 
 def _intercept_log_likelihood(k: int, sum_log: float, sw: float, q: float, restricted: bool) -> float:
@@ -229,7 +233,7 @@ def _bracketed_root(yi: np.ndarray, vi: np.ndarray, X, kind: str, k: int, p: int
         upper *= 10
         if upper > 1e12:
             raise ArithmeticError(f"{kind} estimation of tau² did not converge")
-    return float(optimize.brentq(score, 0.0, upper, xtol=TOL, rtol=4 * np.finfo(float).eps, maxiter=MAX_ITER))
+    return _brent(score, upper)
 
 
 def _ml_steps(yi, vi, tau2: float, restricted: bool) -> tuple[float, float | None, float]:
