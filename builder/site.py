@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from . import analysis, cache, diff, incremental, inline, mkdocs_hooks, pages, versions
+from . import analysis, cache, diff, incremental, inline, mkdocs_hooks, mkdocs_warm, pages, versions
 from .results import results_document
 from .loader import ReviewData, data_hash, load
 from .reuse import Reuse
@@ -77,9 +77,10 @@ def version_context(project: Path, data: ReviewData, results: list, archived: st
 
 
 def mkdocs_build(config: Path, site_dir: Path, day: dt.date, engine: str = "mkdocs",
-                 bytecode: Path | None = None) -> None:
+                 bytecode: Path | None = None, warm: mkdocs_warm.Warm | None = None) -> None:
     """Run MkDocs (or Zensical) on a configuration, then draw the figures into its pages (see inline).
-    `bytecode`: where runs with builder.mkdocs_hooks keep the theme's compiled templates."""
+    `bytecode`: where runs with builder.mkdocs_hooks keep the theme's compiled templates; `warm`: an MkDocs
+    process started ahead, used if it is still free."""
     env = dict(os.environ, SOURCE_DATE_EPOCH=epoch(day))
     if bytecode is not None:
         env[mkdocs_hooks.BYTECODE_ENV] = str(bytecode)
@@ -89,7 +90,9 @@ def mkdocs_build(config: Path, site_dir: Path, day: dt.date, engine: str = "mkdo
     else:  # zensical reads the same configuration, and writes the site where it says (site/ beside it)
         cmd = [str(Path(sys.executable).with_name("zensical")), "build", "--clean", "-f", str(config)]
         site_dir = config.parent / "site"
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = warm.run(cmd[3:], env) if warm is not None and engine == "mkdocs" else None
+    if proc is None:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError(f"{engine} build failed:\n{proc.stdout}{proc.stderr}")
     try:
@@ -106,7 +109,11 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None,
     files and fitted analyses (build/cache/store), released versions' pages (build/cache), and the HTML of
     pages whose Markdown is unchanged (see incremental). The result is the same site, byte for byte."""
     with _cycle_collector_paused():
-        return _build(Path(project).resolve(), site, today, full, report)
+        warm = mkdocs_warm.Warm()     # starts while the data are loaded and the pages rendered
+        try:
+            return _build(Path(project).resolve(), site, today, full, report, warm)
+        finally:
+            warm.close()
 
 
 @contextlib.contextmanager
@@ -124,7 +131,8 @@ def _cycle_collector_paused():
             gc.enable()
 
 
-def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, report: dict | None) -> ReviewData:
+def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, report: dict | None,
+           warm: mkdocs_warm.Warm) -> ReviewData:
     site = Path(site or project / "site").resolve()
     build_dir = project / "build"
     store = cache.Store(None if full else build_dir / "cache" / "store")
@@ -146,7 +154,7 @@ def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, 
         bytecode = None if full else build_dir / "cache" / "theme-bytecode"
         reused = None if full else incremental.build(
             staging / "src", build_dir, site, staging / "site", staging / "inc",
-            lambda cfg, out: mkdocs_build(cfg, out, data.review.date, bytecode=bytecode), archived,
+            lambda cfg, out: mkdocs_build(cfg, out, data.review.date, bytecode=bytecode, warm=warm), archived,
             epoch(data.review.date))
         # MkDocs runs do not depend on each other: each starts as soon as its sources are written, one per
         # core, while the released versions' sources are still being prepared.
@@ -158,8 +166,8 @@ def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, 
             runs = []
             if reused is None:
                 shutil.rmtree(staging / "site", ignore_errors=True)
-                if not _split_build(staging, data.review.date, bytecode):
-                    runs.append(pool.submit(mkdocs_build, config, staging / "site", data.review.date))
+                if not _split_build(staging, data.review.date, bytecode, warm):
+                    runs.append(pool.submit(mkdocs_build, config, staging / "site", data.review.date, warm=warm))
             for rel in rels:
                 # A released version's pages depend only on its snapshot, the builder, the templates and which
                 # version is the latest: reuse them from the cache when none of these changed.
@@ -203,7 +211,8 @@ def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, 
 SPLIT_MIN_PAGES = 100
 
 
-def _split_build(staging: Path, day: dt.date, bytecode: Path | None = None) -> bool:
+def _split_build(staging: Path, day: dt.date, bytecode: Path | None = None,
+                 warm: mkdocs_warm.Warm | None = None) -> bool:
     """The latest version's site built by several MkDocs runs side by side, when it is large enough to gain."""
     cores = os.cpu_count() or 1
     if cores < 2 or sum(1 for _ in (staging / "src" / "docs").rglob("*.md")) < SPLIT_MIN_PAGES:
@@ -211,7 +220,7 @@ def _split_build(staging: Path, day: dt.date, bytecode: Path | None = None) -> b
 
     def side_by_side(runs: list[tuple[Path, Path]]) -> None:
         with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-            futures = [pool.submit(mkdocs_build, cfg, out, day, bytecode=bytecode) for cfg, out in runs]
+            futures = [pool.submit(mkdocs_build, cfg, out, day, bytecode=bytecode, warm=warm) for cfg, out in runs]
         for future in futures:
             future.result()
 
