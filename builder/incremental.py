@@ -32,6 +32,7 @@ import json
 import os
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -295,13 +296,13 @@ SITEMAPS = {"sitemap.xml", "sitemap.xml.gz"}
 
 
 def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: Path, run_mkdocs,
-          skip: set[str], stamp: str = "") -> tuple[int, int] | None:
+          skip: set[str], stamp: str = "", new_hashes: dict[str, str] | None = None) -> tuple[int, int] | None:
     """Build `new_src` into `out_site` from the last good build: (pages re-rendered, pages), or None if a full
     build is needed instead.
 
     `run_mkdocs(config_path, site_dir)` runs MkDocs as the full build does. `skip`: top-level folders of the
     site that are not this build's (the archived versions). `stamp`: what else MkDocs' output depends on
-    (the build date); the last build's must be the same."""
+    (the build date); the last build's must be the same. `new_hashes`: source_hashes(new_src), if known."""
     state_path = build_dir / STATE
     if not (state_path.is_file() and old_site.is_dir()):
         return None
@@ -312,7 +313,7 @@ def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: 
     if _listing(old_site, skip) != state.get("site") or state.get("stamp", "") != stamp:
         return None     # the site is not what the last build wrote, or not for the same date
     old_hashes = state["src"]
-    new_hashes = source_hashes(new_src)
+    new_hashes = new_hashes if new_hashes is not None else source_hashes(new_src)
     if new_hashes.get("mkdocs.yml") != old_hashes.get("mkdocs.yml"):
         return None
     pages = {p for p in new_hashes if p.endswith(".md")}
@@ -339,11 +340,21 @@ def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: 
     if config_path is None:
         return None
     fresh_site = work / "site"
-    run_mkdocs(config_path, fresh_site)
+    page_html = {p: p[:-3] + ".html" for p in pages}
+    replaced = {page_html[p].removeprefix("docs/") for p in changed_pages}
+    replaced |= {p.removeprefix("docs/") for p in changed_statics}
+    gone = {p.removeprefix("docs/") for p in removed_statics} | {SEARCH_INDEX}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(run_mkdocs, config_path, fresh_site)
+        # Meanwhile (MkDocs is another process), the new site starts as the old one's files that stay.
+        shutil.rmtree(out_site, ignore_errors=True)
+        for rel in state["site"]:
+            if rel not in replaced and rel not in gone:
+                _link_or_copy(old_site / rel, out_site / rel)
+        running.result()
 
     # 2. Everything the theme writes for the whole site must come out as before (it depends on the
     # navigation only); otherwise the reuse is not safe.
-    page_html = {p: p[:-3] + ".html" for p in pages}
     produced = {p.relative_to(fresh_site).as_posix() for p in fresh_site.rglob("*") if p.is_file()}
     expected_new = {page_html[p] for p in changed_pages} | {p.removeprefix("docs/") for p in statics}
     unchanged_outputs = {page_html[p].removeprefix("docs/") for p in pages - changed_pages}
@@ -355,27 +366,21 @@ def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: 
     if any((fresh_site / out).exists() for out in unchanged_outputs):
         return None     # a stub produced a page after all
 
-    # 3. The new site: the old one with the changed pages and files replaced.
-    shutil.rmtree(out_site, ignore_errors=True)
-    for rel in state["site"]:
-        _link_or_copy(old_site / rel, out_site / rel)
-    replaced = {page_html[p].removeprefix("docs/") for p in changed_pages}
-    replaced |= {p.removeprefix("docs/") for p in changed_statics}
+    # 3. The new site: the old one's files that stay (linked above), the changed pages and files, the search
+    # index with the changed pages' entries replaced.
     for rel in sorted(replaced):
-        target = out_site / rel
-        target.unlink(missing_ok=True)
         if (fresh_site / rel).is_file():
-            _link_or_copy(fresh_site / rel, target)
-    for rel in removed_statics:
-        (out_site / rel.removeprefix("docs/")).unlink(missing_ok=True)
+            _link_or_copy(fresh_site / rel, out_site / rel)
     if changed_pages:
         old_index = json.loads((old_site / SEARCH_INDEX).read_text(encoding="utf-8"))
         new_index = json.loads((fresh_site / SEARCH_INDEX).read_text(encoding="utf-8"))
         merged = _merge_search(old_index, new_index, {page_html[p].removeprefix("docs/") for p in changed_pages})
         if merged is None:
             return None
-        target = out_site / SEARCH_INDEX
-        target.unlink()
         # As the theme's search plugin writes it.
-        target.write_text(json.dumps(merged, separators=(",", ":"), default=str), encoding="utf-8")
+        (out_site / SEARCH_INDEX).parent.mkdir(parents=True, exist_ok=True)
+        (out_site / SEARCH_INDEX).write_text(json.dumps(merged, separators=(",", ":"), default=str),
+                                             encoding="utf-8")
+    else:
+        _link_or_copy(old_site / SEARCH_INDEX, out_site / SEARCH_INDEX)
     return len(changed_pages), len(pages)

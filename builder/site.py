@@ -155,7 +155,7 @@ def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, 
         reused = None if full else incremental.build(
             staging / "src", build_dir, site, staging / "site", staging / "inc",
             lambda cfg, out: mkdocs_build(cfg, out, data.review.date, bytecode=bytecode, warm=warm), archived,
-            epoch(data.review.date))
+            epoch(data.review.date), src_hashes)
         # MkDocs runs do not depend on each other: each starts as soon as its sources are written, one per
         # core, while the released versions' sources are still being prepared.
         if report is not None:
