@@ -111,6 +111,20 @@ def data_hash(files: list[Path], root: Path) -> str:
     return digest.hexdigest()
 
 
+class _StoredLines:
+    """The line numbers of a study file kept in the store, read only if a problem must point at a line:
+    a valid file's lines are rarely needed, and reading them was a third of loading a cached study."""
+
+    def __init__(self, store: Store, k: str):
+        self._store, self._k, self._located = store, k, None
+        store.keep("lines", k)
+
+    def line_of(self, path) -> int | None:
+        if self._located is None:
+            self._located = self._store.get("lines", self._k) or Located(None, {})
+        return self._located.line_of(path)
+
+
 def _load_study(path: Path, root: Path, file: str, store: Store | None):
     """(located, study, problems) of one study file; a valid file is parsed once per content (see cache)."""
     k = None
@@ -121,13 +135,14 @@ def _load_study(path: Path, root: Path, file: str, store: Store | None):
             k = None
         hit = store.get("studies", k) if k else None
         if hit is not None:
-            return (*hit, [])
+            return _StoredLines(store, k), hit, []
     located, problems = load_yaml(path, root)
     if located is None:
         return None, None, problems
     study, found = _validate(located, Study, file)
     if study is not None and not problems and not found and k:
-        store.put("studies", k, (located, study))
+        store.put("studies", k, study)
+        store.put("lines", k, Located(None, located.lines))
     return located, study, problems + found
 
 

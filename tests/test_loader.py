@@ -157,3 +157,21 @@ def test_problem_text_is_human_readable(project):
     text = str(problems(project)[0])
     assert text.startswith("data/studies/shu-2020.yaml:")
     assert "arms[0].n" in text and "'twelve'" in text
+
+
+def test_a_study_read_from_the_cache_still_points_at_its_lines(project, tmp_path):
+    """A valid study file comes from the build's store the second time; a problem the review file causes in
+    it later must name the same line as when the file is read afresh."""
+    from builder.cache import Store
+    store = Store(tmp_path / "store")
+    load(project / "data", today=TODAY, store=store)
+    review = project / "data/review.yaml"
+    edit(review, "id: d-dimer\n", "id: d-dimer-renamed\n")
+    again = Store(tmp_path / "store")
+    with pytest.raises(DataError) as cached:
+        load(project / "data", today=TODAY, store=again)
+    assert again.hits >= len(list((project / "data/studies").glob("*.yaml")))     # every study from the store
+    fresh = problems(project)
+    in_studies = [(p.file, p.line, p.field) for p in cached.value.problems if p.file.startswith("data/studies/")]
+    assert in_studies and all(line is not None for _, line, _ in in_studies)
+    assert in_studies == [(p.file, p.line, p.field) for p in fresh if p.file.startswith("data/studies/")]
