@@ -7,7 +7,7 @@ import difflib
 import hashlib
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -23,6 +23,8 @@ class ReviewData:
     review: Review
     studies: dict[str, Study]          # ordered by id
     data_hash: str                     # sha256 of every data file, names included
+    # Each study's file, as a hash of its name and content: with the review, all a study's data depend on.
+    sources: dict[str, str] = field(default_factory=dict)
 
     def study_list(self) -> list[Study]:
         return list(self.studies.values())
@@ -126,24 +128,23 @@ class _StoredLines:
 
 
 def _load_study(path: Path, root: Path, file: str, store: Store | None):
-    """(located, study, problems) of one study file; a valid file is parsed once per content (see cache)."""
-    k = None
-    if store is not None:
-        try:
-            k = cache_key("study", file, path.read_bytes())
-        except OSError:
-            k = None
-        hit = store.get("studies", k) if k else None
-        if hit is not None:
-            return _StoredLines(store, k), hit, []
+    """(located, study, problems, content key) of one study file; a valid file is parsed once per content
+    (see cache)."""
+    try:
+        k = cache_key("study", file, path.read_bytes())
+    except OSError:
+        k = None
+    hit = store.get("studies", k) if store is not None and k else None
+    if hit is not None:
+        return _StoredLines(store, k), hit, [], k
     located, problems = load_yaml(path, root)
     if located is None:
-        return None, None, problems
+        return None, None, problems, k
     study, found = _validate(located, Study, file)
-    if study is not None and not problems and not found and k:
+    if study is not None and not problems and not found and k and store is not None:
         store.put("studies", k, study)
         store.put("lines", k, Located(None, located.lines))
-    return located, study, problems + found
+    return located, study, problems + found, k
 
 
 def load(data_dir: Path, today: dt.date | None = None, store: Store | None = None) -> ReviewData:
@@ -173,9 +174,10 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
             problems += found
 
     studies: dict[str, tuple[Study, Located, str]] = {}
+    sources: dict[str, str] = {}
     for path in study_paths:
         file = _rel(path, root)
-        located, study, found = _load_study(path, root, file, store)
+        located, study, found, sources[path.stem] = _load_study(path, root, file, store)
         problems += found
         if study is None:
             continue
@@ -208,7 +210,8 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
     if problems:
         raise DataError(problems)
     ordered = {sid: derived[sid] for sid in sorted(studies)}
-    return ReviewData(review, ordered, data_hash([review_path, *study_paths], root))
+    return ReviewData(review, ordered, data_hash([review_path, *study_paths], root),
+                      {sid: sources[sid] for sid in ordered})
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -216,7 +216,9 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     study_page = env.get_template("study.md.j2")
     for study in studies:
         used_in = [_Use(v.id, _UseSpec(v.spec.title, v.spec.outcome)) for v in uses[study.id]]
-        key = cache.key("study-page", shared, study.model_dump_json(), json.dumps(used_in))
+        # The study's data are its file's (data.sources) as derived with the review's units (in `shared`).
+        source = data.sources.get(study.id) or study.model_dump_json()
+        key = cache.key("study-page", shared, source, json.dumps(used_in))
         write_kept(f"studies/{study.id}.md", key, lambda: study_page.render(
             up="../", review=review, study=study, uses={study.id: used_in}, rob_tools=TOOLS,
             rob_label=robfig.label))
