@@ -85,7 +85,6 @@ def render(c: Counts) -> str:
     left_x, left_w = 118.0, 300.0
     right_x, right_w = 458.0, 300.0
     width = right_x + right_w + 10
-    parts: list = []          # (x, y, w, lines, cls, bold_first)
 
     def box(x, w, lines, cls=""):
         return {"x": x, "w": w, "lines": lines, "cls": cls, "h": len(lines) * LINE + 2 * PAD}

@@ -12,7 +12,6 @@ import numpy as np
 
 from . import analysis
 from .analysis import AnalysisResult
-from .models.rob import NOT_RETRIEVED
 from .stats import Fit
 from .stats.effects import EffectSizes
 from .stats.followups import MIN_K_EGGER, egger, funnel_data
