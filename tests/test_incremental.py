@@ -228,3 +228,26 @@ def test_a_build_split_across_mkdocs_runs_equals_one_run(tmp_path, monkeypatch):
     assert _digest(tmp_path / "split") == _digest(tmp_path / "one")
     index = json.loads((tmp_path / "split" / "search" / "search_index.json").read_text(encoding="utf-8"))
     assert any(d["location"].startswith("studies/") for d in index["docs"])
+
+
+def test_exclusion_patterns_cover_exactly_the_excluded_files():
+    """One pattern per folder and extension where most files are excluded, with exceptions for the others;
+    checked by matching the patterns as MkDocs does (gitignore rules)."""
+    import pathspec
+    files = [f"docs/studies/s{i}.md" for i in range(6)] + ["docs/studies/index.md", "docs/index.md",
+                                                         "docs/figures/a.svg", "docs/figures/b.svg",
+                                                         "docs/figures/c.svg", "docs/results.json"]
+    excluded = ["/studies/s0.md", "/studies/s1.md", "/studies/s2.md", "/studies/s4.md", "/studies/s5.md",
+                "/figures/a.svg", "/results.json"]
+    patterns = incremental._exclusions(excluded, files)
+    assert "/studies/*.md" in patterns.splitlines()          # grouped: five of seven pages
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns.splitlines())
+    matched = {"/" + f.removeprefix("docs/") for f in files if spec.match_file(f.removeprefix("docs/"))}
+    assert matched == set(excluded)
+
+
+def test_the_pages_of_the_navigation_are_found_at_every_depth():
+    nav = [{"Home": "index.md"}, {"Results": [{"A": "outcomes/a.md"}, {"B": [{"C": "outcomes/c.md"}]}]},
+           {"Studies": ["studies/index.md"]}]
+    assert incremental._nav_pages(nav) == {"docs/index.md", "docs/outcomes/a.md", "docs/outcomes/c.md",
+                                           "docs/studies/index.md"}
