@@ -91,7 +91,9 @@ def mkdocs_build(config: Path, site_dir: Path, day: dt.date, engine: str = "mkdo
         cmd = [str(Path(sys.executable).with_name("zensical")), "build", "--clean", "-f", str(config)]
         site_dir = config.parent / "site"
     proc = warm.run(cmd[3:], env) if warm is not None and engine == "mkdocs" else None
-    if proc is None:
+    if proc is None or proc.returncode != 0:
+        # A failure is confirmed by a plain run, so that a warm process that could not start is never taken
+        # for MkDocs reporting a problem in the site.
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError(f"{engine} build failed:\n{proc.stdout}{proc.stderr}")
