@@ -12,7 +12,7 @@ from .confint import q_profile
 from .effects import EffectSizes
 from .fit import Fit, make_fit
 from .heterogeneity import i2_h2_from_q
-from .inference import t_based, wald
+from .inference import wald
 from .tau2 import ESTIMATORS, intercept_only
 
 EPS = float(np.finfo(float).eps)
@@ -100,8 +100,9 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
         if scale == 0:
             raise ValueError(ZERO_SCALE_MESSAGE)
         se = math.sqrt(scale / sw)
-        low, high, statistic, p = t_based(estimate, se, df, level)
-        crit = dist.t_quantile(0.5 + level / 2, df)
+        crit = dist.t_quantile(0.5 + level / 2, df)     # as t_based, whose quantile the PI reuses
+        statistic = estimate / se
+        low, high, p = estimate - crit * se, estimate + crit * se, dist.t_two_sided_p(statistic, df)
     else:
         low, high, statistic, p = wald(estimate, se, level)
         crit = dist.z_quantile(0.5 + level / 2)
