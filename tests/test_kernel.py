@@ -36,6 +36,22 @@ def test_prepare_picks_the_backend_by_size():
     assert isinstance(kernel.prepare(big.yi, big.vi)[0], np.ndarray)
 
 
+@pytest.mark.parametrize("k", [1, 13, kernel.SCALAR_MAX_K - 1, kernel.SCALAR_MAX_K, 100])
+@pytest.mark.parametrize("drop", [(), (0,), (0, 5, -1)])
+def test_select_is_prepare_of_the_estimable_studies(k, drop):
+    es = simulated(k, k)
+    ok = np.ones(k, dtype=bool)
+    ok[list(drop)[:k - 1]] = False
+    got, expected = kernel.select(es.yi, es.vi, ok), kernel.prepare(es.yi[ok], es.vi[ok])
+    assert type(got[0]) is type(expected[0]) and type(got[1]) is type(expected[1])
+    for a, b in zip(got, expected):
+        assert np.array_equal(a, b)
+    ints = np.arange(k)                   # converted to floats as prepare converts them
+    got, expected = kernel.select(ints, ints + 1, ok), kernel.prepare(ints[ok], ints[ok] + 1)
+    assert type(got[0]) is type(expected[0]) and type(got[0][0]) is type(expected[0][0])
+    assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+
+
 @pytest.mark.parametrize("k", [2, 5, 13, 63])
 @pytest.mark.parametrize("t", [0.0, 0.03, 2.5])
 def test_both_backends_give_the_same_sums(k, t):

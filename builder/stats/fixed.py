@@ -15,11 +15,11 @@ from .inference import wald
 
 def fixed_iv(es: EffectSizes, level: float = 0.95) -> Fit:
     ok = es.estimable
-    yi, vi = es.yi[ok], es.vi[ok]
+    yi, vi = kernel.select(es.yi, es.vi, ok)
     if len(yi) == 0:
         raise ValueError("no estimable study to pool")
     k = len(yi)
-    w, sw, estimate, q = kernel.at(*kernel.prepare(yi, vi), 0.0)
+    w, sw, estimate, q = kernel.at(yi, vi, 0.0)
     se = math.sqrt(1 / sw)
     low, high, z, p = wald(estimate, se, level)
     q, df = max(0.0, q), k - 1                       # Cochran's Q about the estimate, as cochran_q

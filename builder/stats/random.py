@@ -72,7 +72,8 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
     if ci_method not in CI_METHODS:
         raise ValueError(f"unknown ci_method {ci_method!r}; one of {list(CI_METHODS)}")
     ok = es.estimable
-    yi, vi = es.yi[ok], es.vi[ok]
+    # Python floats for a few dozen studies, numpy arrays beyond (see kernel); every sum below comes from there.
+    yi, vi = kernel.select(es.yi, es.vi, ok)
     k = len(yi)
     if k == 0:
         raise ValueError("no estimable study to pool")
@@ -84,8 +85,6 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
         return Fit("random", tau2_method, "wald", 1, estimate, se, low, high, statistic, None, p, weights, 0.0,
                    None, None, None, None, None, None, note=ONE_STUDY_NOTE)
 
-    # Python floats for a few dozen studies, numpy arrays beyond (see kernel); every sum below comes from there.
-    yi, vi = kernel.prepare(yi, vi)
     at0 = kernel.at(yi, vi, 0.0)           # the fixed-effect weights: Cochran's Q, s², DL, ML/REML's boundary
     sw0, q = at0[1], at0[3]
     sw2_0 = kernel.square_sum(at0[0])
