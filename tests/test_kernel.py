@@ -52,6 +52,15 @@ def test_select_is_prepare_of_the_estimable_studies(k, drop):
     assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
 
 
+@pytest.mark.parametrize("k", [1, 13, 100])
+def test_scaled_is_numpys_multiply(k):
+    w = kernel.weights(simulated(k, k).vi.tolist(), 0.07)
+    for factor in (100 / sum(w), 1e-300, 3.0):
+        expected = np.multiply(w, factor)
+        for got in (kernel.scaled(w, factor), kernel.scaled(np.array(w), factor)):
+            assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
 @pytest.mark.parametrize("k", [2, 5, 13, 63])
 @pytest.mark.parametrize("t", [0.0, 0.03, 2.5])
 def test_both_backends_give_the_same_sums(k, t):

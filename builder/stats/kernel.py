@@ -50,6 +50,15 @@ def select(yi, vi, ok):
     return list(compress(yi, keep)), list(compress(vi, keep))
 
 
+def scaled(w, factor: float) -> np.ndarray:
+    """w * factor as a float array: np.multiply(w, factor), which for a list first works out the list's dtype;
+    told the type and length, np.fromiter takes the products as they come (the same products: an IEEE
+    multiplication in Python or in numpy)."""
+    if type(w) is list:
+        return np.fromiter(map(mul, w, repeat(factor)), float, len(w))
+    return np.multiply(w, factor)
+
+
 def weights(vi, tau2: float):
     """1 / (vi + tau²), as the backend's sequence."""
     if type(vi) is list:

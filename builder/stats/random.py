@@ -105,11 +105,11 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
     else:
         low, high, statistic, p = wald(estimate, se, level)
         crit = dist.z_quantile(0.5 + level / 2)
-    if k == len(es):
-        weights = np.multiply(w, 100 / sw)
+    if k == len(ok):
+        weights = kernel.scaled(w, 100 / sw)
     else:
         weights = np.full(len(es), np.nan)
-        weights[ok] = np.multiply(w, 100 / sw)
+        weights[ok] = kernel.scaled(w, 100 / sw)
 
     q = max(0.0, q)
     q_df = k - 1
