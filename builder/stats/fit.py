@@ -64,13 +64,13 @@ def make_fit(values: dict) -> Fit:
 
     A frozen dataclass sets each of its 31 fields through object.__setattr__, and a call with 31 keyword
     arguments packs them anew: about 10 µs a fit, as long as the rest of a DerSimonian-Laird fit of a dozen
-    studies. This fills the instance's __dict__ from the dict at once and runs the same __post_init__.
-    `values` must name every field, defaults included.
+    studies. This makes `values` itself the instance's __dict__ (the caller hands it over: a dict literal
+    built for the call) and runs the same __post_init__. `values` must name every field, defaults included;
+    that is not checked here, where comparing the names would cost a microsecond a fit, but for every caller by
+    tests/test_kernel.py.
     """
-    if values.keys() != _NAMES:
-        raise TypeError(f"make_fit: unknown fields {sorted(values.keys() - _NAMES)}, "
-                        f"missing fields {sorted(_NAMES - values.keys())}")
     fit = object.__new__(Fit)
-    fit.__dict__.update(values)
+    object.__setattr__(fit, "__dict__", values)
     fit.__post_init__()
     return fit
+

@@ -14,7 +14,7 @@ that data far from zero (say means of 1000 with SDs of 1) lose no precision to c
 
 from __future__ import annotations
 
-from itertools import repeat
+from itertools import compress, repeat
 from math import inf, log, log1p, prod
 from operator import add, mul
 
@@ -34,6 +34,29 @@ def prepare(yi, vi):
     if len(yi) < SCALAR_MAX_K:
         return yi.tolist(), vi.tolist()
     return yi, vi
+
+
+def select(yi, vi, ok):
+    """prepare(yi[ok], vi[ok]) for arrays yi and vi and a boolean array ok (the estimable studies), without
+    numpy's boolean indexing below SCALAR_MAX_K studies, where it costs more than taking the lists whole and
+    dropping the studies left out (if any)."""
+    if len(ok) >= SCALAR_MAX_K:
+        return prepare(yi[ok], vi[ok])
+    yi = np.asarray(yi, dtype=float).tolist()
+    vi = np.asarray(vi, dtype=float).tolist()
+    keep = ok.tolist()
+    if all(keep):
+        return yi, vi
+    return list(compress(yi, keep)), list(compress(vi, keep))
+
+
+def scaled(w, factor: float) -> np.ndarray:
+    """w * factor as a float array: np.multiply(w, factor), which for a list first works out the list's dtype;
+    told the type and length, np.fromiter takes the products as they come (the same products: an IEEE
+    multiplication in Python or in numpy)."""
+    if type(w) is list:
+        return np.fromiter(map(mul, w, repeat(factor)), float, len(w))
+    return np.multiply(w, factor)
 
 
 def weights(vi, tau2: float):

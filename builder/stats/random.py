@@ -12,7 +12,7 @@ from .confint import q_profile
 from .effects import EffectSizes
 from .fit import Fit, make_fit
 from .heterogeneity import i2_h2_from_q
-from .inference import t_based, wald
+from .inference import wald
 from .tau2 import ESTIMATORS, intercept_only
 
 EPS = float(np.finfo(float).eps)
@@ -72,7 +72,8 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
     if ci_method not in CI_METHODS:
         raise ValueError(f"unknown ci_method {ci_method!r}; one of {list(CI_METHODS)}")
     ok = es.estimable
-    yi, vi = es.yi[ok], es.vi[ok]
+    # Python floats for a few dozen studies, numpy arrays beyond (see kernel); every sum below comes from there.
+    yi, vi = kernel.select(es.yi, es.vi, ok)
     k = len(yi)
     if k == 0:
         raise ValueError("no estimable study to pool")
@@ -84,8 +85,6 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
         return Fit("random", tau2_method, "wald", 1, estimate, se, low, high, statistic, None, p, weights, 0.0,
                    None, None, None, None, None, None, note=ONE_STUDY_NOTE)
 
-    # Python floats for a few dozen studies, numpy arrays beyond (see kernel); every sum below comes from there.
-    yi, vi = kernel.prepare(yi, vi)
     at0 = kernel.at(yi, vi, 0.0)           # the fixed-effect weights: Cochran's Q, s², DL, ML/REML's boundary
     sw0, q = at0[1], at0[3]
     sw2_0 = kernel.square_sum(at0[0])
@@ -100,16 +99,17 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
         if scale == 0:
             raise ValueError(ZERO_SCALE_MESSAGE)
         se = math.sqrt(scale / sw)
-        low, high, statistic, p = t_based(estimate, se, df, level)
-        crit = dist.t_quantile(0.5 + level / 2, df)
+        crit = dist.t_quantile(0.5 + level / 2, df)     # as t_based, whose quantile the PI reuses
+        statistic = estimate / se
+        low, high, p = estimate - crit * se, estimate + crit * se, dist.t_two_sided_p(statistic, df)
     else:
         low, high, statistic, p = wald(estimate, se, level)
         crit = dist.z_quantile(0.5 + level / 2)
-    if k == len(es):
-        weights = np.multiply(w, 100 / sw)
+    if k == len(ok):
+        weights = kernel.scaled(w, 100 / sw)
     else:
         weights = np.full(len(es), np.nan)
-        weights[ok] = np.multiply(w, 100 / sw)
+        weights[ok] = kernel.scaled(w, 100 / sw)
 
     q = max(0.0, q)
     q_df = k - 1

@@ -303,11 +303,15 @@ def _quadratic_tail_negligible(s0: float, s1: float, s2: float, tau2: float) -> 
 
 
 def _newton_ml(yi, vi, kind: str) -> float:
-    """ML or REML without moderators: safeguarded Newton steps from the HE estimate (see the module docstring)."""
+    """ML or REML without moderators: safeguarded Newton steps from the HE estimate (see the module docstring).
+
+    The last Newton steps are kept in two variables and _converged is written out for them: this loop is most
+    of a random-effects fit of a dozen studies, where a function call or a tuple per step is a noticeable share.
+    """
     restricted = kind == "REML"
     tau2 = hedges(yi, vi)
     low, high = 0.0, math.inf     # the root lies between: the score is >= 0 at `low` and < 0 at `high`
-    newton_steps = ()             # the last (up to three) steps, while they are unaltered Newton steps
+    s0 = s1 = None                # the two steps before this one, while they are unaltered Newton steps
     for _ in range(MAX_ITER):
         step, newton, score = _ml_steps(yi, vi, tau2, restricted)
         if score > 0:
@@ -315,14 +319,19 @@ def _newton_ml(yi, vi, kind: str) -> float:
         elif score < 0:
             high = tau2
         if newton is not None and low <= tau2 + newton <= high:    # so tau² + newton >= low >= 0
-            step = newton
-            newton_steps = (*newton_steps[-2:], step)
+            tau2 = tau2 + newton
+            size = abs(newton)
+            if size <= TOL or size <= 1e-12 * tau2:                 # _converged
+                return tau2
+            if s0 is not None and _quadratic_tail_negligible(s0, s1, newton, tau2):
+                return tau2
+            s0, s1 = s1, newton
         else:
             step = _feasible(tau2, step)
-            newton_steps = ()
-        tau2 = tau2 + step
-        if _converged(step, tau2) or (len(newton_steps) == 3 and _quadratic_tail_negligible(*newton_steps, tau2)):
-            return tau2
+            tau2 = tau2 + step
+            if _converged(step, tau2):
+                return tau2
+            s0 = s1 = None
     return _bracketed_root(yi, vi, None, kind, len(yi), 1)
 
 
