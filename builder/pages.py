@@ -184,6 +184,7 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     def write(rel: str, text: str) -> None:
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)     # a new file: never write through a link to the last build's sources
         path.write_text(text, encoding="utf-8")
 
     def write_kept(rel: str, key: str | None, make) -> None:
