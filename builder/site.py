@@ -108,8 +108,9 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None,
     """Validate, compute, render and build. The previous `site/` and `build/` stay until all succeeded.
 
     Unless `full`, work done by the last good build is reused where its inputs are unchanged: parsed study
-    files and fitted analyses (build/cache/store), released versions' pages (build/cache), and the HTML of
-    pages whose Markdown is unchanged (see incremental). The result is the same site, byte for byte."""
+    files, fitted analyses, their results records and figures (build/cache/store), generated page sources,
+    figures and downloads (see reuse), released versions' pages (build/cache), and the HTML of pages whose
+    Markdown is unchanged (see incremental). The result is the same site, byte for byte."""
     with _cycle_collector_paused():
         warm = mkdocs_warm.Warm()     # starts while the data are loaded and the pages rendered
         try:
