@@ -181,6 +181,9 @@ def _stubbed_sources(src: Path, files: list[str], real: set[str], work: Path, in
     resolves the links other pages make to them. At hundreds of studies, most files are such files."""
     shutil.rmtree(work, ignore_errors=True)
     config = yaml.safe_load((src / "mkdocs.yml").read_text(encoding="utf-8"))
+    if not isinstance(config.get("theme"), dict) or "custom_dir" in config["theme"] \
+            or config.get("use_directory_urls", True) or "exclude_docs" in config:
+        return None     # page outputs are found as <page>.html; exclusions are ours to set
     in_nav = _nav_pages(config.get("nav"))
     named = _config_files(config)
     excluded = []
@@ -200,9 +203,6 @@ def _stubbed_sources(src: Path, files: list[str], real: set[str], work: Path, in
             dst.write_text(stub, encoding="utf-8")
         else:
             _link_or_copy(src / rel, dst)
-    if not isinstance(config.get("theme"), dict) or "custom_dir" in config["theme"] \
-            or config.get("use_directory_urls", True) or "exclude_docs" in config:
-        return None     # page outputs are found as <page>.html; exclusions are ours to set
     if excluded:
         config["exclude_docs"] = _exclusions(excluded, [r for r in files if r != "mkdocs.yml"])
     config["hooks"] = [str(Path(__file__).with_name("mkdocs_hooks.py"))]
