@@ -6,16 +6,16 @@ Run from the repository root:
                                                 [--memory rss|tracemalloc] [--no-cold]
 
 For every size, benchmarks/synthetic.py writes a project into a temporary folder, and a fresh Python process
-runs the stages of `builder.site.build` one by one, as build() chains them:
+runs the stages of `builder.publish.build.build` one by one, as build() chains them:
 
-    load + validate   builder.loader.load (YAML parsing, pydantic models, cross-file checks)
-    compute           builder.analysis.run_all (effect sizes, pooled models, sensitivity panels,
+    load + validate   builder.ingest.loader.load (YAML parsing, pydantic models, cross-file checks)
+    compute           builder.analysis.run.run_all (effect sizes, pooled models, sensitivity panels,
                       leave-one-out and cumulative analyses)
-    figures + Markdown  copy docs/, version context, builder.pages.render_site (forest plots, pages),
-                      and the MkDocs configuration, as builder.site.render writes them
-    MkDocs            builder.site.mkdocs_build (a `mkdocs build --strict` subprocess)
+    figures + Markdown  copy docs/, version context, builder.report.pages.render_site (forest plots, pages),
+                      and the MkDocs configuration, as builder.publish.build.render writes them
+    MkDocs            builder.publish.build.mkdocs_build (a `mkdocs build --strict` subprocess)
 
-Then another fresh process times the whole `builder.site.build` cold (new interpreter, imports included,
+Then another fresh process times the whole `builder.publish.build.build` cold (new interpreter, imports included,
 no earlier build/ or site/), so its figure can be compared with the sum of the stages. A third builds the
 review once (untimed), corrects one number in one study file (the first mean, or event count, of the middle
 study) and times the rebuild in a fresh interpreter: what a maintainer waits for after fixing a typo.
@@ -154,8 +154,10 @@ def worker_stages(studies: int, outcomes: int, seed: int, memory: str) -> dict:
         out["info"].update(info, generate_s=seconds)
         start = time.perf_counter()
         import yaml
-        from builder import analysis, pages, site
-        from builder.loader import load
+        from builder.analysis import run as analysis
+        from builder.report import pages
+        from builder.publish import build as site
+        from builder.ingest.loader import load
         out["info"]["import_s"] = time.perf_counter() - start
         today = _today()
         state: dict = {}
@@ -232,7 +234,7 @@ def worker_stages(studies: int, outcomes: int, seed: int, memory: str) -> dict:
 
 
 def _timed_build(project: Path, site_dir: Path, today: dt.date) -> dict:
-    """Wall and CPU time and peak memory of one `builder.site.build`, imports included (the first import of
+    """Wall and CPU time and peak memory of one `builder.publish.build.build`, imports included (the first import of
     the builder happens here), and how many pages it re-rendered when it reused an earlier build's."""
     record: dict = {}
     cpu_before = _cpu() + _cpu(resource.RUSAGE_CHILDREN)
@@ -241,7 +243,7 @@ def _timed_build(project: Path, site_dir: Path, today: dt.date) -> dict:
     report: dict = {}
     try:
         with children:
-            from builder.site import build
+            from builder.publish.build import build
             build(project, site=site_dir, today=today, report=report)
     except BaseException as exc:     # noqa: BLE001
         if isinstance(exc, KeyboardInterrupt):
@@ -291,7 +293,7 @@ def worker_edit(studies: int, outcomes: int, seed: int) -> dict:
         today = _today()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
         first = subprocess.run([sys.executable, "-c", "import sys, datetime as dt; from pathlib import Path; "
-                                "from builder.site import build; build(Path(sys.argv[1]), site=Path(sys.argv[2]), "
+                                "from builder.publish.build import build; build(Path(sys.argv[1]), site=Path(sys.argv[2]), "
                                 "today=dt.date.fromisoformat(sys.argv[3]))", str(project), str(tmp / "site"),
                                 today.isoformat()], capture_output=True, text=True, env=env, cwd=ROOT)
         if first.returncode != 0:
@@ -429,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory", choices=("rss", "tracemalloc"), default="rss",
                    help="how the Python stages' memory is measured (default rss)")
     p.add_argument("--no-cold", action="store_true",
-                   help="skip the cold run of the whole builder.site.build and the rebuild after one edit")
+                   help="skip the cold run of the whole builder.publish.build.build and the rebuild after one edit")
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed per worker process (default 3600)")
     p.add_argument("--json", help="also write the raw measurements to this JSON file")
     p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)

@@ -18,8 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from builder import analysis, forest  # noqa: E402
-from builder.loader import load  # noqa: E402
+from builder.analysis import run as analysis
+from builder.report.figures import forest  # noqa: E402
+from builder.ingest.loader import load  # noqa: E402
 
 R_SCRIPT = textwrap.dedent("""
     suppressMessages(library(metafor))

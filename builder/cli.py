@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import DataError
+from builder import __version__
+from builder.errors import DataError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -25,7 +25,7 @@ def _report(exc: DataError) -> int:
 
 
 def cmd_check(args) -> int:
-    from .loader import load
+    from builder.ingest.loader import load
     project = _project(args.project)
     try:
         data = load(project / "data")
@@ -37,7 +37,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .site import BuildError, build
+    from builder.publish.build import BuildError, build
     project = _project(args.project)
     try:
         report: dict = {}
@@ -57,13 +57,13 @@ def cmd_build(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .serve import serve
+    from builder.publish.serve import serve
     return serve(_project(args.project), args.dev_addr)
 
 
 def cmd_new_study(args) -> int:
     import re
-    from .loader import load_review_only
+    from builder.ingest.loader import load_review_only
     project = _project(args.project)
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.id) or len(args.id) > 64:
         print(f"review: error: '{args.id}' is not a valid study id (lower-case letters, digits and hyphens, "
@@ -74,7 +74,7 @@ def cmd_new_study(args) -> int:
         print(f"review: error: {path.relative_to(project)} already exists", file=sys.stderr)
         return EXIT_USAGE
     review = load_review_only(project / "data")
-    from .pages import environment
+    from builder.report.pages import environment
     text = environment(project / "templates").get_template("new-study.yaml.j2").render(
         id=args.id, outcomes=review.outcomes if review else [])
     path.write_text(text, encoding="utf-8")
@@ -84,7 +84,7 @@ def cmd_new_study(args) -> int:
 
 
 def cmd_release(args) -> int:
-    from .versions import ReleaseError, release
+    from builder.releases.archive import ReleaseError, release
     project = _project(args.project)
     try:
         rel = release(project, args.version)
@@ -100,10 +100,11 @@ def cmd_release(args) -> int:
 
 def cmd_diff(args) -> int:
     import json
-    from . import analysis, diff
-    from .loader import load
-    from .results import results_document
-    from .versions import releases
+    from builder.analysis import run as analysis
+    from builder.releases import diff
+    from builder.ingest.loader import load
+    from builder.report.results_json import results_document
+    from builder.releases.archive import releases
     project = _project(args.project)
 
     def snapshot(name: str):
@@ -129,7 +130,7 @@ def cmd_diff(args) -> int:
 
 
 def cmd_schema(args) -> int:
-    from .schema import write_schemas
+    from builder.contract.schema import write_schemas
     project = _project(args.project)
     for path in write_schemas(project / "docs" / "schema"):
         print(f"wrote {path.relative_to(project)}")

@@ -34,7 +34,7 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Path:
     """A project copy with its site built once; tests must not modify it."""
-    from builder.site import build
+    from builder.publish.build import build
     project = copy_project(tmp_path_factory.mktemp("built") / "project")
     build(project, today=TODAY)
     return project

@@ -1,4 +1,4 @@
-"""builder/conversions.py: mean and SD from medians, SD from an SE or a CI, and lab-unit conversions.
+"""builder/ingest/conversions.py: mean and SD from medians, SD from an SE or a CI, and lab-unit conversions.
 
 R's `meta` package is not installed here, so nothing below is pinned from it. Instead each estimator is checked
 against
@@ -23,11 +23,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from builder.conversions import (CI_T_BELOW_N, MICRO, Converted, convert_unit, mean_sd_from_five_numbers,
-                                 mean_sd_from_median_iqr, mean_sd_from_median_range, sd_from_ci, sd_from_se,
-                                 supported_units, wan_iqr_divisor, wan_range_divisor)
-from builder.conversions import _expected_normal_order_statistic, _expected_normal_range
-from builder.models.common import Provenance
+from builder.ingest.conversions import CI_T_BELOW_N, MICRO, Converted, convert_unit, mean_sd_from_five_numbers, mean_sd_from_median_iqr, mean_sd_from_median_range, sd_from_ci, sd_from_se, supported_units, wan_iqr_divisor, wan_range_divisor
+from builder.ingest.conversions import _expected_normal_order_statistic, _expected_normal_range
+from builder.contract.common import Provenance
 
 PHI_INV = NormalDist().inv_cdf
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from builder import analysis, conversions, sensitivity
+from builder.analysis import run as analysis, sensitivity
+from builder.ingest import conversions
 from builder.errors import DataError
-from builder.loader import load
-from builder.models.study import Group
+from builder.ingest.loader import load
+from builder.contract.study import Group
 from conftest import TODAY
 
 PROVENANCE = {"kind": "extracted", "source": "Synthetic values for a test, Table 2."}

@@ -13,9 +13,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
-from builder.stats.effects import (EffectSizes, log_odds_ratio, log_ratio_of_means, log_risk_ratio,
-                                   mean_difference, peto_log_odds_ratio, risk_difference,
-                                   standardised_mean_difference)
+from builder.stats.effects import EffectSizes, log_odds_ratio, log_ratio_of_means, log_risk_ratio, mean_difference, peto_log_odds_ratio, risk_difference, standardised_mean_difference
 from builder.stats.fit import Fit
 from builder.stats.fixed import fixed_iv
 from builder.stats.mh import mantel_haenszel_or, mantel_haenszel_rd, mantel_haenszel_rr

@@ -15,9 +15,7 @@ import math
 import numpy as np
 import pytest
 
-from builder.stats.effects import (PRE_POST_R_DEFAULT, PRE_POST_R_SENSITIVITY, EffectSizes, generic,
-                                   log_ratio_of_means, log_risk_ratio, mean_difference, peto_log_odds_ratio,
-                                   pre_post_mean_change, risk_difference, standardised_mean_difference)
+from builder.stats.effects import PRE_POST_R_DEFAULT, PRE_POST_R_SENSITIVITY, EffectSizes, generic, log_ratio_of_means, log_risk_ratio, mean_difference, peto_log_odds_ratio, pre_post_mean_change, risk_difference, standardised_mean_difference
 from builder.stats.fit import Fit
 from builder.stats.mh import mantel_haenszel_rd, mantel_haenszel_rr
 from builder.stats.peto import peto_or

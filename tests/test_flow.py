@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from builder import prisma
+from builder.report.figures import prisma
 from builder.errors import DataError
-from builder.loader import load
+from builder.ingest.loader import load
 from conftest import TODAY
 
 

@@ -9,8 +9,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from builder import analysis, fmt, forest
-from builder.loader import load
+from builder.analysis import run as analysis
+from builder.report import fmt
+from builder.report.figures import forest
+from builder.ingest.loader import load
 from conftest import TODAY
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -8,8 +8,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from builder import analysis, forest
-from builder.loader import load
+from builder.analysis import run as analysis
+from builder.report.figures import forest
+from builder.ingest.loader import load
 from conftest import TODAY
 
 NS = {"s": "http://www.w3.org/2000/svg"}
@@ -103,7 +104,7 @@ def test_alt_text_states_the_result(results):
 def test_risk_of_bias_columns_follow_the_assessments(results):
     """Survival: only Lanzoni 2021 is assessed (Cochrane RoB 1, complete; its RoB 2 assessment is mostly
     unreadable), so the columns are RoB 1's seven domains, filled for Lanzoni and 'not assessed' for the rest."""
-    from builder import robfig
+    from builder.report.figures import robfig
     r = results["survival-primary"]
     root, texts, _, _ = parse(r)
     assert "fp forest rob" == root.get("class")

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builder.errors import DataError, Problem
-from builder.loader import load
+from builder.ingest.loader import load
 from conftest import ROOT, TODAY
 
 BASE = yaml.safe_load((ROOT / "data/studies/shu-2020.yaml").read_text(encoding="utf-8"))

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from builder import cache, incremental
-from builder.site import build
+from builder.caching import store as cache
+from builder.publish import incremental
+from builder.publish.build import build
 
 from conftest import ROOT, TODAY
 
@@ -209,7 +210,7 @@ def test_a_stub_keeps_the_title_and_nothing_else():
 def test_a_build_split_across_mkdocs_runs_equals_one_run(tmp_path, monkeypatch):
     """Large sites are built by one MkDocs run per core, each rendering a share of the pages; the combined site
     (pages, theme files and the search index's order) must be the one a single run writes."""
-    from builder import site as site_module
+    from builder.publish import build as site_module
     project = _synthetic().write_project(tmp_path / "project", studies=9, outcomes=3, seed=5)
     monkeypatch.setattr(site_module, "SPLIT_MIN_PAGES", 10**9)
     build(project, site=tmp_path / "one", today=TODAY, full=True)

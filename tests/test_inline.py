@@ -1,4 +1,4 @@
-"""Figures are drawn into the built pages from their files, after MkDocs (builder.inline)."""
+"""Figures are drawn into the built pages from their files, after MkDocs (builder.report.figures.inline)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from builder import inline
+from builder.report.figures import inline
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg"><text>Study A &amp; B</text></svg>\n'
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from builder.errors import DataError
-from builder.loader import load
+from builder.ingest.loader import load
 from conftest import TODAY
 
 
@@ -162,7 +162,7 @@ def test_problem_text_is_human_readable(project):
 def test_a_study_read_from_the_cache_still_points_at_its_lines(project, tmp_path):
     """A valid study file comes from the build's store the second time; a problem the review file causes in
     it later must name the same line as when the file is read afresh."""
-    from builder.cache import Store
+    from builder.caching.store import Store
     store = Store(tmp_path / "store")
     load(project / "data", today=TODAY, store=store)
     review = project / "data/review.yaml"

@@ -13,8 +13,7 @@ from itertools import product
 import numpy as np
 import pytest
 
-from builder.stats import (EffectSizes, Fit, fixed_iv, log_odds_ratio, mantel_haenszel_or, mean_difference,
-                           random_effects)
+from builder.stats import EffectSizes, Fit, fixed_iv, log_odds_ratio, mantel_haenszel_or, mean_difference, random_effects
 
 from alignment import Tol, load_reference
 

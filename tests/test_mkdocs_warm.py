@@ -1,11 +1,11 @@
-"""An MkDocs process started ahead of its run behaves as `python -m mkdocs` (builder.mkdocs_warm)."""
+"""An MkDocs process started ahead of its run behaves as `python -m mkdocs` (builder.publish.mkdocs_warm)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from builder.mkdocs_warm import Warm
+from builder.publish.mkdocs_warm import Warm
 
 
 def test_a_warm_process_runs_one_mkdocs_command_like_the_command_line():

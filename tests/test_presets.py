@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from builder import analysis, results
+from builder.analysis import run as analysis
+from builder.report import results_json as results
 from builder.errors import DataError
-from builder.loader import load
-from builder.models.review import PRESETS, Analysis
+from builder.ingest.loader import load
+from builder.contract.review import PRESETS, Analysis
 from conftest import TODAY
 
 BASE = dict(id="a", outcome="survival", role="reproduction", title="t", measure="OR", model="i2-switch",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from builder import robfig
-from builder.models.rob import TOOLS, RiskOfBias
+from builder.report.figures import robfig
+from builder.contract.rob import TOOLS, RiskOfBias
 
 PROV = {"kind": "extracted", "source": "a published table, row of the study"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import ROOT
 
-from builder.schema import schema_texts
+from builder.contract.schema import schema_texts
 
 
 def test_committed_schemas_are_current():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from builder import sensitivity
+from builder.analysis import sensitivity
 
 
 def _primary(built):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from builder.site import build, mkdocs_build
+from builder.publish.build import build, mkdocs_build
 from conftest import TODAY, copy_project
 
 REQUIRED_ANALYSIS_FIELDS = {"id", "outcome", "measure", "model", "method", "ci_method", "scale",
@@ -129,7 +129,7 @@ def test_free_text_from_the_data_is_escaped(project):
 
 def test_labels_that_reach_menus_cannot_hold_markup(project):
     from builder.errors import DataError
-    from builder.loader import load
+    from builder.ingest.loader import load
     path = project / "data/studies/tang-2020.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("label: Tang 2020", "label: <b>Tang</b>", 1),
                     encoding="utf-8")

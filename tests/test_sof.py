@@ -7,8 +7,8 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from builder.models.review import Certainty
-from builder.sof import risk_with_or
+from builder.contract.review import Certainty
+from builder.report.sof import risk_with_or
 
 BASE = {"outcome": "survival", "analysis": "survival-primary", "start": "high", "start_reason": "randomised trials"}
 

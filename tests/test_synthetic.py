@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from builder.loader import load
-from builder.site import build
+from builder.ingest.loader import load
+from builder.publish.build import build
 
 from conftest import ROOT, TODAY
 

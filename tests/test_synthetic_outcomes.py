@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import yaml
 
-from builder import fmt
+from builder.report import fmt
 from builder.stats import random_effects
 from builder.stats.effects import EffectSizes
 from builder.stats.followups import subgroups as subgroup_test
-from builder.site import build
+from builder.publish.build import build
 from conftest import ROOT, TODAY
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -13,8 +13,8 @@ import shutil
 import pytest
 
 from builder.cli import main
-from builder.site import BuildError, build
-from builder.versions import ReleaseError, release, releases
+from builder.publish.build import BuildError, build
+from builder.releases.archive import ReleaseError, release, releases
 from conftest import TODAY
 
 

@@ -1,0 +1,125 @@
+"""One analysis's model on its studies: effect sizes from per-arm data, then the fixed- or random-effects fit
+the plan asks for (with the legacy I² switch of reproductions), and refits of it on subsets of its studies."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from builder.contract import Analysis
+from builder.contract.study import Dataset
+from builder.analysis.result import AnalysisResult
+from builder.stats import (Fit, fixed_iv, log_odds_ratio, log_ratio_of_means, log_risk_ratio, mantel_haenszel_or,
+                           mantel_haenszel_rd, mantel_haenszel_rr, mean_difference, peto_log_odds_ratio, peto_or,
+                           random_effects, risk_difference, standardised_mean_difference)
+from builder.stats.effects import EffectSizes
+
+LEGACY_I2_THRESHOLD = 50.0
+
+
+def inputs_of(ds: Dataset) -> dict[str, float]:
+    e, c = ds.experimental, ds.control
+    if e.events is not None:
+        return {"events_exp": e.events, "total_exp": e.total, "events_ctrl": c.events, "total_ctrl": c.total}
+    return {"mean_exp": e.mean, "sd_exp": e.sd, "total_exp": e.total,
+            "mean_ctrl": c.mean, "sd_ctrl": c.sd, "total_ctrl": c.total}
+
+
+DICHOTOMOUS = {"OR": log_odds_ratio, "RR": log_risk_ratio, "RD": risk_difference}
+CONTINUOUS = {"MD": mean_difference, "SMD": standardised_mean_difference, "ROM": log_ratio_of_means}
+MH = {"OR": mantel_haenszel_or, "RR": mantel_haenszel_rr, "RD": mantel_haenszel_rd}
+
+
+def effect_sizes(spec: Analysis, inputs: list[dict[str, float]]) -> EffectSizes:
+    col = {k: [i[k] for i in inputs] for k in inputs[0]}
+    if spec.method == "Peto":
+        return peto_log_odds_ratio(col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
+    if spec.measure in DICHOTOMOUS:
+        return DICHOTOMOUS[spec.measure](col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"],
+                                         add=spec.continuity_correction)
+    if spec.measure in CONTINUOUS:
+        return CONTINUOUS[spec.measure](col["mean_exp"], col["sd_exp"], col["total_exp"],
+                                        col["mean_ctrl"], col["sd_ctrl"], col["total_ctrl"])
+    raise NotImplementedError(f"measure {spec.measure} from per-arm data is not available")
+
+
+def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> Fit:
+    if spec.method in ("MH", "Peto"):
+        col = {k: [i[k] for i in inputs] for k in inputs[0]}
+        cells = (col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
+        if spec.method == "Peto":
+            return peto_or(*cells, display=es)
+        return MH[spec.measure](*cells, es, add=spec.mh_continuity_correction)
+    return fixed_iv(es)
+
+
+def _random(spec: Analysis, es: EffectSizes, ci_method: str, tau2_interval: bool = True) -> Fit:
+    """The random-effects fit, without its prediction interval where the analysis asks for none."""
+    f = random_effects(es, spec.tau2, ci_method, tau2_interval=tau2_interval)
+    if not spec.shows_prediction_interval and f.pi_low is not None:
+        f = replace(f, pi_low=None, pi_high=None)
+    return f
+
+
+def fit(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]],
+        tau2_interval: bool = True) -> tuple[Fit, Fit | None, list[str]]:
+    """The analysis's model on these effect sizes: (fit, the fixed-effect fit an I² switch looked at, notes).
+
+    tau2_interval=False skips the Q-profile interval of tau², which follow-up refits do not report."""
+    notes = []
+    if spec.model == "fixed":
+        return _fixed(spec, es, inputs), None, notes
+    if spec.model == "random":
+        try:
+            return _random(spec, es, spec.interval, tau2_interval), None, notes
+        except ValueError:
+            if spec.interval != "hksj":
+                raise
+            notes.append("The study estimates agree exactly, which leaves the Hartung-Knapp-Sidik-Jonkman "
+                         "interval with zero width; the ad hoc variant, never narrower than Wald's, is used.")
+            return _random(spec, es, "hksj-adhoc", tau2_interval), None, notes
+    first = _fixed(spec, es, inputs)
+    i2 = first.i2 or 0.0
+    if i2 > LEGACY_I2_THRESHOLD:
+        notes.append(f"I² of the fixed-effect model was {i2:.0f}% (> {LEGACY_I2_THRESHOLD:.0f}%), "
+                     "so the legacy rule switched to random effects.")
+        return _random(spec, es, spec.ci_method or "wald", tau2_interval), first, notes
+    notes.append(f"I² of the fixed-effect model was {i2:.0f}% (≤ {LEGACY_I2_THRESHOLD:.0f}%), "
+                 "so the legacy rule kept the fixed-effect model.")
+    return first, first, notes
+
+
+def effect_sizes_of(result: AnalysisResult) -> EffectSizes:
+    yi = np.array([r.yi if r.estimable else np.nan for r in result.rows], dtype=float)
+    vi = np.array([r.vi if r.estimable else np.nan for r in result.rows], dtype=float)
+    return EffectSizes(yi, vi, np.array([r.estimable for r in result.rows]),
+                       np.array([r.corrected for r in result.rows]))
+
+
+class Refitter:
+    """Refits one analysis on subsets of its studies. The effect sizes are built once, so a subset costs only
+    the fit (leave-one-out and cumulative analyses refit k times). Follow-up fits keep no per-study weights
+    and no tau² interval: no follow-up shows them, and at hundreds of studies they would dominate memory."""
+
+    def __init__(self, result: AnalysisResult):
+        self.result = result
+        self.es = effect_sizes_of(result)
+        self.inputs = [r.inputs for r in result.rows]
+
+    def __call__(self, keep: np.ndarray, spec=None) -> Fit | None:
+        spec = spec or self.result.spec
+        es = self.es.subset(keep)
+        if not es.estimable.any():
+            return None
+        # Only fixed-effect pooling of 2x2 tables (Mantel-Haenszel, Peto) reads the per-arm inputs.
+        inputs = [i for i, k in zip(self.inputs, keep) if k] if spec.model != "random" else []
+        try:
+            f = fit(spec, es, inputs, tau2_interval=False)[0]
+        except ValueError:
+            return None
+        return replace(f, weights=None)
+
+
+def refit(result: AnalysisResult, keep: np.ndarray, spec=None) -> Fit | None:
+    return Refitter(result)(keep, spec)

@@ -1,0 +1,188 @@
+"""Sensitivity analyses computed automatically around each primary analysis.
+
+Every row refits the primary analysis on a subset of its studies or with another model, and says plainly
+when the conclusion changes: the interval starts or stops excluding no effect, or the direction flips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from builder.analysis.fitting import Refitter, effect_sizes, effect_sizes_of, fit
+from builder.analysis.result import AnalysisResult
+from builder.stats import Fit
+from builder.stats.followups import MIN_K_EGGER, egger, funnel_data
+
+HIGH = {"high", "serious", "critical"}
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    label: str
+    studies: list[str] | None     # labels of the studies that contribute; None where the row's id says it
+                                  # (leave-one-out: all but one; cumulative: this one and those above it)
+    fit: Fit | None
+    reason: str | None = None     # why there is no result
+    change: str | None = None     # how the conclusion differs from the primary result
+    scale: str | None = None      # when it differs from the primary analysis's (a risk difference)
+
+    @property
+    def k(self) -> int:
+        """The number of studies that contribute an estimate."""
+        if self.studies is not None:
+            return len(self.studies)
+        return self.fit.k if self.fit is not None else 0
+
+
+def _significant(f: Fit) -> bool:
+    return f.ci_low > 0 or f.ci_high < 0
+
+
+def change(primary: Fit, other: Fit | None) -> str | None:
+    if other is None:
+        return None
+    notes = []
+    if _significant(primary) != _significant(other):
+        notes.append("the interval now excludes no effect" if _significant(other)
+                     else "the interval now includes no effect")
+    if primary.estimate * other.estimate < 0:
+        notes.append("the direction of the effect flips")
+    return "; ".join(notes) or None
+
+
+def _row(result, rid, label, keep, spec=None, reason_if_none=None, refit=None, names=True) -> Row:
+    f = (refit or Refitter(result))(keep, spec)
+    listed = [r.study.label for r, k in zip(result.rows, keep) if k and r.estimable] if names else None
+    return Row(rid, label, listed, f, None if f else (reason_if_none or "no estimable study left"),
+               change(result.fit, f))
+
+
+def high_risk(study) -> bool | None:
+    """True if any assessment judges the study at high risk overall (or, for RoB 1, in any domain)."""
+    if not study.risk_of_bias:
+        return None
+    for rob in study.risk_of_bias:
+        if rob.overall in HIGH or (rob.tool == "rob1" and any(d.judgement == "high" for d in rob.domains)):
+            return True
+    return False
+
+
+def panel(result: AnalysisResult) -> list[Row]:
+    """The standard sensitivity analyses of one (primary) analysis."""
+    if result.fit is None:
+        return []
+    spec = result.spec
+    n = len(result.rows)
+    every = np.ones(n, dtype=bool)
+    refit = Refitter(result)
+    rows = []
+    if spec.model != "fixed":
+        method = "MH" if spec.measure in ("OR", "RR", "RD") else "IV"
+        fixed = spec.model_copy(update={"model": "fixed", "method": method, "ci_method": None,
+                                        "mh_continuity_correction": 0.0})
+        rows.append(_row(result, "fixed-effect", f"Fixed effect ({'Mantel-Haenszel' if method == 'MH' else 'inverse variance'})",
+                         every, fixed, refit=refit))
+    if spec.model != "random" or spec.tau2 != "DL" or spec.interval != "wald":
+        dl = spec.model_copy(update={"model": "random", "tau2": "DL", "ci_method": "wald"})
+        rows.append(_row(result, "dersimonian-laird", "Random effects, DerSimonian-Laird with a Wald interval "
+                         "(RevMan 5)", every, dl, refit=refit))
+    if spec.model == "random" and spec.interval == "hksj":
+        adhoc = spec.model_copy(update={"ci_method": "hksj-adhoc"})
+        rows.append(_row(result, "hksj-adhoc", "HKSJ interval never narrower than Wald's (ad hoc variant)",
+                         every, adhoc, refit=refit))
+    if spec.measure in ("OR", "RR", "RD"):
+        peto = spec.model_copy(update={"measure": "OR", "model": "fixed", "method": "Peto", "ci_method": None})
+        rows.append(_row(result, "peto", "Peto odds ratio (for sparse events)", every, peto, refit=refit))
+        rd = spec.model_copy(update={"measure": "RD", "model": "fixed", "method": "MH", "ci_method": None,
+                                     "mh_continuity_correction": 0.0})
+        rows.append(_rd_row(result, rd))
+    rct = np.array([r.study.design.category == "rct" for r in result.rows])
+    rows.append(_row(result, "randomised-only", "Randomised trials only", rct,
+                     reason_if_none="no randomised trial with an estimable effect", refit=refit))
+    risk = [high_risk(r.study) for r in result.rows]
+    unassessed = sum(1 for x in risk if x is None)
+    if any(risk):
+        rows.append(_row(result, "exclude-high-risk", "Excluding studies at high risk of bias",
+                         np.array([not x for x in risk]), refit=refit))
+    else:
+        rows.append(Row("exclude-high-risk", "Excluding studies at high risk of bias", [], None,
+                        f"no study is judged at high risk; {unassessed} of {n} have no risk-of-bias assessment"))
+    converted = np.array([r.data.provenance.conversion is not None for r in result.rows])
+    if converted.any():
+        rows.append(_row(result, "exclude-converted", "Excluding values converted from medians or other units",
+                         ~converted, refit=refit))
+    else:
+        rows.append(Row("exclude-converted", "Excluding values converted from medians or other units", [], None,
+                        "no study's values were converted"))
+    return rows
+
+
+def _rd_row(result: AnalysisResult, spec) -> Row:
+    """The risk difference needs its own effect sizes (double-zero studies are estimable for RD)."""
+    inputs = [r.inputs for r in result.rows]
+    es = effect_sizes(spec, inputs)
+    try:
+        f = fit(spec, es, inputs)[0]
+    except ValueError:
+        f = None
+    names = [r.study.label for r, ok in zip(result.rows, es.estimable) if ok]
+    # A difference and a ratio share their null only in sign: compare significance and direction on each scale.
+    return Row("risk-difference", "Risk difference (Mantel-Haenszel)", names, f,
+               None if f else "not estimable", change(result.fit, f), scale="identity")
+
+
+def leave_one_out(result: AnalysisResult) -> list[Row]:
+    if result.fit is None:
+        return []
+    refit = Refitter(result)
+    out = []
+    for i, r in enumerate(result.rows):
+        keep = np.ones(len(result.rows), dtype=bool)
+        keep[i] = False
+        if not r.estimable:
+            out.append(Row(f"without-{r.study.id}", f"Without {r.study.label}", [], None,
+                           "not estimable: leaving it out changes nothing"))
+            continue
+        out.append(_row(result, f"without-{r.study.id}", f"Without {r.study.label}", keep, refit=refit,
+                        names=False))
+    return out
+
+
+def cumulative(result: AnalysisResult) -> list[Row]:
+    """Studies added one at a time in order of publication year (then label)."""
+    if result.fit is None:
+        return []
+    order = sorted(range(len(result.rows)),
+                   key=lambda i: (result.rows[i].study.citation.year or 9999, result.rows[i].study.label))
+    refit = Refitter(result)
+    out = []
+    keep = np.zeros(len(result.rows), dtype=bool)
+    for i in order:
+        keep = keep.copy()
+        keep[i] = True
+        r = result.rows[i]
+        label = f"+ {r.study.label}" + (f" ({r.study.citation.year})" if r.study.citation.year else "")
+        out.append(_row(result, f"up-to-{r.study.id}", label, keep, reason_if_none="no estimable study yet",
+                        refit=refit, names=False))
+    return out
+
+
+def small_study(result: AnalysisResult) -> dict:
+    """Egger's test and the funnel plot's data when at least MIN_K_EGGER studies have an estimable effect;
+    otherwise the reason there are none. Keys: k, egger, funnel, reason."""
+    k = sum(1 for r in result.rows if r.estimable)
+    if result.fit is None:
+        return {}
+    if k < MIN_K_EGGER:
+        return {"k": k, "egger": None, "funnel": None,
+                "reason": f"they need at least {MIN_K_EGGER} studies with an estimable effect, and this analysis "
+                          f"has {k}"}
+    es = effect_sizes_of(result)
+    try:
+        test = egger(es, result.fit)
+    except ValueError as exc:
+        return {"k": k, "egger": None, "funnel": funnel_data(es, result.fit), "reason": str(exc)}
+    return {"k": k, "egger": test, "funnel": funnel_data(es, result.fit), "reason": None}

@@ -1,0 +1,168 @@
+"""Continuous data as reported -> the mean and SD in the outcome's unit that the analyses pool.
+
+A study file may give a continuous group as reported (the mean with its SE or CI, the CI alone, or the median
+with quartiles and/or range) and in the unit the study used. After the files validate, the loader calls
+`derive`, which replaces each such group by its mean and SD (builder/ingest/conversions.py) in the outcome's unit and
+records in the dataset's provenance what was done: `conversion` names the kind (the sensitivity analysis
+"excluding converted values" leaves these studies out) and `transformation` gives the arithmetic, which the
+study's page shows. The group's `as_reported` keeps what was printed.
+
+`check_units` then makes sure no analysis would pool values in different units (D-dimer in fibrinogen-equivalent
+units with D-dimer units, say, which no factor converts).
+"""
+
+from __future__ import annotations
+
+from builder.ingest import conversions
+from builder.errors import Problem
+from builder.contract import Review, Study
+from builder.contract.study import Dataset, Group
+from builder.ingest.select import select
+from builder.ingest.yamlio import Located
+
+SIDES = ("experimental", "control")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _as_reported(g: Group, unit: str | None) -> str:
+    form = g.reported_form
+    if form == "mean-se":
+        text = f"mean {_fmt(g.mean)}, SE {_fmt(g.se)}"
+    elif form == "ci":
+        text = (f"{'mean ' + _fmt(g.mean) + ', ' if g.mean is not None else ''}"
+                f"{100 * (g.ci_level or 0.95):g}% CI {_fmt(g.ci_low)} to {_fmt(g.ci_high)}")
+    elif form == "median":
+        text = f"median {_fmt(g.median)}"
+        if g.q1 is not None:
+            text += f", IQR {_fmt(g.q1)} to {_fmt(g.q3)}"
+        if g.minimum is not None:
+            text += f", range {_fmt(g.minimum)} to {_fmt(g.maximum)}"
+    else:
+        text = f"mean {_fmt(g.mean)}, SD {_fmt(g.sd)}"
+    return f"{text}{' ' + unit if unit else ''}, n = {g.total}"
+
+
+def _summary(g: Group) -> conversions.Converted | None:
+    """The mean and SD estimated from the group's reported summary; None when it gave them."""
+    form = g.reported_form
+    if form == "mean-se":
+        return conversions.sd_from_se(g.se, g.total)
+    if form == "ci":
+        return conversions.sd_from_ci(g.ci_low, g.ci_high, g.total, g.ci_level or 0.95)
+    if form == "median":
+        if g.q1 is not None and g.minimum is not None:
+            return conversions.mean_sd_from_five_numbers(g.minimum, g.q1, g.median, g.q3, g.maximum, g.total)
+        if g.q1 is not None:
+            return conversions.mean_sd_from_median_iqr(g.median, g.q1, g.q3, g.total)
+        return conversions.mean_sd_from_median_range(g.median, g.minimum, g.maximum, g.total)
+    return None
+
+
+def _group_field(g: Group) -> str:
+    """The field of a group a conversion error points at."""
+    return {"mean-se": "se", "ci": "ci_low", "median": "median"}.get(g.reported_form, "mean")
+
+
+def _derive_dataset(ds: Dataset, target: str | None, analyte: str, where, problems: list[Problem]) -> Dataset:
+    """`where(path, field_text, message, value)` records a problem at a path below the dataset."""
+    new_groups, notes, kinds = {}, [], []
+    unit = ds.unit
+    for side in SIDES:
+        g = getattr(ds, side)
+        try:
+            converted = _summary(g)
+        except ValueError as exc:
+            where((side, _group_field(g)), f"{side}.{_group_field(g)}", str(exc), None)
+            return ds
+        mean, sd = g.mean, g.sd
+        if converted is not None:
+            mean = g.mean if g.mean is not None else converted.mean
+            sd = converted.sd
+            note = converted.note
+            if g.mean is not None and converted.mean is not None and converted.mean != g.mean:
+                note += f" (the reported mean {_fmt(g.mean)} is used instead)"
+            notes.append(f"{side}: {note}")
+            kinds.append(converted.method)
+        if target and ds.unit != target:
+            try:
+                cm = conversions.convert_unit(mean, ds.unit, target, analyte)
+                cs = conversions.convert_unit(sd, ds.unit, target, analyte)
+            except ValueError as exc:
+                where(("unit",), "unit", f"the outcome is analysed in {target} and this value cannot be converted "
+                      f"to it: {exc}", repr(ds.unit))
+                return ds
+            mean, sd, unit = cm.value, cs.value, cm.unit
+            if side == SIDES[0]:
+                notes.append(f"unit: {cm.note}")
+                if cm.method:
+                    kinds.append("unit")
+        if converted is not None or (mean, sd) != (g.mean, g.sd) or unit != ds.unit:
+            new_groups[side] = g.model_copy(update={
+                "mean": mean, "sd": sd, "se": None, "ci_low": None, "ci_high": None, "ci_level": None,
+                "median": None, "q1": None, "q3": None, "minimum": None, "maximum": None,
+                "as_reported": g.as_reported or _as_reported(g, ds.unit)})
+    if not new_groups and unit == ds.unit:
+        return ds
+    provenance = ds.provenance
+    transformation = "; ".join(([provenance.transformation] if provenance.transformation else []) + notes)
+    update = {"transformation": transformation}
+    if kinds:
+        # the provenance has one kind: a summary conversion says more about the number than a change of scale
+        update["conversion"] = provenance.conversion or next((k for k in kinds if k != "unit"), kinds[0])
+    return ds.model_copy(update={**new_groups, "unit": unit, "provenance": provenance.model_copy(update=update)})
+
+
+def derive(review: Review, studies: dict[str, tuple[Study, Located, str]]) -> tuple[dict[str, Study], list[Problem]]:
+    """Every study with its continuous groups as mean and SD in the outcome's unit, and the problems found."""
+    outcomes = {o.id: o for o in review.outcomes}
+    problems: list[Problem] = []
+    out: dict[str, Study] = {}
+    for sid, (study, located, file) in studies.items():
+        changed = {}
+        for oid, datasets in study.outcomes.items():
+            outcome = outcomes.get(oid)
+            if outcome is None or outcome.type != "continuous":
+                continue
+            new = {}
+            for name, ds in datasets.items():
+                if ds.status != "available":
+                    continue
+
+                def where(path, field, message, value, base=("outcomes", oid, name)):
+                    problems.append(Problem(file, located.line_of(base + path), ".".join(base) + "." + field,
+                                            message, value))
+                derived = _derive_dataset(ds, outcome.unit, outcome.analyte or outcome.id, where, problems)
+                if derived is not ds:
+                    new[name] = derived
+            if new:
+                changed[oid] = {**datasets, **new}
+        out[sid] = study.model_copy(update={"outcomes": {**study.outcomes, **changed}}) if changed else study
+    return out, problems
+
+
+def check_units(review: Review, studies: dict[str, Study], located: dict[str, tuple[Located, str]]) -> list[Problem]:
+    """A problem for every dataset an analysis would pool with values in another unit."""
+    problems = []
+    for spec in review.analyses:
+        outcome = review.outcome(spec.outcome)
+        if outcome.type != "continuous":
+            continue
+        chosen, _ = select(spec, studies)
+        units = {}
+        for study, name, ds in chosen:
+            units.setdefault(ds.unit, (study, name))
+        if len(units) < 2:
+            continue
+        first_unit, (first, first_name) = next(iter(units.items()))
+        for unit, (study, name) in list(units.items())[1:]:
+            loc, file = located[study.id]
+            path = ("outcomes", spec.outcome, name, "unit")
+            problems.append(Problem(
+                file, loc.line_of(path), ".".join(path),
+                f"analysis '{spec.id}' would pool values in {unit} with values in {first_unit} ({first.label}, "
+                f"dataset {first_name}); an analysis never pools different units: convert the values, or keep "
+                f"the studies apart (FEU and DDU are never converted into each other)", repr(unit)))
+    return problems

@@ -1,0 +1,228 @@
+"""Load and validate `data/`: every problem in every file is collected before anything is reported."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from builder.errors import DataError, Problem
+from builder.contract import Review, Study
+from builder.caching.store import Store, key as cache_key
+from builder.ingest.yamlio import Located, load_yaml
+
+
+@dataclass(frozen=True)
+class ReviewData:
+    review: Review
+    studies: dict[str, Study]          # ordered by id
+    data_hash: str                     # sha256 of every data file, names included
+    # Each study's file, as a hash of its name and content: with the review, all a study's data depend on.
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def study_list(self) -> list[Study]:
+        return list(self.studies.values())
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _unwrap(tp):
+    """Yield the model classes reachable through Optional, list, dict and Annotated."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        yield from _unwrap(typing.get_args(tp)[0])
+    elif origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            yield from _unwrap(arg)
+    elif origin in (list, dict):
+        yield from _unwrap(typing.get_args(tp)[-1])
+    elif isinstance(tp, type) and issubclass(tp, BaseModel):
+        yield tp
+
+
+def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    current: type[BaseModel] | None = root
+    for part in loc:
+        if current is None:
+            return None
+        if isinstance(part, int) or part not in current.model_fields:
+            continue  # list index or dict key: stay on the element type found last
+        models = list(_unwrap(current.model_fields[part].annotation))
+        current = models[0] if models else None
+    return current
+
+
+def _describe_expected(error: dict) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "literal_error":
+        return f"expected one of {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        return f"does not match the expected pattern {ctx.get('pattern')}"
+    msg = error["msg"]
+    return msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
+
+
+def pydantic_problems(exc: ValidationError, located: Located, file: str, model: type[BaseModel]) -> list[Problem]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        value = None
+        if error["type"] != "missing":
+            raw = error.get("input")
+            if not isinstance(raw, (dict, list)):
+                value = repr(raw)
+        if error["type"] == "extra_forbidden":
+            parent = _model_at(model, loc[:-1])
+            allowed = sorted(parent.model_fields) if parent else []
+            guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            message = f"unknown field '{loc[-1]}'"
+            message += f"; did you mean '{guess[0]}'?" if guess else ""
+            message += f" Allowed here: {', '.join(allowed)}" if allowed else ""
+            problems.append(Problem(file, located.line_of(loc), _dotted(loc), message))
+            continue
+        problems.append(Problem(file, located.line_of(loc), _dotted(loc), _describe_expected(error), value))
+    return problems
+
+
+def _validate(located: Located, model: type[BaseModel], file: str):
+    try:
+        return model.model_validate(located.data), []
+    except ValidationError as exc:
+        return None, pydantic_problems(exc, located, file, model)
+
+
+def data_hash(files: list[Path], root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+class _StoredLines:
+    """The line numbers of a study file kept in the store, read only if a problem must point at a line:
+    a valid file's lines are rarely needed, and reading them was a third of loading a cached study."""
+
+    def __init__(self, store: Store, k: str):
+        self._store, self._k, self._located = store, k, None
+        store.keep("lines", k)
+
+    def line_of(self, path) -> int | None:
+        if self._located is None:
+            self._located = self._store.get("lines", self._k) or Located(None, {})
+        return self._located.line_of(path)
+
+
+def _load_study(path: Path, root: Path, file: str, store: Store | None):
+    """(located, study, problems, content key) of one study file; a valid file is parsed once per content
+    (see cache)."""
+    try:
+        k = cache_key("study", file, path.read_bytes())
+    except OSError:
+        k = None
+    hit = store.get("studies", k) if store is not None and k else None
+    if hit is not None:
+        return _StoredLines(store, k), hit, [], k
+    located, problems = load_yaml(path, root)
+    if located is None:
+        return None, None, problems, k
+    study, found = _validate(located, Study, file)
+    if study is not None and not problems and not found and k and store is not None:
+        store.put("studies", k, study)
+        store.put("lines", k, Located(None, located.lines))
+    return located, study, problems + found, k
+
+
+def load(data_dir: Path, today: dt.date | None = None, store: Store | None = None) -> ReviewData:
+    """Load `review.yaml` and every study file; raise DataError listing every problem.
+
+    `store` (a cache.Store) keeps each valid study file's parsed and validated form by its content, so a
+    rebuild parses only the files that changed; the checks across files always run."""
+    data_dir = Path(data_dir)
+    root = data_dir.parent
+    problems: list[Problem] = []
+    review_path = data_dir / "review.yaml"
+    study_paths = sorted((data_dir / "studies").glob("*.yaml"))
+    strays = sorted(p for p in (data_dir / "studies").glob("*") if p.suffix in (".yml", ".YAML", ".json"))
+    for stray in strays:
+        problems.append(Problem(stray.relative_to(root).as_posix(), None, "",
+                                "study files must end in '.yaml'; this file would be ignored"))
+
+    review = None
+    review_loc = None
+    if not review_path.exists():
+        problems.append(Problem(review_path.relative_to(root).as_posix(), None, "", "file not found"))
+    else:
+        review_loc, found = load_yaml(review_path, root)
+        problems += found
+        if review_loc is not None:
+            review, found = _validate(review_loc, Review, _rel(review_path, root))
+            problems += found
+
+    studies: dict[str, tuple[Study, Located, str]] = {}
+    sources: dict[str, str] = {}
+    for path in study_paths:
+        file = _rel(path, root)
+        located, study, found, sources[path.stem] = _load_study(path, root, file, store)
+        problems += found
+        if study is None:
+            continue
+        if study.id != path.stem:
+            problems.append(Problem(file, located.line_of(("id",)), "id",
+                                    f"the id must equal the file name '{path.stem}'", repr(study.id)))
+        if study.id in studies:
+            problems.append(Problem(file, located.line_of(("id",)), "id",
+                                    f"duplicate study id; already used by {studies[study.id][2]}", repr(study.id)))
+            continue
+        studies[study.id] = (study, located, file)
+
+    if not study_paths:
+        problems.append(Problem(_rel(data_dir / "studies", root), None, "", "no study files found"))
+
+    if review is not None:
+        from builder.ingest.validate import cross_check  # local import: validate depends on loader's types
+        problems += cross_check(review, review_loc, _rel(review_path, root), studies, today or dt.date.today(),
+                                {p.stem for p in study_paths})
+
+    derived: dict[str, Study] = {}
+    if review is not None and not problems:
+        # continuous values as reported -> mean and SD in the outcome's unit; no analysis may mix units
+        from builder.ingest.derive import check_units, derive
+        derived, found = derive(review, studies)
+        problems += found
+        if not found:
+            problems += check_units(review, derived, {sid: (loc, file) for sid, (_, loc, file) in studies.items()})
+
+    if problems:
+        raise DataError(problems)
+    ordered = {sid: derived[sid] for sid in sorted(studies)}
+    return ReviewData(review, ordered, data_hash([review_path, *study_paths], root),
+                      {sid: sources[sid] for sid in ordered})
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def load_review_only(data_dir: Path):
+    """The review file alone, or None if it does not validate (used to tailor templates)."""
+    path = Path(data_dir) / "review.yaml"
+    located, problems = load_yaml(path, Path(data_dir).parent)
+    if located is None:
+        return None
+    review, problems = _validate(located, Review, "data/review.yaml")
+    return review

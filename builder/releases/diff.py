@@ -1,0 +1,171 @@
+"""What changed between two versions: studies, their fields and risk of bias, and every analysis."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from builder.report import fmt
+from builder.ingest.loader import ReviewData
+
+
+def _flatten(value, prefix: str = "") -> dict[str, object]:
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(value, list):
+        out = {}
+        for i, v in enumerate(value):
+            out.update(_flatten(v, f"{prefix}[{i}]"))
+        return out or {prefix: []}
+    return {prefix: value}
+
+
+@dataclass
+class StudyChange:
+    id: str
+    label: str
+    fields: list[tuple[str, object, object]]     # path, old, new
+
+    @property
+    def risk_of_bias(self) -> bool:
+        return any(p.startswith("risk_of_bias") for p, _, _ in self.fields)
+
+
+@dataclass
+class AnalysisChange:
+    id: str
+    title: str
+    scale: str
+    old: dict | None
+    new: dict | None
+    flags: list[str] = field(default_factory=list)
+
+    def shift(self, key: str) -> str:
+        """'before → now' for tau2, i2 or the prediction interval, as printed on the site."""
+        def show(rec):
+            if rec is None or rec["pooled"] is None:
+                return "—"
+            if key == "tau2":
+                return fmt.tau2(rec["heterogeneity"]["tau2"]) if rec["heterogeneity"]["tau2"] is not None else "—"
+            if key == "i2":
+                return fmt.percent(rec["heterogeneity"]["i2"])
+            p = rec["pooled"]
+            if p["pi_low"] is None:
+                return "—"
+            return f"[{fmt.num(fmt.back(p['pi_low'], self.scale))}, {fmt.num(fmt.back(p['pi_high'], self.scale))}]"
+        before, after = show(self.old), show(self.new)
+        return after if before == after else f"{before} → {after}"
+
+    def describe(self, key: str) -> str:
+        def show(rec):
+            if rec is None or rec["pooled"] is None:
+                return "—"
+            p = rec["pooled"]
+            return fmt.estimate_ci(p["estimate"], p["ci_low"], p["ci_high"], self.scale)
+        return f"{show(self.old)} → {show(self.new)}" if key == "estimate" else ""
+
+
+@dataclass
+class Diff:
+    old_version: str
+    new_version: str
+    added: list[tuple[str, str]]
+    removed: list[tuple[str, str]]
+    changed: list[StudyChange]
+    analyses: list[AnalysisChange]
+    certainty: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # outcome, old, new
+
+    def to_json(self) -> dict:
+        return {
+            "old_version": self.old_version, "new_version": self.new_version,
+            "studies_added": [i for i, _ in self.added], "studies_removed": [i for i, _ in self.removed],
+            "studies_changed": [{"id": c.id, "risk_of_bias_changed": c.risk_of_bias,
+                                 "fields": [{"field": p, "old": o, "new": n} for p, o, n in c.fields]}
+                                for c in self.changed],
+            "certainty_changed": [{"outcome": o, "old": a, "new": b} for o, a, b in self.certainty],
+            "analyses": [{"id": a.id, "flags": a.flags,
+                          "old": a.old and {"pooled": a.old["pooled"], "heterogeneity": a.old["heterogeneity"]},
+                          "new": a.new and {"pooled": a.new["pooled"], "heterogeneity": a.new["heterogeneity"]}}
+                         for a in self.analyses],
+        }
+
+
+def _significant(rec) -> bool | None:
+    if rec is None or rec["pooled"] is None:
+        return None
+    p = rec["pooled"]
+    return p["ci_low"] > 0 or p["ci_high"] < 0
+
+
+def _flags(old, new) -> list[str]:
+    flags = []
+    if old is None:
+        return ["new analysis"]
+    if new is None:
+        return ["analysis removed"]
+    if (old["pooled"] is None) != (new["pooled"] is None):
+        return ["now estimable" if new["pooled"] else "no longer estimable"]
+    if old["pooled"] is None:
+        return []
+    so, sn = _significant(old), _significant(new)
+    if so != sn:
+        flags.append("the 95% CI now excludes no effect" if sn else "the 95% CI now includes no effect")
+    eo, en = old["pooled"]["estimate"], new["pooled"]["estimate"]
+    if eo * en < 0:
+        flags.append("the direction of the effect flipped")
+    for key in ("estimate", "ci_low", "ci_high"):
+        if not math.isclose(old["pooled"][key], new["pooled"][key], rel_tol=1e-9, abs_tol=1e-12):
+            flags.append("pooled result changed")
+            break
+    return flags
+
+
+def compare(old: ReviewData, old_doc: dict, new: ReviewData, new_doc: dict) -> Diff:
+    added = [(s, new.studies[s].label) for s in new.studies if s not in old.studies]
+    removed = [(s, old.studies[s].label) for s in old.studies if s not in new.studies]
+    changed = []
+    for sid in sorted(set(old.studies) & set(new.studies)):
+        a = _flatten(old.studies[sid].model_dump(mode="json"))
+        b = _flatten(new.studies[sid].model_dump(mode="json"))
+        fields = [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        if fields:
+            changed.append(StudyChange(sid, new.studies[sid].label, fields))
+    olds = {a["id"]: a for a in old_doc["analyses"]}
+    news = {a["id"]: a for a in new_doc["analyses"]}
+    analyses = []
+    for aid in list(news) + [a for a in olds if a not in news]:
+        o, n = olds.get(aid), news.get(aid)
+        rec = n or o
+        analyses.append(AnalysisChange(aid, rec["title"], rec["scale"], o, n, _flags(o, n)))
+    old_cert = {c.outcome: c.rating for c in old.review.certainty}
+    new_cert = {c.outcome: c.rating for c in new.review.certainty}
+    certainty = [(o, old_cert.get(o), new_cert.get(o)) for o in sorted(set(old_cert) | set(new_cert))
+                 if old_cert.get(o) != new_cert.get(o)]
+    return Diff(old.review.version, new.review.version, added, removed, changed, analyses, certainty)
+
+
+def to_text(d: Diff) -> str:
+    lines = [f"Changes from version {d.old_version} to {d.new_version}", ""]
+    lines.append("Studies added: " + (", ".join(l for _, l in d.added) or "none"))
+    lines.append("Studies removed: " + (", ".join(l for _, l in d.removed) or "none"))
+    if d.changed:
+        lines.append("Studies corrected:")
+        for c in d.changed:
+            lines.append(f"  {c.label}" + (" (risk of bias changed)" if c.risk_of_bias else ""))
+            for path, o, n in c.fields[:20]:
+                lines.append(f"    {path}: {o!r} -> {n!r}")
+    else:
+        lines.append("Studies corrected: none")
+    for outcome, a, b in d.certainty:
+        lines.append(f"Certainty of {outcome}: {a or 'not rated'} -> {b or 'not rated'}")
+    if not d.certainty:
+        lines.append("Certainty of the evidence: unchanged")
+    lines.append("")
+    lines.append("Analyses:")
+    for a in d.analyses:
+        note = "; ".join(a.flags) if a.flags else "unchanged"
+        lines.append(f"  {a.id}: {a.describe('estimate')}  [{note}]")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""The figures, each written as deterministic SVG with real text (light and dark schemes)."""

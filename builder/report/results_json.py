@@ -1,0 +1,251 @@
+"""The machine-readable results (`results.json`, `results.csv`): a public interface, so its shape is stable.
+
+Numbers are rounded to 10 significant digits so that the files do not change with the last bits of
+floating-point arithmetic on another machine; that is far below any reported precision.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+from builder import __version__
+from builder.caching import store as cache
+from builder.analysis.fitting import LEGACY_I2_THRESHOLD
+from builder.analysis.result import AnalysisResult
+from builder.ingest.loader import ReviewData
+
+# 1.1: each analysis has "settings", every method setting in force (presets resolved).
+SCHEMA_VERSION = "1.1"
+
+
+def _num(value):
+    if value is None:
+        return None
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return float(f"{value:.10g}")
+
+
+def _study(row) -> dict:
+    return {
+        "id": row.study.id,
+        "label": row.study.label,
+        "dataset": row.dataset,
+        "design": row.study.design.category,
+        "inputs": {k: (int(v) if k.startswith(("events", "total")) else _num(v)) for k, v in row.inputs.items()},
+        "yi": _num(row.yi),
+        "vi": _num(row.vi),
+        "estimable": row.estimable,
+        "continuity_corrected": row.corrected,
+        "weight": _num(row.weight),
+    }
+
+
+def _pooled(f) -> dict | None:
+    if f is None:
+        return None
+    return {"estimate": _num(f.estimate), "se": _num(f.se), "ci_low": _num(f.ci_low), "ci_high": _num(f.ci_high),
+            "statistic": _num(f.statistic), "statistic_type": "t" if f.df is not None else "z", "df": f.df,
+            "p": _num(f.p), "pi_low": _num(f.pi_low), "pi_high": _num(f.pi_high), "k": f.k,
+            "model": f.model, "method": f.method, "ci_method": f.ci_method, "tau2": _num(f.tau2),
+            "i2": _num(f.i2)}
+
+
+def _followup(row) -> dict:
+    # Leave-one-out and cumulative rows name their study in the id (without-<id>, up-to-<id>) instead of
+    # listing every contributing study, which would grow with the square of the number of studies.
+    listed = {"studies": row.studies} if row.studies is not None else {}
+    return {"id": row.id, "label": row.label, "k": row.k, **listed, "pooled": _pooled(row.fit),
+            "scale": row.scale,
+            "reason": row.reason, "conclusion_changes": row.change}
+
+
+def settings(spec) -> dict:
+    """The method settings in force for an analysis, with its preset (if any) resolved and defaults filled in;
+    null where a setting has no effect under the analysis's model."""
+    random_part = spec.model != "fixed"
+    return {
+        "preset": spec.preset,
+        "model": spec.model,
+        "pooling_method": spec.method if spec.model != "random" else "IV",
+        "tau2": spec.tau2 if random_part else None,
+        "tau2_ci_method": "Q-profile" if random_part else None,
+        "ci_method": spec.interval,
+        "prediction_interval": spec.shows_prediction_interval if random_part else False,
+        "i2_switch_threshold": LEGACY_I2_THRESHOLD if spec.model == "i2-switch" else None,
+        "continuity_correction": spec.continuity_correction,
+        "mh_continuity_correction": spec.mh_continuity_correction if spec.method == "MH" else None,
+        "level": 0.95,
+    }
+
+
+def analysis_record(result: AnalysisResult) -> dict:
+    spec, f = result.spec, result.fit
+    pooled = heterogeneity = None
+    if f is not None:
+        pooled = {
+            "estimate": _num(f.estimate), "se": _num(f.se), "ci_low": _num(f.ci_low), "ci_high": _num(f.ci_high),
+            "statistic": _num(f.statistic), "statistic_type": "t" if f.df is not None else "z", "df": f.df,
+            "p": _num(f.p), "pi_low": _num(f.pi_low), "pi_high": _num(f.pi_high), "k": f.k,
+        }
+        heterogeneity = {"q": _num(f.q), "df": f.q_df, "q_p": _num(f.q_p), "tau2": _num(f.tau2),
+                         "tau2_ci_low": _num(f.tau2_ci_low), "tau2_ci_high": _num(f.tau2_ci_high),
+                         "tau2_ci_method": "Q-profile" if f.tau2_ci_low is not None else None,
+                         "i2": _num(f.i2), "i2_ci_low": _num(f.i2_ci_low), "i2_ci_high": _num(f.i2_ci_high),
+                         "h2": _num(f.h2), "h2_ci_low": _num(f.h2_ci_low), "h2_ci_high": _num(f.h2_ci_high),
+                         "i2_basis": f.i2_basis, "i2_q": _num(f.i2_q), "h2_q": _num(f.h2_q)}
+    return {
+        "id": spec.id,
+        "outcome": spec.outcome,
+        "role": spec.role,
+        "title": spec.title,
+        "measure": spec.measure,
+        "model": f.model if f else None,
+        "model_choice": "i2-switch" if spec.model == "i2-switch" else "prespecified",
+        "method": f.method if f else None,
+        "ci_method": f.ci_method if f else None,
+        "scale": result.scale,
+        "continuity_correction": spec.mh_continuity_correction if (f and f.method == "MH") else 0,
+        "display_continuity_correction": spec.continuity_correction,
+        "datasets": list(spec.datasets),
+        "settings": settings(spec),
+        "studies": [_study(r) for r in result.rows],
+        "planned_experimental_n": result.planned_experimental_n,
+        "missing": [{"id": m.study.id, "label": m.study.label, "dataset": m.dataset, "reason": m.reason}
+                    for m in result.missing],
+        "pooled": pooled,
+        "heterogeneity": heterogeneity,
+        "notes": list(result.notes),
+        **{key: [_followup(row) for row in rows] for key, rows in result.followups.items()},
+        **({"small_study_effects": _small_study(result.small_study)} if result.small_study else {}),
+        **({"subgroups": _subgroups(result)} if result.subgroups is not None else {}),
+    }
+
+
+def _subgroups(result: AnalysisResult) -> dict:
+    s = result.subgroups
+    groups = []
+    for g in s.groups:
+        f = g.fit
+        groups.append({
+            "id": g.id, "label": g.label, "studies": [result.rows[i].study.id for i in g.rows],
+            "weight": _num(sum(result.rows[i].weight or 0.0 for i in g.rows)),
+            "pooled": _pooled(f),
+            "heterogeneity": None if f is None else {"q": _num(f.q), "df": f.q_df, "q_p": _num(f.q_p),
+                                                     "tau2": _num(f.tau2), "i2": _num(f.i2)},
+        })
+    return {"by": s.by, "groups": groups,
+            "test_for_subgroup_differences": {"q": _num(s.q), "df": s.df, "p": _num(s.p), "i2": _num(s.i2)}}
+
+
+def _small_study(s: dict) -> dict:
+    e = s["egger"]
+    test = None if e is None else {
+        "test": "Egger (regression on the standard error)", "statistic": _num(e.statistic),
+        "statistic_type": "t" if e.df is not None else "z", "df": e.df, "p": _num(e.p), "slope": _num(e.slope),
+        "slope_se": _num(e.slope_se), "limit_estimate": _num(e.limit_estimate), "limit_se": _num(e.limit_se),
+        "limit_ci_low": _num(e.limit_ci_low), "limit_ci_high": _num(e.limit_ci_high), "tau2": _num(e.tau2)}
+    return {"k": s["k"], "egger": test, "reason": s["reason"]}
+
+
+class Record(dict):
+    """One analysis of the document, with its line of results.json and its rows of results.csv written once:
+    a build keeps them (see _record) and writes the files from them."""
+    __slots__ = ("line", "csv")
+
+    def __init__(self, record: dict):
+        super().__init__(record)
+        self.line = _dump(record)
+        self.csv = _csv_rows(record)
+
+
+def _record(result: AnalysisResult, store: cache.Store | None) -> Record:
+    """The analysis's record; with a store, kept under the analysis's key plus what the record adds to it
+    (the studies listed as missing and the participants planned)."""
+    k = None
+    if store is not None and result.key is not None:
+        k = cache.key("record", result.key, json.dumps(
+            [result.planned_experimental_n, [[m.study.id, m.study.label, m.dataset, m.reason] for m in result.missing]]))
+        found = store.get("records", k)
+        if isinstance(found, Record):
+            return found
+    record = Record(analysis_record(result))
+    if k is not None:
+        store.put("records", k, record)
+    return record
+
+
+def results_document(data: ReviewData, results: list[AnalysisResult], store: cache.Store | None = None) -> dict:
+    """The content of results.json. With a store, the records of analyses unchanged since an earlier build
+    are read from it instead of being written again."""
+    review = data.review
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "review": {
+            "id": review.id,
+            "title": review.title,
+            "version": review.version,
+            "date": review.date.isoformat(),
+            "data_hash": data.data_hash,
+            "builder_version": __version__,
+        },
+        "analyses": [_record(r, store) for r in results],
+    }
+
+
+def to_json(document: dict) -> str:
+    """The document with sorted keys, one analysis per line: compact enough for hundreds of studies (and
+    written by json's C encoder, which indentation would switch off), yet a diff still shows which analyses
+    changed."""
+    parts = []
+    for key in sorted(document):
+        value = document[key]
+        if isinstance(value, list):
+            items = ",\n".join("  " + (item.line if isinstance(item, Record) else _dump(item)) for item in value)
+            parts.append(f"{_dump(key)}:[\n{items}\n]" if value else f"{_dump(key)}:[]")
+        else:
+            parts.append(f"{_dump(key)}:{_dump(value)}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def _dump(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+CSV_COLUMNS = [
+    "analysis_id", "outcome", "role", "measure", "model", "method", "ci_method", "scale", "row_type", "study_id",
+    "label", "dataset", "events_exp", "total_exp", "events_ctrl", "total_ctrl", "mean_exp", "sd_exp", "mean_ctrl",
+    "sd_ctrl", "yi", "vi", "weight", "estimate", "se", "ci_low", "ci_high", "statistic", "df", "p", "pi_low",
+    "pi_high", "q", "q_df", "q_p", "tau2", "i2", "h2",
+]
+
+
+def to_csv(document: dict) -> str:
+    """One row per study per analysis, and one 'pooled' row per analysis."""
+    out = io.StringIO()
+    csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n").writeheader()
+    for a in document["analyses"]:
+        out.write(a.csv if isinstance(a, Record) else _csv_rows(a))
+    return out.getvalue()
+
+
+def _csv_rows(a: dict) -> str:
+    """The rows of results.csv for one analysis record."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
+    base = {k: a[k] for k in ("outcome", "role", "measure", "model", "method", "ci_method", "scale")}
+    base["analysis_id"] = a["id"]
+    for s in a["studies"]:
+        writer.writerow({**base, "row_type": "study", "study_id": s["id"], "label": s["label"],
+                         "dataset": s["dataset"], **s["inputs"], "yi": s["yi"], "vi": s["vi"],
+                         "weight": s["weight"]})
+    if a["pooled"]:
+        h = a["heterogeneity"]
+        writer.writerow({**base, "row_type": "pooled", **{k: a["pooled"][k] for k in (
+            "estimate", "se", "ci_low", "ci_high", "statistic", "df", "p", "pi_low", "pi_high")},
+            "q": h["q"], "q_df": h["df"], "q_p": h["q_p"], "tau2": h["tau2"], "i2": h["i2"], "h2": h["h2"]})
+    return out.getvalue()
