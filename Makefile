@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: site test serve check schema references lock clean browser-deps axe
+.PHONY: site test lint test-stats serve check schema references lock clean browser-deps axe
 
 $(STAMP): requirements.lock pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -18,8 +18,14 @@ $(STAMP): requirements.lock pyproject.toml
 site: $(STAMP)
 	$(BIN)/review build
 
-test: $(STAMP) axe
+test: lint axe
 	$(BIN)/python -m pytest
+
+# Lint, formatting, the layering of builder/ (pyproject.toml's import contracts) and types.
+lint: $(STAMP)
+	$(BIN)/ruff check builder tests benchmarks
+	$(BIN)/ruff format --check builder tests benchmarks
+	$(BIN)/lint-imports
 
 # axe-core for the accessibility checks of the browser tests (pinned in package-lock.json). Without npm the
 # browser tests are skipped locally; CI has npm and requires them.

@@ -53,7 +53,7 @@ STAGES = ("load + validate", "compute", "figures + Markdown", "MkDocs")
 
 
 def _maxrss_mb(who=resource.RUSAGE_SELF) -> float:
-    kb = resource.getrusage(who).ru_maxrss     # kilobytes on Linux (bytes on macOS)
+    kb = resource.getrusage(who).ru_maxrss  # kilobytes on Linux (bytes on macOS)
     return kb / (1024 * 1024) if sys.platform == "darwin" else kb / 1024
 
 
@@ -74,6 +74,7 @@ class ChildPeak:
 
     def __init__(self):
         import threading
+
         self.peak_kb = 0
         self.exact = Path("/proc/self/status").exists()
         self.pids: list[int] = []
@@ -94,13 +95,14 @@ class ChildPeak:
             for pid in list(self.pids):
                 self._read(pid)
 
-    def __enter__(self) -> "ChildPeak":
+    def __enter__(self) -> ChildPeak:
         if self.exact:
             original, pids = self._original, self.pids
 
             def recording_init(popen, *args, **kwargs):
                 original(popen, *args, **kwargs)
                 pids.append(popen.pid)
+
             subprocess.Popen.__init__ = recording_init
             self._thread.start()
         return self
@@ -132,6 +134,7 @@ def _folder_size(path: Path) -> tuple[int, int]:
 def _generate(studies: int, outcomes: int, seed: int, tmp: Path) -> tuple[Path, float, dict]:
     sys.path.insert(0, str(HERE))
     import synthetic
+
     start = time.perf_counter()
     project = synthetic.write_project(tmp / "project", studies, outcomes, seed)
     seconds = time.perf_counter() - start
@@ -142,11 +145,13 @@ def _generate(studies: int, outcomes: int, seed: int, tmp: Path) -> tuple[Path, 
 def _today() -> dt.date:
     sys.path.insert(0, str(HERE))
     import synthetic
+
     return max(dt.date.today(), synthetic.REVIEW_DATE)
 
 
 def worker_stages(studies: int, outcomes: int, seed: int, memory: str) -> dict:
     import tracemalloc
+
     out: dict = {"stages": {}, "info": {}}
     tmp = Path(tempfile.mkdtemp(prefix="build-stages-"))
     try:
@@ -154,10 +159,12 @@ def worker_stages(studies: int, outcomes: int, seed: int, memory: str) -> dict:
         out["info"].update(info, generate_s=seconds)
         start = time.perf_counter()
         import yaml
+
         from builder.analysis import run as analysis
-        from builder.report import pages
-        from builder.publish import build as site
         from builder.ingest.loader import load
+        from builder.publish import build as site
+        from builder.report import pages
+
         out["info"]["import_s"] = time.perf_counter() - start
         today = _today()
         state: dict = {}
@@ -190,10 +197,18 @@ def worker_stages(studies: int, outcomes: int, seed: int, memory: str) -> dict:
             n, size = _folder_size(tmp / "site")
             return {"files": n, "mb": size / 2**20}
 
-        needs = {"load + validate": (), "compute": ("data",), "figures + Markdown": ("data", "results"),
-                 "MkDocs": ("config", "data")}
-        runs = {"load + validate": stage_load, "compute": stage_compute, "figures + Markdown": stage_render,
-                "MkDocs": stage_mkdocs}
+        needs = {
+            "load + validate": (),
+            "compute": ("data",),
+            "figures + Markdown": ("data", "results"),
+            "MkDocs": ("config", "data"),
+        }
+        runs = {
+            "load + validate": stage_load,
+            "compute": stage_compute,
+            "figures + Markdown": stage_render,
+            "MkDocs": stage_mkdocs,
+        }
         for name in STAGES:
             missing = [k for k in needs[name] if k not in state]
             if missing:
@@ -210,7 +225,7 @@ def worker_stages(studies: int, outcomes: int, seed: int, memory: str) -> dict:
             try:
                 with ChildPeak() as children:
                     record["detail"] = runs[name]()
-            except BaseException as exc:     # noqa: BLE001 - report and go on with what can still run
+            except BaseException as exc:  # noqa: BLE001 - report and go on with what can still run
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 record["error"] = _error(exc)
@@ -244,8 +259,9 @@ def _timed_build(project: Path, site_dir: Path, today: dt.date) -> dict:
     try:
         with children:
             from builder.publish.build import build
+
             build(project, site=site_dir, today=today, report=report)
-    except BaseException as exc:     # noqa: BLE001
+    except BaseException as exc:  # noqa: BLE001
         if isinstance(exc, KeyboardInterrupt):
             raise
         record["error"] = _error(exc)
@@ -278,9 +294,9 @@ def _edit_one_study(project: Path) -> str:
         m = re.search(rf"^(\s+{field}: )(\d+)(\.\d+)?$", text, re.M)
         if m:
             digits = len(m.group(3) or ".") - 1
-            value = float(m.group(2) + (m.group(3) or "")) + 10 ** -digits
+            value = float(m.group(2) + (m.group(3) or "")) + 10**-digits
             new = f"{value:.{digits}f}" if digits else str(int(value))
-            path.write_text(text[:m.start(2)] + new + text[m.end(3) if m.group(3) else m.end(2):], encoding="utf-8")
+            path.write_text(text[: m.start(2)] + new + text[m.end(3) if m.group(3) else m.end(2) :], encoding="utf-8")
             return f"{path.name}: {field} {m.group(2)}{m.group(3) or ''} -> {new}"
     raise RuntimeError(f"no mean or events in {path.name}")
 
@@ -292,10 +308,22 @@ def worker_edit(studies: int, outcomes: int, seed: int) -> dict:
         project, _, _ = _generate(studies, outcomes, seed, tmp)
         today = _today()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-        first = subprocess.run([sys.executable, "-c", "import sys, datetime as dt; from pathlib import Path; "
-                                "from builder.publish.build import build; build(Path(sys.argv[1]), site=Path(sys.argv[2]), "
-                                "today=dt.date.fromisoformat(sys.argv[3]))", str(project), str(tmp / "site"),
-                                today.isoformat()], capture_output=True, text=True, env=env, cwd=ROOT)
+        first = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, datetime as dt; from pathlib import Path; "
+                "from builder.publish.build import build; build(Path(sys.argv[1]), site=Path(sys.argv[2]), "
+                "today=dt.date.fromisoformat(sys.argv[3]))",
+                str(project),
+                str(tmp / "site"),
+                today.isoformat(),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
         if first.returncode != 0:
             return {"edit": {"error": "the first build failed: " + first.stderr.strip()[-300:]}}
         record: dict = {"change": _edit_one_study(project)}
@@ -315,7 +343,7 @@ def run_worker(args: list[str], timeout: float | None) -> dict:
         return {"error": f"stopped after the time limit of {timeout:.0f} s"}
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(MARK):
-            return json.loads(line[len(MARK):])
+            return json.loads(line[len(MARK) :])
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
     return {"error": f"worker exited with code {proc.returncode}: " + " | ".join(tail)}
 
@@ -334,12 +362,14 @@ def print_report(results: dict, args) -> None:
     sizes = list(results)
     mem_note = {
         "rss": "Python stages: growth of the worker's peak RSS over the stage (getrusage ru_maxrss delta); "
-               "MkDocs: peak RSS of the mkdocs child process (its VmHWM, sampled from /proc)",
+        "MkDocs: peak RSS of the mkdocs child process (its VmHWM, sampled from /proc)",
         "tracemalloc": "Python stages: peak of Python-allocated memory during the stage (tracemalloc; its "
-                       "bookkeeping inflates these stages' times); MkDocs: peak RSS of the mkdocs child process",
+        "bookkeeping inflates these stages' times); MkDocs: peak RSS of the mkdocs child process",
     }[args.memory]
-    print(f"Build stages: synthetic reviews, {args.outcomes} outcomes, seed {args.seed}; "
-          f"Python {platform.python_version()}, {os.cpu_count()} CPUs")
+    print(
+        f"Build stages: synthetic reviews, {args.outcomes} outcomes, seed {args.seed}; "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    )
     cold_note = "" if args.no_cold else "; cold build: peak RSS of the builder process / of the mkdocs child"
     print(f"memory (MB): {mem_note}{cold_note}; peak MB: the worker process's peak RSS after the stage")
     print()
@@ -353,8 +383,10 @@ def print_report(results: dict, args) -> None:
         if "error" in res and not stages:
             print(f"{n:>7}  stages did not run: {res['error']}")
         if info:
-            print(f"{n:>7}  {'(generate data)':<20} {fmt_s(info.get('generate_s')):>8} {'':>8} {'':>8} {'':>8}  "
-                  f"{info.get('data_files', 0)} YAML files, {info.get('data_mb', 0):.1f} MB")
+            print(
+                f"{n:>7}  {'(generate data)':<20} {fmt_s(info.get('generate_s')):>8} {'':>8} {'':>8} {'':>8}  "
+                f"{info.get('data_files', 0)} YAML files, {info.get('data_mb', 0):.1f} MB"
+            )
             print(f"{n:>7}  {'(import builder)':<20} {fmt_s(info.get('import_s')):>8}")
         total = 0.0
         for name in STAGES:
@@ -375,15 +407,19 @@ def print_report(results: dict, args) -> None:
                 note = f"{d.get('pooled')} pooled fits, {d.get('followup_rows')} sensitivity/LOO/cumulative rows"
             else:
                 note = f"{d.get('files')} files, {d.get('mb', 0):.1f} MB"
-            print(f"{n:>7}  {name:<20} {fmt_s(st['wall_s']):>8} {fmt_s(st['cpu_s']):>8} "
-                  f"{fmt_mb(st.get('mem_mb'), signed):>8} {fmt_mb(st.get('process_peak_mb')):>8}  {note}")
+            print(
+                f"{n:>7}  {name:<20} {fmt_s(st['wall_s']):>8} {fmt_s(st['cpu_s']):>8} "
+                f"{fmt_mb(st.get('mem_mb'), signed):>8} {fmt_mb(st.get('process_peak_mb')):>8}  {note}"
+            )
         if stages:
             print(f"{n:>7}  {'sum of the stages':<20} {fmt_s(total):>8}")
         cold = res.get("cold")
         if cold:
             note = "FAILED: " + cold["error"] if "error" in cold else "fresh interpreter, imports included"
-            print(f"{n:>7}  {'site.build, cold':<20} {fmt_s(cold['wall_s']):>8} {fmt_s(cold['cpu_s']):>8} "
-                  f"{fmt_mb(cold['process_peak_mb']) + '/' + fmt_mb(cold['child_peak_mb']):>8} {'':>8}  {note}")
+            print(
+                f"{n:>7}  {'site.build, cold':<20} {fmt_s(cold['wall_s']):>8} {fmt_s(cold['cpu_s']):>8} "
+                f"{fmt_mb(cold['process_peak_mb']) + '/' + fmt_mb(cold['child_peak_mb']):>8} {'':>8}  {note}"
+            )
         elif res.get("cold_error"):
             print(f"{n:>7}  {'site.build, cold':<20} did not run: {res['cold_error']}")
         edit = res.get("edit")
@@ -392,11 +428,14 @@ def print_report(results: dict, args) -> None:
                 note = "FAILED: " + edit["error"]
             else:
                 pages = edit.get("pages")
-                note = (f"{pages[0]} of {pages[1]} pages re-rendered" if pages else "full rebuild") + \
-                    f"; {edit['change']}"
-            print(f"{n:>7}  {'after one edit':<20} {fmt_s(edit.get('wall_s')):>8} {fmt_s(edit.get('cpu_s')):>8} "
-                  f"{fmt_mb(edit.get('process_peak_mb')) + '/' + fmt_mb(edit.get('child_peak_mb')):>8} {'':>8}  "
-                  f"{note}")
+                note = (
+                    f"{pages[0]} of {pages[1]} pages re-rendered" if pages else "full rebuild"
+                ) + f"; {edit['change']}"
+            print(
+                f"{n:>7}  {'after one edit':<20} {fmt_s(edit.get('wall_s')):>8} {fmt_s(edit.get('cpu_s')):>8} "
+                f"{fmt_mb(edit.get('process_peak_mb')) + '/' + fmt_mb(edit.get('child_peak_mb')):>8} {'':>8}  "
+                f"{note}"
+            )
         print()
 
     # Growth with N: wall time per stage, one column per size.
@@ -428,10 +467,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="21,100,500", help="numbers of studies, comma-separated (default 21,100,500)")
     p.add_argument("--outcomes", type=int, default=40, help="number of outcomes (default 40)")
     p.add_argument("--seed", type=int, default=1, help="seed of the synthetic data (default 1)")
-    p.add_argument("--memory", choices=("rss", "tracemalloc"), default="rss",
-                   help="how the Python stages' memory is measured (default rss)")
-    p.add_argument("--no-cold", action="store_true",
-                   help="skip the cold run of the whole builder.publish.build.build and the rebuild after one edit")
+    p.add_argument(
+        "--memory",
+        choices=("rss", "tracemalloc"),
+        default="rss",
+        help="how the Python stages' memory is measured (default rss)",
+    )
+    p.add_argument(
+        "--no-cold",
+        action="store_true",
+        help="skip the cold run of the whole builder.publish.build.build and the rebuild after one edit",
+    )
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed per worker process (default 3600)")
     p.add_argument("--json", help="also write the raw measurements to this JSON file")
     p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
@@ -446,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = worker_edit(int(studies), int(outcomes), int(seed))
             else:
                 result = worker_cold(int(studies), int(outcomes), int(seed))
-        except BaseException as exc:    # noqa: BLE001 - the driver prints it
+        except BaseException as exc:  # noqa: BLE001 - the driver prints it
             result = {"error": _error(exc)}
         print(MARK + json.dumps(result))
         return 0
@@ -457,19 +503,29 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--sizes takes numbers separated by commas, e.g. 21,100,500")
     results: dict[int, dict] = {}
     for n in sizes:
-        print(f"[{time.strftime('%H:%M:%S')}] {n} studies x {args.outcomes} outcomes: stages ...", file=sys.stderr,
-              flush=True)
+        print(
+            f"[{time.strftime('%H:%M:%S')}] {n} studies x {args.outcomes} outcomes: stages ...",
+            file=sys.stderr,
+            flush=True,
+        )
         res = run_worker(["stages", str(n), str(args.outcomes), str(args.seed), args.memory], args.timeout)
         if not args.no_cold:
-            print(f"[{time.strftime('%H:%M:%S')}] {n} studies x {args.outcomes} outcomes: cold build ...",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[{time.strftime('%H:%M:%S')}] {n} studies x {args.outcomes} outcomes: cold build ...",
+                file=sys.stderr,
+                flush=True,
+            )
             cold = run_worker(["cold", str(n), str(args.outcomes), str(args.seed)], args.timeout)
             if "cold" in cold:
                 res["cold"] = cold["cold"]
             else:
                 res["cold_error"] = cold.get("error", "no result")
-            print(f"[{time.strftime('%H:%M:%S')}] {n} studies x {args.outcomes} outcomes: cold build, one edit, "
-                  "rebuild ...", file=sys.stderr, flush=True)
+            print(
+                f"[{time.strftime('%H:%M:%S')}] {n} studies x {args.outcomes} outcomes: cold build, one edit, "
+                "rebuild ...",
+                file=sys.stderr,
+                flush=True,
+            )
             res.update(run_worker(["edit", str(n), str(args.outcomes), str(args.seed)], args.timeout))
         results[n] = res
     print_report(results, args)

@@ -31,13 +31,15 @@ from builder.stats import fixed_iv, random_effects  # noqa: E402
 from builder.stats.effects import EffectSizes  # noqa: E402
 
 REPEATS = 5
-WARM_UP = 0.5     # seconds of untimed fits before each of our rows
+WARM_UP = 0.5  # seconds of untimed fits before each of our rows
 
-MODELS = [("REML, HKSJ", "REML", "hksj", 'method="REML", test="knha"'),
-          ("+ Q-profile", "REML", "hksj+profile", None),
-          ("DL, Wald", "DL", "wald", 'method="DL"'),
-          ("PM, Wald", "PM", "wald", 'method="PM"'),
-          ("fixed effect", None, None, 'method="FE"')]
+MODELS = [
+    ("REML, HKSJ", "REML", "hksj", 'method="REML", test="knha"'),
+    ("+ Q-profile", "REML", "hksj+profile", None),
+    ("DL, Wald", "DL", "wald", 'method="DL"'),
+    ("PM, Wald", "PM", "wald", 'method="PM"'),
+    ("fixed effect", None, None, 'method="FE"'),
+]
 
 
 def data(k: int, seed: int = 1) -> EffectSizes:
@@ -59,8 +61,8 @@ def warm_up(fit, seconds: float = WARM_UP) -> None:
 
 def ours(es: EffectSizes, tau2: str | None, ci: str | None, n: int) -> float:
     if tau2 is None:
-        fit = lambda: fixed_iv(es)   # noqa: E731
-    else:   # rma() alone computes no CI for tau²; "+ Q-profile" adds our confint()-equivalent
+        fit = lambda: fixed_iv(es)  # noqa: E731
+    else:  # rma() alone computes no CI for tau²; "+ Q-profile" adds our confint()-equivalent
         profile = ci.endswith("+profile")
         fit = lambda: random_effects(es, tau2, ci.removesuffix("+profile"), tau2_interval=profile)  # noqa: E731
     warm_up(fit)
@@ -81,12 +83,14 @@ def metafor(es: EffectSizes, args: str, n: int) -> float | None:
         path = Path(tmp) / "d.csv"
         path.write_text("yi,vi\n" + "\n".join(f"{float(y)!r},{float(v)!r}" for y, v in zip(es.yi, es.vi)) + "\n")
         block = max(1, n // REPEATS)
-        script = (f'suppressMessages(library(metafor)); d <- read.csv("{path.as_posix()}"); '
-                  f'invisible(rma(yi, vi, data=d, {args})); best <- Inf; '
-                  f'for (b in seq_len({REPEATS})) {{ s <- proc.time()[["elapsed"]]; '
-                  f'for (i in seq_len({block})) invisible(rma(yi, vi, data=d, {args})); '
-                  f'best <- min(best, (proc.time()[["elapsed"]] - s) / {block}) }}; '
-                  f'cat(best * 1e6)')
+        script = (
+            f'suppressMessages(library(metafor)); d <- read.csv("{path.as_posix()}"); '
+            f"invisible(rma(yi, vi, data=d, {args})); best <- Inf; "
+            f'for (b in seq_len({REPEATS})) {{ s <- proc.time()[["elapsed"]]; '
+            f"for (i in seq_len({block})) invisible(rma(yi, vi, data=d, {args})); "
+            f'best <- min(best, (proc.time()[["elapsed"]] - s) / {block}) }}; '
+            f"cat(best * 1e6)"
+        )
         proc = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True)
         if proc.returncode != 0:
             print(proc.stderr.strip().splitlines()[-1], file=sys.stderr)
@@ -102,8 +106,10 @@ def load() -> str:
 
 
 def main() -> None:
-    print(f"{dt.date.today().isoformat()}, Python {platform.python_version()}, numpy {np.__version__}, "
-          f"{os.cpu_count()} CPUs, load average {load()} (1, 5, 15 min)")
+    print(
+        f"{dt.date.today().isoformat()}, Python {platform.python_version()}, numpy {np.__version__}, "
+        f"{os.cpu_count()} CPUs, load average {load()} (1, 5, 15 min)"
+    )
     print(f"{'model':<14} {'k':>5} {'builder µs/fit':>15} {'metafor µs/fit':>15} {'ratio':>7}")
     for k, n_ours, n_r in ((13, 10000, 250), (1000, 1000, 20)):
         es = data(k)

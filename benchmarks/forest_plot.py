@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from builder.analysis import run as analysis
-from builder.report.figures import forest  # noqa: E402
+from builder.analysis import run as analysis  # noqa: E402
 from builder.ingest.loader import load  # noqa: E402
+from builder.report.figures import forest  # noqa: E402
 
 R_SCRIPT = textwrap.dedent("""
     suppressMessages(library(metafor))
@@ -40,7 +40,7 @@ R_SCRIPT = textwrap.dedent("""
 
 
 def ours(result, n: int) -> float:
-    forest.render(result)   # warm-up
+    forest.render(result)  # warm-up
     start = time.perf_counter()
     for _ in range(n):
         forest.render(result)
@@ -54,10 +54,13 @@ def metafor(result, n: int) -> float | None:
         csv = Path(tmp) / "d.csv"
         rows = ["study,ai,n1i,ci,n2i"] + [
             f"{r.study.label},{r.inputs['events_exp']},{r.inputs['total_exp']},{r.inputs['events_ctrl']},"
-            f"{r.inputs['total_ctrl']}" for r in result.rows]
+            f"{r.inputs['total_ctrl']}"
+            for r in result.rows
+        ]
         csv.write_text("\n".join(rows) + "\n")
-        proc = subprocess.run(["Rscript", "-e", R_SCRIPT.format(csv=csv.as_posix(), n=n)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["Rscript", "-e", R_SCRIPT.format(csv=csv.as_posix(), n=n)], capture_output=True, text=True
+        )
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)
             return None

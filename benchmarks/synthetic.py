@@ -46,34 +46,101 @@ SINGLE_ARM = ("single-arm", "case-series")
 
 DESIGN_WORDING = {
     "rct": ("Randomised controlled trial", "Multicentre randomised trial with a standard-care control arm"),
-    "non-randomised-controlled": ("Controlled clinical study",
-                                  "Prospective study with a concurrently treated control group, not randomised"),
+    "non-randomised-controlled": (
+        "Controlled clinical study",
+        "Prospective study with a concurrently treated control group, not randomised",
+    ),
     "follow-up-cohort": ("Randomised trial", "Extended follow-up of the patients of an earlier trial"),
     "single-arm": ("Clinical study without a control group", "Open-label single-arm pilot study"),
     "case-series": ("Case series", "Consecutive treated patients described before and after treatment"),
     "case-report": ("Case report", "Report of one treated patient"),
 }
 
-SURNAMES = ("Abara", "Becker", "Castro", "Dahl", "Eze", "Fischer", "Garcia", "Haddad", "Ito", "Jensen",
-            "Kowalski", "Larsen", "Moreau", "Nakamura", "Okafor", "Petrov", "Quinn", "Rossi", "Silva", "Tanaka",
-            "Umarov", "Virtanen", "Wang", "Xu", "Yilmaz", "Zhou", "Andersen", "Bianchi", "Chen", "Dubois",
-            "Esposito", "Fernandes", "Gruber", "Horvat", "Ivanova", "Jovanovic", "Kim", "Li", "Martin", "Novak")
+SURNAMES = (
+    "Abara",
+    "Becker",
+    "Castro",
+    "Dahl",
+    "Eze",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Quinn",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Umarov",
+    "Virtanen",
+    "Wang",
+    "Xu",
+    "Yilmaz",
+    "Zhou",
+    "Andersen",
+    "Bianchi",
+    "Chen",
+    "Dubois",
+    "Esposito",
+    "Fernandes",
+    "Gruber",
+    "Horvat",
+    "Ivanova",
+    "Jovanovic",
+    "Kim",
+    "Li",
+    "Martin",
+    "Novak",
+)
 INITIALS = ("A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S", "T", "Y")
-COUNTRIES = ("China", "Spain", "Turkey", "United States", "Brazil", "Iran", "Indonesia", "Italy", "Germany",
-             "India", "Japan", "France", "Poland", "Egypt", "Canada")
-JOURNALS = ("Journal of Synthetic Trials", "Synthetic Medicine Reports", "Archives of Simulated Research",
-            "Invented Clinical Studies", "Fictional Therapeutics")
+COUNTRIES = (
+    "China",
+    "Spain",
+    "Turkey",
+    "United States",
+    "Brazil",
+    "Iran",
+    "Indonesia",
+    "Italy",
+    "Germany",
+    "India",
+    "Japan",
+    "France",
+    "Poland",
+    "Egypt",
+    "Canada",
+)
+JOURNALS = (
+    "Journal of Synthetic Trials",
+    "Synthetic Medicine Reports",
+    "Archives of Simulated Research",
+    "Invented Clinical Studies",
+    "Fictional Therapeutics",
+)
 CELL_SOURCES = ("UC-MSC", "BM-MSC", "AT-MSC", "WJ-MSC")
-EXCLUSION_REASONS = ("Wrong population", "Wrong intervention", "No comparator or no outcome of interest",
-                     "Duplicate report", "Protocol or conference abstract only")
-RECORD_EXCLUSION_REASONS = ("Reviews, editorials and letters", "Animal or laboratory studies",
-                            "Not about the intervention")
+EXCLUSION_REASONS = (
+    "Wrong population",
+    "Wrong intervention",
+    "No comparator or no outcome of interest",
+    "Duplicate report",
+    "Protocol or conference abstract only",
+)
+RECORD_EXCLUSION_REASONS = (
+    "Reviews, editorials and letters",
+    "Animal or laboratory studies",
+    "Not about the intervention",
+)
 MISSING_REASONS = (
     "The outcome is named in the methods but its results are not reported; the supplement and the trial "
     "registry were searched without success.",
     "Results are shown only in a figure without numbers; the authors were contacted without reply.",
-    "Only a P value is reported; no summary statistics for either group were found in the article or its "
-    "supplement.",
+    "Only a P value is reported; no summary statistics for either group were found in the article or its supplement.",
 )
 
 DICHOTOMOUS = (
@@ -82,8 +149,12 @@ DICHOTOMOUS = (
     ("ventilation", "Invasive mechanical ventilation", "intubation and invasive ventilation", "lower-is-better"),
     ("icu-admission", "ICU admission", "admission to intensive care", "lower-is-better"),
     ("serious-adverse-events", "Serious adverse events", "at least one serious adverse event", "lower-is-better"),
-    ("clinical-improvement", "Clinical improvement", "improvement of two points on the ordinal scale",
-     "higher-is-better"),
+    (
+        "clinical-improvement",
+        "Clinical improvement",
+        "improvement of two points on the ordinal scale",
+        "higher-is-better",
+    ),
     ("discharge", "Discharge from hospital", "discharged alive", "higher-is-better"),
     ("infection", "Secondary infection", "a new bacterial or fungal infection", "lower-is-better"),
     ("thrombosis", "Thrombotic events", "venous or arterial thrombosis", "lower-is-better"),
@@ -107,10 +178,8 @@ TIMEPOINTS = ((28, "day 28"), (90, "day 90"), (14, "day 14"), (180, "month 6"))
 
 ROB2 = ("randomisation", "deviations", "missing-outcome-data", "measurement", "reported-result")
 ROB2_LEVELS = (("low", 0.55), ("some-concerns", 0.3), ("high", 0.12), ("no-information", 0.03))
-ROBINS = ("confounding", "selection", "classification", "deviations", "missing-data", "measurement",
-          "reported-result")
-ROBINS_LEVELS = (("low", 0.15), ("moderate", 0.45), ("serious", 0.28), ("critical", 0.07),
-                 ("no-information", 0.05))
+ROBINS = ("confounding", "selection", "classification", "deviations", "missing-data", "measurement", "reported-result")
+ROBINS_LEVELS = (("low", 0.15), ("moderate", 0.45), ("serious", 0.28), ("critical", 0.07), ("no-information", 0.05))
 
 
 def provenance(where: str | None = None, **extra) -> dict:
@@ -157,21 +226,32 @@ class Generator:
             days, when = TIMEPOINTS[round_ % len(TIMEPOINTS)]
             suffix = f"-d{days}" + (f"-{round_ // len(TIMEPOINTS) + 1}" if round_ >= len(TIMEPOINTS) else "")
             oid = base[0] + suffix
-            label = f"{base[1]} at {when}" + (f" ({round_ // len(TIMEPOINTS) + 1})"
-                                             if round_ >= len(TIMEPOINTS) else "")
+            label = f"{base[1]} at {when}" + (
+                f" ({round_ // len(TIMEPOINTS) + 1})" if round_ >= len(TIMEPOINTS) else ""
+            )
             # The first outcomes are reported by many studies, later ones by fewer.
             coverage = 0.65 - 0.5 * i / max(1, self.n_outcomes - 1)
             o = {"id": oid, "label": label, "type": kind, "timepoint": when, "coverage": coverage}
             if kind == "dichotomous":
-                o.update(event=base[2], direction=base[3], risk=rng.uniform(0.03, 0.35),
-                         log_or=rng.gauss(-0.25 if base[3] == "lower-is-better" else 0.25, 0.3),
-                         tau=rng.uniform(0.0, 0.5))
+                o.update(
+                    event=base[2],
+                    direction=base[3],
+                    risk=rng.uniform(0.03, 0.35),
+                    log_or=rng.gauss(-0.25 if base[3] == "lower-is-better" else 0.25, 0.3),
+                    tau=rng.uniform(0.0, 0.5),
+                )
             else:
                 mean, sd = base[4], base[5]
                 sign = -1 if base[3] == "lower-is-better" else 1
-                o.update(unit=base[2], direction=base[3], mean=mean, sd=sd,
-                         md=sign * rng.uniform(0.0, 0.35) * sd, tau=rng.uniform(0.0, 0.3) * sd,
-                         digits=2 if mean < 10 else 1)
+                o.update(
+                    unit=base[2],
+                    direction=base[3],
+                    mean=mean,
+                    sd=sd,
+                    md=sign * rng.uniform(0.0, 0.35) * sd,
+                    tau=rng.uniform(0.0, 0.3) * sd,
+                    digits=2 if mean < 10 else 1,
+                )
             out.append(o)
         return out
 
@@ -192,8 +272,16 @@ class Generator:
             count = labels_seen.get(base, 0)
             labels_seen[base] = count + 1
             label = base if count == 0 else f"{base}{chr(ord('a') + count % 26)}{'' if count < 26 else count // 26}"
-            out.append({"index": i + 1, "id": f"syn-{i + 1:0{width}d}", "label": label, "surname": surname,
-                        "year": year, "category": cat})
+            out.append(
+                {
+                    "index": i + 1,
+                    "id": f"syn-{i + 1:0{width}d}",
+                    "label": label,
+                    "surname": surname,
+                    "year": year,
+                    "category": cat,
+                }
+            )
         return out
 
     def arms(self, s: dict) -> tuple[list[dict], str, str]:
@@ -202,40 +290,100 @@ class Generator:
         cat = s["category"]
         cells = rng.choice(CELL_SOURCES)
         dose = f"{rng.choice((1, 2, 3, 5))} × 10^6 cells/kg"
-        intervention = {"cell_source": cells, "dose": dose, "route": "intravenous",
-                        "schedule": rng.choice(("single infusion", "two infusions 72 h apart",
-                                                "three infusions on days 1, 3 and 6")),
-                        "provenance": provenance("Methods")}
+        intervention = {
+            "cell_source": cells,
+            "dose": dose,
+            "route": "intravenous",
+            "schedule": rng.choice(
+                ("single infusion", "two infusions 72 h apart", "three infusions on days 1, 3 and 6")
+            ),
+            "provenance": provenance("Methods"),
+        }
         if cat == "case-report":
-            return ([{"id": "patient", "label": f"{cells} infusion", "role": "experimental", "n": 1,
-                      "intervention": intervention, "provenance": provenance("case description")}],
-                    "patient", "patient")
+            return (
+                [
+                    {
+                        "id": "patient",
+                        "label": f"{cells} infusion",
+                        "role": "experimental",
+                        "n": 1,
+                        "intervention": intervention,
+                        "provenance": provenance("case description"),
+                    }
+                ],
+                "patient",
+                "patient",
+            )
         if cat in SINGLE_ARM:
             n = rng.randint(5, 40) if cat == "case-series" else rng.randint(10, 80)
-            return ([{"id": "treated", "label": f"{cells} plus standard care", "role": "experimental", "n": n,
-                      "intervention": intervention, "provenance": provenance("Table 1")}],
-                    "treated", "treated")
+            return (
+                [
+                    {
+                        "id": "treated",
+                        "label": f"{cells} plus standard care",
+                        "role": "experimental",
+                        "n": n,
+                        "intervention": intervention,
+                        "provenance": provenance("Table 1"),
+                    }
+                ],
+                "treated",
+                "treated",
+            )
         size = int(math.exp(rng.uniform(math.log(16), math.log(400))))
         n_exp = max(4, int(size * rng.uniform(0.4, 0.6)))
         n_ctl = max(4, size - n_exp)
-        control = {"id": "control", "label": rng.choice(("Standard care", "Placebo plus standard care")),
-                   "role": "control", "n": n_ctl, "provenance": provenance("Table 1")}
+        control = {
+            "id": "control",
+            "label": rng.choice(("Standard care", "Placebo plus standard care")),
+            "role": "control",
+            "n": n_ctl,
+            "provenance": provenance("Table 1"),
+        }
         if cat == "rct" and rng.random() < 0.08 and n_exp >= 8:
             # Two doses, pooled into one experimental arm for the analyses.
             low = n_exp // 2
             high = n_exp - low
             arms = [
-                {"id": "low-dose", "label": f"{cells}, low dose", "role": "experimental", "n": low,
-                 "intervention": dict(intervention, dose="1 × 10^6 cells/kg"), "provenance": provenance("Table 1")},
-                {"id": "high-dose", "label": f"{cells}, high dose", "role": "experimental", "n": high,
-                 "intervention": dict(intervention, dose="3 × 10^6 cells/kg"), "provenance": provenance("Table 1")},
-                {"id": "both-doses", "label": f"{cells}, both doses", "role": "experimental", "kind": "combined",
-                 "combines": ["low-dose", "high-dose"], "n": n_exp, "provenance": provenance("Table 1")},
+                {
+                    "id": "low-dose",
+                    "label": f"{cells}, low dose",
+                    "role": "experimental",
+                    "n": low,
+                    "intervention": dict(intervention, dose="1 × 10^6 cells/kg"),
+                    "provenance": provenance("Table 1"),
+                },
+                {
+                    "id": "high-dose",
+                    "label": f"{cells}, high dose",
+                    "role": "experimental",
+                    "n": high,
+                    "intervention": dict(intervention, dose="3 × 10^6 cells/kg"),
+                    "provenance": provenance("Table 1"),
+                },
+                {
+                    "id": "both-doses",
+                    "label": f"{cells}, both doses",
+                    "role": "experimental",
+                    "kind": "combined",
+                    "combines": ["low-dose", "high-dose"],
+                    "n": n_exp,
+                    "provenance": provenance("Table 1"),
+                },
                 control,
             ]
             return arms, "both-doses", "control"
-        arms = [{"id": "treated", "label": f"{cells} plus standard care", "role": "experimental", "n": n_exp,
-                 "intervention": intervention, "provenance": provenance("Table 1")}, control]
+        arms = [
+            {
+                "id": "treated",
+                "label": f"{cells} plus standard care",
+                "role": "experimental",
+                "n": n_exp,
+                "intervention": intervention,
+                "provenance": provenance("Table 1"),
+            },
+            control,
+        ]
         return arms, "treated", "control"
 
     def dichotomous(self, o: dict, n_exp: int, n_ctl: int, force_double_zero: bool) -> tuple[dict, dict]:
@@ -263,12 +411,13 @@ class Generator:
         t_ctl = t_exp if pre_post else n_ctl - (rng.randint(0, n_ctl // 8) if n_ctl > 8 else 0)
 
         def group(total: int, mean: float) -> dict:
-            sd = max(o["sd"] * sd_scale * rng.uniform(0.85, 1.15), 10 ** -d)
+            sd = max(o["sd"] * sd_scale * rng.uniform(0.85, 1.15), 10**-d)
             noise = rng.gauss(0, sd / math.sqrt(total))
             value = mean + noise
             if o["mean"] > 0:
-                value = max(value, 10 ** -d)   # these measures are positive
-            return {"total": total, "mean": rounded(value, d), "sd": rounded(sd, d) or 10 ** -d}
+                value = max(value, 10**-d)  # these measures are positive
+            return {"total": total, "mean": rounded(value, d), "sd": rounded(sd, d) or 10**-d}
+
         return group(t_exp, base + effect), group(t_ctl, base)
 
     def study(self, s: dict, outcomes: list[dict], plan: dict[str, list[str]]) -> dict:
@@ -289,7 +438,7 @@ class Generator:
             "citation": {
                 "authors": authors,
                 "title": f"{arms[0]['intervention']['cell_source']} therapy in hospitalised patients: "
-                         f"a {wording[0].lower()} (synthetic record {s['index']})",
+                f"a {wording[0].lower()} (synthetic record {s['index']})",
                 "journal": rng.choice(JOURNALS),
                 "year": s["year"],
                 "volume": str(rng.randint(1, 40)),
@@ -304,12 +453,19 @@ class Generator:
                 "as_reported_by_authors": wording[1],
                 "provenance": provenance("Methods"),
             },
-            "registry": {"id": f"NCT{rng.randint(10**7, 10**8 - 1):08d}" if cat == "rct" else None,
-                         "provenance": provenance("abstract")},
-            "location": {"country": rng.choice(COUNTRIES), "site": f"Synthetic General Hospital {rng.randint(1, 60)}",
-                         "provenance": provenance("Methods")},
-            "age": {"summary": f"{rng.uniform(45, 72):.1f} ± {rng.uniform(8, 18):.1f} (mean ± SD)",
-                    "provenance": provenance("Table 1")},
+            "registry": {
+                "id": f"NCT{rng.randint(10**7, 10**8 - 1):08d}" if cat == "rct" else None,
+                "provenance": provenance("abstract"),
+            },
+            "location": {
+                "country": rng.choice(COUNTRIES),
+                "site": f"Synthetic General Hospital {rng.randint(1, 60)}",
+                "provenance": provenance("Methods"),
+            },
+            "age": {
+                "summary": f"{rng.uniform(45, 72):.1f} ± {rng.uniform(8, 18):.1f} (mean ± SD)",
+                "provenance": provenance("Table 1"),
+            },
             "arms": arms,
         }
         data: dict[str, dict] = {}
@@ -317,9 +473,13 @@ class Generator:
             if s["id"] not in plan[o["id"]]:
                 continue
             ds: dict = {"timepoint": o["timepoint"]}
-            if rng.random() < 0.06:   # named in the methods, results not found
-                ds = {"status": "missing", **({"design": "pre-post"} if cat in SINGLE_ARM else {}),
-                      "missing": rng.choice(MISSING_REASONS), "provenance": provenance("Results")}
+            if rng.random() < 0.06:  # named in the methods, results not found
+                ds = {
+                    "status": "missing",
+                    **({"design": "pre-post"} if cat in SINGLE_ARM else {}),
+                    "missing": rng.choice(MISSING_REASONS),
+                    "provenance": provenance("Results"),
+                }
                 data[o["id"]] = {"published": ds}
                 continue
             where = f"Table {rng.randint(2, 4)}"
@@ -335,8 +495,11 @@ class Generator:
                     exp["timepoint"], ctl["timepoint"] = o["timepoint"], "before treatment"
                 ds["unit"] = o["unit"]
                 if rng.random() < 0.1:
-                    prov = provenance(where, transformation="mean and SD estimated from median and IQR "
-                                      "(Wan et al. 2014)", conversion="median-iqr-to-mean-sd")
+                    prov = provenance(
+                        where,
+                        transformation="mean and SD estimated from median and IQR (Wan et al. 2014)",
+                        conversion="median-iqr-to-mean-sd",
+                    )
                     exp["as_reported"] = "median and IQR"
                     ctl["as_reported"] = "median and IQR"
                 else:
@@ -357,16 +520,17 @@ class Generator:
         if cat == "rct":
             tool, domains, levels, order = "rob2", ROB2, ROB2_LEVELS, ("low", "some-concerns", "high")
         else:
-            tool, domains, levels, order = "robins-i", ROBINS, ROBINS_LEVELS, ("low", "moderate", "serious",
-                                                                                 "critical")
+            tool, domains, levels, order = "robins-i", ROBINS, ROBINS_LEVELS, ("low", "moderate", "serious", "critical")
         judged = [(d, weighted(rng, levels)) for d in domains]
         known = [j for _, j in judged if j != "no-information"]
         overall = max(known, key=order.index) if known else "no-information"
         return {
             "tool": tool,
             "assessed_by": "this review",
-            "domains": [{"domain": d, "judgement": j, "support": f"Synthetic judgement for {d.replace('-', ' ')}."}
-                        for d, j in judged],
+            "domains": [
+                {"domain": d, "judgement": j, "support": f"Synthetic judgement for {d.replace('-', ' ')}."}
+                for d, j in judged
+            ],
             "overall": overall,
             "provenance": provenance("risk-of-bias assessment form"),
         }
@@ -396,42 +560,83 @@ class Generator:
         for o in outcomes:
             ids = plan[o["id"]]
             measure = "OR" if o["type"] == "dichotomous" else "MD"
-            analyses.append({
-                "id": f"{o['id']}-primary", "outcome": o["id"], "role": "primary",
-                "title": f"{o['label']}, random effects",
-                "description": "Every study with data, pooled with a random-effects model (REML) and the "
-                               "Hartung-Knapp-Sidik-Jonkman interval.",
-                "measure": measure, "model": "random", "tau2": "REML", "ci_method": "hksj",
-                "datasets": ["published"], "studies": ids,
-            })
+            analyses.append(
+                {
+                    "id": f"{o['id']}-primary",
+                    "outcome": o["id"],
+                    "role": "primary",
+                    "title": f"{o['label']}, random effects",
+                    "description": "Every study with data, pooled with a random-effects model (REML) and the "
+                    "Hartung-Knapp-Sidik-Jonkman interval.",
+                    "measure": measure,
+                    "model": "random",
+                    "tau2": "REML",
+                    "ci_method": "hksj",
+                    "datasets": ["published"],
+                    "studies": ids,
+                }
+            )
             if o["type"] == "dichotomous":
-                analyses.append({
-                    "id": f"{o['id']}-fixed-mh", "outcome": o["id"], "role": "sensitivity",
-                    "title": f"{o['label']}, Mantel-Haenszel fixed effect",
-                    "measure": "OR", "model": "fixed", "method": "MH", "datasets": ["published"], "studies": ids,
-                })
+                analyses.append(
+                    {
+                        "id": f"{o['id']}-fixed-mh",
+                        "outcome": o["id"],
+                        "role": "sensitivity",
+                        "title": f"{o['label']}, Mantel-Haenszel fixed effect",
+                        "measure": "OR",
+                        "model": "fixed",
+                        "method": "MH",
+                        "datasets": ["published"],
+                        "studies": ids,
+                    }
+                )
             else:
-                analyses.append({
-                    "id": f"{o['id']}-controlled", "outcome": o["id"], "role": "sensitivity",
-                    "title": f"{o['label']}, controlled studies only",
-                    "description": "Leaves out before-after comparisons in single-arm studies.",
-                    "measure": "MD", "model": "random", "tau2": "REML", "ci_method": "hksj",
-                    "datasets": ["published"], "studies": ids, "designs": list(CONTROLLED),
-                })
+                analyses.append(
+                    {
+                        "id": f"{o['id']}-controlled",
+                        "outcome": o["id"],
+                        "role": "sensitivity",
+                        "title": f"{o['label']}, controlled studies only",
+                        "description": "Leaves out before-after comparisons in single-arm studies.",
+                        "measure": "MD",
+                        "model": "random",
+                        "tau2": "REML",
+                        "ci_method": "hksj",
+                        "datasets": ["published"],
+                        "studies": ids,
+                        "designs": list(CONTROLLED),
+                    }
+                )
             rct_share = sum(categories[sid] == "rct" for sid in ids) / max(1, len(ids))
             entry = {
-                "outcome": o["id"], "analysis": f"{o['id']}-primary",
+                "outcome": o["id"],
+                "analysis": f"{o['id']}-primary",
                 "start": "high" if rct_share >= 0.5 else "low",
                 "start_reason": f"{rct_share:.0%} of the studies with data are randomised trials.",
-                "downgrades": [{"domain": "risk-of-bias", "levels": 1,
-                                "reason": "Many studies were open-label or judged at high or serious risk of bias."}],
+                "downgrades": [
+                    {
+                        "domain": "risk-of-bias",
+                        "levels": 1,
+                        "reason": "Many studies were open-label or judged at high or serious risk of bias.",
+                    }
+                ],
             }
             if rng.random() < 0.5:
-                entry["downgrades"].append({"domain": "imprecision", "levels": rng.choice((1, 2)),
-                                            "reason": "Few events, or an interval that includes no effect."})
+                entry["downgrades"].append(
+                    {
+                        "domain": "imprecision",
+                        "levels": rng.choice((1, 2)),
+                        "reason": "Few events, or an interval that includes no effect.",
+                    }
+                )
             if any(categories[sid] in SINGLE_ARM for sid in ids):
-                entry["downgrades"].append({"domain": "indirectness", "levels": 1,
-                                            "reason": "Before-after data from single-arm studies are included."})
+                entry["downgrades"].append(
+                    {
+                        "domain": "indirectness",
+                        "levels": 1,
+                        "reason": "Before-after data from single-arm studies are included.",
+                    }
+                )
             certainty.append(entry)
 
         full_excluded = max(3, int(n * rng.uniform(0.8, 1.6)))
@@ -445,17 +650,25 @@ class Generator:
             "short_title": f"Synthetic review ({n} studies)",
             "version": "1.0",
             "date": REVIEW_DATE,
-            "living": {"last_search": LAST_SEARCH, "next_update": "When the benchmark needs a new size.",
-                       "trigger": "Generated by benchmarks/synthetic.py."},
+            "living": {
+                "last_search": LAST_SEARCH,
+                "next_update": "When the benchmark needs a new size.",
+                "trigger": "Generated by benchmarks/synthetic.py.",
+            },
             "authors": ["Benchmark generator"],
-            "source_review": {"authors": ["Synthetic A", "et al"], "title": "An invented source review",
-                              "journal": "Journal of Synthetic Trials", "year": 2025,
-                              "provenance": provenance("title page")},
-            "question": {"population": "Adults hospitalised with a severe respiratory infection (invented).",
-                         "intervention": "Mesenchymal stromal cells with standard care.",
-                         "comparator": "Standard care or placebo; the same patients before treatment in "
-                                       "single-arm studies.",
-                         "outcomes": f"{len(outcomes)} invented outcomes, dichotomous and continuous."},
+            "source_review": {
+                "authors": ["Synthetic A", "et al"],
+                "title": "An invented source review",
+                "journal": "Journal of Synthetic Trials",
+                "year": 2025,
+                "provenance": provenance("title page"),
+            },
+            "question": {
+                "population": "Adults hospitalised with a severe respiratory infection (invented).",
+                "intervention": "Mesenchymal stromal cells with standard care.",
+                "comparator": "Standard care or placebo; the same patients before treatment in single-arm studies.",
+                "outcomes": f"{len(outcomes)} invented outcomes, dichotomous and continuous.",
+            },
             "outcomes": [self.outcome_entry(o) for o in outcomes],
             "flow": {
                 "records_identified": records_excluded + assessed,
@@ -511,7 +724,7 @@ class Generator:
         outcomes = self.outcomes()
         skeletons = self.study_skeletons()
         plan = self.plan(skeletons, outcomes)
-        studies = [self.study(s, outcomes, plan) for s in skeletons]   # each planned outcome, data or missing
+        studies = [self.study(s, outcomes, plan) for s in skeletons]  # each planned outcome, data or missing
         review = self.review(skeletons, outcomes, plan)
         return review, studies
 

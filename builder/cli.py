@@ -26,18 +26,22 @@ def _report(exc: DataError) -> int:
 
 def cmd_check(args) -> int:
     from builder.ingest.loader import load
+
     project = _project(args.project)
     try:
         data = load(project / "data")
     except DataError as exc:
         return _report(exc)
-    print(f"OK: review '{data.review.id}' version {data.review.version}, {len(data.studies)} studies, "
-          f"{len(data.review.analyses)} analyses.")
+    print(
+        f"OK: review '{data.review.id}' version {data.review.version}, {len(data.studies)} studies, "
+        f"{len(data.review.analyses)} analyses."
+    )
     return EXIT_OK
 
 
 def cmd_build(args) -> int:
     from builder.publish.build import BuildError, build
+
     project = _project(args.project)
     try:
         report: dict = {}
@@ -58,16 +62,22 @@ def cmd_build(args) -> int:
 
 def cmd_serve(args) -> int:
     from builder.publish.serve import serve
+
     return serve(_project(args.project), args.dev_addr)
 
 
 def cmd_new_study(args) -> int:
     import re
+
     from builder.ingest.loader import load_review_only
+
     project = _project(args.project)
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.id) or len(args.id) > 64:
-        print(f"review: error: '{args.id}' is not a valid study id (lower-case letters, digits and hyphens, "
-              "e.g. smith-2024)", file=sys.stderr)
+        print(
+            f"review: error: '{args.id}' is not a valid study id (lower-case letters, digits and hyphens, "
+            "e.g. smith-2024)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     path = project / "data" / "studies" / f"{args.id}.yaml"
     if path.exists():
@@ -75,16 +85,23 @@ def cmd_new_study(args) -> int:
         return EXIT_USAGE
     review = load_review_only(project / "data")
     from builder.report.pages import environment
-    text = environment(project / "templates").get_template("new-study.yaml.j2").render(
-        id=args.id, outcomes=review.outcomes if review else [])
+
+    text = (
+        environment(project / "templates")
+        .get_template("new-study.yaml.j2")
+        .render(id=args.id, outcomes=review.outcomes if review else [])
+    )
     path.write_text(text, encoding="utf-8")
-    print(f"wrote {path.relative_to(project)}: fill in every TODO, add '{args.id}' to the analyses in "
-          "data/review.yaml that should include it, then run `review check`.")
+    print(
+        f"wrote {path.relative_to(project)}: fill in every TODO, add '{args.id}' to the analyses in "
+        "data/review.yaml that should include it, then run `review check`."
+    )
     return EXIT_OK
 
 
 def cmd_release(args) -> int:
     from builder.releases.archive import ReleaseError, release
+
     project = _project(args.project)
     try:
         rel = release(project, args.version)
@@ -93,18 +110,22 @@ def cmd_release(args) -> int:
     except ReleaseError as exc:
         print(f"review: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"Released version {rel.version}: versions/{rel.version}/ holds its data, results.json and "
-          f"manifest.json. Commit it; `review build` now publishes it at v{rel.version}/.")
+    print(
+        f"Released version {rel.version}: versions/{rel.version}/ holds its data, results.json and "
+        f"manifest.json. Commit it; `review build` now publishes it at v{rel.version}/."
+    )
     return EXIT_OK
 
 
 def cmd_diff(args) -> int:
     import json
+
     from builder.analysis import run as analysis
-    from builder.releases import diff
     from builder.ingest.loader import load
-    from builder.report.results_json import results_document
+    from builder.releases import diff
     from builder.releases.archive import releases
+    from builder.report.results_json import results_document
+
     project = _project(args.project)
 
     def snapshot(name: str):
@@ -115,22 +136,25 @@ def cmd_diff(args) -> int:
         if rel is None:
             raise KeyError(name)
         return load(rel.data_dir), rel.results()
+
     try:
         old, new = snapshot(args.old), snapshot(args.new)
     except KeyError as exc:
-        print(f"review: error: no released version {exc.args[0]} (see versions/), or say 'current'",
-              file=sys.stderr)
+        print(f"review: error: no released version {exc.args[0]} (see versions/), or say 'current'", file=sys.stderr)
         return EXIT_USAGE
     except DataError as exc:
         return _report(exc)
     d = diff.compare(old[0], old[1], new[0], new[1])
-    print(json.dumps(d.to_json(), indent=2, sort_keys=True, ensure_ascii=False) if args.json else diff.to_text(d),
-          end="" if not args.json else "\n")
+    print(
+        json.dumps(d.to_json(), indent=2, sort_keys=True, ensure_ascii=False) if args.json else diff.to_text(d),
+        end="" if not args.json else "\n",
+    )
     return EXIT_OK
 
 
 def cmd_schema(args) -> int:
     from builder.contract.schema import write_schemas
+
     project = _project(args.project)
     for path in write_schemas(project / "docs" / "schema"):
         print(f"wrote {path.relative_to(project)}")
@@ -145,8 +169,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("check", help="validate data/ and report every problem").set_defaults(func=cmd_check)
     b = sub.add_parser("build", help="validate, compute and build the site")
     b.add_argument("--site", help="output folder (default: site/)")
-    b.add_argument("--full", action="store_true",
-                   help="rebuild everything, reusing nothing from earlier builds (the result is the same)")
+    b.add_argument(
+        "--full",
+        action="store_true",
+        help="rebuild everything, reusing nothing from earlier builds (the result is the same)",
+    )
     b.set_defaults(func=cmd_build)
     s = sub.add_parser("serve", help="preview with live reload; rebuilds when data/ or templates/ change")
     s.add_argument("--dev-addr", default="127.0.0.1:8000")
@@ -170,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     p = parser()
     try:
         args = p.parse_args(argv)
-    except SystemExit as exc:   # argparse exits 2 on usage errors, 0 for --help/--version
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help/--version
         return int(exc.code or 0)
     if not getattr(args, "func", None):
         p.print_usage(sys.stderr)

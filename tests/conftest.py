@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PARTS = ("data", "templates", "docs", "mkdocs.yml", "versions")
-TODAY = dt.date(2026, 11, 25)   # fixed so that "dates in the future" checks do not depend on the calendar
+TODAY = dt.date(2026, 11, 25)  # fixed so that "dates in the future" checks do not depend on the calendar
 
 
 def copy_project(dest: Path) -> Path:
@@ -35,6 +35,7 @@ def project(tmp_path: Path) -> Path:
 def built(tmp_path_factory) -> Path:
     """A project copy with its site built once; tests must not modify it."""
     from builder.publish.build import build
+
     project = copy_project(tmp_path_factory.mktemp("built") / "project")
     build(project, today=TODAY)
     return project

@@ -20,13 +20,19 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
-
 from conftest import ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 AXE = ROOT / "node_modules/axe-core/axe.min.js"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 KEY_PAGES = ("index.html", "outcomes/survival.html", "outcomes/crp.html", "studies/index.html", "audit.html")
 
 
@@ -50,6 +56,7 @@ def browser_env():
             pytest.fail(reason)
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser
@@ -72,8 +79,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def _pages(built: Path) -> list[str]:
-    return sorted(p.relative_to(built / "site").as_posix() for p in (built / "site").rglob("*.html")
-                  if p.name != "404.html")
+    return sorted(
+        p.relative_to(built / "site").as_posix() for p in (built / "site").rglob("*.html") if p.name != "404.html"
+    )
 
 
 class _Visit:
@@ -116,7 +124,8 @@ def test_every_page_loads_cleanly_with_working_links(browser_env, server, built)
         for path in pages:
             page = visit.open(path)
             broken_images = page.eval_on_selector_all(
-                "img", "els => els.filter(e => !e.complete || e.naturalWidth === 0).map(e => e.src)")
+                "img", "els => els.filter(e => !e.complete || e.naturalWidth === 0).map(e => e.src)"
+            )
             visit.problems += [f"{path}: image did not load: {src}" for src in broken_images]
             ids[path] = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
             hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
@@ -128,9 +137,9 @@ def test_every_page_loads_cleanly_with_working_links(browser_env, server, built)
     for source, href in links:
         target = urljoin(server + source, href)
         if not target.startswith(server):
-            continue   # links to other sites are for readers to click, not requests the page makes
+            continue  # links to other sites are for readers to click, not requests the page makes
         url, fragment = urldefrag(target)
-        rel = url[len(server):] or "index.html"
+        rel = url[len(server) :] or "index.html"
         if rel.endswith("/"):
             rel += "index.html"
         if not (built / "site" / rel).exists():
@@ -149,8 +158,11 @@ def test_no_serious_accessibility_violations(browser_env, server, path):
         result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     finally:
         visit.close()
-    serious = [f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes, e.g. {v['nodes'][0]['target']})"
-               for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    serious = [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes, e.g. {v['nodes'][0]['target']})"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
     assert serious == [], "\n".join(serious)
 
 
@@ -158,7 +170,7 @@ def test_search_finds_a_study(browser_env, server):
     visit = _Visit(browser_env, server)
     try:
         page = visit.open("index.html")
-        page.keyboard.press("/")          # the theme's shortcut that opens and focuses search
+        page.keyboard.press("/")  # the theme's shortcut that opens and focuses search
         page.keyboard.type("Lanzoni", delay=50)
         page.wait_for_selector(".md-search-result__item", timeout=15_000)
         text = page.inner_text(".md-search-result")
@@ -177,7 +189,10 @@ def test_dark_scheme_keeps_the_forest_plot_legible(browser_env, server):
     finally:
         visit.close()
     assert scheme == "slate"
-    lightness = lambda rgb: sum(int(c) for c in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]) / 3
+
+    def lightness(rgb):
+        return sum(int(c) for c in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]) / 3
+
     assert lightness(fill) > 150 and lightness(background) < 100, (fill, background)
 
 

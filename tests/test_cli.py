@@ -50,7 +50,7 @@ def test_new_study_writes_a_template_that_check_explains(project, capsys):
     err = capsys.readouterr().err
     assert "data/studies/smith-2024.yaml:" in err and "arms[0].n" in err and "citation.year" in err
     lines = {int(line.split(":")[1]) for line in err.splitlines() if "smith-2024.yaml:" in line}
-    assert len(lines) > 10   # problems point at their own lines, not one shared anchor
+    assert len(lines) > 10  # problems point at their own lines, not one shared anchor
 
 
 def test_new_study_refuses_bad_or_existing_ids(project, capsys):

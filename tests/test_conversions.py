@@ -20,48 +20,63 @@ from dataclasses import FrozenInstanceError
 from statistics import NormalDist
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.ingest.conversions import CI_T_BELOW_N, MICRO, Converted, convert_unit, mean_sd_from_five_numbers, mean_sd_from_median_iqr, mean_sd_from_median_range, sd_from_ci, sd_from_se, supported_units, wan_iqr_divisor, wan_range_divisor
-from builder.ingest.conversions import _expected_normal_order_statistic, _expected_normal_range
 from builder.contract.common import Provenance
+from builder.ingest.conversions import (
+    CI_T_BELOW_N,
+    MICRO,
+    Converted,
+    _expected_normal_order_statistic,
+    _expected_normal_range,
+    convert_unit,
+    mean_sd_from_five_numbers,
+    mean_sd_from_median_iqr,
+    mean_sd_from_median_range,
+    sd_from_ci,
+    sd_from_se,
+    supported_units,
+    wan_iqr_divisor,
+    wan_range_divisor,
+)
 
 PHI_INV = NormalDist().inv_cdf
 
 # --------------------------------------------------------------------------------------------------------------
 # the published formulas, written out again
 
-def xi(n):       # Wan et al. 2014, eq. 9
+
+def xi(n):  # Wan et al. 2014, eq. 9
     return 2 * PHI_INV((n - 0.375) / (n + 0.25))
 
 
-def eta(n):      # Wan et al. 2014, eq. 16
+def eta(n):  # Wan et al. 2014, eq. 16
     return 2 * PHI_INV((0.75 * n - 0.125) / (n + 0.25))
 
 
-def luo_range(a, m, b, n):          # Luo et al. 2018, eq. 7
-    w = 4 / (4 + n ** 0.75)
+def luo_range(a, m, b, n):  # Luo et al. 2018, eq. 7
+    w = 4 / (4 + n**0.75)
     return w * (a + b) / 2 + (1 - w) * m
 
 
-def luo_iqr(q1, m, q3, n):          # Luo et al. 2018, eq. 11
+def luo_iqr(q1, m, q3, n):  # Luo et al. 2018, eq. 11
     w = 0.7 + 0.39 / n
     return w * (q1 + q3) / 2 + (1 - w) * m
 
 
-def luo_five(a, q1, m, q3, b, n):   # Luo et al. 2018, eq. 15
-    w1 = 2.2 / (2.2 + n ** 0.75)
-    w2 = 0.7 - 0.72 / n ** 0.55
+def luo_five(a, q1, m, q3, b, n):  # Luo et al. 2018, eq. 15
+    w1 = 2.2 / (2.2 + n**0.75)
+    w2 = 0.7 - 0.72 / n**0.55
     return w1 * (a + b) / 2 + w2 * (q1 + q3) / 2 + (1 - w1 - w2) * m
 
 
-def shi_sd(a, q1, q3, b, n):        # Shi et al. 2020, eq. 10: a weighted mean of Wan's two estimates
-    w = 1 / (1 + 0.07 * n ** 0.6)
+def shi_sd(a, q1, q3, b, n):  # Shi et al. 2020, eq. 10: a weighted mean of Wan's two estimates
+    w = 1 / (1 + 0.07 * n**0.6)
     return w * (b - a) / xi(n) + (1 - w) * (q3 - q1) / eta(n)
 
 
-SUMMARIES = [   # (minimum, q1, median, q3, maximum, n)
+SUMMARIES = [  # (minimum, q1, median, q3, maximum, n)
     (1.0, 4.0, 6.0, 9.0, 20.0, 30),
     (0.2, 1.1, 2.9, 7.4, 41.0, 12),
     (-3.0, -1.0, 0.5, 1.5, 4.0, 5),
@@ -78,7 +93,7 @@ def test_median_iqr_matches_luo_and_wan(a, q1, m, q3, b, n):
     assert got.sd == pytest.approx((q3 - q1) / eta(n), rel=1e-9)
     assert got.method == "median-iqr-to-mean-sd"
     wan = mean_sd_from_median_iqr(m, q1, q3, n, mean_method="wan")
-    assert wan.mean == pytest.approx((q1 + m + q3) / 3, rel=1e-12)   # Wan eq. 14
+    assert wan.mean == pytest.approx((q1 + m + q3) / 3, rel=1e-12)  # Wan eq. 14
     assert wan.sd == got.sd
 
 
@@ -89,7 +104,7 @@ def test_median_range_matches_luo_and_wan(a, q1, m, q3, b, n):
     assert got.sd == pytest.approx((b - a) / xi(n), rel=1e-9)
     assert got.method == "median-range-to-mean-sd"
     wan = mean_sd_from_median_range(m, a, b, n, mean_method="wan")
-    assert wan.mean == pytest.approx((a + 2 * m + b) / 4 + (a - 2 * m + b) / (4 * n), rel=1e-12)   # Wan eq. 2
+    assert wan.mean == pytest.approx((a + 2 * m + b) / 4 + (a - 2 * m + b) / (4 * n), rel=1e-12)  # Wan eq. 2
 
 
 @pytest.mark.parametrize("a, q1, m, q3, b, n", SUMMARIES)
@@ -98,25 +113,29 @@ def test_five_numbers_match_luo_shi_and_wan(a, q1, m, q3, b, n):
     assert got.mean == pytest.approx(luo_five(a, q1, m, q3, b, n), rel=1e-12)
     assert got.sd == pytest.approx(shi_sd(a, q1, q3, b, n), rel=1e-9)
     wan = mean_sd_from_five_numbers(a, q1, m, q3, b, n, mean_method="wan", sd_method="wan")
-    assert wan.mean == pytest.approx((a + 2 * q1 + 2 * m + 2 * q3 + b) / 8, rel=1e-12)   # Wan eq. 10
-    assert wan.sd == pytest.approx(((b - a) / xi(n) + (q3 - q1) / eta(n)) / 2, rel=1e-9)   # Wan eq. 13
+    assert wan.mean == pytest.approx((a + 2 * q1 + 2 * m + 2 * q3 + b) / 8, rel=1e-12)  # Wan eq. 10
+    assert wan.sd == pytest.approx(((b - a) / xi(n) + (q3 - q1) / eta(n)) / 2, rel=1e-9)  # Wan eq. 13
 
 
 def test_shi_weight_moves_from_range_to_iqr_as_n_grows():
     """Shi's weight on the range-based estimate, 1 / (1 + 0.07 n^0.6), falls with n: only a summary whose
     range and IQR disagree shows it, so take one whose range suggests a larger SD than its IQR."""
+
     def range_based(n):
         return (20 - 0) / xi(n)
 
     def iqr_based(n):
         return (11 - 9) / eta(n)
+
     for n in (5, 50, 500, 5000):
         sd = mean_sd_from_five_numbers(0, 9, 10, 11, 20, n).sd
         assert iqr_based(n) < sd < range_based(n)
-    share = [(mean_sd_from_five_numbers(0, 9, 10, 11, 20, n).sd - iqr_based(n)) / (range_based(n) - iqr_based(n))
-             for n in (5, 50, 500, 5000)]
+    share = [
+        (mean_sd_from_five_numbers(0, 9, 10, 11, 20, n).sd - iqr_based(n)) / (range_based(n) - iqr_based(n))
+        for n in (5, 50, 500, 5000)
+    ]
     assert share == sorted(share, reverse=True)
-    assert share[0] == pytest.approx(1 / (1 + 0.07 * 5 ** 0.6), rel=1e-9)
+    assert share[0] == pytest.approx(1 / (1 + 0.07 * 5**0.6), rel=1e-9)
 
 
 def test_printed_metablue_examples():
@@ -129,6 +148,7 @@ def test_printed_metablue_examples():
 
 # --------------------------------------------------------------------------------------------------------------
 # Wan's divisors: formula and exact ("table") values
+
 
 def test_formula_divisors():
     for n in (2, 3, 5, 10, 27, 50, 51, 200, 202, 10_000):
@@ -146,8 +166,9 @@ def test_exact_expected_values_against_closed_forms():
     assert _expected_normal_order_statistic(3, 5) == pytest.approx(0, abs=1e-10)
     assert _expected_normal_order_statistic(2, 2) == pytest.approx(1 / math.sqrt(math.pi), rel=1e-10)
     # symmetry: E(Z_(r)) = -E(Z_(n+1-r))
-    assert _expected_normal_order_statistic(4, 21) == pytest.approx(-_expected_normal_order_statistic(18, 21),
-                                                                    rel=1e-10)
+    assert _expected_normal_order_statistic(4, 21) == pytest.approx(
+        -_expected_normal_order_statistic(18, 21), rel=1e-10
+    )
 
 
 @pytest.mark.parametrize("n, printed", [(2, 1.128), (3, 1.693), (5, 2.326), (10, 3.078), (30, 4.086), (50, 4.498)])
@@ -190,12 +211,15 @@ def test_table_mode_reaches_the_estimators():
     five = mean_sd_from_five_numbers(1, 3, 4, 6, 10, 5, sd_method="wan", small_n="table")
     assert five.sd == pytest.approx((9 / 2.326 + 3 / 0.990) / 2, rel=1e-12)
     # Shi's estimator has no table variant
-    assert (mean_sd_from_five_numbers(1, 3, 4, 6, 10, 5, small_n="table").sd
-            == mean_sd_from_five_numbers(1, 3, 4, 6, 10, 5).sd)
+    assert (
+        mean_sd_from_five_numbers(1, 3, 4, 6, 10, 5, small_n="table").sd
+        == mean_sd_from_five_numbers(1, 3, 4, 6, 10, 5).sd
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
 # location-scale properties
+
 
 def five_numbers():
     values = st.lists(st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False), min_size=5, max_size=5)
@@ -207,9 +231,15 @@ ESTIMATORS = {
     "range": lambda v, n, **kw: mean_sd_from_median_range(v[2], v[0], v[4], n, **kw),
     "five": lambda v, n, **kw: mean_sd_from_five_numbers(*v, n, **kw),
 }
-VARIANTS = [("iqr", {}), ("iqr", {"mean_method": "wan"}), ("range", {}), ("range", {"mean_method": "wan"}),
-            ("five", {}), ("five", {"mean_method": "wan", "sd_method": "wan"}),
-            ("five", {"sd_method": "wan", "small_n": "table"})]
+VARIANTS = [
+    ("iqr", {}),
+    ("iqr", {"mean_method": "wan"}),
+    ("range", {}),
+    ("range", {"mean_method": "wan"}),
+    ("five", {}),
+    ("five", {"mean_method": "wan", "sd_method": "wan"}),
+    ("five", {"sd_method": "wan", "small_n": "table"}),
+]
 
 
 @pytest.mark.parametrize("kind, options", VARIANTS)
@@ -258,37 +288,41 @@ def test_monotone_in_spread_and_sample_size():
 # --------------------------------------------------------------------------------------------------------------
 # validation
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: mean_sd_from_median_iqr(5, 6, 9, 20), "q1 (6) is larger than median (5)"),
-    (lambda: mean_sd_from_median_iqr(10, 6, 9, 20), "median (10) is larger than q3 (9)"),
-    (lambda: mean_sd_from_median_iqr(5, 5, 5, 20), "q1 and q3 are equal"),
-    (lambda: mean_sd_from_median_range(5, 7, 9, 20), "minimum (7) is larger than median (5)"),
-    (lambda: mean_sd_from_median_range(5, 5, 5, 20), "minimum and maximum are equal"),
-    (lambda: mean_sd_from_five_numbers(1, 2, 3, 4, 3.5, 20), "q3 (4) is larger than maximum (3.5)"),
-    (lambda: mean_sd_from_five_numbers(2, 1, 3, 4, 5, 20), "minimum (2) is larger than q1 (1)"),
-    (lambda: mean_sd_from_five_numbers(1, 3, 3, 3, 5, 20), "q1 and q3 are equal"),
-    (lambda: mean_sd_from_median_iqr(5, 4, 6, 1), "at least 2"),
-    (lambda: mean_sd_from_median_iqr(5, 4, 6, 0), "at least 1"),
-    (lambda: mean_sd_from_median_iqr(5, 4, 6, -3), "at least 1"),
-    (lambda: mean_sd_from_median_iqr(5, 4, 6, 12.5), "whole number"),
-    (lambda: mean_sd_from_median_iqr(5, 4, 6, True), "whole number"),
-    (lambda: mean_sd_from_median_iqr(5, 4, 6, "12"), "whole number"),
-    (lambda: mean_sd_from_median_iqr(float("nan"), 4, 6, 12), "finite"),
-    (lambda: mean_sd_from_median_range(5, 4, float("inf"), 12), "finite"),
-    (lambda: mean_sd_from_median_range("5", 4, 6, 12), "must be a number"),
-    (lambda: mean_sd_from_median_iqr(5, 4, 6, 12, mean_method="hozo"), "mean_method"),
-    (lambda: mean_sd_from_five_numbers(1, 2, 3, 4, 5, 12, sd_method="bland"), "sd_method"),
-    (lambda: mean_sd_from_median_range(5, 4, 6, 12, small_n="exact"), "small_n"),
-    (lambda: sd_from_se(0, 10), "positive"),
-    (lambda: sd_from_se(-1, 10), "positive"),
-    (lambda: sd_from_se(1, 0), "at least 1"),
-    (lambda: sd_from_ci(5, 5, 10), "smaller than the upper limit"),
-    (lambda: sd_from_ci(6, 5, 10), "smaller than the upper limit"),
-    (lambda: sd_from_ci(1, 5, 10, level=95), "write 0.95"),
-    (lambda: sd_from_ci(1, 5, 10, level=0), "between 0 and 1"),
-    (lambda: sd_from_ci(1, 5, 10, distribution="z"), "distribution"),
-    (lambda: sd_from_ci(1, 5, 1), "n >= 2"),
-])
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: mean_sd_from_median_iqr(5, 6, 9, 20), "q1 (6) is larger than median (5)"),
+        (lambda: mean_sd_from_median_iqr(10, 6, 9, 20), "median (10) is larger than q3 (9)"),
+        (lambda: mean_sd_from_median_iqr(5, 5, 5, 20), "q1 and q3 are equal"),
+        (lambda: mean_sd_from_median_range(5, 7, 9, 20), "minimum (7) is larger than median (5)"),
+        (lambda: mean_sd_from_median_range(5, 5, 5, 20), "minimum and maximum are equal"),
+        (lambda: mean_sd_from_five_numbers(1, 2, 3, 4, 3.5, 20), "q3 (4) is larger than maximum (3.5)"),
+        (lambda: mean_sd_from_five_numbers(2, 1, 3, 4, 5, 20), "minimum (2) is larger than q1 (1)"),
+        (lambda: mean_sd_from_five_numbers(1, 3, 3, 3, 5, 20), "q1 and q3 are equal"),
+        (lambda: mean_sd_from_median_iqr(5, 4, 6, 1), "at least 2"),
+        (lambda: mean_sd_from_median_iqr(5, 4, 6, 0), "at least 1"),
+        (lambda: mean_sd_from_median_iqr(5, 4, 6, -3), "at least 1"),
+        (lambda: mean_sd_from_median_iqr(5, 4, 6, 12.5), "whole number"),
+        (lambda: mean_sd_from_median_iqr(5, 4, 6, True), "whole number"),
+        (lambda: mean_sd_from_median_iqr(5, 4, 6, "12"), "whole number"),
+        (lambda: mean_sd_from_median_iqr(float("nan"), 4, 6, 12), "finite"),
+        (lambda: mean_sd_from_median_range(5, 4, float("inf"), 12), "finite"),
+        (lambda: mean_sd_from_median_range("5", 4, 6, 12), "must be a number"),
+        (lambda: mean_sd_from_median_iqr(5, 4, 6, 12, mean_method="hozo"), "mean_method"),
+        (lambda: mean_sd_from_five_numbers(1, 2, 3, 4, 5, 12, sd_method="bland"), "sd_method"),
+        (lambda: mean_sd_from_median_range(5, 4, 6, 12, small_n="exact"), "small_n"),
+        (lambda: sd_from_se(0, 10), "positive"),
+        (lambda: sd_from_se(-1, 10), "positive"),
+        (lambda: sd_from_se(1, 0), "at least 1"),
+        (lambda: sd_from_ci(5, 5, 10), "smaller than the upper limit"),
+        (lambda: sd_from_ci(6, 5, 10), "smaller than the upper limit"),
+        (lambda: sd_from_ci(1, 5, 10, level=95), "write 0.95"),
+        (lambda: sd_from_ci(1, 5, 10, level=0), "between 0 and 1"),
+        (lambda: sd_from_ci(1, 5, 10, distribution="z"), "distribution"),
+        (lambda: sd_from_ci(1, 5, 1), "n >= 2"),
+    ],
+)
 def test_validation(call, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         call()
@@ -314,6 +348,7 @@ def test_whole_float_sample_size_is_accepted():
 
 # --------------------------------------------------------------------------------------------------------------
 # SD from SE and CI
+
 
 def test_sd_from_se():
     got = sd_from_se(0.4, 25)
@@ -357,15 +392,22 @@ def test_sd_from_ci_threshold_is_explicit():
 # --------------------------------------------------------------------------------------------------------------
 # results feed the provenance model
 
+
 def test_results_are_frozen_and_fit_provenance():
-    results = [mean_sd_from_median_iqr(5, 4, 7, 30), mean_sd_from_median_range(5, 1, 12, 30),
-               mean_sd_from_five_numbers(1, 4, 5, 7, 12, 30), sd_from_se(0.3, 30), sd_from_ci(2, 4, 30),
-               convert_unit(1.2, "mg/dL", "mg/L", "CRP")]
+    results = [
+        mean_sd_from_median_iqr(5, 4, 7, 30),
+        mean_sd_from_median_range(5, 1, 12, 30),
+        mean_sd_from_five_numbers(1, 4, 5, 7, 12, 30),
+        sd_from_se(0.3, 30),
+        sd_from_ci(2, 4, 30),
+        convert_unit(1.2, "mg/dL", "mg/L", "CRP"),
+    ]
     for result in results:
         with pytest.raises(FrozenInstanceError):
             result.note = "changed"
-        provenance = Provenance(kind="inferred", source="Table 2 of the study", reasoning="converted",
-                                **result.provenance_fields())
+        provenance = Provenance(
+            kind="inferred", source="Table 2 of the study", reasoning="converted", **result.provenance_fields()
+        )
         assert provenance.conversion == result.method
         assert provenance.transformation == result.note
     assert isinstance(results[0], Converted)
@@ -379,22 +421,25 @@ def test_results_are_frozen_and_fit_provenance():
 MU = MICRO + "g"
 
 
-@pytest.mark.parametrize("analyte, value, from_unit, to_unit, expected", [
-    ("CRP", 1.2, "mg/dL", "mg/L", 12),
-    ("CRP", 35, "mg/L", "mg/dL", 3.5),
-    ("CRP", 8, MU + "/mL", "mg/L", 8),
-    ("C-reactive protein", 0.7, "mg/dl", "mg/l", 7),
-    ("D-dimer", 0.5, "mg/L", "ng/mL", 500),
-    ("D-dimer", 0.5, "mg/L", MU + "/L", 500),
-    ("D-dimer", 0.5, "mg/L", MU + "/mL", 0.5),
-    ("D-dimer", 1830, "ng/mL", "mg/L", 1.83),
-    ("D-dimer", 1.83, "mg/L FEU", "ng/mL FEU", 1830),
-    ("D-dimer", 240, "ng/mL DDU", "mg/L DDU", 0.24),
-    ("ddimer", 2.1, "ug/mL", "ng/mL", 2100),
-    ("IL-6", 3, "ng/mL", "pg/mL", 3000),
-    ("IL-6", 45.2, "pg/mL", "ng/L", 45.2),
-    ("interleukin-6", 12, "pg/ml", "ng/ml", 0.012),
-])
+@pytest.mark.parametrize(
+    "analyte, value, from_unit, to_unit, expected",
+    [
+        ("CRP", 1.2, "mg/dL", "mg/L", 12),
+        ("CRP", 35, "mg/L", "mg/dL", 3.5),
+        ("CRP", 8, MU + "/mL", "mg/L", 8),
+        ("C-reactive protein", 0.7, "mg/dl", "mg/l", 7),
+        ("D-dimer", 0.5, "mg/L", "ng/mL", 500),
+        ("D-dimer", 0.5, "mg/L", MU + "/L", 500),
+        ("D-dimer", 0.5, "mg/L", MU + "/mL", 0.5),
+        ("D-dimer", 1830, "ng/mL", "mg/L", 1.83),
+        ("D-dimer", 1.83, "mg/L FEU", "ng/mL FEU", 1830),
+        ("D-dimer", 240, "ng/mL DDU", "mg/L DDU", 0.24),
+        ("ddimer", 2.1, "ug/mL", "ng/mL", 2100),
+        ("IL-6", 3, "ng/mL", "pg/mL", 3000),
+        ("IL-6", 45.2, "pg/mL", "ng/L", 45.2),
+        ("interleukin-6", 12, "pg/ml", "ng/ml", 0.012),
+    ],
+)
 def test_unit_values(analyte, value, from_unit, to_unit, expected):
     assert convert_unit(value, from_unit, to_unit, analyte).value == pytest.approx(expected, rel=1e-15)
 
@@ -434,8 +479,9 @@ def test_identity_is_not_a_conversion():
     assert "FEU or DDU not stated" in convert_unit(0.8, "mg/L", "ng/mL", "D-dimer").note
 
 
-@pytest.mark.parametrize("from_unit, to_unit", [("mg/L FEU", "mg/L DDU"), ("ng/mL DDU", "ug/mL FEU"),
-                                                ("ug FEU/mL", "ng DDU/mL")])
+@pytest.mark.parametrize(
+    "from_unit, to_unit", [("mg/L FEU", "mg/L DDU"), ("ng/mL DDU", "ug/mL FEU"), ("ug FEU/mL", "ng DDU/mL")]
+)
 def test_feu_and_ddu_are_never_mixed(from_unit, to_unit):
     with pytest.raises(ValueError, match=r"reporting unit differs \(FEU vs DDU\)") as error:
         convert_unit(1.0, from_unit, to_unit, "D-dimer")

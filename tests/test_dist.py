@@ -21,8 +21,12 @@ def same(a: float, b: float) -> bool:
 @pytest.mark.parametrize("df", DFS)
 def test_t_two_sided_p_is_the_ufuncs(df):
     rng = np.random.default_rng(int(df * 10))
-    ts = np.concatenate([rng.standard_cauchy(300) * rng.choice([1e-6, 1e-2, 1.0, 10.0, 1e4], 300),
-                         [0.0, -0.0, 1.96, -2.18, 40.0, np.inf, -np.inf, np.nan, 1e300]])
+    ts = np.concatenate(
+        [
+            rng.standard_cauchy(300) * rng.choice([1e-6, 1e-2, 1.0, 10.0, 1e4], 300),
+            [0.0, -0.0, 1.96, -2.18, 40.0, np.inf, -np.inf, np.nan, 1e300],
+        ]
+    )
     for t in ts.tolist():
         got = dist.t_two_sided_p(t, df)
         assert type(got) is float
@@ -32,8 +36,12 @@ def test_t_two_sided_p_is_the_ufuncs(df):
 @pytest.mark.parametrize("df", DFS)
 def test_chi2_sf_is_the_ufuncs(df):
     rng = np.random.default_rng(int(df * 10) + 1)
-    qs = np.concatenate([np.abs(rng.standard_cauchy(300)) * rng.choice([1e-6, 1e-2, 1.0, 10.0, 1e4], 300),
-                         [0.0, float(df), float(df) - 1, 1e300, np.inf, np.nan]])
+    qs = np.concatenate(
+        [
+            np.abs(rng.standard_cauchy(300)) * rng.choice([1e-6, 1e-2, 1.0, 10.0, 1e4], 300),
+            [0.0, float(df), float(df) - 1, 1e300, np.inf, np.nan],
+        ]
+    )
     for q in qs.tolist():
         got = dist.chi2_sf(q, df)
         assert type(got) is float

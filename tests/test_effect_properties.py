@@ -13,15 +13,25 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
-from builder.stats.effects import EffectSizes, log_odds_ratio, log_ratio_of_means, log_risk_ratio, mean_difference, peto_log_odds_ratio, risk_difference, standardised_mean_difference
+from builder.stats.effects import (
+    EffectSizes,
+    log_odds_ratio,
+    log_ratio_of_means,
+    log_risk_ratio,
+    mean_difference,
+    peto_log_odds_ratio,
+    risk_difference,
+    standardised_mean_difference,
+)
 from builder.stats.fit import Fit
 from builder.stats.fixed import fixed_iv
 from builder.stats.mh import mantel_haenszel_or, mantel_haenszel_rd, mantel_haenszel_rr
 from builder.stats.peto import peto_or
 from builder.stats.random import random_effects
 
-PROPERTY_SETTINGS = settings(derandomize=True, max_examples=25, deadline=None, database=None,
-                             suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(
+    derandomize=True, max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 # Closed-form results (effect sizes, common-effect, DL, MH, Peto) recomputed from reordered, rescaled or swapped
 # data differ only by floating-point rounding in sums and products: ~1e-15 relative, far inside 1e-9.
@@ -62,16 +72,23 @@ def continuous_studies(draw, min_k=2, max_k=8):
 
 # ---------------------------------------------------------------------------------------------- helpers
 
-BINARY_MEASURES = {"log OR": log_odds_ratio, "log RR": log_risk_ratio, "RD": risk_difference,
-                   "Peto log OR": peto_log_odds_ratio}
+BINARY_MEASURES = {
+    "log OR": log_odds_ratio,
+    "log RR": log_risk_ratio,
+    "RD": risk_difference,
+    "Peto log OR": peto_log_odds_ratio,
+}
 POOLED = {
     "fixed": lambda es: fixed_iv(es),
     "DL": lambda es: random_effects(es, "DL"),
     "REML": lambda es: random_effects(es, "REML"),
     "REML-HKSJ": lambda es: random_effects(es, "REML", "hksj"),
 }
-MH = {"OR": (mantel_haenszel_or, log_odds_ratio), "RR": (mantel_haenszel_rr, log_risk_ratio),
-      "RD": (mantel_haenszel_rd, risk_difference)}
+MH = {
+    "OR": (mantel_haenszel_or, log_odds_ratio),
+    "RR": (mantel_haenszel_rr, log_risk_ratio),
+    "RD": (mantel_haenszel_rd, risk_difference),
+}
 
 
 def tolerance(model: str) -> dict:
@@ -94,8 +111,21 @@ def mh_fit(measure: str, cells, add: float) -> Fit | None:
 def assert_finite(fit: Fit) -> None:
     """No NaN or infinity anywhere in a fit: every number is finite or deliberately None, and the weights are
     finite for the studies in the model (NaN only for those left out) and add up to 100%."""
-    for field in ("estimate", "se", "ci_low", "ci_high", "statistic", "p", "tau2", "q", "q_p", "i2", "h2",
-                  "pi_low", "pi_high"):
+    for field in (
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "statistic",
+        "p",
+        "tau2",
+        "q",
+        "q_p",
+        "i2",
+        "h2",
+        "pi_low",
+        "pi_high",
+    ):
         value = getattr(fit, field)
         assert value is None or math.isfinite(value), f"{field} = {value}"
     assert fit.se > 0 and fit.ci_low <= fit.estimate <= fit.ci_high and 0 <= fit.p <= 1
@@ -120,6 +150,7 @@ def reorder(es: EffectSizes, order) -> EffectSizes:
 
 
 # ------------------------------------------------------------------------------------------------ tests
+
 
 @PROPERTY_SETTINGS
 @given(data=binary_studies(), seed=st.randoms(use_true_random=False))
@@ -153,8 +184,9 @@ def assert_scales(data, c, models) -> None:
         fit, fit_c = POOLED[model](md), POOLED[model](md_c)
         tol = tolerance(model)
         for field in ("estimate", "se", "ci_low", "ci_high"):
-            assert getattr(fit_c, field) == pytest.approx(c * getattr(fit, field), rel=tol["rel"],
-                                                          abs=tol["abs"] * c), (model, field)
+            assert getattr(fit_c, field) == pytest.approx(
+                c * getattr(fit, field), rel=tol["rel"], abs=tol["abs"] * c
+            ), (model, field)
         assert fit_c.p == pytest.approx(fit.p, **tol)
 
 
@@ -175,10 +207,13 @@ def test_scaling_means_and_sds_scales_md_and_leaves_smd_unchanged(data, c):
 # threshold. Shrinking is switched off so that a failure costs seconds, not minutes of 1000-iteration fits.
 @settings(PROPERTY_SETTINGS, phases=[Phase.explicit, Phase.generate])
 @given(data=continuous_studies(), c=st.floats(0.01, 100))
-@example(data=tuple(np.array(x) for x in ([0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 11.21], [3.0, 2.0],
-                                          [3.0, 54.0])), c=42.0)
-@example(data=tuple(np.array(x) for x in ([-24.15, -0.01], [1.0, 27.0], [2.0, 7.0], [29.78, 65.8], [1.0, 1.0],
-                                          [2.0, 2.0])), c=3.0)
+@example(
+    data=tuple(np.array(x) for x in ([0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 11.21], [3.0, 2.0], [3.0, 54.0])), c=42.0
+)
+@example(
+    data=tuple(np.array(x) for x in ([-24.15, -0.01], [1.0, 27.0], [2.0, 7.0], [29.78, 65.8], [1.0, 1.0], [2.0, 2.0])),
+    c=3.0,
+)
 def test_scaling_means_and_sds_scales_reml_md(data, c):
     assert_scales(data, c, ("REML",))
 
@@ -223,8 +258,11 @@ def ratio_scale(data):
     return np.abs(m1) + 0.5, sd1, n1, np.abs(m2) + 0.5, sd2, n2
 
 
-CONTINUOUS_MEASURES = {"MD": (mean_difference, lambda d: d), "SMD": (standardised_mean_difference, lambda d: d),
-                       "log ROM": (log_ratio_of_means, ratio_scale)}
+CONTINUOUS_MEASURES = {
+    "MD": (mean_difference, lambda d: d),
+    "SMD": (standardised_mean_difference, lambda d: d),
+    "log ROM": (log_ratio_of_means, ratio_scale),
+}
 
 
 def swap_continuous(data):
@@ -292,8 +330,9 @@ def test_continuous_fits_are_finite(data):
 def test_hksj_with_identical_estimates():
     """Under HKSJ, identical estimates make the scale factor 0 and the SE 0 (metafor returns se = 0 and z = NaN or
     Inf): the engine must refuse (ValueError) or return finite numbers, never divide by zero."""
-    es = EffectSizes(np.array([0.2, 0.2, 0.2]), np.array([0.1, 0.2, 0.3]), np.ones(3, dtype=bool),
-                     np.zeros(3, dtype=bool))
+    es = EffectSizes(
+        np.array([0.2, 0.2, 0.2]), np.array([0.1, 0.2, 0.3]), np.ones(3, dtype=bool), np.zeros(3, dtype=bool)
+    )
     try:
         fit = random_effects(es, "REML", "hksj")
     except ValueError:

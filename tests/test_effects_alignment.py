@@ -14,21 +14,30 @@ import math
 
 import numpy as np
 import pytest
+from alignment import Tol, load_reference
 
-from builder.stats.effects import PRE_POST_R_DEFAULT, PRE_POST_R_SENSITIVITY, EffectSizes, generic, log_ratio_of_means, log_risk_ratio, mean_difference, peto_log_odds_ratio, pre_post_mean_change, risk_difference, standardised_mean_difference
+from builder.stats.effects import (
+    PRE_POST_R_DEFAULT,
+    PRE_POST_R_SENSITIVITY,
+    EffectSizes,
+    generic,
+    log_ratio_of_means,
+    log_risk_ratio,
+    mean_difference,
+    peto_log_odds_ratio,
+    pre_post_mean_change,
+    risk_difference,
+    standardised_mean_difference,
+)
 from builder.stats.fit import Fit
 from builder.stats.mh import mantel_haenszel_rd, mantel_haenszel_rr
 from builder.stats.peto import peto_or
 from builder.stats.random import random_effects
 
-from alignment import Tol, load_reference
-
 REFERENCE = load_reference("effects")
 DATASETS = REFERENCE["datasets"]
 ESCALC = REFERENCE["escalc"]
 CASES = REFERENCE["cases"]
-
-
 
 
 # ------------------------------------------------------------------------------------------ tolerances
@@ -73,28 +82,43 @@ PERCENT_QUANTITIES = {"I2", "H2", "weights"}
 # so a 1e-9 error in tau² changes p by ~2e-7 relative; 1e-6 relative leaves a margin of 5.
 P_VALUE_ITERATIVE = Tol(rtol=1e-6, atol=0.0)
 
-TAU2_FREE = {"QE", "QEp"}          # Q is about the fixed-effect estimate: it does not depend on tau²
+TAU2_FREE = {"QE", "QEp"}  # Q is about the fixed-effect estimate: it does not depend on tau²
 
 # --------------------------------------------------------------------------- the grid we claim to match
 
 DATASET_TYPES = {
-    "bcg": "binary", "sparse": "binary", "msc_survival": "binary",
-    "normand1999": "continuous", "continuous_edge": "continuous",
+    "bcg": "binary",
+    "sparse": "binary",
+    "msc_survival": "binary",
+    "normand1999": "continuous",
+    "continuous_edge": "continuous",
     "prepost": "prepost",
-    "generic_ratio": "generic", "generic_difference": "generic",
+    "generic_ratio": "generic",
+    "generic_difference": "generic",
 }
-ESCALC_MEASURES = {"binary": ("RR", "RD", "PETO"), "continuous": ("MD", "SMD", "ROM"), "prepost": ("MC",),
-                   "generic": ("GEN",)}
+ESCALC_MEASURES = {
+    "binary": ("RR", "RD", "PETO"),
+    "continuous": ("MD", "SMD", "ROM"),
+    "prepost": ("MC",),
+    "generic": ("GEN",),
+}
 ESCALC_ADD = (0.0, 0.5)
 MC_R = ("0", "0.5", "0.8", "study")
 MH_CC = (0.0, 0.5)
 PETO_ARGS = ("strict", "metafor_default")
-RANDOM_MEASURES = {"bcg": ("RR", "RD"), "sparse": ("RR", "RD"), "msc_survival": ("RR", "RD"),
-                   "normand1999": ("SMD", "ROM"), "continuous_edge": ("SMD",), "prepost": ("MC",),
-                   "generic_ratio": ("GEN",), "generic_difference": ("GEN",)}
-RANDOM_ADD = 0.5                    # correction of the per-study estimates pooled by the random-effects models
+RANDOM_MEASURES = {
+    "bcg": ("RR", "RD"),
+    "sparse": ("RR", "RD"),
+    "msc_survival": ("RR", "RD"),
+    "normand1999": ("SMD", "ROM"),
+    "continuous_edge": ("SMD",),
+    "prepost": ("MC",),
+    "generic_ratio": ("GEN",),
+    "generic_difference": ("GEN",),
+}
+RANDOM_ADD = 0.5  # correction of the per-study estimates pooled by the random-effects models
 RANDOM_MC_R = "0.5"
-DISPLAY_ADD = 0.5                   # correction of the per-study estimates that give Q in the MH models
+DISPLAY_ADD = 0.5  # correction of the per-study estimates that give Q in the MH models
 
 
 def expected_escalc_grid() -> set[tuple]:
@@ -132,6 +156,7 @@ def case_key(case: dict) -> tuple:
 
 # ------------------------------------------------------------------------------------------- builders
 
+
 def as_float(values) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
@@ -154,8 +179,7 @@ def effect_sizes(dataset: str, measure: str, add: float | None = None, r: str | 
         return build(x["m1i"], x["sd1i"], x["n1i"], x["m2i"], x["sd2i"], x["n2i"])
     if d["type"] == "prepost":
         return pre_post_mean_change(x["m_post"], x["sd_post"], x["m_pre"], x["sd_pre"], x["n"], correlations(x, r))
-    return generic(x["estimate"], se=x["se"], ci_low=x["ci_low"], ci_high=x["ci_high"], log=d["log"],
-                   level=d["level"])
+    return generic(x["estimate"], se=x["se"], ci_low=x["ci_low"], ci_high=x["ci_high"], log=d["log"], level=d["level"])
 
 
 def case_effect_sizes(case: dict) -> EffectSizes:
@@ -212,7 +236,7 @@ def compare_effect_sizes(es: EffectSizes, yi_ref: np.ndarray, vi_ref: np.ndarray
     zero_var = zero_variance_in_metafor(vi_ref)
     yi_ref, vi_ref = yi_ref.copy(), vi_ref.copy()
     yi_ref[zero_var] = vi_ref[zero_var] = np.nan
-    yi_ref[np.isnan(vi_ref)] = np.nan           # metafor keeps a yi without a variance (a generic estimate alone)
+    yi_ref[np.isnan(vi_ref)] = np.nan  # metafor keeps a yi without a variance (a generic estimate alone)
     problems = []
     if not np.array_equal(es.estimable, ~np.isnan(yi_ref) & ~np.isnan(vi_ref)):
         problems.append(f"estimable: ours {es.estimable.tolist()}, metafor {(~np.isnan(vi_ref)).tolist()}")
@@ -224,10 +248,11 @@ def compare_effect_sizes(es: EffectSizes, yi_ref: np.ndarray, vi_ref: np.ndarray
 
 # ------------------------------------------------------------------------------------------------ tests
 
+
 def test_reference_was_generated_as_the_tolerances_assume():
     generator, settings = REFERENCE["generator"], REFERENCE["settings"]
     assert generator["metafor"] and generator["R"]
-    assert settings["reml_control"]["threshold"] <= 1e-12      # TAU2_ITERATIVE depends on it
+    assert settings["reml_control"]["threshold"] <= 1e-12  # TAU2_ITERATIVE depends on it
     assert settings["escalc_binary"] == {"add": list(ESCALC_ADD), "to": "only0", "drop00": True}
     assert settings["escalc_continuous"] == {"vtype": "LS"}
     assert settings["rma"]["method"] == "REML" and settings["rma"]["test"] == "knha"
@@ -241,8 +266,7 @@ def test_reference_grid_is_complete():
     assert set(DATASETS) == set(DATASET_TYPES)
     for name, kind in DATASET_TYPES.items():
         assert DATASETS[name]["type"] == kind
-    for entries, key, want in ((ESCALC, escalc_key, expected_escalc_grid()),
-                               (CASES, case_key, expected_model_grid())):
+    for entries, key, want in ((ESCALC, escalc_key, expected_escalc_grid()), (CASES, case_key, expected_model_grid())):
         keys = [key(e) for e in entries]
         assert len(keys) == len(set(keys)), "duplicate entries in the reference"
         names = [e["name"] for e in entries]
@@ -256,12 +280,13 @@ def test_reference_exercises_the_edge_cases():
     """The datasets were designed to contain these; a change to the R script that loses one fails here."""
     x = inputs("sparse")
     a, n1, c, n2 = (np.array(x[k], dtype=float) for k in ("ai", "n1i", "ci", "n2i"))
-    assert np.any((a == 0) & (c == 0)) and np.any((a == n1) & (c == n2))          # double zero, double all
-    assert np.any((a == 0) & (c == n2)) or np.any((a == n1) & (c == 0))           # 0% vs 100%
-    assert np.any((a == 0) & (c > 0)) and np.any((c == 0) & (a > 0))              # single zeros in each arm
+    assert np.any((a == 0) & (c == 0)) and np.any((a == n1) & (c == n2))  # double zero, double all
+    assert np.any((a == 0) & (c == n2)) or np.any((a == n1) & (c == 0))  # 0% vs 100%
+    assert np.any((a == 0) & (c > 0)) and np.any((c == 0) & (a > 0))  # single zeros in each arm
     metafor_zero_variance = [e["name"] for e in ESCALC if np.any(zero_variance_in_metafor(as_float(e["vi"])))]
     assert {"sparse/RD/add0", "continuous_edge/MD", "continuous_edge/ROM", "prepost/MC/rstudy"} <= set(
-        metafor_zero_variance)
+        metafor_zero_variance
+    )
 
 
 @pytest.mark.parametrize("entry", ESCALC, ids=[e["name"] for e in ESCALC])
@@ -271,14 +296,15 @@ def test_effect_sizes_match_escalc(entry):
     assert not problems, f"{entry['name']}:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("entry", [e for e in ESCALC if e["measure"] != "MD"],
-                         ids=[e["name"] for e in ESCALC if e["measure"] != "MD"])
+@pytest.mark.parametrize(
+    "entry", [e for e in ESCALC if e["measure"] != "MD"], ids=[e["name"] for e in ESCALC if e["measure"] != "MD"]
+)
 def test_not_estimable_is_nan(entry):
     es = effect_sizes(entry["dataset"], entry["measure"], add=entry["add"], r=entry["r"])
     assert np.array_equal(es.estimable, np.isfinite(es.yi)) and np.array_equal(es.estimable, np.isfinite(es.vi))
     assert np.all(es.vi[es.estimable] > 0)
     if entry["measure"] in {"RR", "RD", "PETO"}:
-        assert not np.any(es.corrected & ~es.estimable)        # drop00 before the correction, as metafor
+        assert not np.any(es.corrected & ~es.estimable)  # drop00 before the correction, as metafor
         if entry["add"] == 0:
             assert not es.corrected.any()
     else:
@@ -305,8 +331,18 @@ def test_fit_matches_metafor(case):
         assert fit.df is None and fit.model == "fixed"
         assert fit.method == {"mh": "MH", "peto": "Peto"}[case["model"]]
 
-    pairs = {"estimate": fit.estimate, "se": fit.se, "ci_lb": fit.ci_low, "ci_ub": fit.ci_high,
-             "zval": fit.statistic, "pval": fit.p, "QE": fit.q, "QEp": fit.q_p, "I2": fit.i2, "H2": fit.h2}
+    pairs = {
+        "estimate": fit.estimate,
+        "se": fit.se,
+        "ci_lb": fit.ci_low,
+        "ci_ub": fit.ci_high,
+        "zval": fit.statistic,
+        "pval": fit.p,
+        "QE": fit.q,
+        "QEp": fit.q_p,
+        "I2": fit.i2,
+        "H2": fit.h2,
+    }
     if case["model"] == "random":
         pairs.update(tau2=fit.tau2, pi_lb=fit.pi_low, pi_ub=fit.pi_high)
         assert fit.i2_basis == "tau2"
@@ -322,13 +358,17 @@ def test_fit_matches_metafor(case):
             problems.append(f"{quantity}: ours {ours!r}, metafor {ref!r}, diff {ours - ref:.3e}")
 
     problems += compare_vector("weights", fit.weights, weights_ref, tolerance(case, "weights"))
-    es = (peto_log_odds_ratio(*(inputs(case["dataset"])[k] for k in ("ai", "n1i", "ci", "n2i")),
-                              add=case["display_add"]) if case["model"] == "peto" else case_effect_sizes(case))
+    es = (
+        peto_log_odds_ratio(*(inputs(case["dataset"])[k] for k in ("ai", "n1i", "ci", "n2i")), add=case["display_add"])
+        if case["model"] == "peto"
+        else case_effect_sizes(case)
+    )
     problems += compare_effect_sizes(es, as_float(case["yi"]), as_float(case["vi"]))
     assert not problems, f"{case['name']}:\n" + "\n".join(problems)
 
 
 # ------------------------------------------------------------- documented behaviour that metafor does not pin
+
 
 def test_reference_uses_the_analysis_layers_pre_post_correlations():
     assert float(RANDOM_MC_R) == PRE_POST_R_DEFAULT
@@ -337,13 +377,19 @@ def test_reference_uses_the_analysis_layers_pre_post_correlations():
 
 def test_generic_conventions():
     # log=True: ratios are logged, se is the SE of the log ratio and wins over the interval
-    es = generic([2.0, 2.0, None, -1.0, 0.5], se=[0.3, None, None, 0.2, None],
-                 ci_low=[1.0, 1.0, 1.0, 0.5, None], ci_high=[4.0, 4.0, 4.0, 2.0, None], log=True)
+    es = generic(
+        [2.0, 2.0, None, -1.0, 0.5],
+        se=[0.3, None, None, 0.2, None],
+        ci_low=[1.0, 1.0, 1.0, 0.5, None],
+        ci_high=[4.0, 4.0, 4.0, 2.0, None],
+        log=True,
+    )
     z = 1.959963984540054
     np.testing.assert_allclose(es.yi[:3], [math.log(2), math.log(2), math.log(2)], rtol=1e-15)
-    np.testing.assert_allclose(es.vi[:3], [0.09, (math.log(4) / (2 * z)) ** 2, (math.log(4) / (2 * z)) ** 2],
-                               rtol=1e-12)
-    assert es.estimable.tolist() == [True, True, True, False, False]     # a negative ratio; nothing to go on
+    np.testing.assert_allclose(
+        es.vi[:3], [0.09, (math.log(4) / (2 * z)) ** 2, (math.log(4) / (2 * z)) ** 2], rtol=1e-12
+    )
+    assert es.estimable.tolist() == [True, True, True, False, False]  # a negative ratio; nothing to go on
     assert np.isnan(es.yi[3]) and np.isnan(es.vi[4]) and not es.corrected.any()
     # level: a 90% interval is narrower for the same SE
     es90 = generic([0.0], ci_low=[-1.0], ci_high=[1.0], level=0.90)
@@ -355,14 +401,14 @@ def test_generic_conventions():
 def test_peto_display_must_flag_the_same_studies():
     x = inputs("sparse")
     cells = (x["ai"], x["n1i"], x["ci"], x["n2i"])
-    with_correction = log_risk_ratio(*cells, add=0.5)        # the same studies estimable: accepted
+    with_correction = log_risk_ratio(*cells, add=0.5)  # the same studies estimable: accepted
     assert peto_or(*cells, display=with_correction).estimate == peto_or(*cells).estimate
     with pytest.raises(ValueError, match="display"):
-        peto_or(*cells, display=log_risk_ratio(*cells, add=0.0))   # single-zero studies not estimable
+        peto_or(*cells, display=log_risk_ratio(*cells, add=0.0))  # single-zero studies not estimable
 
 
 def test_not_estimable_pooled_results_raise():
-    none = ([0, 5], [10, 5], [0, 5], [10, 5])                  # a double-zero and a double-all study
+    none = ([0, 5], [10, 5], [0, 5], [10, 5])  # a double-zero and a double-all study
     display = log_risk_ratio(*none)
     for pool in (mantel_haenszel_rr, mantel_haenszel_rd):
         with pytest.raises(ValueError):
@@ -400,9 +446,21 @@ def test_worst_differences():
     for case in CASES:
         fit = fit_case(case)
         kind = "random" if case["model"] == "random" else case["model"]
-        for q, ours in (("estimate", fit.estimate), ("se", fit.se), ("ci_lb", fit.ci_low), ("ci_ub", fit.ci_high),
-                        ("zval", fit.statistic), ("pval", fit.p), ("QE", fit.q), ("QEp", fit.q_p), ("I2", fit.i2),
-                        ("H2", fit.h2), ("tau2", fit.tau2), ("pi_lb", fit.pi_low), ("pi_ub", fit.pi_high)):
+        for q, ours in (
+            ("estimate", fit.estimate),
+            ("se", fit.se),
+            ("ci_lb", fit.ci_low),
+            ("ci_ub", fit.ci_high),
+            ("zval", fit.statistic),
+            ("pval", fit.p),
+            ("QE", fit.q),
+            ("QEp", fit.q_p),
+            ("I2", fit.i2),
+            ("H2", fit.h2),
+            ("tau2", fit.tau2),
+            ("pi_lb", fit.pi_low),
+            ("pi_ub", fit.pi_high),
+        ):
             note(f"{kind} {q}", ours, case[q], case["name"])
         for o, r in zip(fit.weights, as_float(case["weights"])):
             note(f"{kind} weights", o, r, case["name"])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import TODAY
 
-from builder.report.figures import prisma
 from builder.errors import DataError
 from builder.ingest.loader import load
-from conftest import TODAY
+from builder.report.figures import prisma
 
 
 def _edit(project, old, new):
@@ -35,7 +35,8 @@ def test_included_studies_are_counted_from_the_study_files(project):
 def test_a_new_study_file_without_updated_counts_is_an_error(project):
     src = project / "data/studies/tang-2020.yaml"
     (project / "data/studies/tang-2021.yaml").write_text(
-        src.read_text(encoding="utf-8").replace("id: tang-2020", "id: tang-2021"), encoding="utf-8")
+        src.read_text(encoding="utf-8").replace("id: tang-2020", "id: tang-2021"), encoding="utf-8"
+    )
     [p] = _problems(project)
     assert p.field == "flow.unaccounted" and "23 studies" in p.message and "= 22" in p.message
     assert "other_methods" in p.message

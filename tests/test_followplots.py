@@ -8,12 +8,12 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import TODAY
 
 from builder.analysis import run as analysis
+from builder.ingest.loader import load
 from builder.report import fmt
 from builder.report.figures import forest
-from builder.ingest.loader import load
-from conftest import TODAY
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -26,7 +26,7 @@ def primary(built):
 
 def page_svg(built, ident: str) -> ET.Element:
     html = (built / "site/outcomes/survival.html").read_text(encoding="utf-8")
-    match = re.search(r'<svg[^>]*aria-labelledby="' + ident + r'-title.*?</svg>', html, re.S)
+    match = re.search(r'<svg[^>]*aria-labelledby="' + ident + r"-title.*?</svg>", html, re.S)
     assert match, ident
     return ET.fromstring(match.group(0))
 
@@ -68,8 +68,7 @@ def test_squares_sit_at_the_estimates_and_the_reference_line_at_the_pooled_one(b
     assert float(ref.get("x1")) == pytest.approx(x(primary.fit.estimate), abs=0.05)
     centres = [float(r.get("x")) + float(r.get("width")) / 2 for r in root.findall(f"{SVG}rect[@class='sq']")]
     shown = [r.fit for r in primary.followups["leave_one_out"] if r.fit is not None]
-    lo, hi, _ = forest.axis_for(
-        [abs(v) for f in shown + [primary.fit] for v in (f.ci_low, f.ci_high)], "log")
+    lo, hi, _ = forest.axis_for([abs(v) for f in shown + [primary.fit] for v in (f.ci_low, f.ci_high)], "log")
     for centre, f in zip(centres, shown):
         assert lo <= f.estimate <= hi
         assert centre == pytest.approx(x(f.estimate), abs=0.05)

@@ -7,11 +7,11 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import TODAY
 
 from builder.analysis import run as analysis
-from builder.report.figures import forest
 from builder.ingest.loader import load
-from conftest import TODAY
+from builder.report.figures import forest
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 
@@ -24,8 +24,12 @@ def results(built):
 
 def parse(result):
     root = ET.fromstring(forest.render(result))
-    texts = [(float(t.get("x")), float(t.get("y")), t.text or "") for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    squares = [(float(r.get("x")), float(r.get("y")), float(r.get("width"))) for r in root.findall("s:rect[@class='sq']", NS)]
+    texts = [
+        (float(t.get("x")), float(t.get("y")), t.text or "") for t in root.iter("{http://www.w3.org/2000/svg}text")
+    ]
+    squares = [
+        (float(r.get("x")), float(r.get("y")), float(r.get("width"))) for r in root.findall("s:rect[@class='sq']", NS)
+    ]
     diamond = root.find("s:polygon[@class='dia']", NS)
     return root, texts, squares, diamond
 
@@ -59,7 +63,7 @@ def test_squares_follow_study_order_and_weight(results):
     sides = [w for _, _, w in squares]
     weights = [row.weight for row in shown]
     for (w1, s1), (w2, s2) in zip(zip(weights, sides), zip(weights[1:], sides[1:])):
-        assert (w1 - w2) * (s1 - s2) >= 0      # bigger weight, bigger square
+        assert (w1 - w2) * (s1 - s2) >= 0  # bigger weight, bigger square
     heaviest = max(range(len(weights)), key=weights.__getitem__)
     assert sides[heaviest] == max(sides)
 
@@ -69,7 +73,10 @@ def test_diamond_spans_the_confidence_interval(results):
     _, texts, _, diamond = parse(r)
     xs = [float(p.split(",")[0]) for p in diamond.get("points").split()]
     tick = {label: x for x, _, label in texts if label in ("1", "10")}
-    to_x = lambda v: tick["1"] + math.log10(math.exp(v)) * (tick["10"] - tick["1"])   # log axis from its ticks
+
+    def to_x(v):  # log axis from its ticks
+        return tick["1"] + math.log10(math.exp(v)) * (tick["10"] - tick["1"])
+
     assert min(xs) == pytest.approx(to_x(r.fit.ci_low), abs=0.05)
     assert max(xs) == pytest.approx(to_x(r.fit.ci_high), abs=0.05)
     assert sorted(xs)[1] == pytest.approx(to_x(r.fit.estimate), abs=0.05)
@@ -80,7 +87,7 @@ def test_favours_labels_follow_the_direction_of_benefit(results):
     _, texts, _, _ = parse(r)
     left = next(x for x, _, t in texts if t == "Favours Control")
     right = next(x for x, _, t in texts if t == "Favours MSC")
-    assert left < right       # survival: a higher odds of being alive favours MSC, on the right
+    assert left < right  # survival: a higher odds of being alive favours MSC, on the right
 
 
 def test_log_axis_is_symmetric_about_one_with_arrows_beyond(results):
@@ -89,7 +96,7 @@ def test_log_axis_is_symmetric_about_one_with_arrows_beyond(results):
     assert lo == pytest.approx(-hi)
     assert math.exp(hi) in (2, 5, 10, 20, 50, 100) or math.isclose(math.exp(hi), 100)
     root, _, _, _ = parse(r)
-    assert root.findall("s:polygon[@class='arrow']", NS)   # Leng 2020's upper limit is off the axis
+    assert root.findall("s:polygon[@class='arrow']", NS)  # Leng 2020's upper limit is off the axis
 
 
 def test_alt_text_states_the_result(results):
@@ -105,6 +112,7 @@ def test_risk_of_bias_columns_follow_the_assessments(results):
     """Survival: only Lanzoni 2021 is assessed (Cochrane RoB 1, complete; its RoB 2 assessment is mostly
     unreadable), so the columns are RoB 1's seven domains, filled for Lanzoni and 'not assessed' for the rest."""
     from builder.report.figures import robfig
+
     r = results["survival-primary"]
     root, texts, _, _ = parse(r)
     assert "fp forest rob" == root.get("class")
@@ -122,4 +130,4 @@ def test_risk_of_bias_columns_follow_the_assessments(results):
             assert marks == ["na"] * 7
     assert "Risk of bias (Cochrane RoB 1) is shown beside the plot for 1 of 8 studies." in forest.describe(r)
     assert robfig.for_analysis(results["crp-primary"].rows, "crp")[0] is None
-    assert 'class="fp forest"' in forest.render(results["crp-primary"])     # no study assessed: no columns
+    assert 'class="fp forest"' in forest.render(results["crp-primary"])  # no study assessed: no columns

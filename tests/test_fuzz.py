@@ -10,19 +10,24 @@ import shutil
 
 import pytest
 import yaml
+from conftest import ROOT, TODAY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builder.errors import DataError, Problem
 from builder.ingest.loader import load
-from conftest import ROOT, TODAY
 
 BASE = yaml.safe_load((ROOT / "data/studies/shu-2020.yaml").read_text(encoding="utf-8"))
 
 values = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**6),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
-    st.lists(st.integers(0, 5), max_size=3), st.dictionaries(st.text(max_size=8), st.integers(), max_size=2))
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.lists(st.integers(0, 5), max_size=3),
+    st.dictionaries(st.text(max_size=8), st.integers(), max_size=2),
+)
 
 
 def _paths(node, prefix=()):
@@ -100,6 +105,7 @@ def test_published_numbers_are_all_finite(built):
                 walk(v)
         elif isinstance(node, float):
             assert math.isfinite(node)
+
     walk(doc)
     for page in (built / "site").rglob("*.html"):
         text = page.read_text(encoding="utf-8")

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT, TODAY
 
 from builder.caching import store as cache
 from builder.publish import incremental
 from builder.publish.build import build
-
-from conftest import ROOT, TODAY
 
 
 def _synthetic():
@@ -28,8 +27,11 @@ def _synthetic():
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _cold(project: Path, tmp: Path) -> dict[str, str]:
@@ -50,13 +52,12 @@ def _first_mean(study: Path) -> tuple[str, str]:
     text = study.read_text(encoding="utf-8")
     m = re.search(r"^(\s+mean: )([0-9.]+)$", text, re.M)
     assert m, f"no mean in {study.name}"
-    return text, text[:m.start(2)] + f"{float(m.group(2)) + 0.37:.2f}" + text[m.end(2):]
+    return text, text[: m.start(2)] + f"{float(m.group(2)) + 0.37:.2f}" + text[m.end(2) :]
 
 
 @pytest.fixture(scope="module")
 def synthetic_project(tmp_path_factory) -> Path:
-    project = _synthetic().write_project(tmp_path_factory.mktemp("inc") / "project", studies=14, outcomes=4,
-                                         seed=11)
+    project = _synthetic().write_project(tmp_path_factory.mktemp("inc") / "project", studies=14, outcomes=4, seed=11)
     # Subgroups and every follow-up must come back from the cache as they were computed.
     path = project / "data/review.yaml"
     review = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -64,12 +65,19 @@ def synthetic_project(tmp_path_factory) -> Path:
         a["subgroups"] = "design"
     # Randomised trials only: one risk-of-bias tool, so the forest plot draws the judgements beside the studies.
     first = review["analyses"][0]
-    review["analyses"].append({**first, "id": first["id"] + "-rct", "role": "sensitivity",
-                               "title": "Randomised trials only", "designs": ["rct"]})
+    review["analyses"].append(
+        {
+            **first,
+            "id": first["id"] + "-rct",
+            "role": "sensitivity",
+            "title": "Randomised trials only",
+            "designs": ["rct"],
+        }
+    )
     path.write_text(yaml.safe_dump(review, sort_keys=False, allow_unicode=True), encoding="utf-8")
     report: dict = {}
     build(project, today=TODAY, report=report)
-    assert report["pages"] is None       # nothing to reuse yet
+    assert report["pages"] is None  # nothing to reuse yet
     return project
 
 
@@ -92,8 +100,9 @@ def test_a_changed_risk_of_bias_judgement_reaches_the_forest_plots(synthetic_pro
     files = [synthetic_project / "data/studies" / f"{s['id']}.yaml" for s in rct["studies"]]
     study = next(p for p in files if "judgement: low" in p.read_text(encoding="utf-8"))
     before = (synthetic_project / "site" / "studies" / f"{study.stem}.html").read_text(encoding="utf-8")
-    study.write_text(study.read_text(encoding="utf-8").replace("judgement: low", "judgement: high", 1),
-                     encoding="utf-8")
+    study.write_text(
+        study.read_text(encoding="utf-8").replace("judgement: low", "judgement: high", 1), encoding="utf-8"
+    )
     report: dict = {}
     build(synthetic_project, today=TODAY, report=report)
     assert report["pages"] is not None and report["pages"][0] >= 1
@@ -110,11 +119,11 @@ def test_a_field_no_analysis_reads_rerenders_only_its_study_page(synthetic_proje
     text = study.read_text(encoding="utf-8")
     registry = re.search(r"^(\s+id: )(NCT\d+)$", text, re.M)
     assert registry, f"no registry number in {study.name}"
-    study.write_text(text[:registry.start(2)] + "NCT99999999" + text[registry.end(2):], encoding="utf-8")
+    study.write_text(text[: registry.start(2)] + "NCT99999999" + text[registry.end(2) :], encoding="utf-8")
     report: dict = {}
     build(synthetic_project, today=TODAY, report=report)
     kept, generated = report["sources_kept"]
-    assert kept == generated - 1, report        # all but the edited study's page
+    assert kept == generated - 1, report  # all but the edited study's page
     assert "NCT99999999" in (synthetic_project / "site/studies" / f"{study.stem}.html").read_text(encoding="utf-8")
     assert _digest(synthetic_project / "site") == _cold(synthetic_project, tmp_path)
 
@@ -179,23 +188,31 @@ def test_a_damaged_cache_entry_is_computed_again(synthetic_project, tmp_path):
 
 
 def test_cache_keys_depend_on_every_part_and_on_the_builder():
-    assert cache.key("a", "bc") != cache.key("ab", "c")     # parts are length-prefixed
+    assert cache.key("a", "bc") != cache.key("ab", "c")  # parts are length-prefixed
     assert cache.key("x") == cache.key("x")
     assert len(cache.builder_fingerprint()) == 64
 
 
 def test_search_index_merge_replaces_a_pages_entries_in_place():
-    old = {"config": {"lang": ["en"]}, "docs": [
-        {"location": "a.html", "title": "A", "text": "old a"},
-        {"location": "b.html", "title": "B", "text": "old b"},
-        {"location": "b.html#x", "title": "X", "text": "old x"},
-        {"location": "c.html", "title": "C", "text": "c"}]}
+    old = {
+        "config": {"lang": ["en"]},
+        "docs": [
+            {"location": "a.html", "title": "A", "text": "old a"},
+            {"location": "b.html", "title": "B", "text": "old b"},
+            {"location": "b.html#x", "title": "X", "text": "old x"},
+            {"location": "c.html", "title": "C", "text": "c"},
+        ],
+    }
     new = {"config": {"lang": ["en"]}, "docs": [{"location": "b.html", "title": "B", "text": "new b"}]}
     merged = incremental._merge_search(old, new, {"b.html"})
     assert [d["text"] for d in merged["docs"]] == ["old a", "new b", "c"]
     # A page with no entries before cannot be placed: the caller must build in full.
-    assert incremental._merge_search(old, {"config": old["config"], "docs": [
-        {"location": "d.html", "title": "D", "text": "d"}]}, {"d.html"}) is None
+    assert (
+        incremental._merge_search(
+            old, {"config": old["config"], "docs": [{"location": "d.html", "title": "D", "text": "d"}]}, {"d.html"}
+        )
+        is None
+    )
     assert incremental._merge_search(old, {"config": {"lang": ["fr"]}, "docs": []}, {"b.html"}) is None
 
 
@@ -211,11 +228,12 @@ def test_a_build_split_across_mkdocs_runs_equals_one_run(tmp_path, monkeypatch):
     """Large sites are built by one MkDocs run per core, each rendering a share of the pages; the combined site
     (pages, theme files and the search index's order) must be the one a single run writes."""
     from builder.publish import build as site_module
+
     project = _synthetic().write_project(tmp_path / "project", studies=9, outcomes=3, seed=5)
     monkeypatch.setattr(site_module, "SPLIT_MIN_PAGES", 10**9)
     build(project, site=tmp_path / "one", today=TODAY, full=True)
     monkeypatch.setattr(site_module, "SPLIT_MIN_PAGES", 1)
-    monkeypatch.setattr(site_module.os, "cpu_count", lambda: 3)      # three runs, whatever this machine has
+    monkeypatch.setattr(site_module.os, "cpu_count", lambda: 3)  # three runs, whatever this machine has
     calls = []
     real = incremental.build_split
 
@@ -225,7 +243,7 @@ def test_a_build_split_across_mkdocs_runs_equals_one_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(incremental, "build_split", recording)
     build(project, site=tmp_path / "split", today=TODAY, full=True)
-    assert calls == [(3, True)]        # three runs, combined (no fallback to one run)
+    assert calls == [(3, True)]  # three runs, combined (no fallback to one run)
     assert _digest(tmp_path / "split") == _digest(tmp_path / "one")
     index = json.loads((tmp_path / "split" / "search" / "search_index.json").read_text(encoding="utf-8"))
     assert any(d["location"].startswith("studies/") for d in index["docs"])
@@ -235,20 +253,40 @@ def test_exclusion_patterns_cover_exactly_the_excluded_files():
     """One pattern per folder and extension where most files are excluded, with exceptions for the others;
     checked by matching the patterns as MkDocs does (gitignore rules)."""
     import pathspec
-    files = [f"docs/studies/s{i}.md" for i in range(6)] + ["docs/studies/index.md", "docs/index.md",
-                                                         "docs/figures/a.svg", "docs/figures/b.svg",
-                                                         "docs/figures/c.svg", "docs/results.json"]
-    excluded = ["/studies/s0.md", "/studies/s1.md", "/studies/s2.md", "/studies/s4.md", "/studies/s5.md",
-                "/figures/a.svg", "/results.json"]
+
+    files = [f"docs/studies/s{i}.md" for i in range(6)] + [
+        "docs/studies/index.md",
+        "docs/index.md",
+        "docs/figures/a.svg",
+        "docs/figures/b.svg",
+        "docs/figures/c.svg",
+        "docs/results.json",
+    ]
+    excluded = [
+        "/studies/s0.md",
+        "/studies/s1.md",
+        "/studies/s2.md",
+        "/studies/s4.md",
+        "/studies/s5.md",
+        "/figures/a.svg",
+        "/results.json",
+    ]
     patterns = incremental._exclusions(excluded, files)
-    assert "/studies/*.md" in patterns.splitlines()          # grouped: five of seven pages
+    assert "/studies/*.md" in patterns.splitlines()  # grouped: five of seven pages
     spec = pathspec.GitIgnoreSpec.from_lines(patterns.splitlines())
     matched = {"/" + f.removeprefix("docs/") for f in files if spec.match_file(f.removeprefix("docs/"))}
     assert matched == set(excluded)
 
 
 def test_the_pages_of_the_navigation_are_found_at_every_depth():
-    nav = [{"Home": "index.md"}, {"Results": [{"A": "outcomes/a.md"}, {"B": [{"C": "outcomes/c.md"}]}]},
-           {"Studies": ["studies/index.md"]}]
-    assert incremental._nav_pages(nav) == {"docs/index.md", "docs/outcomes/a.md", "docs/outcomes/c.md",
-                                           "docs/studies/index.md"}
+    nav = [
+        {"Home": "index.md"},
+        {"Results": [{"A": "outcomes/a.md"}, {"B": [{"C": "outcomes/c.md"}]}]},
+        {"Studies": ["studies/index.md"]},
+    ]
+    assert incremental._nav_pages(nav) == {
+        "docs/index.md",
+        "docs/outcomes/a.md",
+        "docs/outcomes/c.md",
+        "docs/studies/index.md",
+    }

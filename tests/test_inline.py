@@ -26,8 +26,9 @@ def test_markers_become_the_figure_and_other_pages_are_untouched(tmp_path):
     docs, site = _site(tmp_path, f'<div class="figure-scroll">\n{mark}\n</div><p>{mark}</p>')
     untouched = (site / "index.html").stat().st_mtime_ns
     assert inline.expand(site, docs) == 1
-    assert (site / "outcomes/a.html").read_text(encoding="utf-8") == \
-        f'<div class="figure-scroll">\n{SVG}\n</div><p>{SVG}</p>'
+    assert (site / "outcomes/a.html").read_text(
+        encoding="utf-8"
+    ) == f'<div class="figure-scroll">\n{SVG}\n</div><p>{SVG}</p>'
     assert (site / "index.html").stat().st_mtime_ns == untouched
 
 

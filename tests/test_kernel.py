@@ -19,8 +19,27 @@ from builder.stats.fit import Fit, make_fit
 from builder.stats.fixed import fixed_iv
 from builder.stats.random import random_effects
 
-FIELDS = ("estimate", "se", "ci_low", "ci_high", "statistic", "p", "tau2", "q", "q_p", "i2", "h2", "pi_low",
-          "pi_high", "i2_q", "h2_q", "tau2_ci_low", "tau2_ci_high", "i2_ci_low", "i2_ci_high")
+FIELDS = (
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "statistic",
+    "p",
+    "tau2",
+    "q",
+    "q_p",
+    "i2",
+    "h2",
+    "pi_low",
+    "pi_high",
+    "i2_q",
+    "h2_q",
+    "tau2_ci_low",
+    "tau2_ci_high",
+    "i2_ci_low",
+    "i2_ci_high",
+)
 
 
 def simulated(k: int, seed: int, tau2_true: float = 0.1, centre: float = -0.5) -> EffectSizes:
@@ -41,12 +60,12 @@ def test_prepare_picks_the_backend_by_size():
 def test_select_is_prepare_of_the_estimable_studies(k, drop):
     es = simulated(k, k)
     ok = np.ones(k, dtype=bool)
-    ok[list(drop)[:k - 1]] = False
+    ok[list(drop)[: k - 1]] = False
     got, expected = kernel.select(es.yi, es.vi, ok), kernel.prepare(es.yi[ok], es.vi[ok])
     assert type(got[0]) is type(expected[0]) and type(got[1]) is type(expected[1])
     for a, b in zip(got, expected):
         assert np.array_equal(a, b)
-    ints = np.arange(k)                   # converted to floats as prepare converts them
+    ints = np.arange(k)  # converted to floats as prepare converts them
     got, expected = kernel.select(ints, ints + 1, ok), kernel.prepare(ints[ok], ints[ok] + 1)
     assert type(got[0]) is type(expected[0]) and type(got[0][0]) is type(expected[0][0])
     assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
@@ -88,7 +107,7 @@ def test_log_growth_is_the_difference_of_sums_of_logs(k, t):
 
 
 def test_log_growth_falls_back_to_a_sum_when_the_product_overflows():
-    vi = [1e-10] * 40       # 40 factors of about 1e10: a product of 1e400
+    vi = [1e-10] * 40  # 40 factors of about 1e10: a product of 1e400
     assert kernel.log_growth(vi, 1.0) == pytest.approx(40 * math.log1p(1e10), rel=1e-14)
 
 
@@ -124,8 +143,8 @@ def test_newton_reml_solves_the_reml_equation(k, seed):
         assert abs(reml_score(es.yi, es.vi, t)) <= 1e-10 * abs(slope) + 1e-12
     else:
         assert reml_score(es.yi, es.vi, 0.0) <= 0 or tau2._log_likelihood(
-            0.0, *kernel.prepare(es.yi, es.vi), None, True) >= tau2._log_likelihood(
-            1e-3, *kernel.prepare(es.yi, es.vi), None, True)
+            0.0, *kernel.prepare(es.yi, es.vi), None, True
+        ) >= tau2._log_likelihood(1e-3, *kernel.prepare(es.yi, es.vi), None, True)
 
 
 @pytest.mark.parametrize("restricted", [True, False])
@@ -137,7 +156,7 @@ def test_ml_newton_step_is_newtons_method_on_the_fisher_step(restricted, k, t):
     es = simulated(k, k + 1, tau2_true=0.2)
     y, v = kernel.prepare(es.yi, es.vi)
     h = 1e-5 * max(t, 0.1)
-    phi = lambda x: tau2._ml_steps(y, v, x, restricted)[0]   # noqa: E731
+    phi = lambda x: tau2._ml_steps(y, v, x, restricted)[0]  # noqa: E731
     slope = (phi(t + h) - phi(t - h)) / (2 * h)
     fisher, newton, _ = tau2._ml_steps(y, v, t, restricted)
     if slope < 0:
@@ -176,8 +195,12 @@ def test_the_callers_of_make_fit_name_every_field(k):
     es = simulated(k, 5)
     fits = [fixed_iv(es)]
     if k > 1:
-        fits += [random_effects(es, method, ci, tau2_interval=interval) for method in sorted(tau2.ESTIMATORS)
-                 for ci in ("wald", "hksj", "hksj-adhoc") for interval in (True, False)]
+        fits += [
+            random_effects(es, method, ci, tau2_interval=interval)
+            for method in sorted(tau2.ESTIMATORS)
+            for ci in ("wald", "hksj", "hksj-adhoc")
+            for interval in (True, False)
+        ]
         partial = EffectSizes(es.yi, es.vi, np.arange(k) != 0, es.corrected)
         fits += [fixed_iv(partial), random_effects(partial, "REML", "hksj")]
     for fit in fits:

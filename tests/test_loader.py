@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import TODAY
 
 from builder.errors import DataError
 from builder.ingest.loader import load
-from conftest import TODAY
 
 
 def problems(project: Path) -> list:
@@ -112,8 +112,11 @@ def test_reference_to_unknown_arm(project):
 
 
 def test_unknown_study_in_analysis_plan(project):
-    edit(project / "data/review.yaml", "studies: [shu-2020, lanzoni-2021, leng-2020",
-         "studies: [shu-2020, lanzoni-2021, lenng-2020")
+    edit(
+        project / "data/review.yaml",
+        "studies: [shu-2020, lanzoni-2021, leng-2020",
+        "studies: [shu-2020, lanzoni-2021, lenng-2020",
+    )
     [p] = problems(project)
     assert p.file == "data/review.yaml" and p.value == "'lenng-2020'"
 
@@ -139,8 +142,10 @@ def test_nan_is_rejected(project):
 def test_alias_bomb_is_refused(project):
     bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 9):
-        bomb.append(f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, "
-                    f"*a{i-1}, *a{i-1}]")
+        bomb.append(
+            f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+            f"*a{i - 1}, *a{i - 1}]"
+        )
     (project / "data/studies/bomb.yaml").write_text("\n".join(bomb) + "\n", encoding="utf-8")
     found = problems(project)
     assert any(p.file == "data/studies/bomb.yaml" and "alias bomb" in p.message for p in found)
@@ -163,6 +168,7 @@ def test_a_study_read_from_the_cache_still_points_at_its_lines(project, tmp_path
     """A valid study file comes from the build's store the second time; a problem the review file causes in
     it later must name the same line as when the file is read afresh."""
     from builder.caching.store import Store
+
     store = Store(tmp_path / "store")
     load(project / "data", today=TODAY, store=store)
     review = project / "data/review.yaml"
@@ -170,7 +176,7 @@ def test_a_study_read_from_the_cache_still_points_at_its_lines(project, tmp_path
     again = Store(tmp_path / "store")
     with pytest.raises(DataError) as cached:
         load(project / "data", today=TODAY, store=again)
-    assert again.hits >= len(list((project / "data/studies").glob("*.yaml")))     # every study from the store
+    assert again.hits >= len(list((project / "data/studies").glob("*.yaml")))  # every study from the store
     fresh = problems(project)
     in_studies = [(p.file, p.line, p.field) for p in cached.value.problems if p.file.startswith("data/studies/")]
     assert in_studies and all(line is not None for _, line, _ in in_studies)

@@ -12,15 +12,20 @@ from itertools import product
 
 import numpy as np
 import pytest
-
-from builder.stats import EffectSizes, Fit, fixed_iv, log_odds_ratio, mantel_haenszel_or, mean_difference, random_effects
-
 from alignment import Tol, load_reference
+
+from builder.stats import (
+    EffectSizes,
+    Fit,
+    fixed_iv,
+    log_odds_ratio,
+    mantel_haenszel_or,
+    mean_difference,
+    random_effects,
+)
 
 REFERENCE = load_reference("metafor")
 CASES = REFERENCE["cases"]
-
-
 
 
 # ------------------------------------------------------------------------------------------ tolerances
@@ -59,7 +64,7 @@ ITERATIVE = Tol(rtol=1e-8, atol=1e-6)
 P_VALUE_ITERATIVE = Tol(rtol=1e-6, atol=0.0)
 
 ITERATIVE_METHODS = {"REML", "PM"}
-TAU2_FREE = {"QE", "QEp"}          # Q is about the fixed-effect (or MH) estimate: it does not depend on tau²
+TAU2_FREE = {"QE", "QEp"}  # Q is about the fixed-effect (or MH) estimate: it does not depend on tau²
 
 # --------------------------------------------------------------------------- the grid we claim to match
 
@@ -93,6 +98,7 @@ def case_key(case: dict) -> tuple:
 
 
 # ------------------------------------------------------------------------------------------- builders
+
 
 def as_float(values) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
@@ -140,10 +146,11 @@ def compare_vector(name: str, actual: np.ndarray, expected: np.ndarray, tol: Tol
 
 # ------------------------------------------------------------------------------------------------ tests
 
+
 def test_reference_was_generated_as_the_tolerances_assume():
     generator, settings = REFERENCE["generator"], REFERENCE["settings"]
     assert generator["metafor"] and generator["R"]
-    assert settings["reml_control"]["threshold"] <= 1e-12      # TAU2_ITERATIVE depends on these
+    assert settings["reml_control"]["threshold"] <= 1e-12  # TAU2_ITERATIVE depends on these
     assert settings["pm_control"]["tol"] <= 1e-14
     assert settings["escalc_OR"] == {"add": 0.5, "to": "only0", "drop00": True}
     assert settings["level"] == 95
@@ -169,7 +176,7 @@ def test_effect_sizes_match_escalc(dataset):
     ref = REFERENCE["datasets"][dataset]["escalc"]
     yi, vi = as_float(ref["yi"]), as_float(ref["vi"])
     np.testing.assert_array_equal(es.estimable, ~np.isnan(yi), err_msg="estimable studies differ")
-    problems = (compare_vector("yi", es.yi, yi, CLOSED_FORM) + compare_vector("vi", es.vi, vi, CLOSED_FORM))
+    problems = compare_vector("yi", es.yi, yi, CLOSED_FORM) + compare_vector("vi", es.vi, vi, CLOSED_FORM)
     assert not problems, "\n".join(problems)
 
 
@@ -186,8 +193,18 @@ def test_fit_matches_metafor(case):
     else:
         assert fit.df is None
 
-    pairs = {"estimate": fit.estimate, "se": fit.se, "ci_lb": fit.ci_low, "ci_ub": fit.ci_high,
-             "zval": fit.statistic, "pval": fit.p, "QE": fit.q, "QEp": fit.q_p, "I2": fit.i2, "H2": fit.h2}
+    pairs = {
+        "estimate": fit.estimate,
+        "se": fit.se,
+        "ci_lb": fit.ci_low,
+        "ci_ub": fit.ci_high,
+        "zval": fit.statistic,
+        "pval": fit.p,
+        "QE": fit.q,
+        "QEp": fit.q_p,
+        "I2": fit.i2,
+        "H2": fit.h2,
+    }
     if fixed:
         # metafor reports tau² = 0 for a common-effect model; ours has no tau² and no prediction interval.
         assert case["tau2"] == 0 and fit.tau2 is None

@@ -16,7 +16,7 @@ def test_a_warm_process_runs_one_mkdocs_command_like_the_command_line():
         assert done is not None and done.returncode == plain.returncode == 0
         # The same MkDocs (`python -m mkdocs` names itself so; the warm process says `mkdocs`).
         assert done.stdout.split(", version", 1)[1] == plain.stdout.split(", version", 1)[1]
-        assert warm.run(["--version"], {}) is None        # one run per process: the caller starts MkDocs itself
+        assert warm.run(["--version"], {}) is None  # one run per process: the caller starts MkDocs itself
     finally:
         warm.close()
 

@@ -14,6 +14,7 @@ from itertools import product
 
 import numpy as np
 import pytest
+from alignment import Tol, load_reference
 
 from builder.stats import EffectSizes, Fit, fixed_iv, log_odds_ratio, mean_difference, random_effects
 from builder.stats.confint import tau2_ci
@@ -21,12 +22,8 @@ from builder.stats.followups import MIN_K_EGGER, cumulative, egger, funnel_data,
 from builder.stats.random import MIN_K_PREDICTION, ONE_STUDY_NOTE
 from builder.stats.tau2 import ESTIMATORS
 
-from alignment import Tol, load_reference
-
 REFERENCE = load_reference("models")
 CASES = REFERENCE["cases"]
-
-
 
 
 # ------------------------------------------------------------------------------------------ tolerances
@@ -77,7 +74,7 @@ QP_LIMIT = Tol(rtol=TAU2_ITERATIVE.rtol, atol=TAU2_ITERATIVE.atol)
 QP_DERIVED = Tol(rtol=ITERATIVE.rtol, atol=ITERATIVE.atol)
 
 ITERATIVE_METHODS = {"ML", "REML", "EB", "PM"}
-TAU2_FREE = {"QE", "QEp", "I2_q", "H2_q"}      # about the inverse-variance fixed-effect estimate: free of tau²
+TAU2_FREE = {"QE", "QEp", "I2_q", "H2_q"}  # about the inverse-variance fixed-effect estimate: free of tau²
 
 # --------------------------------------------------------------------------- the grid we claim to match
 
@@ -113,6 +110,7 @@ def key(case: dict) -> tuple:
 
 
 # ------------------------------------------------------------------------------------------- builders
+
 
 def as_float(values) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
@@ -164,8 +162,9 @@ class Differences:
             self.problems.append(f"{quantity}: {len(ours)} values, reference has {len(ref)}")
             return
         for i, (a, e) in enumerate(zip(ours, ref)):
-            self.scalar(f"{quantity}[{i}]", None if math.isnan(a) else float(a), None if math.isnan(e) else float(e),
-                        tol)
+            self.scalar(
+                f"{quantity}[{i}]", None if math.isnan(a) else float(a), None if math.isnan(e) else float(e), tol
+            )
 
     def check(self):
         assert not self.problems, f"{self.name}:\n" + "\n".join(self.problems)
@@ -178,12 +177,13 @@ def i2_h2_from_q(q: float, df: int) -> tuple[float, float]:
 
 # ------------------------------------------------------------------------------------------------ grid
 
+
 def test_reference_was_generated_as_the_tolerances_assume():
     generator, settings = REFERENCE["generator"], REFERENCE["settings"]
     assert generator["metafor"] and generator["R"]
-    assert settings["fisher_scoring_control"]["threshold"] <= 1e-12     # TAU2_ITERATIVE depends on these
+    assert settings["fisher_scoring_control"]["threshold"] <= 1e-12  # TAU2_ITERATIVE depends on these
     assert settings["pm_control"]["tol"] <= 1e-14
-    assert settings["confint_control"]["tol"] <= 1e-14                   # QP_LIMIT
+    assert settings["confint_control"]["tol"] <= 1e-14  # QP_LIMIT
     assert settings["confint_type"] == "QP"
     assert settings["escalc_OR"] == {"add": 0.5, "to": "only0", "drop00": True}
     assert settings["level"] == 95
@@ -226,6 +226,7 @@ def test_effect_sizes_match_escalc(dataset):
 
 # ------------------------------------------------------------------------------------------- models
 
+
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_random_effects_match_metafor(case):
     es = effect_sizes(case["dataset"])
@@ -234,8 +235,15 @@ def test_random_effects_match_metafor(case):
     diff = Differences(case["name"])
     assert fit.k == case["k"] and fit.model == "random" and fit.method == method
 
-    for quantity, ours in {"estimate": fit.estimate, "se": fit.se, "ci_lb": fit.ci_low, "ci_ub": fit.ci_high,
-                           "zval": fit.statistic, "pval": fit.p, "tau2": fit.tau2}.items():
+    for quantity, ours in {
+        "estimate": fit.estimate,
+        "se": fit.se,
+        "ci_lb": fit.ci_low,
+        "ci_ub": fit.ci_high,
+        "zval": fit.statistic,
+        "pval": fit.p,
+        "tau2": fit.tau2,
+    }.items():
         diff.scalar(quantity, ours, case[quantity], tolerance(method, quantity))
     diff.vector("weights", fit.weights, case["weights"], tolerance(method, "weights"))
 
@@ -324,8 +332,19 @@ def test_fixed_effect_fits_carry_the_q_based_i2():
 
 # ------------------------------------------------------------------------------------- follow-ups
 
-ROW_QUANTITIES = {"estimate": "estimate", "se": "se", "zval": "statistic", "pval": "p", "ci_lb": "ci_low",
-                  "ci_ub": "ci_high", "Q": "q", "Qp": "q_p", "tau2": "tau2", "I2": "i2", "H2": "h2"}
+ROW_QUANTITIES = {
+    "estimate": "estimate",
+    "se": "se",
+    "zval": "statistic",
+    "pval": "p",
+    "ci_lb": "ci_low",
+    "ci_ub": "ci_high",
+    "Q": "q",
+    "Qp": "q_p",
+    "tau2": "tau2",
+    "I2": "i2",
+    "H2": "h2",
+}
 HETEROGENEITY = {"Q", "Qp", "I2", "H2"}
 
 
@@ -359,7 +378,7 @@ def test_leave_one_out_matches_metafor(case):
     fits = leave_one_out(es, refit_for(case["method"], case["test"]))
     diff = Differences(case["name"])
     compare_rows(diff, fits, case, "leave1out")
-    for i, fit in enumerate(fits):
+    for fit in fits:
         if fit is not None:
             assert fit.k == es.estimable.sum() - 1
             assert len(fit.weights) == len(es) - 1
@@ -375,7 +394,7 @@ def test_cumulative_matches_metafor(case):
     order = np.asarray(case["order"])
     for j, fit in enumerate(fits):
         if fit is not None:
-            assert fit.k == es.estimable[order[:j + 1]].sum()
+            assert fit.k == es.estimable[order[: j + 1]].sum()
     diff.check()
 
 
@@ -438,12 +457,16 @@ def test_egger_matches_metafor_regtest(case):
         assert result.tau2 is None and case["tau2"] == 0
     else:
         diff.scalar("tau2", result.tau2, case["tau2"], tolerance(method, "tau2"))
-    for quantity, ours, ref in [("zval", result.statistic, case["zval"]), ("pval", result.p, case["pval"]),
-                                ("slope", result.slope, case["beta"][1]), ("slope_se", result.slope_se, case["se"][1]),
-                                ("limit", result.limit_estimate, case["est"]),
-                                ("limit_se", result.limit_se, case["se"][0]),
-                                ("limit_ci_lb", result.limit_ci_low, case["ci_lb"]),
-                                ("limit_ci_ub", result.limit_ci_high, case["ci_ub"])]:
+    for quantity, ours, ref in [
+        ("zval", result.statistic, case["zval"]),
+        ("pval", result.p, case["pval"]),
+        ("slope", result.slope, case["beta"][1]),
+        ("slope_se", result.slope_se, case["se"][1]),
+        ("limit", result.limit_estimate, case["est"]),
+        ("limit_se", result.limit_se, case["se"][0]),
+        ("limit_ci_lb", result.limit_ci_low, case["ci_lb"]),
+        ("limit_ci_ub", result.limit_ci_high, case["ci_ub"]),
+    ]:
         diff.scalar(quantity, ours, ref, tolerance(method, quantity))
     diff.check()
 
@@ -463,7 +486,7 @@ def test_funnel_data():
     np.testing.assert_allclose(data.se[es.estimable], np.sqrt(es.vi[es.estimable]))
     assert data.centre == fit.estimate and data.se_grid[0] == 0
     assert data.se_grid[-1] == pytest.approx(np.nanmax(data.se))
-    assert data.low[0] == data.high[0] == fit.estimate           # the region closes at se = 0
+    assert data.low[0] == data.high[0] == fit.estimate  # the region closes at se = 0
     np.testing.assert_allclose(data.high - data.centre, 1.959963984540054 * data.se_grid)
     wider = funnel_data(es, fit, add_tau2=True)
     assert wider.high[0] - wider.centre == pytest.approx(1.959963984540054 * np.sqrt(fit.tau2))
@@ -472,8 +495,9 @@ def test_funnel_data():
 def test_hksj_with_estimates_that_agree_exactly_is_refused_and_followups_skip_it():
     """The Knapp-Hartung scale factor is 0 (metafor: SE = 0, a zero-width interval); the ad hoc variant floors it
     at 1, and the follow-up analyses report such a refit as None, as metafor gives NA where a refit fails."""
-    es = EffectSizes(np.array([0.2, 0.2, 0.2, 0.5]), np.array([0.1, 0.2, 0.3, 0.2]), np.ones(4, dtype=bool),
-                     np.zeros(4, dtype=bool))
+    es = EffectSizes(
+        np.array([0.2, 0.2, 0.2, 0.5]), np.array([0.1, 0.2, 0.3, 0.2]), np.ones(4, dtype=bool), np.zeros(4, dtype=bool)
+    )
     subset = es.subset(np.array([True, True, True, False]))
     with pytest.raises(ValueError, match="hksj-adhoc"):
         random_effects(subset, "REML", "hksj")

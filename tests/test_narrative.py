@@ -18,8 +18,8 @@ class _Article(HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.depth = 0          # inside <article>
-        self.skip = 0           # inside the status bar or a figure
+        self.depth = 0  # inside <article>
+        self.skip = 0  # inside the status bar or a figure
         self.stat: list | None = None
         self.stats: list[tuple[str, str]] = []
         self.text: list[str] = []
@@ -57,7 +57,7 @@ def _p(p: float) -> str:
     if p < 1e-5:
         return "< 0.00001"
     for digits in (2, 3, 4, 5):
-        if p >= 10 ** -digits:
+        if p >= 10**-digits:
             return f"{p:.{digits}f}"
     return f"{p:.5f}"
 
@@ -80,8 +80,10 @@ def expected(source: str, results: dict, review: dict, studies: dict) -> str:
             return f"{het['i2']:.0f}%"
         if field == "k":
             return str(len(a["studies"]))
-        sums = {k: sum(s["inputs"][k] for s in a["studies"])
-                for k in ("events_exp", "total_exp", "events_ctrl", "total_ctrl")}
+        sums = {
+            k: sum(s["inputs"][k] for s in a["studies"])
+            for k in ("events_exp", "total_exp", "events_ctrl", "total_ctrl")
+        }
         if field == "participants":
             return str(sums["total_exp"] + sums["total_ctrl"])
         if field in sums:
@@ -104,10 +106,16 @@ def expected(source: str, results: dict, review: dict, studies: dict) -> str:
         return str(flow[name])
     if kind == "count":
         only_source = name.startswith("source-")
-        wanted = {"studies": None, "clinical-studies": "clinical-studies",
-                  "case-reports": "case-reports"}[name.removeprefix("source-")]
-        return str(sum(1 for s in studies.values() if wanted in (None, s["source_table"])
-                       and (not only_source or s.get("source_ref"))))
+        wanted = {"studies": None, "clinical-studies": "clinical-studies", "case-reports": "case-reports"}[
+            name.removeprefix("source-")
+        ]
+        return str(
+            sum(
+                1
+                for s in studies.values()
+                if wanted in (None, s["source_table"]) and (not only_source or s.get("source_ref"))
+            )
+        )
     if kind == "study":
         return str(sum(a["n"] for a in studies[name]["arms"] if a.get("kind", "allocated") == "allocated"))
     raise AssertionError(f"unknown placeholder {source}")
@@ -137,8 +145,11 @@ def test_narrative_states_no_unchecked_number(built, page):
     parser = _Article()
     parser.feed((built / "site" / page).read_text(encoding="utf-8"))
     text = " ".join(parser.text)
-    loose = [m.group(0) for m in re.finditer(r"(?<![\w.])\d+\.\d+|(?<![\w.])\d+(?:\.\d+)?\s?%", text)
-             if not m.group(0).startswith("95")]
+    loose = [
+        m.group(0)
+        for m in re.finditer(r"(?<![\w.])\d+\.\d+|(?<![\w.])\d+(?:\.\d+)?\s?%", text)
+        if not m.group(0).startswith("95")
+    ]
     assert loose == []
 
 

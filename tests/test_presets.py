@@ -5,17 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import TODAY
 from pydantic import ValidationError
 
 from builder.analysis import run as analysis
-from builder.report import results_json as results
+from builder.contract.review import PRESETS, Analysis
 from builder.errors import DataError
 from builder.ingest.loader import load
-from builder.contract.review import PRESETS, Analysis
-from conftest import TODAY
+from builder.report import results_json as results
 
-BASE = dict(id="a", outcome="survival", role="reproduction", title="t", measure="OR", model="i2-switch",
-            method="MH")
+BASE = dict(id="a", outcome="survival", role="reproduction", title="t", measure="OR", model="i2-switch", method="MH")
 
 # How data/review.yaml spells out the source review's RevMan 5 analysis of survival today.
 SPELLED_OUT = "    model: i2-switch\n    method: MH\n    tau2: DL\n    mh_continuity_correction: 0.5\n"
@@ -26,7 +25,7 @@ def test_revman5_sets_dl_wald_no_prediction_interval_and_half_cell_corrections()
     assert (spec.tau2, spec.ci_method, spec.interval) == ("DL", "wald", "wald")
     assert spec.prediction_interval is False and not spec.shows_prediction_interval
     assert (spec.continuity_correction, spec.mh_continuity_correction) == (0.5, 0.5)
-    assert (spec.model, spec.method) == ("i2-switch", "MH")      # still chosen by the analysis
+    assert (spec.model, spec.method) == ("i2-switch", "MH")  # still chosen by the analysis
 
 
 def test_without_a_preset_the_current_defaults_hold():
@@ -42,8 +41,16 @@ def test_repeating_a_preset_value_is_allowed_and_null_counts_as_unset(key):
     assert getattr(Analysis.model_validate({**BASE, "preset": "revman5", key: None}), key) == value
 
 
-@pytest.mark.parametrize("key, other", [("tau2", "REML"), ("ci_method", "hksj"), ("prediction_interval", True),
-                                        ("mh_continuity_correction", 0.0), ("continuity_correction", 0.25)])
+@pytest.mark.parametrize(
+    "key, other",
+    [
+        ("tau2", "REML"),
+        ("ci_method", "hksj"),
+        ("prediction_interval", True),
+        ("mh_continuity_correction", 0.0),
+        ("continuity_correction", 0.25),
+    ],
+)
 def test_a_setting_that_contradicts_the_preset_is_an_error(key, other):
     with pytest.raises(ValidationError, match=f"the preset 'revman5' sets {key} to .*this analysis sets {key}"):
         Analysis.model_validate({**BASE, "model": "random", "preset": "revman5", key: other})
@@ -59,7 +66,7 @@ def _with_preset(project: Path, block: str) -> None:
     text = path.read_text(encoding="utf-8")
     start = text.index("  - id: survival-reproduction\n")
     at = text.index(SPELLED_OUT, start)
-    path.write_text(text[:at] + block + text[at + len(SPELLED_OUT):], encoding="utf-8")
+    path.write_text(text[:at] + block + text[at + len(SPELLED_OUT) :], encoding="utf-8")
 
 
 def test_the_preset_reproduces_the_spelled_out_revman5_analysis(project):
@@ -73,9 +80,18 @@ def test_the_preset_reproduces_the_spelled_out_revman5_analysis(project):
         assert getattr(r_new.fit, name) == getattr(r_old.fit, name), name
     record = results.analysis_record(r_new)
     assert record["settings"] == {
-        "preset": "revman5", "model": "i2-switch", "pooling_method": "MH", "tau2": "DL",
-        "tau2_ci_method": "Q-profile", "ci_method": "wald", "prediction_interval": False,
-        "i2_switch_threshold": 50.0, "continuity_correction": 0.5, "mh_continuity_correction": 0.5, "level": 0.95}
+        "preset": "revman5",
+        "model": "i2-switch",
+        "pooling_method": "MH",
+        "tau2": "DL",
+        "tau2_ci_method": "Q-profile",
+        "ci_method": "wald",
+        "prediction_interval": False,
+        "i2_switch_threshold": 50.0,
+        "continuity_correction": 0.5,
+        "mh_continuity_correction": 0.5,
+        "level": 0.95,
+    }
     assert results.analysis_record(r_old)["settings"]["preset"] is None
 
 
@@ -83,7 +99,9 @@ def test_a_random_effects_analysis_under_the_preset_has_no_prediction_interval(p
     data = load(project / "data", today=TODAY)
     primary = next(a for a in data.review.analyses if a.id == "survival-primary")
     assert analysis.run(primary, data).fit.pi_low is not None
-    legacy = Analysis.model_validate({**primary.model_dump(exclude_unset=True, exclude={"tau2", "ci_method"}), "preset": "revman5"})
+    legacy = Analysis.model_validate(
+        {**primary.model_dump(exclude_unset=True, exclude={"tau2", "ci_method"}), "preset": "revman5"}
+    )
     fit = analysis.run(legacy, data).fit
     assert (fit.model, fit.method, fit.ci_method, fit.pi_low, fit.pi_high) == ("random", "DL", "wald", None, None)
     assert results.analysis_record(analysis.run(legacy, data))["pooled"]["pi_low"] is None

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT
 
 STUDY_FILES = sorted((ROOT / "data/studies").glob("*.yaml"))
@@ -50,4 +49,6 @@ def test_values_that_differ_from_the_publications_are_marked_inferred():
         study = yaml.safe_load((ROOT / f"data/studies/{sid}.yaml").read_text(encoding="utf-8"))
         analysed = study["outcomes"]["survival"]["as-analysed"]
         assert analysed["provenance"]["kind"] == "inferred"
-        assert analysed["experimental"]["events"] != study["outcomes"]["survival"]["published"]["experimental"]["events"]
+        assert (
+            analysed["experimental"]["events"] != study["outcomes"]["survival"]["published"]["experimental"]["events"]
+        )

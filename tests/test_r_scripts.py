@@ -17,7 +17,8 @@ import pytest
 pytestmark = pytest.mark.skipif(
     shutil.which("Rscript") is None
     or subprocess.run(["Rscript", "-e", "library(metafor)"], capture_output=True).returncode != 0,
-    reason="Rscript with metafor is not installed")
+    reason="Rscript with metafor is not installed",
+)
 
 
 def test_every_published_script_reproduces_its_analysis(built):

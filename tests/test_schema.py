@@ -15,6 +15,7 @@ def test_committed_schemas_are_current():
 
 def test_schema_forbids_unknown_fields_and_names_outcome_data():
     import json
+
     study = json.loads(schema_texts()["study.schema.json"])
     assert study["additionalProperties"] is False
     assert {"id", "label", "citation", "design", "arms", "outcomes"} <= set(study["properties"])

@@ -16,8 +16,16 @@ def _primary(built):
 def test_primary_analyses_carry_the_panel_in_results_json(built):
     a = _primary(built)
     ids = [s["id"] for s in a["sensitivity"]]
-    assert ids == ["fixed-effect", "dersimonian-laird", "hksj-adhoc", "peto", "risk-difference", "randomised-only",
-                   "exclude-high-risk", "exclude-converted"]
+    assert ids == [
+        "fixed-effect",
+        "dersimonian-laird",
+        "hksj-adhoc",
+        "peto",
+        "risk-difference",
+        "randomised-only",
+        "exclude-high-risk",
+        "exclude-converted",
+    ]
     rd = a["sensitivity"][4]
     assert rd["scale"] == "identity" and 0 < rd["pooled"]["estimate"] < 1
     fixed = a["sensitivity"][0]
@@ -25,14 +33,14 @@ def test_primary_analyses_carry_the_panel_in_results_json(built):
     assert f"{math.exp(fixed['pooled']['estimate']):.2f}" == "1.76"
     assert fixed["conclusion_changes"] == "the interval now excludes no effect"
     assert a["sensitivity"][6]["pooled"] is None and "no risk-of-bias assessment" in a["sensitivity"][6]["reason"]
-    assert a["sensitivity"][5]["conclusion_changes"] is None   # randomised trials only: still includes no effect
+    assert a["sensitivity"][5]["conclusion_changes"] is None  # randomised trials only: still includes no effect
 
 
 def test_leave_one_out_and_cumulative_cover_every_study(built):
     a = _primary(built)
     assert len(a["leave_one_out"]) == len(a["studies"]) == len(a["cumulative"])
     without_new = next(r for r in a["leave_one_out"] if r["id"] == "without-bowdish-2023")
-    assert f"{math.exp(without_new['pooled']['estimate']):.2f}" == "4.63"   # version 1.0's primary result
+    assert f"{math.exp(without_new['pooled']['estimate']):.2f}" == "4.63"  # version 1.0's primary result
     assert a["cumulative"][-1]["pooled"]["estimate"] == a["pooled"]["estimate"]
     not_estimable = next(r for r in a["leave_one_out"] if r["id"] == "without-meng-2020")
     assert not_estimable["pooled"] is None
@@ -40,6 +48,7 @@ def test_leave_one_out_and_cumulative_cover_every_study(built):
 
 def test_change_is_reported_for_significance_and_direction():
     from types import SimpleNamespace as F
+
     base = F(estimate=0.5, ci_low=-0.1, ci_high=1.1)
     assert sensitivity.change(base, F(estimate=0.6, ci_low=0.1, ci_high=1.1)) == "the interval now excludes no effect"
     assert sensitivity.change(base, F(estimate=-0.2, ci_low=-0.9, ci_high=0.5)) == "the direction of the effect flips"

@@ -17,13 +17,16 @@ def step(domain, levels=1):
     return {"domain": domain, "levels": levels, "reason": "a reason of enough length"}
 
 
-@pytest.mark.parametrize("start,down,up,expected", [
-    ("high", [], [], "high"),
-    ("high", [step("imprecision")], [], "moderate"),
-    ("high", [step("imprecision", 2), step("risk-of-bias")], [], "very-low"),
-    ("low", [step("risk-of-bias"), step("imprecision", 2)], [], "very-low"),   # never below very low
-    ("low", [], [step("large-effect")], "moderate"),
-])
+@pytest.mark.parametrize(
+    "start,down,up,expected",
+    [
+        ("high", [], [], "high"),
+        ("high", [step("imprecision")], [], "moderate"),
+        ("high", [step("imprecision", 2), step("risk-of-bias")], [], "very-low"),
+        ("low", [step("risk-of-bias"), step("imprecision", 2)], [], "very-low"),  # never below very low
+        ("low", [], [step("large-effect")], "moderate"),
+    ],
+)
 def test_rating_follows_from_the_steps(start, down, up, expected):
     c = Certainty.model_validate({**BASE, "start": start, "downgrades": down, "upgrades": up})
     assert c.rating == expected
@@ -44,5 +47,5 @@ def test_summary_page_shows_the_primary_result_and_computed_rating(built):
     html = (built / "site/summary-of-findings.html").read_text(encoding="utf-8")
     assert "OR 2.93 [0.82, 10.50]" in html
     assert "⊕◯◯◯ very low" in html
-    assert "676 per 1000" in html      # (85 + 63) / (109 + 110) controls alive
+    assert "676 per 1000" in html  # (85 + 63) / (109 + 110) controls alive
     assert math.isclose(148 / 219, 0.6758, abs_tol=1e-4)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from conftest import ROOT, TODAY
+
 from builder.ingest.loader import load
 from builder.publish.build import build
-
-from conftest import ROOT, TODAY
 
 
 def _synthetic():
@@ -25,7 +25,7 @@ def test_small_synthetic_review_loads_and_builds(tmp_path: Path):
     data = load(project / "data", today=TODAY)
     assert len(data.studies) == 12
     assert {o.type for o in data.review.outcomes} == {"dichotomous", "continuous"}
-    assert len(data.review.analyses) == 6          # one primary and one sensitivity analysis per outcome
+    assert len(data.review.analyses) == 6  # one primary and one sensitivity analysis per outcome
     assert len(data.review.certainty) == 3
 
     build(project, site=tmp_path / "site", today=TODAY)

@@ -6,26 +6,25 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 import yaml
+from conftest import ROOT, TODAY
 
+from builder.publish.build import build
 from builder.report import fmt
 from builder.stats import random_effects
 from builder.stats.effects import EffectSizes
 from builder.stats.followups import subgroups as subgroup_test
-from builder.publish.build import build
-from conftest import ROOT, TODAY
 
 SVG = "{http://www.w3.org/2000/svg}"
-FUNNEL = "crp-d28-primary"          # 17 studies with seed 3
-SMALL = "mortality-d28-primary"     # 3 studies
+FUNNEL = "crp-d28-primary"  # 17 studies with seed 3
+SMALL = "mortality-d28-primary"  # 3 studies
 SUBGROUPED = (FUNNEL, "mortality-d28-fixed-mh")
-RCT = "crp-d28-rct"                 # added by the test: randomised trials only, all assessed with RoB 2 or not at all
+RCT = "crp-d28-rct"  # added by the test: randomised trials only, all assessed with RoB 2 or not at all
 
 
 def _synthetic():
@@ -37,8 +36,9 @@ def _synthetic():
 
 @pytest.fixture(scope="module")
 def synthetic_site(tmp_path_factory):
-    project = _synthetic().write_project(tmp_path_factory.mktemp("synthetic") / "project", studies=30, outcomes=2,
-                                         seed=3)
+    project = _synthetic().write_project(
+        tmp_path_factory.mktemp("synthetic") / "project", studies=30, outcomes=2, seed=3
+    )
     path = project / "data/review.yaml"
     review = yaml.safe_load(path.read_text(encoding="utf-8"))
     for a in review["analyses"]:
@@ -57,7 +57,7 @@ def page(project, outcome: str) -> str:
 
 
 def svg_on(html: str, ident: str) -> ET.Element:
-    match = re.search(r'<svg[^>]*aria-labelledby="' + ident + r'-title.*?</svg>', html, re.S)
+    match = re.search(r'<svg[^>]*aria-labelledby="' + ident + r"-title.*?</svg>", html, re.S)
     assert match, ident
     return ET.fromstring(match.group(0))
 
@@ -87,7 +87,7 @@ def test_funnel_plot_draws_every_study_at_its_estimate_and_standard_error(synthe
     a = analyses[FUNNEL]
     html = page(project, "crp-d28")
     root = svg_on(html, f"{FUNNEL}-funnel-plot")
-    axis_y = max(float(l.get("y1")) for l in root.iter(SVG + "line") if l.get("y1") == l.get("y2"))
+    axis_y = max(float(ln.get("y1")) for ln in root.iter(SVG + "line") if ln.get("y1") == ln.get("y2"))
     x = linear_axis(root, axis_y)
     dots = [(float(c.get("cx")), float(c.get("cy"))) for c in root.iter(SVG + "circle")]
     studies = [s for s in a["studies"] if s["estimable"]]
@@ -123,13 +123,18 @@ def test_subgroups_in_results_json_partition_the_studies_with_stable_ids(synthet
     a = analyses[FUNNEL]
     sub = a["subgroups"]
     assert sub["by"] == "design"
-    assert [g["id"] for g in sub["groups"]] == ["rct", "non-randomised-controlled", "single-arm", "follow-up-cohort",
-                                                "case-series"]
+    assert [g["id"] for g in sub["groups"]] == [
+        "rct",
+        "non-randomised-controlled",
+        "single-arm",
+        "follow-up-cohort",
+        "case-series",
+    ]
     assert sorted(s for g in sub["groups"] for s in g["studies"]) == sorted(s["id"] for s in a["studies"])
     design = {s["id"]: s["design"] for s in a["studies"]}
     assert all(design[s] == g["id"] for g in sub["groups"] for s in g["studies"])
     assert sum(g["weight"] for g in sub["groups"]) == pytest.approx(100)
-    assert "subgroups" not in analyses[SMALL]          # only where review.yaml asks for them
+    assert "subgroups" not in analyses[SMALL]  # only where review.yaml asks for them
 
 
 def test_test_for_subgroup_differences_is_the_engines(synthetic_site):
@@ -137,21 +142,26 @@ def test_test_for_subgroup_differences_is_the_engines(synthetic_site):
     _, analyses = synthetic_site
     a = analyses[FUNNEL]
     studies = a["studies"]
-    es = EffectSizes(np.array([s["yi"] for s in studies]), np.array([s["vi"] for s in studies]),
-                     np.ones(len(studies), dtype=bool), np.zeros(len(studies), dtype=bool))
+    es = EffectSizes(
+        np.array([s["yi"] for s in studies]),
+        np.array([s["vi"] for s in studies]),
+        np.ones(len(studies), dtype=bool),
+        np.zeros(len(studies), dtype=bool),
+    )
     expected = subgroup_test(es, [s["design"] for s in studies], lambda e: random_effects(e, "REML", "hksj"))
     test = a["subgroups"]["test_for_subgroup_differences"]
     assert test["q"] == pytest.approx(expected.q, rel=1e-6) and test["df"] == expected.df == 4
     assert test["p"] == pytest.approx(expected.p, rel=1e-6)
-    fits = dict(zip(expected.labels, expected.fits))      # the engine keeps the order of first appearance
+    fits = dict(zip(expected.labels, expected.fits))  # the engine keeps the order of first appearance
     for g in a["subgroups"]["groups"]:
         f = fits[g["id"]]
         assert g["pooled"]["estimate"] == pytest.approx(f.estimate, rel=1e-6)
         assert g["pooled"]["ci_high"] == pytest.approx(f.ci_high, rel=1e-6)
 
 
-@pytest.mark.parametrize("ident,outcome,scale", [(FUNNEL, "crp-d28", "identity"),
-                                                 ("mortality-d28-fixed-mh", "mortality-d28", "log")])
+@pytest.mark.parametrize(
+    "ident,outcome,scale", [(FUNNEL, "crp-d28", "identity"), ("mortality-d28-fixed-mh", "mortality-d28", "log")]
+)
 def test_forest_plot_draws_subgroup_headings_subtotals_and_the_test(synthetic_site, ident, outcome, scale):
     project, analyses = synthetic_site
     a = analyses[ident]
@@ -170,14 +180,16 @@ def test_forest_plot_draws_subgroup_headings_subtotals_and_the_test(synthetic_si
         assert fmt.estimate_ci(p["estimate"], p["ci_low"], p["ci_high"], scale) in line
         assert f"{g['weight']:.1f}%" in line
     t = a["subgroups"]["test_for_subgroup_differences"]
-    assert (f"Test for subgroup differences: Chi² = {fmt.num(t['q'])}, df = {t['df']} ({fmt.p_value(t['p'])}), "
-            f"I² = {t['i2']:.0f}%") in texts
+    assert (
+        f"Test for subgroup differences: Chi² = {fmt.num(t['q'])}, df = {t['df']} ({fmt.p_value(t['p'])}), "
+        f"I² = {t['i2']:.0f}%"
+    ) in texts
     # one heterogeneity line per subgroup and one for the whole analysis
     assert sum(1 for x in texts if x.startswith("Heterogeneity:")) == len(groups) + 1
     diamonds = root.findall(f"{SVG}polygon[@class='dia sub']")
     assert len(diamonds) == sum(1 for g in groups if g["pooled"])
     if scale == "identity":
-        axis_y = max(float(l.get("y1")) for l in root.iter(SVG + "line") if l.get("y1") == l.get("y2"))
+        axis_y = max(float(ln.get("y1")) for ln in root.iter(SVG + "line") if ln.get("y1") == ln.get("y2"))
         x = linear_axis(root, axis_y)
         for d, g in zip(diamonds, [g for g in groups if g["pooled"]]):
             xs = sorted(float(p.split(",")[0]) for p in d.get("points").split())

@@ -8,26 +8,26 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
+from conftest import TODAY
 
 from builder.cli import main
 from builder.publish.build import BuildError, build
 from builder.releases.archive import ReleaseError, release, releases
-from conftest import TODAY
 
 
 def _set_version(project, version):
     path = project / "data/review.yaml"
-    path.write_text(re.sub(r'(?m)^version: ".*"$', f'version: "{version}"', path.read_text(encoding="utf-8")),
-                    encoding="utf-8")
+    path.write_text(
+        re.sub(r'(?m)^version: ".*"$', f'version: "{version}"', path.read_text(encoding="utf-8")), encoding="utf-8"
+    )
 
 
 def _edit_leng(project):
     path = project / "data/studies/leng-2020.yaml"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    i = next(i for i, l in enumerate(lines) if "control: {arm: placebo, total: 3, events: 2" in l)
+    i = next(i for i, line in enumerate(lines) if "control: {arm: placebo, total: 3, events: 2" in line)
     lines[i] = lines[i].replace("events: 2", "events: 1")
     path.write_text("".join(lines), encoding="utf-8")
 
@@ -63,7 +63,7 @@ def test_versions_are_published_at_their_own_path_and_marked_superseded(built):
     assert "Superseded version" not in new and "2.93 [0.82, 10.50]" in new
     changes = (built / "site/versions.html").read_text(encoding="utf-8")
     assert "Studies added: Bowdish 2023" in changes and "pooled result changed" in changes
-    assert "0.70 → " in changes          # tau² of the primary survival analysis moved from version 1.0's 0.70
+    assert "0.70 → " in changes  # tau² of the primary survival analysis moved from version 1.0's 0.70
     timeline = new.split('id="survival-over-time"')[1]
     assert "v1.0" in timeline and "v1.1" in timeline and "+ Bowdish 2023" in timeline
 
@@ -85,7 +85,7 @@ def test_diff_reports_an_added_study_and_a_corrected_field(project, capsys):
     assert changed["fields"] == [{"field": "outcomes.survival.published.control.events", "old": 2, "new": 1}]
     flags = {a["id"]: a["flags"] for a in out["analyses"]}
     assert "pooled result changed" in flags["survival-primary"]
-    assert flags["survival-reproduction"] != []          # Leng's control arm is in the reproduction too
+    assert flags["survival-reproduction"] != []  # Leng's control arm is in the reproduction too
     assert out["certainty_changed"] == []
     assert main(["-C", str(project), "diff", "0.9"]) == 2
 
@@ -103,10 +103,13 @@ def test_adding_a_study_to_a_copy_shows_in_the_diff(project, capsys):
     src = (project / "data/studies/bowdish-2023.yaml").read_text(encoding="utf-8")
     (project / "data/studies/bowdish-2024.yaml").write_text(
         src.replace("id: bowdish-2023", "id: bowdish-2024").replace("label: Bowdish 2023", "label: Copy 2024"),
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     path = project / "data/review.yaml"
     text = path.read_text(encoding="utf-8").replace("  other_methods: 1\n", "  other_methods: 2\n")
-    text = text.replace("feng-y-2020, adas-2021, bowdish-2023]", "feng-y-2020, adas-2021, bowdish-2023, bowdish-2024]", 1)
+    text = text.replace(
+        "feng-y-2020, adas-2021, bowdish-2023]", "feng-y-2020, adas-2021, bowdish-2023, bowdish-2024]", 1
+    )
     path.write_text(text, encoding="utf-8")
     assert main(["-C", str(project), "diff", "1.0"]) == 0
     out = capsys.readouterr().out

@@ -7,12 +7,25 @@ from dataclasses import replace
 
 import numpy as np
 
+from builder.analysis.result import AnalysisResult
 from builder.contract import Analysis
 from builder.contract.study import Dataset
-from builder.analysis.result import AnalysisResult
-from builder.stats import (Fit, fixed_iv, log_odds_ratio, log_ratio_of_means, log_risk_ratio, mantel_haenszel_or,
-                           mantel_haenszel_rd, mantel_haenszel_rr, mean_difference, peto_log_odds_ratio, peto_or,
-                           random_effects, risk_difference, standardised_mean_difference)
+from builder.stats import (
+    Fit,
+    fixed_iv,
+    log_odds_ratio,
+    log_ratio_of_means,
+    log_risk_ratio,
+    mantel_haenszel_or,
+    mantel_haenszel_rd,
+    mantel_haenszel_rr,
+    mean_difference,
+    peto_log_odds_ratio,
+    peto_or,
+    random_effects,
+    risk_difference,
+    standardised_mean_difference,
+)
 from builder.stats.effects import EffectSizes
 
 LEGACY_I2_THRESHOLD = 50.0
@@ -22,8 +35,14 @@ def inputs_of(ds: Dataset) -> dict[str, float]:
     e, c = ds.experimental, ds.control
     if e.events is not None:
         return {"events_exp": e.events, "total_exp": e.total, "events_ctrl": c.events, "total_ctrl": c.total}
-    return {"mean_exp": e.mean, "sd_exp": e.sd, "total_exp": e.total,
-            "mean_ctrl": c.mean, "sd_ctrl": c.sd, "total_ctrl": c.total}
+    return {
+        "mean_exp": e.mean,
+        "sd_exp": e.sd,
+        "total_exp": e.total,
+        "mean_ctrl": c.mean,
+        "sd_ctrl": c.sd,
+        "total_ctrl": c.total,
+    }
 
 
 DICHOTOMOUS = {"OR": log_odds_ratio, "RR": log_risk_ratio, "RD": risk_difference}
@@ -36,11 +55,13 @@ def effect_sizes(spec: Analysis, inputs: list[dict[str, float]]) -> EffectSizes:
     if spec.method == "Peto":
         return peto_log_odds_ratio(col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
     if spec.measure in DICHOTOMOUS:
-        return DICHOTOMOUS[spec.measure](col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"],
-                                         add=spec.continuity_correction)
+        return DICHOTOMOUS[spec.measure](
+            col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"], add=spec.continuity_correction
+        )
     if spec.measure in CONTINUOUS:
-        return CONTINUOUS[spec.measure](col["mean_exp"], col["sd_exp"], col["total_exp"],
-                                        col["mean_ctrl"], col["sd_ctrl"], col["total_ctrl"])
+        return CONTINUOUS[spec.measure](
+            col["mean_exp"], col["sd_exp"], col["total_exp"], col["mean_ctrl"], col["sd_ctrl"], col["total_ctrl"]
+        )
     raise NotImplementedError(f"measure {spec.measure} from per-arm data is not available")
 
 
@@ -62,8 +83,9 @@ def _random(spec: Analysis, es: EffectSizes, ci_method: str, tau2_interval: bool
     return f
 
 
-def fit(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]],
-        tau2_interval: bool = True) -> tuple[Fit, Fit | None, list[str]]:
+def fit(
+    spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]], tau2_interval: bool = True
+) -> tuple[Fit, Fit | None, list[str]]:
     """The analysis's model on these effect sizes: (fit, the fixed-effect fit an I² switch looked at, notes).
 
     tau2_interval=False skips the Q-profile interval of tau², which follow-up refits do not report."""
@@ -76,25 +98,32 @@ def fit(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]],
         except ValueError:
             if spec.interval != "hksj":
                 raise
-            notes.append("The study estimates agree exactly, which leaves the Hartung-Knapp-Sidik-Jonkman "
-                         "interval with zero width; the ad hoc variant, never narrower than Wald's, is used.")
+            notes.append(
+                "The study estimates agree exactly, which leaves the Hartung-Knapp-Sidik-Jonkman "
+                "interval with zero width; the ad hoc variant, never narrower than Wald's, is used."
+            )
             return _random(spec, es, "hksj-adhoc", tau2_interval), None, notes
     first = _fixed(spec, es, inputs)
     i2 = first.i2 or 0.0
     if i2 > LEGACY_I2_THRESHOLD:
-        notes.append(f"I² of the fixed-effect model was {i2:.0f}% (> {LEGACY_I2_THRESHOLD:.0f}%), "
-                     "so the legacy rule switched to random effects.")
+        notes.append(
+            f"I² of the fixed-effect model was {i2:.0f}% (> {LEGACY_I2_THRESHOLD:.0f}%), "
+            "so the legacy rule switched to random effects."
+        )
         return _random(spec, es, spec.ci_method or "wald", tau2_interval), first, notes
-    notes.append(f"I² of the fixed-effect model was {i2:.0f}% (≤ {LEGACY_I2_THRESHOLD:.0f}%), "
-                 "so the legacy rule kept the fixed-effect model.")
+    notes.append(
+        f"I² of the fixed-effect model was {i2:.0f}% (≤ {LEGACY_I2_THRESHOLD:.0f}%), "
+        "so the legacy rule kept the fixed-effect model."
+    )
     return first, first, notes
 
 
 def effect_sizes_of(result: AnalysisResult) -> EffectSizes:
     yi = np.array([r.yi if r.estimable else np.nan for r in result.rows], dtype=float)
     vi = np.array([r.vi if r.estimable else np.nan for r in result.rows], dtype=float)
-    return EffectSizes(yi, vi, np.array([r.estimable for r in result.rows]),
-                       np.array([r.corrected for r in result.rows]))
+    return EffectSizes(
+        yi, vi, np.array([r.estimable for r in result.rows]), np.array([r.corrected for r in result.rows])
+    )
 
 
 class Refitter:

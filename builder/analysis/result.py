@@ -9,22 +9,22 @@ from builder.contract.study import Dataset
 from builder.ingest.select import MissingStudy
 from builder.stats import Fit
 
-RATIO_MEASURES = {"OR", "RR", "ROM"}   # pooled on the log scale
+RATIO_MEASURES = {"OR", "RR", "ROM"}  # pooled on the log scale
 
 
 @dataclass(frozen=True)
 class Subgroup:
-    id: str                 # stable: the design category, or the label in lower case with hyphens
+    id: str  # stable: the design category, or the label in lower case with hyphens
     label: str
-    rows: list[int]         # indices into the analysis's rows, in their order
-    fit: Fit | None         # None where no study of the subgroup is estimable, or the model is undefined for it
+    rows: list[int]  # indices into the analysis's rows, in their order
+    fit: Fit | None  # None where no study of the subgroup is estimable, or the model is undefined for it
 
 
 @dataclass(frozen=True)
 class Subgroups:
     by: str
     groups: list[Subgroup]
-    q: float | None         # test for subgroup differences; None with fewer than two subgroups with a fit
+    q: float | None  # test for subgroup differences; None with fewer than two subgroups with a fit
     df: int | None
     p: float | None
     i2: float | None
@@ -39,7 +39,7 @@ class StudyRow:
     yi: float | None
     vi: float | None
     corrected: bool
-    weight: float | None           # percent of the pooled estimate; None where not estimable
+    weight: float | None  # percent of the pooled estimate; None where not estimable
 
     @property
     def estimable(self) -> bool:
@@ -53,12 +53,12 @@ class AnalysisResult:
     rows: list[StudyRow]
     missing: list[MissingStudy]
     fit: Fit | None
-    fixed_first: Fit | None = None          # the fixed-effect fit an I²-switch rule looked at
+    fixed_first: Fit | None = None  # the fixed-effect fit an I²-switch rule looked at
     notes: list[str] = field(default_factory=list)
-    followups: dict = field(default_factory=dict)   # sensitivity, leave_one_out, cumulative (primary analyses)
+    followups: dict = field(default_factory=dict)  # sensitivity, leave_one_out, cumulative (primary analyses)
     small_study: dict = field(default_factory=dict)  # primary analyses: Egger's test and funnel data, or why not
-    subgroups: Subgroups | None = None               # when the analysis declares subgroups
-    key: str | None = None     # content key of everything the numbers depend on (set when run with a cache)
+    subgroups: Subgroups | None = None  # when the analysis declares subgroups
+    key: str | None = None  # content key of everything the numbers depend on (set when run with a cache)
 
     @property
     def scale(self) -> str:
@@ -80,10 +80,14 @@ class AnalysisResult:
     def planned_experimental_n(self) -> int:
         """Participants in the experimental arms of every planned study, with data or not."""
         n = sum(r.study.arm(r.data.experimental.arm).n for r in self.rows)
-        return n + sum(a.n for m in self.missing for a in m.study.arms
-                       if a.role == "experimental" and a.kind == "allocated")
+        return n + sum(
+            a.n for m in self.missing for a in m.study.arms if a.role == "experimental" and a.kind == "allocated"
+        )
 
     def totals(self) -> dict[str, int]:
-        keys = ("events_exp", "total_exp", "events_ctrl", "total_ctrl") if self.dichotomous \
+        keys = (
+            ("events_exp", "total_exp", "events_ctrl", "total_ctrl")
+            if self.dichotomous
             else ("total_exp", "total_ctrl")
+        )
         return {k: int(sum(r.inputs[k] for r in self.rows)) for k in keys}

@@ -8,14 +8,13 @@ from dataclasses import replace
 import numpy as np
 
 from builder.analysis import sensitivity, subgroups
-from builder.analysis.sensitivity import high_risk
-from builder.caching import store as cache
-from builder.ingest.loader import ReviewData
-from builder.contract import Analysis, Outcome
 from builder.analysis.fitting import effect_sizes, fit, inputs_of
 from builder.analysis.result import AnalysisResult, StudyRow
+from builder.analysis.sensitivity import high_risk
+from builder.caching import store as cache
+from builder.contract import Analysis, Outcome
+from builder.ingest.loader import ReviewData
 from builder.ingest.select import select
-
 
 
 def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
@@ -24,7 +23,7 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     if not chosen:
         return AnalysisResult(spec, outcome, [], missing, None)
     units = sorted({ds.unit or "no unit" for _, _, ds in chosen}) if outcome.type == "continuous" else []
-    if len(units) > 1:   # the loader reports this with file and line (derive.check_units); never pool it
+    if len(units) > 1:  # the loader reports this with file and line (derive.check_units); never pool it
         raise ValueError(f"analysis '{spec.id}' would pool values in different units: {', '.join(units)}")
     inputs = [inputs_of(ds) for _, _, ds in chosen]
     es = effect_sizes(spec, inputs)
@@ -38,8 +37,18 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
         weight = None
         if result_fit is not None and np.isfinite(result_fit.weights[i]):
             weight = float(result_fit.weights[i])
-        rows.append(StudyRow(study, name, ds, inputs[i], float(es.yi[i]) if ok else None,
-                             float(es.vi[i]) if ok else None, bool(es.corrected[i]), weight))
+        rows.append(
+            StudyRow(
+                study,
+                name,
+                ds,
+                inputs[i],
+                float(es.yi[i]) if ok else None,
+                float(es.vi[i]) if ok else None,
+                bool(es.corrected[i]),
+                weight,
+            )
+        )
     result = AnalysisResult(spec, outcome, rows, missing, result_fit, first, notes)
     if spec.subgroups and result_fit is not None:
         result = replace(result, subgroups=subgroups.compute(result))
@@ -58,21 +67,39 @@ def _analysis_key(spec: Analysis, outcome: Outcome, chosen, memo: dict | None = 
     parts = [spec.model_dump_json(), outcome.model_dump_json()]
     for study, name, ds in chosen:
         if study.id not in memo:
-            memo[study.id] = json.dumps([study.id, study.label, study.citation.year, study.design.category,
-                                         high_risk(study), study.location.country]) \
-                + "".join(arm.model_dump_json() for arm in study.arms)
+            memo[study.id] = json.dumps(
+                [
+                    study.id,
+                    study.label,
+                    study.citation.year,
+                    study.design.category,
+                    high_risk(study),
+                    study.location.country,
+                ]
+            ) + "".join(arm.model_dump_json() for arm in study.arms)
         if id(ds) not in memo:
-            memo[id(ds)] = (ds, ds.model_dump_json())     # the dataset is held, so its id stays its own
+            memo[id(ds)] = (ds, ds.model_dump_json())  # the dataset is held, so its id stays its own
         parts.extend((memo[study.id], name, memo[id(ds)][1]))
     return cache.key("analysis", *parts)
 
 
 def _restore(spec: Analysis, data: ReviewData, chosen, missing, saved: dict, saved_key: str) -> AnalysisResult:
-    rows = [StudyRow(study, name, ds, inputs_of(ds), *numbers)
-            for (study, name, ds), numbers in zip(chosen, saved["rows"])]
-    return AnalysisResult(spec, data.review.outcome(spec.outcome), rows, missing, saved["fit"], saved["first"],
-                          list(saved["notes"]), dict(saved["followups"]), dict(saved["small_study"]),
-                          saved["subgroups"], saved_key)
+    rows = [
+        StudyRow(study, name, ds, inputs_of(ds), *numbers) for (study, name, ds), numbers in zip(chosen, saved["rows"])
+    ]
+    return AnalysisResult(
+        spec,
+        data.review.outcome(spec.outcome),
+        rows,
+        missing,
+        saved["fit"],
+        saved["first"],
+        list(saved["notes"]),
+        dict(saved["followups"]),
+        dict(saved["small_study"]),
+        saved["subgroups"],
+        saved_key,
+    )
 
 
 def run_all(data: ReviewData, store: cache.Store | None = None) -> list[AnalysisResult]:
@@ -91,13 +118,26 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
                 continue
         r = run(spec, data)
         if r.spec.role == "primary" and r.fit is not None:
-            r.followups.update(sensitivity=sensitivity.panel(r), leave_one_out=sensitivity.leave_one_out(r),
-                               cumulative=sensitivity.cumulative(r))
+            r.followups.update(
+                sensitivity=sensitivity.panel(r),
+                leave_one_out=sensitivity.leave_one_out(r),
+                cumulative=sensitivity.cumulative(r),
+            )
             r.small_study.update(sensitivity.small_study(r))
         if k is not None:
-            store.put("analyses", k, {"rows": [(x.yi, x.vi, x.corrected, x.weight) for x in r.rows], "fit": r.fit,
-                                      "first": r.fixed_first, "notes": r.notes, "followups": r.followups,
-                                      "small_study": r.small_study, "subgroups": r.subgroups})
+            store.put(
+                "analyses",
+                k,
+                {
+                    "rows": [(x.yi, x.vi, x.corrected, x.weight) for x in r.rows],
+                    "fit": r.fit,
+                    "first": r.fixed_first,
+                    "notes": r.notes,
+                    "followups": r.followups,
+                    "small_study": r.small_study,
+                    "subgroups": r.subgroups,
+                },
+            )
             r = replace(r, key=k)
         results.append(r)
     return results

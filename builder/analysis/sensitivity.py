@@ -22,12 +22,12 @@ HIGH = {"high", "serious", "critical"}
 class Row:
     id: str
     label: str
-    studies: list[str] | None     # labels of the studies that contribute; None where the row's id says it
-                                  # (leave-one-out: all but one; cumulative: this one and those above it)
+    studies: list[str] | None  # labels of the studies that contribute; None where the row's id says it
+    # (leave-one-out: all but one; cumulative: this one and those above it)
     fit: Fit | None
-    reason: str | None = None     # why there is no result
-    change: str | None = None     # how the conclusion differs from the primary result
-    scale: str | None = None      # when it differs from the primary analysis's (a risk difference)
+    reason: str | None = None  # why there is no result
+    change: str | None = None  # how the conclusion differs from the primary result
+    scale: str | None = None  # when it differs from the primary analysis's (a risk difference)
 
     @property
     def k(self) -> int:
@@ -46,8 +46,9 @@ def change(primary: Fit, other: Fit | None) -> str | None:
         return None
     notes = []
     if _significant(primary) != _significant(other):
-        notes.append("the interval now excludes no effect" if _significant(other)
-                     else "the interval now includes no effect")
+        notes.append(
+            "the interval now excludes no effect" if _significant(other) else "the interval now includes no effect"
+        )
     if primary.estimate * other.estimate < 0:
         notes.append("the direction of the effect flips")
     return "; ".join(notes) or None
@@ -56,8 +57,9 @@ def change(primary: Fit, other: Fit | None) -> str | None:
 def _row(result, rid, label, keep, spec=None, reason_if_none=None, refit=None, names=True) -> Row:
     f = (refit or Refitter(result))(keep, spec)
     listed = [r.study.label for r, k in zip(result.rows, keep) if k and r.estimable] if names else None
-    return Row(rid, label, listed, f, None if f else (reason_if_none or "no estimable study left"),
-               change(result.fit, f))
+    return Row(
+        rid, label, listed, f, None if f else (reason_if_none or "no estimable study left"), change(result.fit, f)
+    )
 
 
 def high_risk(study) -> bool | None:
@@ -81,42 +83,110 @@ def panel(result: AnalysisResult) -> list[Row]:
     rows = []
     if spec.model != "fixed":
         method = "MH" if spec.measure in ("OR", "RR", "RD") else "IV"
-        fixed = spec.model_copy(update={"model": "fixed", "method": method, "ci_method": None,
-                                        "mh_continuity_correction": 0.0})
-        rows.append(_row(result, "fixed-effect", f"Fixed effect ({'Mantel-Haenszel' if method == 'MH' else 'inverse variance'})",
-                         every, fixed, refit=refit))
+        fixed = spec.model_copy(
+            update={"model": "fixed", "method": method, "ci_method": None, "mh_continuity_correction": 0.0}
+        )
+        rows.append(
+            _row(
+                result,
+                "fixed-effect",
+                f"Fixed effect ({'Mantel-Haenszel' if method == 'MH' else 'inverse variance'})",
+                every,
+                fixed,
+                refit=refit,
+            )
+        )
     if spec.model != "random" or spec.tau2 != "DL" or spec.interval != "wald":
         dl = spec.model_copy(update={"model": "random", "tau2": "DL", "ci_method": "wald"})
-        rows.append(_row(result, "dersimonian-laird", "Random effects, DerSimonian-Laird with a Wald interval "
-                         "(RevMan 5)", every, dl, refit=refit))
+        rows.append(
+            _row(
+                result,
+                "dersimonian-laird",
+                "Random effects, DerSimonian-Laird with a Wald interval (RevMan 5)",
+                every,
+                dl,
+                refit=refit,
+            )
+        )
     if spec.model == "random" and spec.interval == "hksj":
         adhoc = spec.model_copy(update={"ci_method": "hksj-adhoc"})
-        rows.append(_row(result, "hksj-adhoc", "HKSJ interval never narrower than Wald's (ad hoc variant)",
-                         every, adhoc, refit=refit))
+        rows.append(
+            _row(
+                result,
+                "hksj-adhoc",
+                "HKSJ interval never narrower than Wald's (ad hoc variant)",
+                every,
+                adhoc,
+                refit=refit,
+            )
+        )
     if spec.measure in ("OR", "RR", "RD"):
         peto = spec.model_copy(update={"measure": "OR", "model": "fixed", "method": "Peto", "ci_method": None})
         rows.append(_row(result, "peto", "Peto odds ratio (for sparse events)", every, peto, refit=refit))
-        rd = spec.model_copy(update={"measure": "RD", "model": "fixed", "method": "MH", "ci_method": None,
-                                     "mh_continuity_correction": 0.0})
+        rd = spec.model_copy(
+            update={
+                "measure": "RD",
+                "model": "fixed",
+                "method": "MH",
+                "ci_method": None,
+                "mh_continuity_correction": 0.0,
+            }
+        )
         rows.append(_rd_row(result, rd))
     rct = np.array([r.study.design.category == "rct" for r in result.rows])
-    rows.append(_row(result, "randomised-only", "Randomised trials only", rct,
-                     reason_if_none="no randomised trial with an estimable effect", refit=refit))
+    rows.append(
+        _row(
+            result,
+            "randomised-only",
+            "Randomised trials only",
+            rct,
+            reason_if_none="no randomised trial with an estimable effect",
+            refit=refit,
+        )
+    )
     risk = [high_risk(r.study) for r in result.rows]
     unassessed = sum(1 for x in risk if x is None)
     if any(risk):
-        rows.append(_row(result, "exclude-high-risk", "Excluding studies at high risk of bias",
-                         np.array([not x for x in risk]), refit=refit))
+        rows.append(
+            _row(
+                result,
+                "exclude-high-risk",
+                "Excluding studies at high risk of bias",
+                np.array([not x for x in risk]),
+                refit=refit,
+            )
+        )
     else:
-        rows.append(Row("exclude-high-risk", "Excluding studies at high risk of bias", [], None,
-                        f"no study is judged at high risk; {unassessed} of {n} have no risk-of-bias assessment"))
+        rows.append(
+            Row(
+                "exclude-high-risk",
+                "Excluding studies at high risk of bias",
+                [],
+                None,
+                f"no study is judged at high risk; {unassessed} of {n} have no risk-of-bias assessment",
+            )
+        )
     converted = np.array([r.data.provenance.conversion is not None for r in result.rows])
     if converted.any():
-        rows.append(_row(result, "exclude-converted", "Excluding values converted from medians or other units",
-                         ~converted, refit=refit))
+        rows.append(
+            _row(
+                result,
+                "exclude-converted",
+                "Excluding values converted from medians or other units",
+                ~converted,
+                refit=refit,
+            )
+        )
     else:
-        rows.append(Row("exclude-converted", "Excluding values converted from medians or other units", [], None,
-                        "no study's values were converted"))
+        rows.append(
+            Row(
+                "exclude-converted",
+                "Excluding values converted from medians or other units",
+                [],
+                None,
+                "no study's values were converted",
+            )
+        )
     return rows
 
 
@@ -130,8 +200,15 @@ def _rd_row(result: AnalysisResult, spec) -> Row:
         f = None
     names = [r.study.label for r, ok in zip(result.rows, es.estimable) if ok]
     # A difference and a ratio share their null only in sign: compare significance and direction on each scale.
-    return Row("risk-difference", "Risk difference (Mantel-Haenszel)", names, f,
-               None if f else "not estimable", change(result.fit, f), scale="identity")
+    return Row(
+        "risk-difference",
+        "Risk difference (Mantel-Haenszel)",
+        names,
+        f,
+        None if f else "not estimable",
+        change(result.fit, f),
+        scale="identity",
+    )
 
 
 def leave_one_out(result: AnalysisResult) -> list[Row]:
@@ -143,11 +220,17 @@ def leave_one_out(result: AnalysisResult) -> list[Row]:
         keep = np.ones(len(result.rows), dtype=bool)
         keep[i] = False
         if not r.estimable:
-            out.append(Row(f"without-{r.study.id}", f"Without {r.study.label}", [], None,
-                           "not estimable: leaving it out changes nothing"))
+            out.append(
+                Row(
+                    f"without-{r.study.id}",
+                    f"Without {r.study.label}",
+                    [],
+                    None,
+                    "not estimable: leaving it out changes nothing",
+                )
+            )
             continue
-        out.append(_row(result, f"without-{r.study.id}", f"Without {r.study.label}", keep, refit=refit,
-                        names=False))
+        out.append(_row(result, f"without-{r.study.id}", f"Without {r.study.label}", keep, refit=refit, names=False))
     return out
 
 
@@ -155,8 +238,9 @@ def cumulative(result: AnalysisResult) -> list[Row]:
     """Studies added one at a time in order of publication year (then label)."""
     if result.fit is None:
         return []
-    order = sorted(range(len(result.rows)),
-                   key=lambda i: (result.rows[i].study.citation.year or 9999, result.rows[i].study.label))
+    order = sorted(
+        range(len(result.rows)), key=lambda i: (result.rows[i].study.citation.year or 9999, result.rows[i].study.label)
+    )
     refit = Refitter(result)
     out = []
     keep = np.zeros(len(result.rows), dtype=bool)
@@ -165,8 +249,17 @@ def cumulative(result: AnalysisResult) -> list[Row]:
         keep[i] = True
         r = result.rows[i]
         label = f"+ {r.study.label}" + (f" ({r.study.citation.year})" if r.study.citation.year else "")
-        out.append(_row(result, f"up-to-{r.study.id}", label, keep, reason_if_none="no estimable study yet",
-                        refit=refit, names=False))
+        out.append(
+            _row(
+                result,
+                f"up-to-{r.study.id}",
+                label,
+                keep,
+                reason_if_none="no estimable study yet",
+                refit=refit,
+                names=False,
+            )
+        )
     return out
 
 
@@ -177,9 +270,12 @@ def small_study(result: AnalysisResult) -> dict:
     if result.fit is None:
         return {}
     if k < MIN_K_EGGER:
-        return {"k": k, "egger": None, "funnel": None,
-                "reason": f"they need at least {MIN_K_EGGER} studies with an estimable effect, and this analysis "
-                          f"has {k}"}
+        return {
+            "k": k,
+            "egger": None,
+            "funnel": None,
+            "reason": f"they need at least {MIN_K_EGGER} studies with an estimable effect, and this analysis has {k}",
+        }
     es = effect_sizes_of(result)
     try:
         test = egger(es, result.fit)

@@ -4,9 +4,10 @@ own model, and the test for subgroup differences, as RevMan prints them under a 
 from __future__ import annotations
 
 import re
+
 import numpy as np
 
-from builder.analysis.fitting import refit   # the same refit as every sensitivity row (Mantel-Haenszel needs the cells)
+from builder.analysis.fitting import refit  # the same refit as every sensitivity row (Mantel-Haenszel needs the cells)
 from builder.analysis.result import AnalysisResult, Subgroup, Subgroups
 from builder.contract.study import DESIGN_LABELS, Study
 from builder.stats import fixed_iv
@@ -45,11 +46,15 @@ def compute(result: AnalysisResult) -> Subgroups:
     # The test compares the subgroup estimates with their standard errors (a fixed-effect meta-analysis of them,
     # as RevMan and meta do); each enters the engine's test as a group of one, so its own fit is left as it is.
     fitted = [g.fit for g in groups if g.fit is not None]
-    estimates = EffectSizes(np.array([f.estimate for f in fitted]), np.array([f.se for f in fitted]) ** 2,
-                            np.ones(len(fitted), dtype=bool), np.zeros(len(fitted), dtype=bool))
+    estimates = EffectSizes(
+        np.array([f.estimate for f in fitted]),
+        np.array([f.se for f in fitted]) ** 2,
+        np.ones(len(fitted), dtype=bool),
+        np.zeros(len(fitted), dtype=bool),
+    )
     try:
         test = subgroup_test(estimates, list(range(len(fitted))), fixed_iv)
         q, df, p, i2 = test.q, test.df, test.p, test.i2
-    except ValueError:          # a subgroup estimate with a standard error of 0
+    except ValueError:  # a subgroup estimate with a standard error of 0
         q = df = p = i2 = None
     return Subgroups(by, groups, q, df, p, i2)

@@ -76,7 +76,7 @@ class Store:
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, folder / f"{k}.pickle")    # atomic: a reader never sees half an entry
+        os.replace(tmp, folder / f"{k}.pickle")  # atomic: a reader never sees half an entry
 
     def prune(self) -> None:
         """Remove the entries of every kind this build used that it did not ask for."""

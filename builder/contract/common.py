@@ -9,8 +9,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
-Identifier = Annotated[str, Field(pattern=ID_PATTERN, max_length=64,
-                                  description="Lower-case letters, digits and hyphens; used in URLs.")]
+Identifier = Annotated[
+    str, Field(pattern=ID_PATTERN, max_length=64, description="Lower-case letters, digits and hyphens; used in URLs.")
+]
 
 
 def _finite(value: float) -> float:
@@ -59,18 +60,24 @@ class Provenance(Strict):
     kind: ProvenanceKind = Field(
         description="extracted: read from the cited source; inferred: derived by reasoning or arithmetic "
         "(give the reasoning); as-printed-in-review: copied from the source review without independent check; "
-        "unverified: recalled but not read in a retrievable copy.")
+        "unverified: recalled but not read in a retrievable copy."
+    )
     source: str = Field(min_length=3, description="Citation or URL and the table, figure or sentence.")
     url: SafeUrl | None = None
     reasoning: str | None = Field(None, description="Required when kind is inferred.")
     transformation: str | None = Field(
-        None, description="Any arithmetic applied to the reported numbers, with its method.")
-    conversion: Literal["median-iqr-to-mean-sd", "median-range-to-mean-sd", "se-to-sd", "ci-to-sd", "unit"] | None = Field(
-        None, description="Set when the values were converted from another summary or unit; sensitivity analyses "
-        "leave such studies out.")
+        None, description="Any arithmetic applied to the reported numbers, with its method."
+    )
+    conversion: Literal["median-iqr-to-mean-sd", "median-range-to-mean-sd", "se-to-sd", "ci-to-sd", "unit"] | None = (
+        Field(
+            None,
+            description="Set when the values were converted from another summary or unit; sensitivity analyses "
+            "leave such studies out.",
+        )
+    )
 
     @model_validator(mode="after")
-    def _inferred_needs_reasoning(self) -> "Provenance":
+    def _inferred_needs_reasoning(self) -> Provenance:
         if self.kind == "inferred" and not self.reasoning:
             raise ValueError("an inferred value needs 'reasoning' explaining how it was derived")
         return self

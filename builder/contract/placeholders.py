@@ -16,15 +16,57 @@ import re
 
 PLACEHOLDER = re.compile(r"\[\[([a-z]+:)?([a-z0-9-]+)(?:\.([a-z0-9_]+))?\]\]")
 
-RESULT_FIELDS = ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "p", "i2", "tau2", "q_p", "k",
-                 "participants", "events_exp", "total_exp", "events_ctrl", "total_ctrl", "pct_exp", "pct_ctrl",
-                 "continuity_correction", "planned_experimental_n", "conclusion")
-PRINTED_FIELDS = ("estimate", "ci_low", "ci_high", "p", "q_p", "i2", "k", "participants", "events_experimental",
-                  "events_control", "percent_experimental", "percent_control")
-FLOW_FIELDS = ("records_identified", "records_excluded", "full_texts_assessed", "full_texts_excluded",
-               "full_texts_included")
-COUNTS = ("studies", "clinical-studies", "case-reports", "source-studies", "source-clinical-studies",
-          "source-case-reports")   # source-*: only the studies the source review included
+RESULT_FIELDS = (
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "p",
+    "i2",
+    "tau2",
+    "q_p",
+    "k",
+    "participants",
+    "events_exp",
+    "total_exp",
+    "events_ctrl",
+    "total_ctrl",
+    "pct_exp",
+    "pct_ctrl",
+    "continuity_correction",
+    "planned_experimental_n",
+    "conclusion",
+)
+PRINTED_FIELDS = (
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p",
+    "q_p",
+    "i2",
+    "k",
+    "participants",
+    "events_experimental",
+    "events_control",
+    "percent_experimental",
+    "percent_control",
+)
+FLOW_FIELDS = (
+    "records_identified",
+    "records_excluded",
+    "full_texts_assessed",
+    "full_texts_excluded",
+    "full_texts_included",
+)
+COUNTS = (
+    "studies",
+    "clinical-studies",
+    "case-reports",
+    "source-studies",
+    "source-clinical-studies",
+    "source-case-reports",
+)  # source-*: only the studies the source review included
 
 
 def check(text: str, review, study_ids: set[str]) -> list[str]:

@@ -33,17 +33,24 @@ class Outcome(Strict):
     label: Label
     type: Literal["dichotomous", "continuous"]
     event: str | None = Field(None, description="For dichotomous outcomes: what counts as an event.")
-    unit: str | None = Field(None, description="For continuous outcomes: the unit analyses must share. Values "
-                             "reported in another unit are converted to it where the factor is fixed (see "
-                             "'analyte').")
-    analyte: str | None = Field(None, description="For unit conversions of a laboratory outcome: CRP, D-dimer or "
-                                "IL-6. Unset: the outcome id is tried as the analyte's name.")
+    unit: str | None = Field(
+        None,
+        description="For continuous outcomes: the unit analyses must share. Values "
+        "reported in another unit are converted to it where the factor is fixed (see "
+        "'analyte').",
+    )
+    analyte: str | None = Field(
+        None,
+        description="For unit conversions of a laboratory outcome: CRP, D-dimer or "
+        "IL-6. Unset: the outcome id is tried as the analyte's name.",
+    )
     direction: Literal["higher-is-better", "lower-is-better"] = Field(
-        description="Which direction of the outcome benefits patients; sets the 'Favours' labels.")
+        description="Which direction of the outcome benefits patients; sets the 'Favours' labels."
+    )
     description: str | None = None
 
     @model_validator(mode="after")
-    def _type_fields(self) -> "Outcome":
+    def _type_fields(self) -> Outcome:
         if self.type == "dichotomous" and not self.event:
             raise ValueError("a dichotomous outcome needs 'event' (what counts as an event)")
         return self
@@ -74,8 +81,13 @@ PRESETS: dict[str, dict[str, object]] = {
     # Review Manager 5, as the source review used it: DerSimonian-Laird tau² with a Wald (normal) interval and
     # no prediction interval for random effects; 0.5 added to every cell of a study with a zero cell, both for
     # the study's own estimate and inside the Mantel-Haenszel pooled estimate.
-    "revman5": {"tau2": "DL", "ci_method": "wald", "prediction_interval": False, "continuity_correction": 0.5,
-                "mh_continuity_correction": 0.5},
+    "revman5": {
+        "tau2": "DL",
+        "ci_method": "wald",
+        "prediction_interval": False,
+        "continuity_correction": 0.5,
+        "mh_continuity_correction": 0.5,
+    },
 }
 
 
@@ -88,58 +100,77 @@ class Analysis(Strict):
     measure: Measure
     model: Literal["fixed", "random", "i2-switch"] = Field(
         description="i2-switch reproduces legacy practice: fixed effect when I² ≤ 50%, random effects above. "
-        "It is offered only to reproduce published analyses.")
+        "It is offered only to reproduce published analyses."
+    )
     method: Literal["MH", "IV", "Peto"] = Field(
-        "IV", description="Pooling for the fixed-effect model: Mantel-Haenszel (MH), inverse variance (IV), or "
-        "Peto's odds ratio (rare events in balanced arms).")
+        "IV",
+        description="Pooling for the fixed-effect model: Mantel-Haenszel (MH), inverse variance (IV), or "
+        "Peto's odds ratio (rare events in balanced arms).",
+    )
     tau2: Literal["REML", "DL", "PM", "ML", "HE", "SJ", "EB"] = Field(
-        "REML", description="Estimator of tau² for random effects (REML, the Cochrane default, when unset).")
+        "REML", description="Estimator of tau² for random effects (REML, the Cochrane default, when unset)."
+    )
     ci_method: Literal["wald", "hksj", "hksj-adhoc"] | None = Field(
-        None, description="Interval for the pooled effect. Unset: HKSJ for random effects (Cochrane's current "
-        "recommendation), Wald for fixed effect. hksj-adhoc never gives an interval narrower than Wald's.")
+        None,
+        description="Interval for the pooled effect. Unset: HKSJ for random effects (Cochrane's current "
+        "recommendation), Wald for fixed effect. hksj-adhoc never gives an interval narrower than Wald's.",
+    )
     continuity_correction: FiniteFloat = Field(
-        0.5, ge=0, description="Added to every cell of a study with a zero cell, for its own estimate.")
+        0.5, ge=0, description="Added to every cell of a study with a zero cell, for its own estimate."
+    )
     mh_continuity_correction: FiniteFloat = Field(
-        0.0, ge=0, description="Added to zero-cell studies inside the Mantel-Haenszel pooled estimate "
-        "(0 as current guidance says; 0.5 reproduces RevMan 5).")
+        0.0,
+        ge=0,
+        description="Added to zero-cell studies inside the Mantel-Haenszel pooled estimate "
+        "(0 as current guidance says; 0.5 reproduces RevMan 5).",
+    )
     datasets: list[Identifier] = Field(
         default_factory=lambda: ["published"],
-        description="Dataset names to use, in order of preference: the first a study has is used.")
+        description="Dataset names to use, in order of preference: the first a study has is used.",
+    )
     studies: list[Identifier] | None = Field(None, description="Only these studies (default: every study with data).")
     exclude: list[Identifier] = Field(default_factory=list)
     designs: list[DesignCategory] | None = Field(None, description="Only studies of these design categories.")
     reported: ReportedResult | None = None
     subgroups: Literal["design", "country", "cell-source"] | None = Field(
-        None, description="Split the forest plot into subgroups by a study characteristic, with a subtotal per "
+        None,
+        description="Split the forest plot into subgroups by a study characteristic, with a subtotal per "
         "subgroup and the test for subgroup differences: design (the design category), country (of the study's "
-        "location) or cell-source (of the experimental arm's intervention).")
+        "location) or cell-source (of the experimental arm's intervention).",
+    )
     preset: Literal["revman5"] | None = Field(
-        None, description="A named set of method settings. revman5 reproduces Review Manager 5: tau2 DL, "
+        None,
+        description="A named set of method settings. revman5 reproduces Review Manager 5: tau2 DL, "
         "ci_method wald, prediction_interval false, continuity_correction 0.5 and mh_continuity_correction 0.5. "
         "The model (fixed, random or i2-switch) and the pooling method are still chosen here. A setting the "
         "preset fixes may be repeated with the same value, but a different value is an error: drop the preset "
-        "and write every setting out instead, so that a result labelled with a preset is computed as it says.")
+        "and write every setting out instead, so that a result labelled with a preset is computed as it says.",
+    )
     prediction_interval: bool | None = Field(
-        None, description="Report the 95% prediction interval of a random-effects result (three or more "
-        "studies). Unset: yes, as current Cochrane guidance recommends; the revman5 preset: no.")
+        None,
+        description="Report the 95% prediction interval of a random-effects result (three or more "
+        "studies). Unset: yes, as current Cochrane guidance recommends; the revman5 preset: no.",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _apply_preset(cls, data):
         if not isinstance(data, dict) or data.get("preset") not in PRESETS:
-            return data   # not a mapping, no preset, or an unknown one (the Literal reports it)
+            return data  # not a mapping, no preset, or an unknown one (the Literal reports it)
         name = data["preset"]
         out = dict(data)
         for key, value in PRESETS[name].items():
-            if data.get(key) is not None and data[key] != value:   # null counts as unset
-                raise ValueError(f"the preset '{name}' sets {key} to {_yaml(value)}, but this analysis sets "
-                                 f"{key}: {_yaml(data[key])}; remove '{key}' to use the preset, or remove "
-                                 f"'preset' and write every setting out")
+            if data.get(key) is not None and data[key] != value:  # null counts as unset
+                raise ValueError(
+                    f"the preset '{name}' sets {key} to {_yaml(value)}, but this analysis sets "
+                    f"{key}: {_yaml(data[key])}; remove '{key}' to use the preset, or remove "
+                    f"'preset' and write every setting out"
+                )
             out[key] = value
         return out
 
     @model_validator(mode="after")
-    def _measure_method(self) -> "Analysis":
+    def _measure_method(self) -> Analysis:
         if self.method == "MH" and self.measure not in ("OR", "RR", "RD"):
             raise ValueError(f"Mantel-Haenszel applies to OR, RR and RD, not {self.measure}")
         if self.method == "Peto" and (self.measure != "OR" or self.model != "fixed"):
@@ -167,8 +198,10 @@ class Finding(Strict):
     id: Identifier
     title: str
     studies: list[Identifier] = Field(default_factory=list)
-    finding: str = Field(description="What differs. Numbers are written as placeholders such as "
-                         "[[survival-primary.estimate]] so they always agree with the results.")
+    finding: str = Field(
+        description="What differs. Numbers are written as placeholders such as "
+        "[[survival-primary.estimate]] so they always agree with the results."
+    )
     consequence: str | None = Field(None, description="Its effect on the results, with placeholders.")
     analyses: list[Identifier] = Field(default_factory=list, description="Analyses that show the effect.")
     evidence: list[Provenance] = Field(min_length=1)
@@ -188,8 +221,16 @@ GRADE_LEVELS = ("very-low", "low", "moderate", "high")
 
 
 class GradeStep(Strict):
-    domain: Literal["risk-of-bias", "inconsistency", "indirectness", "imprecision", "publication-bias",
-                    "large-effect", "dose-response", "plausible-confounding"]
+    domain: Literal[
+        "risk-of-bias",
+        "inconsistency",
+        "indirectness",
+        "imprecision",
+        "publication-bias",
+        "large-effect",
+        "dose-response",
+        "plausible-confounding",
+    ]
     levels: int = Field(ge=1, le=2)
     reason: str = Field(min_length=10)
 
@@ -206,7 +247,7 @@ class Certainty(Strict):
     comment: str | None = None
 
     @model_validator(mode="after")
-    def _directions(self) -> "Certainty":
+    def _directions(self) -> Certainty:
         for step in self.downgrades:
             if step.domain in ("large-effect", "dose-response", "plausible-confounding"):
                 raise ValueError(f"'{step.domain}' can only raise certainty; list it under upgrades")
@@ -217,8 +258,11 @@ class Certainty(Strict):
 
     @property
     def rating(self) -> str:
-        level = GRADE_LEVELS.index(self.start) - sum(s.levels for s in self.downgrades) \
+        level = (
+            GRADE_LEVELS.index(self.start)
+            - sum(s.levels for s in self.downgrades)
             + sum(s.levels for s in self.upgrades)
+        )
         return GRADE_LEVELS[max(0, min(level, len(GRADE_LEVELS) - 1))]
 
 
@@ -231,28 +275,41 @@ class Flow(Strict):
     full_texts_assessed: int = Field(ge=0)
     full_texts_excluded: int = Field(ge=0)
     full_texts_excluded_reasons: dict[str, int] = Field(default_factory=dict)
-    unaccounted: int = Field(0, ge=0, description="Reports the published counts leave unexplained: full texts "
-                             "assessed minus those excluded minus the studies in data/studies. Must be stated.")
+    unaccounted: int = Field(
+        0,
+        ge=0,
+        description="Reports the published counts leave unexplained: full texts "
+        "assessed minus those excluded minus the studies in data/studies. Must be stated.",
+    )
     unaccounted_note: str | None = None
-    other_methods: int = Field(0, ge=0, description="Studies identified by other methods than the database search "
-                               "(registers, citation searching, hand searching) and included.")
+    other_methods: int = Field(
+        0,
+        ge=0,
+        description="Studies identified by other methods than the database search "
+        "(registers, citation searching, hand searching) and included.",
+    )
     other_methods_note: str | None = Field(None, description="How those studies were found.")
     previous_version_studies: list[Identifier] = Field(
-        default_factory=list, description="Studies of the previous version, only for a review whose earlier "
-        "versions are not archived in versions/ (otherwise they are read from the archive).")
+        default_factory=list,
+        description="Studies of the previous version, only for a review whose earlier "
+        "versions are not archived in versions/ (otherwise they are read from the archive).",
+    )
     provenance: Provenance
 
     @model_validator(mode="after")
-    def _reasons_add_up(self) -> "Flow":
-        for total, reasons, name in ((self.records_excluded, self.records_excluded_reasons, "records_excluded"),
-                                     (self.full_texts_excluded, self.full_texts_excluded_reasons,
-                                      "full_texts_excluded")):
+    def _reasons_add_up(self) -> Flow:
+        for total, reasons, name in (
+            (self.records_excluded, self.records_excluded_reasons, "records_excluded"),
+            (self.full_texts_excluded, self.full_texts_excluded_reasons, "full_texts_excluded"),
+        ):
             if reasons and sum(reasons.values()) != total:
                 raise ValueError(f"the reasons for {name} add up to {sum(reasons.values())}, not {total}")
         if self.records_identified - self.records_excluded != self.full_texts_assessed:
-            raise ValueError(f"records_identified ({self.records_identified}) minus records_excluded "
-                             f"({self.records_excluded}) should equal full_texts_assessed "
-                             f"({self.full_texts_assessed})")
+            raise ValueError(
+                f"records_identified ({self.records_identified}) minus records_excluded "
+                f"({self.records_excluded}) should equal full_texts_assessed "
+                f"({self.full_texts_assessed})"
+            )
         if self.other_methods and not self.other_methods_note:
             raise ValueError("studies identified by other methods need 'other_methods_note' saying how they were found")
         if self.unaccounted and not self.unaccounted_note:

@@ -13,39 +13,51 @@ from .common import Identifier, Provenance, Strict
 @dataclass(frozen=True)
 class Tool:
     name: str
-    domains: dict[str, str]          # id -> label
-    judgements: tuple[str, ...]      # from best to worst, then "no-information"
+    domains: dict[str, str]  # id -> label
+    judgements: tuple[str, ...]  # from best to worst, then "no-information"
 
 
 TOOLS: dict[str, Tool] = {
-    "rob1": Tool("Cochrane RoB 1", {
-        "random-sequence-generation": "Random sequence generation",
-        "allocation-concealment": "Allocation concealment",
-        "blinding-participants-personnel": "Blinding of participants and personnel",
-        "blinding-outcome-assessment": "Blinding of outcome assessment",
-        "incomplete-outcome-data": "Incomplete outcome data",
-        "selective-reporting": "Selective reporting",
-        "other-bias": "Other bias",
-    }, ("low", "unclear", "high")),
-    "rob2": Tool("RoB 2", {
-        "randomisation": "Randomisation process",
-        "deviations": "Deviations from intended interventions",
-        "missing-outcome-data": "Missing outcome data",
-        "measurement": "Measurement of the outcome",
-        "reported-result": "Selection of the reported result",
-    }, ("low", "some-concerns", "high", "no-information")),
-    "robins-i": Tool("ROBINS-I", {
-        "confounding": "Confounding",
-        "selection": "Selection of participants",
-        "classification": "Classification of interventions",
-        "deviations": "Deviations from intended interventions",
-        "missing-data": "Missing data",
-        "measurement": "Measurement of outcomes",
-        "reported-result": "Selection of the reported result",
-    }, ("low", "moderate", "serious", "critical", "no-information")),
+    "rob1": Tool(
+        "Cochrane RoB 1",
+        {
+            "random-sequence-generation": "Random sequence generation",
+            "allocation-concealment": "Allocation concealment",
+            "blinding-participants-personnel": "Blinding of participants and personnel",
+            "blinding-outcome-assessment": "Blinding of outcome assessment",
+            "incomplete-outcome-data": "Incomplete outcome data",
+            "selective-reporting": "Selective reporting",
+            "other-bias": "Other bias",
+        },
+        ("low", "unclear", "high"),
+    ),
+    "rob2": Tool(
+        "RoB 2",
+        {
+            "randomisation": "Randomisation process",
+            "deviations": "Deviations from intended interventions",
+            "missing-outcome-data": "Missing outcome data",
+            "measurement": "Measurement of the outcome",
+            "reported-result": "Selection of the reported result",
+        },
+        ("low", "some-concerns", "high", "no-information"),
+    ),
+    "robins-i": Tool(
+        "ROBINS-I",
+        {
+            "confounding": "Confounding",
+            "selection": "Selection of participants",
+            "classification": "Classification of interventions",
+            "deviations": "Deviations from intended interventions",
+            "missing-data": "Missing data",
+            "measurement": "Measurement of outcomes",
+            "reported-result": "Selection of the reported result",
+        },
+        ("low", "moderate", "serious", "critical", "no-information"),
+    ),
 }
 
-NOT_RETRIEVED = "not-retrieved"   # a published assessment whose judgement for this domain could not be read
+NOT_RETRIEVED = "not-retrieved"  # a published assessment whose judgement for this domain could not be read
 
 
 class DomainJudgement(Strict):
@@ -63,22 +75,27 @@ class RiskOfBias(Strict):
     provenance: Provenance
 
     @model_validator(mode="after")
-    def _known(self) -> "RiskOfBias":
+    def _known(self) -> RiskOfBias:
         tool = TOOLS[self.tool]
         allowed = set(tool.judgements) | {NOT_RETRIEVED}
         seen = []
         for d in self.domains:
             if d.domain not in tool.domains:
-                raise ValueError(f"'{d.domain}' is not a domain of {tool.name}; expected one of "
-                                 f"{', '.join(tool.domains)}")
+                raise ValueError(
+                    f"'{d.domain}' is not a domain of {tool.name}; expected one of {', '.join(tool.domains)}"
+                )
             if d.judgement not in allowed:
-                raise ValueError(f"'{d.judgement}' is not a judgement of {tool.name} (domain {d.domain}); "
-                                 f"expected one of {', '.join(sorted(allowed))}")
+                raise ValueError(
+                    f"'{d.judgement}' is not a judgement of {tool.name} (domain {d.domain}); "
+                    f"expected one of {', '.join(sorted(allowed))}"
+                )
             seen.append(d.domain)
         missing = [name for name in tool.domains if name not in seen]
         if missing:
-            raise ValueError(f"every domain of {tool.name} needs a judgement (use '{NOT_RETRIEVED}' when a "
-                             f"published one could not be read); missing: {', '.join(missing)}")
+            raise ValueError(
+                f"every domain of {tool.name} needs a judgement (use '{NOT_RETRIEVED}' when a "
+                f"published one could not be read); missing: {', '.join(missing)}"
+            )
         if len(set(seen)) != len(seen):
             raise ValueError("a domain is judged twice")
         if self.overall is not None and self.overall not in allowed:

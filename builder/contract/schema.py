@@ -19,8 +19,10 @@ def schemas() -> dict[str, dict]:
 
 
 def schema_texts() -> dict[str, str]:
-    return {name: json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-            for name, schema in schemas().items()}
+    return {
+        name: json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        for name, schema in schemas().items()
+    }
 
 
 def write_schemas(folder: Path) -> list[Path]:

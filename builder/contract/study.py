@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .rob import RiskOfBias
 from .common import FiniteFloat, Identifier, Label, Provenance, SafeUrl, Strict
+from .rob import RiskOfBias
 
 DesignCategory = Literal[
     "rct",
@@ -29,7 +29,9 @@ DESIGN_LABELS = {
 
 
 class Citation(Strict):
-    authors: list[str] = Field(min_length=1, description="Authors as 'Surname Initials'; end with 'et al' if truncated.")
+    authors: list[str] = Field(
+        min_length=1, description="Authors as 'Surname Initials'; end with 'et al' if truncated."
+    )
     title: str | None = None
     journal: str | None = None
     year: int | None = Field(None, ge=1900, le=2100)
@@ -46,7 +48,8 @@ class Citation(Strict):
 class Design(Strict):
     category: DesignCategory = Field(description="Our classification of the design, used by filters.")
     review_category: DesignCategory | None = Field(
-        None, description="The source review's classification, mapped to the same categories, to flag differences.")
+        None, description="The source review's classification, mapped to the same categories, to flag differences."
+    )
     as_labelled_by_review: str = Field(description="How the source review labelled the study.")
     as_reported_by_authors: str | None = Field(None, description="How the study's own authors describe it.")
     provenance: Provenance
@@ -65,8 +68,10 @@ class Arm(Strict):
     label: str
     role: Literal["experimental", "control"]
     kind: Literal["allocated", "combined", "virtual"] = Field(
-        "allocated", description="allocated: a real group of the study; combined: the union of other arms "
-        "(list them in 'combines'); virtual: not patients at all, e.g. a control built from a literature rate.")
+        "allocated",
+        description="allocated: a real group of the study; combined: the union of other arms "
+        "(list them in 'combines'); virtual: not patients at all, e.g. a control built from a literature rate.",
+    )
     combines: list[Identifier] = Field(default_factory=list, description="For a combined arm: the arms it unites.")
     n: int = Field(ge=1, description="Participants allocated to the arm.")
     intervention: Intervention | None = None
@@ -104,15 +109,25 @@ class Group(Strict):
     events: int | None = Field(None, ge=0, description="Participants with the event (dichotomous outcomes).")
     mean: FiniteFloat | None = None
     sd: FiniteFloat | None = Field(None, gt=0)
-    se: FiniteFloat | None = Field(None, gt=0, description="Standard error of the group's mean, as reported; "
-                                   "the builder derives the SD (Cochrane Handbook 6.5.2.2).")
-    ci_low: FiniteFloat | None = Field(None, description="Confidence interval of the group's mean, as reported; "
-                                       "the builder derives the SD (and the mean, if not given, as its midpoint).")
+    se: FiniteFloat | None = Field(
+        None,
+        gt=0,
+        description="Standard error of the group's mean, as reported; "
+        "the builder derives the SD (Cochrane Handbook 6.5.2.2).",
+    )
+    ci_low: FiniteFloat | None = Field(
+        None,
+        description="Confidence interval of the group's mean, as reported; "
+        "the builder derives the SD (and the mean, if not given, as its midpoint).",
+    )
     ci_high: FiniteFloat | None = None
     ci_level: FiniteFloat | None = Field(None, gt=0, lt=1, description="Level of that interval; unset: 0.95.")
-    median: FiniteFloat | None = Field(None, description="Median, as reported with q1 and q3 and/or minimum and "
-                                       "maximum; the builder estimates the mean and SD (Luo 2018, Wan 2014, "
-                                       "Shi 2020).")
+    median: FiniteFloat | None = Field(
+        None,
+        description="Median, as reported with q1 and q3 and/or minimum and "
+        "maximum; the builder estimates the mean and SD (Luo 2018, Wan 2014, "
+        "Shi 2020).",
+    )
     q1: FiniteFloat | None = Field(None, description="First quartile.")
     q3: FiniteFloat | None = Field(None, description="Third quartile.")
     minimum: FiniteFloat | None = None
@@ -133,7 +148,7 @@ class Group(Strict):
         return "mean-sd"
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Group":
+    def _consistent(self) -> Group:
         has_event = self.events is not None
         given = [name for name in CONTINUOUS_FIELDS if getattr(self, name) is not None]
         has_cont = bool(given)
@@ -146,14 +161,19 @@ class Group(Strict):
         if not has_cont:
             return self
         form = self.reported_form
-        allowed = {"mean-sd": {"mean", "sd"}, "mean-se": {"mean", "se"},
-                   "ci": {"mean", "ci_low", "ci_high", "ci_level"},
-                   "median": {"median", "q1", "q3", "minimum", "maximum"}}[form]
+        allowed = {
+            "mean-sd": {"mean", "sd"},
+            "mean-se": {"mean", "se"},
+            "ci": {"mean", "ci_low", "ci_high", "ci_level"},
+            "median": {"median", "q1", "q3", "minimum", "maximum"},
+        }[form]
         extra = [name for name in given if name not in allowed]
         if extra:
-            raise ValueError(f"give one summary of a continuous group: mean and sd, mean and se, a confidence "
-                             f"interval (ci_low, ci_high), or the median with q1 and q3 and/or minimum and maximum; "
-                             f"{', '.join(extra)} cannot go with {' and '.join(n for n in given if n in allowed)}")
+            raise ValueError(
+                f"give one summary of a continuous group: mean and sd, mean and se, a confidence "
+                f"interval (ci_low, ci_high), or the median with q1 and q3 and/or minimum and maximum; "
+                f"{', '.join(extra)} cannot go with {' and '.join(n for n in given if n in allowed)}"
+            )
         if form == "mean-sd" and (self.mean is None or self.sd is None):
             raise ValueError("a continuous group needs both 'mean' and 'sd'")
         if form == "mean-se" and self.mean is None:
@@ -163,15 +183,21 @@ class Group(Strict):
         if form == "median":
             quartiles = (self.q1 is not None, self.q3 is not None)
             extremes = (self.minimum is not None, self.maximum is not None)
-            if any(quartiles) and not all(quartiles) or any(extremes) and not all(extremes) \
-                    or not (all(quartiles) or all(extremes)):
-                raise ValueError("a median needs both quartiles ('q1' and 'q3'), both extremes ('minimum' and "
-                                 "'maximum'), or all four")
+            if (
+                any(quartiles)
+                and not all(quartiles)
+                or any(extremes)
+                and not all(extremes)
+                or not (all(quartiles) or all(extremes))
+            ):
+                raise ValueError(
+                    "a median needs both quartiles ('q1' and 'q3'), both extremes ('minimum' and "
+                    "'maximum'), or all four"
+                )
         return self
 
 
-CONTINUOUS_FIELDS = ("mean", "sd", "se", "ci_low", "ci_high", "ci_level", "median", "q1", "q3", "minimum",
-                     "maximum")
+CONTINUOUS_FIELDS = ("mean", "sd", "se", "ci_low", "ci_high", "ci_level", "median", "q1", "q3", "minimum", "maximum")
 
 
 class Dataset(Strict):
@@ -179,7 +205,8 @@ class Dataset(Strict):
 
     status: Literal["available", "missing"] = "available"
     design: Literal["parallel", "pre-post"] = Field(
-        "parallel", description="parallel: experimental vs control arm; pre-post: one arm after vs before treatment.")
+        "parallel", description="parallel: experimental vs control arm; pre-post: one arm after vs before treatment."
+    )
     timepoint: str | None = None
     unit: str | None = Field(None, description="Unit of continuous values, e.g. mg/L.")
     experimental: Group | None = None
@@ -189,7 +216,7 @@ class Dataset(Strict):
     note: str | None = None
 
     @model_validator(mode="after")
-    def _complete(self) -> "Dataset":
+    def _complete(self) -> Dataset:
         if self.status == "available":
             if self.experimental is None or self.control is None:
                 raise ValueError("an available dataset needs both 'experimental' and 'control'")
@@ -210,7 +237,8 @@ class Study(Strict):
     label: Label = Field(description="Short label shown in tables, plots and menus, e.g. 'Shu 2020'.")
     source_ref: int | None = Field(None, ge=1, description="Reference number in the source review.")
     source_table: Literal["clinical-studies", "case-reports"] = Field(
-        description="Which table of the source review lists the study.")
+        description="Which table of the source review lists the study."
+    )
     citation: Citation
     design: Design
     registry: Registry
@@ -218,8 +246,8 @@ class Study(Strict):
     age: Age | None = None
     arms: list[Arm] = Field(min_length=1)
     outcomes: dict[Identifier, dict[Identifier, Dataset]] = Field(
-        default_factory=dict,
-        description="Outcome id -> dataset name (e.g. published, as-analysed) -> data.")
+        default_factory=dict, description="Outcome id -> dataset name (e.g. published, as-analysed) -> data."
+    )
     risk_of_bias: list[RiskOfBias] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 

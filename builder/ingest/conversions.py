@@ -38,7 +38,7 @@ import math
 import numbers
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Literal
 
 from scipy import special
@@ -46,9 +46,20 @@ from scipy import special
 from builder.stats.dist import t_quantile
 
 __all__ = [
-    "CI_T_BELOW_N", "MICRO", "ConversionKind", "Converted", "ConvertedUnit", "convert_unit",
-    "mean_sd_from_five_numbers", "mean_sd_from_median_iqr", "mean_sd_from_median_range", "sd_from_ci",
-    "sd_from_se", "supported_units", "wan_iqr_divisor", "wan_range_divisor",
+    "CI_T_BELOW_N",
+    "MICRO",
+    "ConversionKind",
+    "Converted",
+    "ConvertedUnit",
+    "convert_unit",
+    "mean_sd_from_five_numbers",
+    "mean_sd_from_median_iqr",
+    "mean_sd_from_median_range",
+    "sd_from_ci",
+    "sd_from_se",
+    "supported_units",
+    "wan_iqr_divisor",
+    "wan_range_divisor",
 ]
 
 ConversionKind = Literal["median-iqr-to-mean-sd", "median-range-to-mean-sd", "se-to-sd", "ci-to-sd", "unit"]
@@ -62,8 +73,8 @@ SHI_2020 = "Shi et al. 2020 (Res Synth Methods 11:641)"
 HANDBOOK = "Cochrane Handbook section 6.5.2.2"
 
 # R's meta replaces Wan's approximation by the exact expected values (Wan's Tables 1 and 2) up to these sizes.
-WAN_TABLE1_MAX_N = 50      # range: Table 1 lists xi(n) for n = 1..50
-WAN_TABLE2_MAX_N = 201     # IQR: Table 2 lists eta(n) for n = 4Q + 1, Q = 1..50
+WAN_TABLE1_MAX_N = 50  # range: Table 1 lists xi(n) for n = 1..50
+WAN_TABLE2_MAX_N = 201  # IQR: Table 2 lists eta(n) for n = 4Q + 1, Q = 1..50
 
 # sd_from_ci(distribution="t"): below this sample size the interval is taken to come from a t distribution
 # with n - 1 degrees of freedom, from this size on from the normal distribution (Cochrane Handbook 6.5.2.2).
@@ -112,6 +123,7 @@ class ConvertedUnit:
 # --------------------------------------------------------------------------------------------------------------
 # checks and formatting
 
+
 def _number(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, not {value!r}")
@@ -139,13 +151,16 @@ def _in_order(pairs: list[tuple[str, float]], wide: list[tuple[str, str]]) -> No
     for (name_a, a), (name_b, b) in zip(pairs, pairs[1:]):
         if a > b:
             order = " <= ".join(name for name, _ in pairs)
-            raise ValueError(f"{name_a} ({_fmt(a)}) is larger than {name_b} ({_fmt(b)}); the summary must satisfy "
-                             f"{order}")
+            raise ValueError(
+                f"{name_a} ({_fmt(a)}) is larger than {name_b} ({_fmt(b)}); the summary must satisfy {order}"
+            )
     values = dict(pairs)
     for low, high in wide:
         if values[low] == values[high]:
-            raise ValueError(f"{low} and {high} are equal ({_fmt(values[low])}), so the SD would be estimated as 0; "
-                             "a zero spread cannot be converted (check the numbers, or leave the study out)")
+            raise ValueError(
+                f"{low} and {high} are equal ({_fmt(values[low])}), so the SD would be estimated as 0; "
+                "a zero spread cannot be converted (check the numbers, or leave the study out)"
+            )
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -161,11 +176,12 @@ def _fmt(x: float) -> str:
 # --------------------------------------------------------------------------------------------------------------
 # Wan et al.'s divisors: the expected range and interquartile range of n standard normal observations
 
+
 def _z(p: float) -> float:
     return float(special.ndtri(p))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _expected_normal_range(n: int) -> float:
     """E(max - min) of n independent N(0, 1) draws: the integral of 1 - Phi(x)^n - (1 - Phi(x))^n over x."""
     if n == 1:
@@ -178,14 +194,19 @@ def _expected_normal_range(n: int) -> float:
     return value
 
 
-@lru_cache(maxsize=None)
+@cache
 def _expected_normal_order_statistic(r: int, n: int) -> float:
     """E(Z_(r)), the r-th smallest of n independent N(0, 1) draws."""
     log_c = special.gammaln(n + 1) - special.gammaln(r) - special.gammaln(n - r + 1)
 
     def integrand(x: float) -> float:
-        log_density = (log_c + (r - 1) * special.log_ndtr(x) + (n - r) * special.log_ndtr(-x)
-                       - 0.5 * x * x - 0.5 * math.log(2 * math.pi))
+        log_density = (
+            log_c
+            + (r - 1) * special.log_ndtr(x)
+            + (n - r) * special.log_ndtr(-x)
+            - 0.5 * x * x
+            - 0.5 * math.log(2 * math.pi)
+        )
         return x * math.exp(log_density)
 
     centre = _z(r / (n + 1))
@@ -244,8 +265,9 @@ def _wan_divisor_text(kind: str, small_n: str, n: int) -> str:
 _NORMALITY = "assumes roughly normal data"
 
 
-def mean_sd_from_median_iqr(median: float, q1: float, q3: float, n: int, *, mean_method: MeanMethod = "luo",
-                            small_n: SmallN = "formula") -> Converted:
+def mean_sd_from_median_iqr(
+    median: float, q1: float, q3: float, n: int, *, mean_method: MeanMethod = "luo", small_n: SmallN = "formula"
+) -> Converted:
     """Mean and SD from the median, first and third quartiles and sample size.
 
     Mean: Luo et al. 2018, eq. 11, w (q1 + q3)/2 + (1 - w) median with w = 0.7 + 0.39/n (default), or
@@ -267,14 +289,23 @@ def mean_sd_from_median_iqr(median: float, q1: float, q3: float, n: int, *, mean
         mean_text = f"{WAN_2014}, eq. 14"
     eta = wan_iqr_divisor(n, small_n)
     sd = (q3 - q1) / eta
-    note = (f"mean {_fmt(mean)} and SD {_fmt(sd)} estimated from median {_fmt(median)} (IQR {_fmt(q1)} to "
-            f"{_fmt(q3)}), n = {n}: mean by {mean_text}; SD = IQR / {_fmt(eta)} by {WAN_2014}, "
-            f"{_wan_divisor_text('iqr', small_n, n)}; {_NORMALITY}")
+    note = (
+        f"mean {_fmt(mean)} and SD {_fmt(sd)} estimated from median {_fmt(median)} (IQR {_fmt(q1)} to "
+        f"{_fmt(q3)}), n = {n}: mean by {mean_text}; SD = IQR / {_fmt(eta)} by {WAN_2014}, "
+        f"{_wan_divisor_text('iqr', small_n, n)}; {_NORMALITY}"
+    )
     return Converted(mean, sd, "median-iqr-to-mean-sd", note)
 
 
-def mean_sd_from_median_range(median: float, minimum: float, maximum: float, n: int, *,
-                              mean_method: MeanMethod = "luo", small_n: SmallN = "formula") -> Converted:
+def mean_sd_from_median_range(
+    median: float,
+    minimum: float,
+    maximum: float,
+    n: int,
+    *,
+    mean_method: MeanMethod = "luo",
+    small_n: SmallN = "formula",
+) -> Converted:
     """Mean and SD from the median, minimum, maximum and sample size.
 
     Mean: Luo et al. 2018, eq. 7, w (min + max)/2 + (1 - w) median with w = 4 / (4 + n^0.75) (default), or
@@ -288,7 +319,7 @@ def mean_sd_from_median_range(median: float, minimum: float, maximum: float, n: 
     _in_order([("minimum", minimum), ("median", median), ("maximum", maximum)], [("minimum", "maximum")])
 
     if mean_method == "luo":
-        w = 4 / (4 + n ** 0.75)
+        w = 4 / (4 + n**0.75)
         mean = w * (minimum + maximum) / 2 + (1 - w) * median
         mean_text = f"{LUO_2018}, eq. 7"
     else:
@@ -296,15 +327,26 @@ def mean_sd_from_median_range(median: float, minimum: float, maximum: float, n: 
         mean_text = f"{WAN_2014}, eq. 2"
     xi = wan_range_divisor(n, small_n)
     sd = (maximum - minimum) / xi
-    note = (f"mean {_fmt(mean)} and SD {_fmt(sd)} estimated from median {_fmt(median)} (range {_fmt(minimum)} to "
-            f"{_fmt(maximum)}), n = {n}: mean by {mean_text}; SD = range / {_fmt(xi)} by {WAN_2014}, "
-            f"{_wan_divisor_text('range', small_n, n)}; {_NORMALITY}")
+    note = (
+        f"mean {_fmt(mean)} and SD {_fmt(sd)} estimated from median {_fmt(median)} (range {_fmt(minimum)} to "
+        f"{_fmt(maximum)}), n = {n}: mean by {mean_text}; SD = range / {_fmt(xi)} by {WAN_2014}, "
+        f"{_wan_divisor_text('range', small_n, n)}; {_NORMALITY}"
+    )
     return Converted(mean, sd, "median-range-to-mean-sd", note)
 
 
-def mean_sd_from_five_numbers(minimum: float, q1: float, median: float, q3: float, maximum: float, n: int, *,
-                              mean_method: MeanMethod = "luo", sd_method: SdMethod = "shi",
-                              small_n: SmallN = "formula") -> Converted:
+def mean_sd_from_five_numbers(
+    minimum: float,
+    q1: float,
+    median: float,
+    q3: float,
+    maximum: float,
+    n: int,
+    *,
+    mean_method: MeanMethod = "luo",
+    sd_method: SdMethod = "shi",
+    small_n: SmallN = "formula",
+) -> Converted:
     """Mean and SD from the five-number summary (minimum, quartiles, median, maximum) and sample size.
 
     Mean: Luo et al. 2018, eq. 15, w1 (min + max)/2 + w2 (q1 + q3)/2 + (1 - w1 - w2) median with
@@ -325,12 +367,14 @@ def mean_sd_from_five_numbers(minimum: float, q1: float, median: float, q3: floa
     minimum, q1, median = _number("minimum", minimum), _number("q1", q1), _number("median", median)
     q3, maximum = _number("q3", q3), _number("maximum", maximum)
     n = _sample_size(n, 2, "an SD cannot be estimated from one observation")
-    _in_order([("minimum", minimum), ("q1", q1), ("median", median), ("q3", q3), ("maximum", maximum)],
-              [("q1", "q3"), ("minimum", "maximum")])
+    _in_order(
+        [("minimum", minimum), ("q1", q1), ("median", median), ("q3", q3), ("maximum", maximum)],
+        [("q1", "q3"), ("minimum", "maximum")],
+    )
 
     if mean_method == "luo":
-        w1 = 2.2 / (2.2 + n ** 0.75)
-        w2 = 0.7 - 0.72 / n ** 0.55
+        w1 = 2.2 / (2.2 + n**0.75)
+        w2 = 0.7 - 0.72 / n**0.55
         mean = w1 * (minimum + maximum) / 2 + w2 * (q1 + q3) / 2 + (1 - w1 - w2) * median
         mean_text = f"{LUO_2018}, eq. 15"
     else:
@@ -338,8 +382,8 @@ def mean_sd_from_five_numbers(minimum: float, q1: float, median: float, q3: floa
         mean_text = f"{WAN_2014}, eq. 10"
 
     if sd_method == "shi":
-        theta1 = (2 + 0.14 * n ** 0.6) * _z((n - 0.375) / (n + 0.25))
-        theta2 = (2 + 2 / (0.07 * n ** 0.6)) * _z((0.75 * n - 0.125) / (n + 0.25))
+        theta1 = (2 + 0.14 * n**0.6) * _z((n - 0.375) / (n + 0.25))
+        theta2 = (2 + 2 / (0.07 * n**0.6)) * _z((0.75 * n - 0.125) / (n + 0.25))
         sd = (maximum - minimum) / theta1 + (q3 - q1) / theta2
         sd_text = f"SD = range / {_fmt(theta1)} + IQR / {_fmt(theta2)} by {SHI_2020}, eq. 11"
     else:
@@ -350,14 +394,17 @@ def mean_sd_from_five_numbers(minimum: float, q1: float, median: float, q3: floa
         else:
             equation = "eq. 13, the divisors of eqs. 9 and 16"
         sd_text = f"SD = (range / {_fmt(xi)} + IQR / {_fmt(eta)}) / 2 by {WAN_2014}, {equation}"
-    note = (f"mean {_fmt(mean)} and SD {_fmt(sd)} estimated from the five-number summary (minimum {_fmt(minimum)}, "
-            f"q1 {_fmt(q1)}, median {_fmt(median)}, q3 {_fmt(q3)}, maximum {_fmt(maximum)}), n = {n}: "
-            f"mean by {mean_text}; {sd_text}; {_NORMALITY}")
+    note = (
+        f"mean {_fmt(mean)} and SD {_fmt(sd)} estimated from the five-number summary (minimum {_fmt(minimum)}, "
+        f"q1 {_fmt(q1)}, median {_fmt(median)}, q3 {_fmt(q3)}, maximum {_fmt(maximum)}), n = {n}: "
+        f"mean by {mean_text}; {sd_text}; {_NORMALITY}"
+    )
     return Converted(mean, sd, "median-iqr-to-mean-sd", note)
 
 
 # --------------------------------------------------------------------------------------------------------------
 # SD from a standard error or a confidence interval of a group mean
+
 
 def sd_from_se(se: float, n: int) -> Converted:
     """SD = SE * sqrt(n), for the standard error of one group's mean (not of a difference between groups)."""
@@ -366,12 +413,13 @@ def sd_from_se(se: float, n: int) -> Converted:
         raise ValueError(f"the standard error must be positive, not {_fmt(se)}")
     n = _sample_size(n, 1, "")
     sd = se * math.sqrt(n)
-    note = (f"SD {_fmt(sd)} = SE {_fmt(se)} x sqrt({n}) (SE of the group mean; {HANDBOOK})")
+    note = f"SD {_fmt(sd)} = SE {_fmt(se)} x sqrt({n}) (SE of the group mean; {HANDBOOK})"
     return Converted(None, sd, "se-to-sd", note)
 
 
-def sd_from_ci(low: float, high: float, n: int, level: float = 0.95,
-               distribution: Literal["t", "normal"] = "t") -> Converted:
+def sd_from_ci(
+    low: float, high: float, n: int, level: float = 0.95, distribution: Literal["t", "normal"] = "t"
+) -> Converted:
     """SD from the confidence interval of one group's mean: sqrt(n) (high - low) / (2 q).
 
     q is the (1 + level)/2 quantile of
@@ -396,24 +444,28 @@ def sd_from_ci(low: float, high: float, n: int, level: float = 0.95,
     p = (1 + level) / 2
     if distribution == "t" and n < CI_T_BELOW_N:
         if n < 2:
-            raise ValueError("a t-based interval needs n >= 2 (n - 1 degrees of freedom); use distribution='normal' "
-                             "if the interval came from the normal distribution")
+            raise ValueError(
+                "a t-based interval needs n >= 2 (n - 1 degrees of freedom); use distribution='normal' "
+                "if the interval came from the normal distribution"
+            )
         q = t_quantile(p, n - 1)
         rule = f"t quantile with {n - 1} df, since n < {CI_T_BELOW_N}"
     else:
         q = _z(p)
-        rule = ("normal quantile" + (f", since n >= {CI_T_BELOW_N}" if distribution == "t" else ""))
+        rule = "normal quantile" + (f", since n >= {CI_T_BELOW_N}" if distribution == "t" else "")
     sd = math.sqrt(n) * (high - low) / (2 * q)
     mean = (low + high) / 2
-    note = (f"SD {_fmt(sd)} = sqrt({n}) x ({_fmt(high)} - {_fmt(low)}) / (2 x {q:.4f}) from the {100 * level:.4g}% "
-            f"CI of the group mean ({rule}; {HANDBOOK}); mean {_fmt(mean)} taken as the interval's midpoint")
+    note = (
+        f"SD {_fmt(sd)} = sqrt({n}) x ({_fmt(high)} - {_fmt(low)}) / (2 x {q:.4f}) from the {100 * level:.4g}% "
+        f"CI of the group mean ({rule}; {HANDBOOK}); mean {_fmt(mean)} taken as the interval's midpoint"
+    )
     return Converted(mean, sd, "ci-to-sd", note)
 
 
 # --------------------------------------------------------------------------------------------------------------
 # units of the review's laboratory outcomes
 
-MICRO = "\u00b5"   # MICRO SIGN, the spelling this module writes; GREEK SMALL LETTER MU, 'u' and 'mcg' are read too
+MICRO = "\u00b5"  # MICRO SIGN, the spelling this module writes; GREEK SMALL LETTER MU, 'u' and 'mcg' are read too
 
 # powers of ten relative to grams and litres
 _MASS = {"g": 0, "mg": -3, MICRO + "g": -6, "ng": -9, "pg": -12}
@@ -424,7 +476,7 @@ _VOLUME = {"L": 0, "dL": -1, "mL": -3}
 class _Analyte:
     name: str
     units: tuple[str, ...]
-    has_basis: bool = False     # D-dimer: reported in fibrinogen-equivalent (FEU) or D-dimer units (DDU)
+    has_basis: bool = False  # D-dimer: reported in fibrinogen-equivalent (FEU) or D-dimer units (DDU)
 
 
 _ANALYTES = {
@@ -432,9 +484,14 @@ _ANALYTES = {
     "d-dimer": _Analyte("D-dimer", ("mg/L", MICRO + "g/mL", MICRO + "g/L", "ng/mL"), has_basis=True),
     "il-6": _Analyte("IL-6", ("pg/mL", "ng/L", "ng/mL")),
 }
-_ANALYTE_NAMES = {"crp": "crp", "creactiveprotein": "crp", "hscrp": "crp",
-                  "ddimer": "d-dimer",
-                  "il6": "il-6", "interleukin6": "il-6"}
+_ANALYTE_NAMES = {
+    "crp": "crp",
+    "creactiveprotein": "crp",
+    "hscrp": "crp",
+    "ddimer": "d-dimer",
+    "il6": "il-6",
+    "interleukin6": "il-6",
+}
 
 _UNIT = re.compile(r"(mcg|ug|\u00b5g|\u03bcg|mg|ng|pg|g)/(l|dl|ml)")
 _BASIS = re.compile(r"\(?\b(feu|ddu)\b\)?", re.IGNORECASE)
@@ -446,8 +503,10 @@ def supported_units() -> dict[str, tuple[str, ...]]:
 
 
 def _supported_text() -> str:
-    return "; ".join(f"{a.name}: {', '.join(a.units)}" + (" (optionally followed by FEU or DDU)" if a.has_basis else "")
-                     for a in _ANALYTES.values())
+    return "; ".join(
+        f"{a.name}: {', '.join(a.units)}" + (" (optionally followed by FEU or DDU)" if a.has_basis else "")
+        for a in _ANALYTES.values()
+    )
 
 
 def _analyte(name: str) -> _Analyte:
@@ -470,15 +529,19 @@ def _unit(text: str, analyte: _Analyte, role: str) -> tuple[str, str | None]:
     bare = re.sub(r"\s+", "", _BASIS.sub(" ", text))
     match = _UNIT.fullmatch(bare.lower())
     if match is None:
-        raise ValueError(f"cannot read the {role} {text!r} for {analyte.name}; supported units for {analyte.name}: "
-                         f"{', '.join(analyte.units)}")
+        raise ValueError(
+            f"cannot read the {role} {text!r} for {analyte.name}; supported units for {analyte.name}: "
+            f"{', '.join(analyte.units)}"
+        )
     mass, volume = match.groups()
     if mass in ("mcg", "ug", "\u03bcg"):
         mass = MICRO + "g"
     unit = mass + "/" + {"l": "L", "dl": "dL", "ml": "mL"}[volume]
     if unit not in analyte.units:
-        raise ValueError(f"{analyte.name} in {unit} is not supported ({role} {text!r}); supported units for "
-                         f"{analyte.name}: {', '.join(analyte.units)}")
+        raise ValueError(
+            f"{analyte.name} in {unit} is not supported ({role} {text!r}); supported units for "
+            f"{analyte.name}: {', '.join(analyte.units)}"
+        )
     if basis and not analyte.has_basis:
         raise ValueError(f"{role} {text!r}: FEU and DDU apply to D-dimer only, not to {analyte.name}")
     return unit, basis
@@ -514,27 +577,31 @@ def convert_unit(value: float, from_unit: str, to_unit: str, analyte: str) -> Co
                 f"{spec.name}: the assay's reporting unit differs (FEU vs DDU): {from_unit!r} is in {source_basis}, "
                 f"{to_unit!r} in {target_basis}. FEU (fibrinogen-equivalent units) and DDU (D-dimer units) must "
                 "not be silently mixed: no fixed factor converts one into the other reliably across assays. Keep "
-                "the value in its own basis, analyse the two bases separately, or leave the study out")
+                "the value in its own basis, analyse the two bases separately, or leave the study out"
+            )
         if target_basis and not source_basis:
             raise ValueError(
                 f"{spec.name}: {from_unit!r} does not say whether the assay reports in FEU or DDU, so the value "
                 f"cannot be labelled {target_basis}; find the basis in the study's methods, or convert to "
-                f"{target!r} without a basis")
+                f"{target!r} without a basis"
+            )
     basis = source_basis or target_basis
     shown_source = source + (f" {basis}" if basis else "")
     shown_target = target + (f" {basis}" if basis else "")
 
     shift = _exponent(source) - _exponent(target)
     if shift >= 0:
-        result = value * 10 ** shift
-        how = f"x {10 ** shift}"
+        result = value * 10**shift
+        how = f"x {10**shift}"
     else:
-        result = value / 10 ** -shift
-        how = f"/ {10 ** -shift}"
+        result = value / 10**-shift
+        how = f"/ {10**-shift}"
     unstated = " (FEU or DDU not stated)" if spec.has_basis and not basis else ""
     if shift == 0:
-        note = (f"{spec.name} {_fmt(value)} {shown_source} is the same quantity as {_fmt(result)} {shown_target}"
-                f"{unstated}; no arithmetic")
+        note = (
+            f"{spec.name} {_fmt(value)} {shown_source} is the same quantity as {_fmt(result)} {shown_target}"
+            f"{unstated}; no arithmetic"
+        )
         return ConvertedUnit(result, shown_target, None, note)
     note = f"{spec.name} {_fmt(value)} {shown_source} converted to {_fmt(result)} {shown_target} ({how}){unstated}"
     return ConvertedUnit(result, shown_target, "unit", note)
@@ -543,4 +610,5 @@ def convert_unit(value: float, from_unit: str, to_unit: str, analyte: str) -> Co
 def _quad(*args, **kwargs):
     """scipy.integrate.quad, imported on first use: few reviews need the integrals, every build would pay the import."""
     from scipy import integrate
+
     return integrate.quad(*args, **kwargs)

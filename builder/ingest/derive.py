@@ -13,10 +13,10 @@ units with D-dimer units, say, which no factor converts).
 
 from __future__ import annotations
 
-from builder.ingest import conversions
-from builder.errors import Problem
 from builder.contract import Review, Study
 from builder.contract.study import Dataset, Group
+from builder.errors import Problem
+from builder.ingest import conversions
 from builder.ingest.select import select
 from builder.ingest.yamlio import Located
 
@@ -32,8 +32,10 @@ def _as_reported(g: Group, unit: str | None) -> str:
     if form == "mean-se":
         text = f"mean {_fmt(g.mean)}, SE {_fmt(g.se)}"
     elif form == "ci":
-        text = (f"{'mean ' + _fmt(g.mean) + ', ' if g.mean is not None else ''}"
-                f"{100 * (g.ci_level or 0.95):g}% CI {_fmt(g.ci_low)} to {_fmt(g.ci_high)}")
+        text = (
+            f"{'mean ' + _fmt(g.mean) + ', ' if g.mean is not None else ''}"
+            f"{100 * (g.ci_level or 0.95):g}% CI {_fmt(g.ci_low)} to {_fmt(g.ci_high)}"
+        )
     elif form == "median":
         text = f"median {_fmt(g.median)}"
         if g.q1 is not None:
@@ -91,8 +93,12 @@ def _derive_dataset(ds: Dataset, target: str | None, analyte: str, where, proble
                 cm = conversions.convert_unit(mean, ds.unit, target, analyte)
                 cs = conversions.convert_unit(sd, ds.unit, target, analyte)
             except ValueError as exc:
-                where(("unit",), "unit", f"the outcome is analysed in {target} and this value cannot be converted "
-                      f"to it: {exc}", repr(ds.unit))
+                where(
+                    ("unit",),
+                    "unit",
+                    f"the outcome is analysed in {target} and this value cannot be converted to it: {exc}",
+                    repr(ds.unit),
+                )
                 return ds
             mean, sd, unit = cm.value, cs.value, cm.unit
             if side == SIDES[0]:
@@ -100,10 +106,22 @@ def _derive_dataset(ds: Dataset, target: str | None, analyte: str, where, proble
                 if cm.method:
                     kinds.append("unit")
         if converted is not None or (mean, sd) != (g.mean, g.sd) or unit != ds.unit:
-            new_groups[side] = g.model_copy(update={
-                "mean": mean, "sd": sd, "se": None, "ci_low": None, "ci_high": None, "ci_level": None,
-                "median": None, "q1": None, "q3": None, "minimum": None, "maximum": None,
-                "as_reported": g.as_reported or _as_reported(g, ds.unit)})
+            new_groups[side] = g.model_copy(
+                update={
+                    "mean": mean,
+                    "sd": sd,
+                    "se": None,
+                    "ci_low": None,
+                    "ci_high": None,
+                    "ci_level": None,
+                    "median": None,
+                    "q1": None,
+                    "q3": None,
+                    "minimum": None,
+                    "maximum": None,
+                    "as_reported": g.as_reported or _as_reported(g, ds.unit),
+                }
+            )
     if not new_groups and unit == ds.unit:
         return ds
     provenance = ds.provenance
@@ -131,9 +149,11 @@ def derive(review: Review, studies: dict[str, tuple[Study, Located, str]]) -> tu
                 if ds.status != "available":
                     continue
 
-                def where(path, field, message, value, base=("outcomes", oid, name)):
-                    problems.append(Problem(file, located.line_of(base + path), ".".join(base) + "." + field,
-                                            message, value))
+                def where(path, field, message, value, base=("outcomes", oid, name), file=file, located=located):
+                    problems.append(
+                        Problem(file, located.line_of(base + path), ".".join(base) + "." + field, message, value)
+                    )
+
                 derived = _derive_dataset(ds, outcome.unit, outcome.analyte or outcome.id, where, problems)
                 if derived is not ds:
                     new[name] = derived
@@ -160,9 +180,15 @@ def check_units(review: Review, studies: dict[str, Study], located: dict[str, tu
         for unit, (study, name) in list(units.items())[1:]:
             loc, file = located[study.id]
             path = ("outcomes", spec.outcome, name, "unit")
-            problems.append(Problem(
-                file, loc.line_of(path), ".".join(path),
-                f"analysis '{spec.id}' would pool values in {unit} with values in {first_unit} ({first.label}, "
-                f"dataset {first_name}); an analysis never pools different units: convert the values, or keep "
-                f"the studies apart (FEU and DDU are never converted into each other)", repr(unit)))
+            problems.append(
+                Problem(
+                    file,
+                    loc.line_of(path),
+                    ".".join(path),
+                    f"analysis '{spec.id}' would pool values in {unit} with values in {first_unit} ({first.label}, "
+                    f"dataset {first_name}); an analysis never pools different units: convert the values, or keep "
+                    f"the studies apart (FEU and DDU are never converted into each other)",
+                    repr(unit),
+                )
+            )
     return problems

@@ -12,17 +12,18 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from builder.errors import DataError, Problem
+from builder.caching.store import Store
+from builder.caching.store import key as cache_key
 from builder.contract import Review, Study
-from builder.caching.store import Store, key as cache_key
+from builder.errors import DataError, Problem
 from builder.ingest.yamlio import Located, load_yaml
 
 
 @dataclass(frozen=True)
 class ReviewData:
     review: Review
-    studies: dict[str, Study]          # ordered by id
-    data_hash: str                     # sha256 of every data file, names included
+    studies: dict[str, Study]  # ordered by id
+    data_hash: str  # sha256 of every data file, names included
     # Each study's file, as a hash of its name and content: with the review, all a study's data depend on.
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -73,7 +74,7 @@ def _describe_expected(error: dict) -> str:
     if kind == "string_pattern_mismatch":
         return f"does not match the expected pattern {ctx.get('pattern')}"
     msg = error["msg"]
-    return msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
+    return msg[len("Value error, ") :] if msg.startswith("Value error, ") else msg
 
 
 def pydantic_problems(exc: ValidationError, located: Located, file: str, model: type[BaseModel]) -> list[Problem]:
@@ -159,8 +160,14 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
     study_paths = sorted((data_dir / "studies").glob("*.yaml"))
     strays = sorted(p for p in (data_dir / "studies").glob("*") if p.suffix in (".yml", ".YAML", ".json"))
     for stray in strays:
-        problems.append(Problem(stray.relative_to(root).as_posix(), None, "",
-                                "study files must end in '.yaml'; this file would be ignored"))
+        problems.append(
+            Problem(
+                stray.relative_to(root).as_posix(),
+                None,
+                "",
+                "study files must end in '.yaml'; this file would be ignored",
+            )
+        )
 
     review = None
     review_loc = None
@@ -182,11 +189,25 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
         if study is None:
             continue
         if study.id != path.stem:
-            problems.append(Problem(file, located.line_of(("id",)), "id",
-                                    f"the id must equal the file name '{path.stem}'", repr(study.id)))
+            problems.append(
+                Problem(
+                    file,
+                    located.line_of(("id",)),
+                    "id",
+                    f"the id must equal the file name '{path.stem}'",
+                    repr(study.id),
+                )
+            )
         if study.id in studies:
-            problems.append(Problem(file, located.line_of(("id",)), "id",
-                                    f"duplicate study id; already used by {studies[study.id][2]}", repr(study.id)))
+            problems.append(
+                Problem(
+                    file,
+                    located.line_of(("id",)),
+                    "id",
+                    f"duplicate study id; already used by {studies[study.id][2]}",
+                    repr(study.id),
+                )
+            )
             continue
         studies[study.id] = (study, located, file)
 
@@ -195,13 +216,21 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
 
     if review is not None:
         from builder.ingest.validate import cross_check  # local import: validate depends on loader's types
-        problems += cross_check(review, review_loc, _rel(review_path, root), studies, today or dt.date.today(),
-                                {p.stem for p in study_paths})
+
+        problems += cross_check(
+            review,
+            review_loc,
+            _rel(review_path, root),
+            studies,
+            today or dt.date.today(),
+            {p.stem for p in study_paths},
+        )
 
     derived: dict[str, Study] = {}
     if review is not None and not problems:
         # continuous values as reported -> mean and SD in the outcome's unit; no analysis may mix units
         from builder.ingest.derive import check_units, derive
+
         derived, found = derive(review, studies)
         problems += found
         if not found:
@@ -210,8 +239,9 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
     if problems:
         raise DataError(problems)
     ordered = {sid: derived[sid] for sid in sorted(studies)}
-    return ReviewData(review, ordered, data_hash([review_path, *study_paths], root),
-                      {sid: sources[sid] for sid in ordered})
+    return ReviewData(
+        review, ordered, data_hash([review_path, *study_paths], root), {sid: sources[sid] for sid in ordered}
+    )
 
 
 def _rel(path: Path, root: Path) -> str:

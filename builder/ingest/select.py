@@ -18,8 +18,9 @@ class MissingStudy:
 def select(spec: Analysis, studies: dict[str, Study]) -> tuple[list[tuple[Study, str, Dataset]], list[MissingStudy]]:
     """The studies an analysis uses, with the dataset chosen for each, and those that lack data."""
     chosen, missing = [], []
-    ids = spec.studies if spec.studies is not None else [
-        sid for sid, s in studies.items() if spec.outcome in s.outcomes]
+    ids = (
+        spec.studies if spec.studies is not None else [sid for sid, s in studies.items() if spec.outcome in s.outcomes]
+    )
     for sid in ids:
         study = studies[sid]
         if sid in spec.exclude or (spec.designs is not None and study.design.category not in spec.designs):

@@ -10,8 +10,8 @@ import yaml
 
 from builder.errors import Problem
 
-MAX_FILE_BYTES = 2_000_000   # a study file is a few KB; refuse anything absurd before parsing
-MAX_NODES = 200_000          # bounds alias expansion ("billion laughs") and huge documents
+MAX_FILE_BYTES = 2_000_000  # a study file is a few KB; refuse anything absurd before parsing
+MAX_NODES = 200_000  # bounds alias expansion ("billion laughs") and huge documents
 
 Path_ = tuple[str | int, ...]
 
@@ -45,18 +45,37 @@ def _convert(node: yaml.Node, path: Path_, lines: dict, budget: list[int], probl
         out: dict = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                problems.append(Problem(file, key_node.start_mark.line + 1, ".".join(map(str, path)),
-                                        "YAML merge keys ('<<') are not supported; write the fields out"))
+                problems.append(
+                    Problem(
+                        file,
+                        key_node.start_mark.line + 1,
+                        ".".join(map(str, path)),
+                        "YAML merge keys ('<<') are not supported; write the fields out",
+                    )
+                )
                 continue
             key = _scalar(key_node)
             if not isinstance(key, (str, int)):
-                problems.append(Problem(file, key_node.start_mark.line + 1, ".".join(map(str, path)),
-                                        "mapping keys must be plain text", repr(key)))
+                problems.append(
+                    Problem(
+                        file,
+                        key_node.start_mark.line + 1,
+                        ".".join(map(str, path)),
+                        "mapping keys must be plain text",
+                        repr(key),
+                    )
+                )
                 continue
             key = str(key)
             if key in out:
-                problems.append(Problem(file, key_node.start_mark.line + 1, ".".join(map(str, path + (key,))),
-                                        "duplicate key: this field is given twice"))
+                problems.append(
+                    Problem(
+                        file,
+                        key_node.start_mark.line + 1,
+                        ".".join(map(str, path + (key,))),
+                        "duplicate key: this field is given twice",
+                    )
+                )
             lines[path + (key,)] = key_node.start_mark.line + 1
             out[key] = _convert(value_node, path + (key,), lines, budget, problems, file)
         return out
@@ -108,12 +127,18 @@ def load_yaml(path: Path, root: Path) -> tuple[Located | None, list[Problem]]:
     try:
         data = _convert(node, (), lines, [MAX_NODES], problems, name)
     except _TooBig:
-        return None, [Problem(name, None, "", f"document expands to more than {MAX_NODES:,} values "
-                                              "(too large, or an alias bomb); refusing to load it")]
+        return None, [
+            Problem(
+                name,
+                None,
+                "",
+                f"document expands to more than {MAX_NODES:,} values "
+                "(too large, or an alias bomb); refusing to load it",
+            )
+        ]
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         return None, [Problem(name, line, "", f"YAML error: {exc.problem}")]
     if not isinstance(data, dict):
-        return None, [Problem(name, 1, "", "expected a mapping of fields at the top level",
-                              type(data).__name__)]
+        return None, [Problem(name, 1, "", "expected a mapping of fields at the top level", type(data).__name__)]
     return Located(data, lines), problems

@@ -20,14 +20,15 @@ import yaml
 
 from builder.analysis import run as analysis
 from builder.caching import store as cache
-from builder.releases import diff, archive as versions
-from builder.publish import incremental, mkdocs_hooks, mkdocs_warm
-from builder.report.figures import inline
-from builder.report import pages
-from builder.report.results_json import results_document
-from builder.ingest.loader import ReviewData, data_hash, load
 from builder.caching.reuse import Reuse
 from builder.contract.version import Version
+from builder.ingest.loader import ReviewData, data_hash, load
+from builder.publish import incremental, mkdocs_hooks, mkdocs_warm
+from builder.releases import archive as versions
+from builder.releases import diff
+from builder.report import pages
+from builder.report.figures import inline
+from builder.report.results_json import results_document
 
 
 class BuildError(Exception):
@@ -35,20 +36,27 @@ class BuildError(Exception):
 
 
 def epoch(day: dt.date) -> str:
-    return str(int(dt.datetime.combine(day, dt.time(), dt.timezone.utc).timestamp()))
+    return str(int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp()))
 
 
 def site_config(project: Path, nav: list, site_name: str) -> dict:
     config = yaml.safe_load((project / "mkdocs.yml").read_text(encoding="utf-8"))
-    config["site_name"] = html.escape(site_name)   # themes print it unescaped
+    config["site_name"] = html.escape(site_name)  # themes print it unescaped
     config["docs_dir"] = "docs"
     config["nav"] = nav
     config.pop("site_dir", None)
     return config
 
 
-def render(project: Path, data: ReviewData, out: Path, version_info: dict | None = None,
-           results: list | None = None, store: cache.Store | None = None, reuse: Reuse | None = None) -> Path:
+def render(
+    project: Path,
+    data: ReviewData,
+    out: Path,
+    version_info: dict | None = None,
+    results: list | None = None,
+    store: cache.Store | None = None,
+    reuse: Reuse | None = None,
+) -> Path:
     """Write the Markdown sources and the MkDocs configuration into `out`; return the config file. With
     `reuse` (see builder.caching.reuse), generated files whose inputs are unchanged since the last good build are
     taken from it, and the keys of this build's files are saved beside its sources for the next one."""
@@ -66,8 +74,14 @@ def render(project: Path, data: ReviewData, out: Path, version_info: dict | None
     return path
 
 
-def version_context(project: Path, data: ReviewData, results: list, archived: str | None = None,
-                    latest: str | None = None, today: dt.date | None = None) -> dict:
+def version_context(
+    project: Path,
+    data: ReviewData,
+    results: list,
+    archived: str | None = None,
+    latest: str | None = None,
+    today: dt.date | None = None,
+) -> dict:
     """Which version a rendering is, the list of releases, and the changes since the previous release."""
     rels = versions.releases(project)
     this = archived or data.review.version
@@ -77,13 +91,24 @@ def version_context(project: Path, data: ReviewData, results: list, archived: st
         prev = earlier[-1]
         prev_data = load(prev.data_dir, today=today)
         changes = diff.compare(prev_data, prev.results(), data, results_document(data, results))
-    return {"archived": archived is not None, "superseded": archived is not None and archived != latest,
-            "latest": latest or data.review.version, "releases": rels, "changes": changes,
-            "draft": not any(r.version == data.review.version for r in rels)}
+    return {
+        "archived": archived is not None,
+        "superseded": archived is not None and archived != latest,
+        "latest": latest or data.review.version,
+        "releases": rels,
+        "changes": changes,
+        "draft": not any(r.version == data.review.version for r in rels),
+    }
 
 
-def mkdocs_build(config: Path, site_dir: Path, day: dt.date, engine: str = "mkdocs",
-                 bytecode: Path | None = None, warm: mkdocs_warm.Warm | None = None) -> None:
+def mkdocs_build(
+    config: Path,
+    site_dir: Path,
+    day: dt.date,
+    engine: str = "mkdocs",
+    bytecode: Path | None = None,
+    warm: mkdocs_warm.Warm | None = None,
+) -> None:
     """Run MkDocs (or Zensical) on a configuration, then draw the figures into its pages (see inline).
     `bytecode`: where runs with builder.publish.mkdocs_hooks keep the theme's compiled templates; `warm`: an MkDocs
     process started ahead, used if it is still free."""
@@ -91,8 +116,7 @@ def mkdocs_build(config: Path, site_dir: Path, day: dt.date, engine: str = "mkdo
     if bytecode is not None:
         env[mkdocs_hooks.BYTECODE_ENV] = str(bytecode)
     if engine == "mkdocs":
-        cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(config),
-               "-d", str(site_dir)]
+        cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(config), "-d", str(site_dir)]
     else:  # zensical reads the same configuration, and writes the site where it says (site/ beside it)
         cmd = [str(Path(sys.executable).with_name("zensical")), "build", "--clean", "-f", str(config)]
         site_dir = config.parent / "site"
@@ -109,8 +133,13 @@ def mkdocs_build(config: Path, site_dir: Path, day: dt.date, engine: str = "mkdo
         raise BuildError(str(exc)) from exc
 
 
-def build(project: Path, site: Path | None = None, today: dt.date | None = None, full: bool = False,
-          report: dict | None = None) -> ReviewData:
+def build(
+    project: Path,
+    site: Path | None = None,
+    today: dt.date | None = None,
+    full: bool = False,
+    report: dict | None = None,
+) -> ReviewData:
     """Validate, compute, render and build. The previous `site/` and `build/` stay until all succeeded.
 
     Unless `full`, work done by the last good build is reused where its inputs are unchanged: parsed study
@@ -118,7 +147,7 @@ def build(project: Path, site: Path | None = None, today: dt.date | None = None,
     figures and downloads (see reuse), released versions' pages (build/cache), and the HTML of pages whose
     Markdown is unchanged (see incremental). The result is the same site, byte for byte."""
     with _cycle_collector_paused():
-        warm = mkdocs_warm.Warm()     # starts while the data are loaded and the pages rendered
+        warm = mkdocs_warm.Warm()  # starts while the data are loaded and the pages rendered
         try:
             return _build(Path(project).resolve(), site, today, full, report, warm)
         finally:
@@ -140,37 +169,52 @@ def _cycle_collector_paused():
             gc.enable()
 
 
-def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, report: dict | None,
-           warm: mkdocs_warm.Warm) -> ReviewData:
+def _build(
+    project: Path, site: Path | None, today: dt.date | None, full: bool, report: dict | None, warm: mkdocs_warm.Warm
+) -> ReviewData:
     site = Path(site or project / "site").resolve()
     build_dir = project / "build"
     store = cache.Store(None if full else build_dir / "cache" / "store")
     data = load(project / "data", today=today, store=store)
     for rel in versions.releases(project):
         if rel.version == data.review.version and rel.manifest["data_hash"] != data.data_hash:
-            raise BuildError(f"data/ differs from released version {rel.version}, whose numbers must not change: "
-                             "set a new version (and what triggered it) in data/review.yaml before building")
+            raise BuildError(
+                f"data/ differs from released version {rel.version}, whose numbers must not change: "
+                "set a new version (and what triggered it) in data/review.yaml before building"
+            )
     build_dir.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))
     try:
         results = analysis.run_all(data, store)
         kept = Reuse(None if full else build_dir / "current", staging / "src" / "docs")
-        config = render(project, data, staging / "src", version_context(project, data, results, today=today),
-                        results, store, kept)
+        config = render(
+            project, data, staging / "src", version_context(project, data, results, today=today), results, store, kept
+        )
         rels = versions.releases(project)
-        archived = {f"v{rel.version}" for rel in rels}     # site folders that are not the latest version's
+        archived = {f"v{rel.version}" for rel in rels}  # site folders that are not the latest version's
         src_hashes = incremental.source_hashes(staging / "src")
         bytecode = None if full else build_dir / "cache" / "theme-bytecode"
-        reused = None if full else incremental.build(
-            staging / "src", build_dir, site, staging / "site", staging / "inc",
-            lambda cfg, out: mkdocs_build(cfg, out, data.review.date, bytecode=bytecode, warm=warm), archived,
-            epoch(data.review.date), src_hashes)
+        reused = (
+            None
+            if full
+            else incremental.build(
+                staging / "src",
+                build_dir,
+                site,
+                staging / "site",
+                staging / "inc",
+                lambda cfg, out: mkdocs_build(cfg, out, data.review.date, bytecode=bytecode, warm=warm),
+                archived,
+                epoch(data.review.date),
+                src_hashes,
+            )
+        )
         # MkDocs runs do not depend on each other: each starts as soon as its sources are written, one per
         # core, while the released versions' sources are still being prepared.
         if report is not None:
-            report["pages"] = reused   # (re-rendered, of) when the last build's pages were reused
-            report["sources_kept"] = (kept.taken, len(kept.keys))   # generated files taken from the last build
-        archives = []                  # (version, folder with its pages, cache folder to fill or None)
+            report["pages"] = reused  # (re-rendered, of) when the last build's pages were reused
+            report["sources_kept"] = (kept.taken, len(kept.keys))  # generated files taken from the last build
+        archives = []  # (version, folder with its pages, cache folder to fill or None)
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             runs = []
             if reused is None:
@@ -192,12 +236,13 @@ def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, 
                     versions.verify(rel, old, results_document(old, old_results))
                 except versions.ReleaseError as exc:
                     raise BuildError(str(exc)) from exc
-                info = version_context(project, old, old_results, archived=rel.version,
-                                       latest=data.review.version, today=today)
+                info = version_context(
+                    project, old, old_results, archived=rel.version, latest=data.review.version, today=today
+                )
                 cfg = render(project, old, staging / f"src-v{rel.version}", info, old_results, store)
                 runs.append(pool.submit(mkdocs_build, cfg, staging / f"site-v{rel.version}", old.review.date))
                 archives.append((rel.version, staging / f"site-v{rel.version}", cached))
-        for run in runs:               # all have finished; the first failure is reported
+        for run in runs:  # all have finished; the first failure is reported
             run.result()
         for version, folder, cached in archives:
             shutil.copytree(folder, staging / "site" / f"v{version}")
@@ -220,8 +265,9 @@ def _build(project: Path, site: Path | None, today: dt.date | None, full: bool, 
 SPLIT_MIN_PAGES = 100
 
 
-def _split_build(staging: Path, day: dt.date, bytecode: Path | None = None,
-                 warm: mkdocs_warm.Warm | None = None) -> bool:
+def _split_build(
+    staging: Path, day: dt.date, bytecode: Path | None = None, warm: mkdocs_warm.Warm | None = None
+) -> bool:
     """The latest version's site built by several MkDocs runs side by side, when it is large enough to gain."""
     cores = os.cpu_count() or 1
     if cores < 2 or sum(1 for _ in (staging / "src" / "docs").rglob("*.md")) < SPLIT_MIN_PAGES:
@@ -241,7 +287,7 @@ def _split_build(staging: Path, day: dt.date, bytecode: Path | None = None,
 
 def _archive_key(project: Path, rel, latest: str, all_versions: list[str]) -> str:
     digest = hashlib.sha256()
-    snapshot = data_hash(sorted(rel.data_dir.rglob("*.yaml")), rel.folder)   # the files as they are now
+    snapshot = data_hash(sorted(rel.data_dir.rglob("*.yaml")), rel.folder)  # the files as they are now
     digest.update(json.dumps([snapshot, cache.builder_fingerprint(), latest, all_versions]).encode())
     for part in ("templates", "docs", "mkdocs.yml"):
         root = project / part

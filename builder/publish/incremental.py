@@ -39,7 +39,7 @@ import yaml
 
 STATE = "site-state.json"
 STUB_TEMPLATE = "incremental-stub.html"
-MAX_CHANGED_SHARE = 0.4      # above this, a full build costs about the same and is simpler
+MAX_CHANGED_SHARE = 0.4  # above this, a full build costs about the same and is simpler
 SEARCH_INDEX = "search/search_index.json"
 _FRONT_MATTER = re.compile(r"\A---\n(.*?\n)---\n", re.S)
 
@@ -81,7 +81,7 @@ def _stub(markdown: str, indexed: bool = False) -> str | None:
     m = _FRONT_MATTER.match(markdown)
     if m:
         meta = yaml.safe_load(m.group(1)) or {}
-        body = markdown[m.end():]
+        body = markdown[m.end() :]
     heading = next((line for line in body.splitlines() if line.startswith("# ")), None)
     if heading is None:
         return None
@@ -103,7 +103,7 @@ def _merge_search(old: dict, new: dict, changed_urls: set[str]) -> dict | None:
     for entry in new["docs"]:
         fresh.setdefault(_page_of(entry["location"]), []).append(entry)
     if set(fresh) - changed_urls:
-        return None      # a stub was indexed after all
+        return None  # a stub was indexed after all
     docs, done = [], set()
     for entry in old["docs"]:
         page = _page_of(entry["location"])
@@ -113,7 +113,7 @@ def _merge_search(old: dict, new: dict, changed_urls: set[str]) -> dict | None:
             docs.extend(fresh.get(page, []))
             done.add(page)
     if set(fresh) - done:
-        return None      # a page that had no entries now has some: its place in the order is unknown
+        return None  # a page that had no entries now has some: its place in the order is unknown
     return {"config": old["config"], "docs": docs}
 
 
@@ -181,9 +181,13 @@ def _stubbed_sources(src: Path, files: list[str], real: set[str], work: Path, in
     resolves the links other pages make to them. At hundreds of studies, most files are such files."""
     shutil.rmtree(work, ignore_errors=True)
     config = yaml.safe_load((src / "mkdocs.yml").read_text(encoding="utf-8"))
-    if not isinstance(config.get("theme"), dict) or "custom_dir" in config["theme"] \
-            or config.get("use_directory_urls", True) or "exclude_docs" in config:
-        return None     # page outputs are found as <page>.html; exclusions are ours to set
+    if (
+        not isinstance(config.get("theme"), dict)
+        or "custom_dir" in config["theme"]
+        or config.get("use_directory_urls", True)
+        or "exclude_docs" in config
+    ):
+        return None  # page outputs are found as <page>.html; exclusions are ours to set
     in_nav = _nav_pages(config.get("nav"))
     named = _config_files(config)
     excluded = []
@@ -229,7 +233,7 @@ def build_split(src: Path, out_site: Path, work: Path, run_side_by_side, parts: 
     pages = [p for p in files if p.endswith(".md")]
     shares: list[set[str]] = [set() for _ in range(parts)]
     load = [0] * parts
-    for page in sorted(pages, key=lambda p: (-(src / p).stat().st_size, p)):   # largest first, to the least loaded
+    for page in sorted(pages, key=lambda p: (-(src / p).stat().st_size, p)):  # largest first, to the least loaded
         i = load.index(min(load))
         shares[i].add(page)
         load[i] += (src / page).stat().st_size
@@ -252,9 +256,10 @@ def build_split(src: Path, out_site: Path, work: Path, run_side_by_side, parts: 
         first = _digest(sites[0] / rel)
         if any(_digest(site / rel) != first for site in sites[1:]):
             return False
-    if any(rel not in listing[owner[rel]] for rel in owner) or \
-            any(rel in listing[i] for rel, o in owner.items() for i in range(parts) if i != o):
-        return False     # a page missing from its run, or a stub that produced a page
+    if any(rel not in listing[owner[rel]] for rel in owner) or any(
+        rel in listing[i] for rel, o in owner.items() for i in range(parts) if i != o
+    ):
+        return False  # a page missing from its run, or a stub that produced a page
 
     # The search index: the entries of each page from the run that rendered it, in the order every run
     # lists the pages (the stubs keep their place).
@@ -284,8 +289,9 @@ def build_split(src: Path, out_site: Path, work: Path, run_side_by_side, parts: 
     target = out_site / SEARCH_INDEX
     target.parent.mkdir(parents=True, exist_ok=True)
     # As the theme's search plugin writes it.
-    target.write_text(json.dumps({"config": indexes[0]["config"], "docs": docs}, separators=(",", ":"), default=str),
-                      encoding="utf-8")
+    target.write_text(
+        json.dumps({"config": indexes[0]["config"], "docs": docs}, separators=(",", ":"), default=str), encoding="utf-8"
+    )
     return True
 
 
@@ -295,8 +301,17 @@ def build_split(src: Path, out_site: Path, work: Path, run_side_by_side, parts: 
 SITEMAPS = {"sitemap.xml", "sitemap.xml.gz"}
 
 
-def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: Path, run_mkdocs,
-          skip: set[str], stamp: str = "", new_hashes: dict[str, str] | None = None) -> tuple[int, int] | None:
+def build(
+    new_src: Path,
+    build_dir: Path,
+    old_site: Path,
+    out_site: Path,
+    work: Path,
+    run_mkdocs,
+    skip: set[str],
+    stamp: str = "",
+    new_hashes: dict[str, str] | None = None,
+) -> tuple[int, int] | None:
     """Build `new_src` into `out_site` from the last good build: (pages re-rendered, pages), or None if a full
     build is needed instead.
 
@@ -311,7 +326,7 @@ def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: 
     except (OSError, ValueError):
         return None
     if _listing(old_site, skip) != state.get("site") or state.get("stamp", "") != stamp:
-        return None     # the site is not what the last build wrote, or not for the same date
+        return None  # the site is not what the last build wrote, or not for the same date
     old_hashes = state["src"]
     new_hashes = new_hashes if new_hashes is not None else source_hashes(new_src)
     if new_hashes.get("mkdocs.yml") != old_hashes.get("mkdocs.yml"):
@@ -335,8 +350,7 @@ def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: 
 
     # 1. The sources MkDocs sees: changed pages and files as they are, unchanged pages of the navigation as
     # stubs, everything else excluded.
-    config_path = _stubbed_sources(new_src, sorted(new_hashes), changed_pages | changed_statics, work,
-                                   indexed=False)
+    config_path = _stubbed_sources(new_src, sorted(new_hashes), changed_pages | changed_statics, work, indexed=False)
     if config_path is None:
         return None
     fresh_site = work / "site"
@@ -364,7 +378,7 @@ def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: 
         if rel in unchanged_outputs or not old_file.is_file() or _digest(old_file) != _digest(fresh_site / rel):
             return None
     if any((fresh_site / out).exists() for out in unchanged_outputs):
-        return None     # a stub produced a page after all
+        return None  # a stub produced a page after all
 
     # 3. The new site: the old one's files that stay (linked above), the changed pages and files, the search
     # index with the changed pages' entries replaced.
@@ -379,8 +393,7 @@ def build(new_src: Path, build_dir: Path, old_site: Path, out_site: Path, work: 
             return None
         # As the theme's search plugin writes it.
         (out_site / SEARCH_INDEX).parent.mkdir(parents=True, exist_ok=True)
-        (out_site / SEARCH_INDEX).write_text(json.dumps(merged, separators=(",", ":"), default=str),
-                                             encoding="utf-8")
+        (out_site / SEARCH_INDEX).write_text(json.dumps(merged, separators=(",", ":"), default=str), encoding="utf-8")
     else:
         _link_or_copy(old_site / SEARCH_INDEX, out_site / SEARCH_INDEX)
     return len(changed_pages), len(pages)

@@ -17,21 +17,38 @@ import threading
 
 # What a site's build imports in any case: MkDocs, the Material theme and its search plugin, the Markdown
 # extensions of mkdocs.yml. A module that is missing is left for MkDocs itself to report.
-PRELOAD = ("mkdocs.commands.build", "mkdocs.config.defaults", "mkdocs.structure.pages", "material",
-           "material.plugins.search.plugin", "markdown.extensions.toc", "markdown.extensions.tables",
-           "markdown.extensions.md_in_html", "markdown.extensions.attr_list", "markdown.extensions.admonition",
-           "markdown.extensions.footnotes", "markdown.extensions.def_list", "markdown.extensions.abbr",
-           "pymdownx.superfences", "pymdownx.details", "pymdownx.tabbed")
+PRELOAD = (
+    "mkdocs.commands.build",
+    "mkdocs.config.defaults",
+    "mkdocs.structure.pages",
+    "material",
+    "material.plugins.search.plugin",
+    "markdown.extensions.toc",
+    "markdown.extensions.tables",
+    "markdown.extensions.md_in_html",
+    "markdown.extensions.attr_list",
+    "markdown.extensions.admonition",
+    "markdown.extensions.footnotes",
+    "markdown.extensions.def_list",
+    "markdown.extensions.abbr",
+    "pymdownx.superfences",
+    "pymdownx.details",
+    "pymdownx.tabbed",
+)
 
 
 class Warm:
     def __init__(self):
         self._lock = threading.Lock()
-        self._env = dict(os.environ)      # the process's environment; a run sends what differs from it
+        self._env = dict(os.environ)  # the process's environment; a run sends what differs from it
         try:
             self._proc: subprocess.Popen | None = subprocess.Popen(
-                [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True)
+                [sys.executable, "-m", __name__],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         except OSError:
             self._proc = None
 
@@ -60,7 +77,9 @@ class Warm:
 
 def _main() -> int:
     import importlib
+
     import mkdocs.__main__ as cli_module
+
     for name in PRELOAD:
         try:
             importlib.import_module(name)
@@ -72,7 +91,7 @@ def _main() -> int:
     request = json.loads(line)
     os.environ.update(request["env"])
     sys.argv = ["mkdocs", *request["args"]]
-    cli_module.cli(prog_name="mkdocs")     # exits with MkDocs' status
+    cli_module.cli(prog_name="mkdocs")  # exits with MkDocs' status
     return 0
 
 

@@ -60,8 +60,9 @@ def serve(project: Path, dev_addr: str) -> int:
     target = project / "build" / "serve"
     if not _render_into(project, target):
         return 1
-    server = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "-f", str(target / "mkdocs.yml"),
-                               "-a", dev_addr, "--livereload"])
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mkdocs", "serve", "-f", str(target / "mkdocs.yml"), "-a", dev_addr, "--livereload"]
+    )
     signature = _signature(project)
     try:
         while server.poll() is None:

@@ -50,12 +50,16 @@ def releases(project: Path) -> list[Release]:
 def release(project: Path, version: str) -> Release:
     data = load(project / "data")
     if data.review.version != version:
-        raise ReleaseError(f"data/review.yaml says version {data.review.version}; set it to {version} "
-                           "(and update living.trigger and date) before releasing")
+        raise ReleaseError(
+            f"data/review.yaml says version {data.review.version}; set it to {version} "
+            "(and update living.trigger and date) before releasing"
+        )
     folder = project / "versions" / version
     if folder.exists():
-        raise ReleaseError(f"version {version} is already released (versions/{version}); released versions "
-                           "never change: choose a new version number")
+        raise ReleaseError(
+            f"version {version} is already released (versions/{version}); released versions "
+            "never change: choose a new version number"
+        )
     earlier = releases(project)
     if earlier and Version.parse(earlier[-1].version) >= Version.parse(version):
         raise ReleaseError(f"version {version} must be newer than the last release, {earlier[-1].version}")
@@ -64,8 +68,13 @@ def release(project: Path, version: str) -> Release:
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(project / "data", tmp / "data")
     (tmp / "results.json").write_text(to_json(document), encoding="utf-8")
-    manifest = {"version": version, "date": data.review.date.isoformat(), "data_hash": data.data_hash,
-                "builder_version": __version__, "previous": earlier[-1].version if earlier else None}
+    manifest = {
+        "version": version,
+        "date": data.review.date.isoformat(),
+        "data_hash": data.data_hash,
+        "builder_version": __version__,
+        "previous": earlier[-1].version if earlier else None,
+    }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.rename(folder)
     return Release(version, folder, manifest)
@@ -85,5 +94,7 @@ def verify(rel: Release, data: ReviewData, document: dict) -> None:
         for key in ("estimate", "ci_low", "ci_high", "p"):
             x, y = old["pooled"][key], a["pooled"][key]
             if not math.isclose(x, y, rel_tol=1e-8, abs_tol=1e-12):
-                raise ReleaseError(f"version {rel.version}: {a['id']} {key} recomputes as {y}, archived {x}; "
-                                   "the builder changed a released number")
+                raise ReleaseError(
+                    f"version {rel.version}: {a['id']} {key} recomputes as {y}, archived {x}; "
+                    "the builder changed a released number"
+                )

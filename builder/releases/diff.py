@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from builder.report import fmt
 from builder.ingest.loader import ReviewData
+from builder.report import fmt
 
 
 def _flatten(value, prefix: str = "") -> dict[str, object]:
@@ -27,7 +27,7 @@ def _flatten(value, prefix: str = "") -> dict[str, object]:
 class StudyChange:
     id: str
     label: str
-    fields: list[tuple[str, object, object]]     # path, old, new
+    fields: list[tuple[str, object, object]]  # path, old, new
 
     @property
     def risk_of_bias(self) -> bool:
@@ -45,6 +45,7 @@ class AnalysisChange:
 
     def shift(self, key: str) -> str:
         """'before → now' for tau2, i2 or the prediction interval, as printed on the site."""
+
         def show(rec):
             if rec is None or rec["pooled"] is None:
                 return "—"
@@ -56,6 +57,7 @@ class AnalysisChange:
             if p["pi_low"] is None:
                 return "—"
             return f"[{fmt.num(fmt.back(p['pi_low'], self.scale))}, {fmt.num(fmt.back(p['pi_high'], self.scale))}]"
+
         before, after = show(self.old), show(self.new)
         return after if before == after else f"{before} → {after}"
 
@@ -65,6 +67,7 @@ class AnalysisChange:
                 return "—"
             p = rec["pooled"]
             return fmt.estimate_ci(p["estimate"], p["ci_low"], p["ci_high"], self.scale)
+
         return f"{show(self.old)} → {show(self.new)}" if key == "estimate" else ""
 
 
@@ -80,16 +83,28 @@ class Diff:
 
     def to_json(self) -> dict:
         return {
-            "old_version": self.old_version, "new_version": self.new_version,
-            "studies_added": [i for i, _ in self.added], "studies_removed": [i for i, _ in self.removed],
-            "studies_changed": [{"id": c.id, "risk_of_bias_changed": c.risk_of_bias,
-                                 "fields": [{"field": p, "old": o, "new": n} for p, o, n in c.fields]}
-                                for c in self.changed],
+            "old_version": self.old_version,
+            "new_version": self.new_version,
+            "studies_added": [i for i, _ in self.added],
+            "studies_removed": [i for i, _ in self.removed],
+            "studies_changed": [
+                {
+                    "id": c.id,
+                    "risk_of_bias_changed": c.risk_of_bias,
+                    "fields": [{"field": p, "old": o, "new": n} for p, o, n in c.fields],
+                }
+                for c in self.changed
+            ],
             "certainty_changed": [{"outcome": o, "old": a, "new": b} for o, a, b in self.certainty],
-            "analyses": [{"id": a.id, "flags": a.flags,
-                          "old": a.old and {"pooled": a.old["pooled"], "heterogeneity": a.old["heterogeneity"]},
-                          "new": a.new and {"pooled": a.new["pooled"], "heterogeneity": a.new["heterogeneity"]}}
-                         for a in self.analyses],
+            "analyses": [
+                {
+                    "id": a.id,
+                    "flags": a.flags,
+                    "old": a.old and {"pooled": a.old["pooled"], "heterogeneity": a.old["heterogeneity"]},
+                    "new": a.new and {"pooled": a.new["pooled"], "heterogeneity": a.new["heterogeneity"]},
+                }
+                for a in self.analyses
+            ],
         }
 
 
@@ -142,15 +157,18 @@ def compare(old: ReviewData, old_doc: dict, new: ReviewData, new_doc: dict) -> D
         analyses.append(AnalysisChange(aid, rec["title"], rec["scale"], o, n, _flags(o, n)))
     old_cert = {c.outcome: c.rating for c in old.review.certainty}
     new_cert = {c.outcome: c.rating for c in new.review.certainty}
-    certainty = [(o, old_cert.get(o), new_cert.get(o)) for o in sorted(set(old_cert) | set(new_cert))
-                 if old_cert.get(o) != new_cert.get(o)]
+    certainty = [
+        (o, old_cert.get(o), new_cert.get(o))
+        for o in sorted(set(old_cert) | set(new_cert))
+        if old_cert.get(o) != new_cert.get(o)
+    ]
     return Diff(old.review.version, new.review.version, added, removed, changed, analyses, certainty)
 
 
 def to_text(d: Diff) -> str:
     lines = [f"Changes from version {d.old_version} to {d.new_version}", ""]
-    lines.append("Studies added: " + (", ".join(l for _, l in d.added) or "none"))
-    lines.append("Studies removed: " + (", ".join(l for _, l in d.removed) or "none"))
+    lines.append("Studies added: " + (", ".join(label for _, label in d.added) or "none"))
+    lines.append("Studies removed: " + (", ".join(label for _, label in d.removed) or "none"))
     if d.changed:
         lines.append("Studies corrected:")
         for c in d.changed:

@@ -30,27 +30,31 @@ def cite(review: Review, path: str, what: str | None = None, key: str | None = N
     title = review.title + (f". {what}" if what else "")
     link = _link(review, path)
     day = review.date.isoformat()
-    text = (f"{authors}. {title}. Living systematic review, version {review.version}, {day}. {link}")
+    text = f"{authors}. {title}. Living systematic review, version {review.version}, {day}. {link}"
     key = key or f"{review.id}-v{review.version}" + (f"-{path.split('#')[-1]}" if "#" in path else "")
-    bibtex = "\n".join([
-        f"@misc{{{key},",
-        f"  author = {{{' and '.join('{' + _bib(a) + '}' for a in review.authors)}}},",
-        f"  title = {{{_bib(title)}}},",
-        f"  howpublished = {{Living systematic review, version {review.version}}},",
-        f"  year = {{{review.date.year}}},",
-        f"  date = {{{day}}},",
-        f"  version = {{{review.version}}},",
-        f"  url = {{{link}}}",
-        "}",
-    ])
-    ris = "\n".join([
-        "TY  - ELEC",
-        *[f"AU  - {a}" for a in review.authors],
-        f"TI  - {title}",
-        f"PY  - {review.date.year}",
-        f"DA  - {review.date.strftime('%Y/%m/%d')}",
-        f"ET  - {review.version}",
-        f"UR  - {link}",
-        "ER  - ",
-    ])
+    bibtex = "\n".join(
+        [
+            f"@misc{{{key},",
+            f"  author = {{{' and '.join('{' + _bib(a) + '}' for a in review.authors)}}},",
+            f"  title = {{{_bib(title)}}},",
+            f"  howpublished = {{Living systematic review, version {review.version}}},",
+            f"  year = {{{review.date.year}}},",
+            f"  date = {{{day}}},",
+            f"  version = {{{review.version}}},",
+            f"  url = {{{link}}}",
+            "}",
+        ]
+    )
+    ris = "\n".join(
+        [
+            "TY  - ELEC",
+            *[f"AU  - {a}" for a in review.authors],
+            f"TI  - {title}",
+            f"PY  - {review.date.year}",
+            f"DA  - {review.date.strftime('%Y/%m/%d')}",
+            f"ET  - {review.version}",
+            f"UR  - {link}",
+            "ER  - ",
+        ]
+    )
     return Citation(text, bibtex, ris)

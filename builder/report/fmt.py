@@ -20,7 +20,7 @@ def p_value(p: float | None) -> str:
         return "P = —"
     if p < 0.00001:
         return "P < 0.00001"
-    digits = next(d for d in (2, 3, 4, 5) if p >= 10 ** -d or d == 5)
+    digits = next(d for d in (2, 3, 4, 5) if p >= 10**-d or d == 5)
     return f"P = {p:.{digits}f}"
 
 

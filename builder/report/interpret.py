@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from builder.report import fmt
 from builder.analysis.result import AnalysisResult
+from builder.report import fmt
 from builder.report.figures.forest import MEASURE_NAMES
 
 # Cochrane Handbook, section 10.10.2: deliberately overlapping bands.
-I2_BANDS = [(0, 40, "might not be important"), (30, 60, "may represent moderate heterogeneity"),
-            (50, 90, "may represent substantial heterogeneity"), (75, 100, "considerable heterogeneity")]
+I2_BANDS = [
+    (0, 40, "might not be important"),
+    (30, 60, "may represent moderate heterogeneity"),
+    (50, 90, "may represent substantial heterogeneity"),
+    (75, 100, "considerable heterogeneity"),
+]
 
 
 def i2_reading(i2: float | None) -> str:
@@ -19,7 +23,7 @@ def i2_reading(i2: float | None) -> str:
 
 
 def null_value(result: AnalysisResult) -> float:
-    return 0.0   # on the analysis scale: log(1) for ratios, 0 for differences
+    return 0.0  # on the analysis scale: log(1) for ratios, 0 for differences
 
 
 def favours_experimental(result: AnalysisResult, value: float) -> bool:

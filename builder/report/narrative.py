@@ -75,10 +75,16 @@ class Filler:
             return str(getattr(flow, name))
         if kind == "count:":
             source_only = name.startswith("source-")
-            wanted = {"studies": None, "clinical-studies": "clinical-studies",
-                      "case-reports": "case-reports"}[name.removeprefix("source-")]
-            return str(sum(1 for s in self.studies.values() if (wanted is None or s.source_table == wanted)
-                           and (not source_only or s.source_ref is not None)))
+            wanted = {"studies": None, "clinical-studies": "clinical-studies", "case-reports": "case-reports"}[
+                name.removeprefix("source-")
+            ]
+            return str(
+                sum(
+                    1
+                    for s in self.studies.values()
+                    if (wanted is None or s.source_table == wanted) and (not source_only or s.source_ref is not None)
+                )
+            )
         if kind == "study:":
             return str(self.studies[name].total_n)
         raise KeyError(kind)
@@ -87,11 +93,13 @@ class Filler:
         """`escape` makes literal text safe; placeholders become spans the tests can verify."""
         out, last = [], 0
         for m in PLACEHOLDER.finditer(text):
-            out.append(escape(text[last:m.start()]))
+            out.append(escape(text[last : m.start()]))
             kind, name, field = m.groups()
             source = (kind or "result:") + name + (f".{field}" if field else "")
-            out.append(f'<span class="stat" data-source="{html.escape(source)}">'
-                       f"{html.escape(self.value(kind, name, field))}</span>")
+            out.append(
+                f'<span class="stat" data-source="{html.escape(source)}">'
+                f"{html.escape(self.value(kind, name, field))}</span>"
+            )
             last = m.end()
         out.append(escape(text[last:]))
         return "".join(out)

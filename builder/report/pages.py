@@ -12,19 +12,19 @@ from typing import NamedTuple
 import jinja2
 
 from builder import __version__
-from builder.caching import store as cache
-from builder.report import fmt, sof
-from builder.report.figures import inline, prisma, robfig, timeline
-from builder.contract.rob import TOOLS
-from builder.contract.version import Version
 from builder.analysis.result import AnalysisResult
-from builder.ingest.loader import ReviewData
+from builder.caching import store as cache
+from builder.caching.reuse import Reuse
 from builder.contract import Study
+from builder.contract.rob import TOOLS
 from builder.contract.study import DESIGN_LABELS
+from builder.contract.version import Version
+from builder.ingest.loader import ReviewData
+from builder.report import fmt, sof
 from builder.report.cite import cite
+from builder.report.figures import inline, prisma, robfig, timeline
 from builder.report.narrative import Filler
 from builder.report.results_json import results_document, to_csv, to_json
-from builder.caching.reuse import Reuse
 from builder.report.views import STEP_PLOTS, AnalysisView, rob_json_of
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
@@ -122,10 +122,9 @@ def environment(templates: Path, store: cache.Store | None = None) -> jinja2.Env
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        autoescape=False,   # output is Markdown; free text goes through the `md` filter explicitly
+        autoescape=False,  # output is Markdown; free text goes through the `md` filter explicitly
     )
-    env.filters.update(md=md, attr=attr, num=fmt.num, p=fmt.p_value, pct=fmt.percent, design=design,
-                       clause=clause)
+    env.filters.update(md=md, attr=attr, num=fmt.num, p=fmt.p_value, pct=fmt.percent, design=design, clause=clause)
     return env
 
 
@@ -137,9 +136,15 @@ ROLE_ORDER = {"primary": 0, "reproduction": 1, "sensitivity": 2}
 STUDIES_IN_NAV = 60
 
 
-def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path, out: Path,
-                version_info: dict | None = None, store: cache.Store | None = None,
-                reuse: Reuse | None = None) -> list:
+def render_site(
+    data: ReviewData,
+    results: list[AnalysisResult],
+    templates: Path,
+    out: Path,
+    version_info: dict | None = None,
+    store: cache.Store | None = None,
+    reuse: Reuse | None = None,
+) -> list:
     """Write every generated page and data file under `out`; return the navigation. With a `store`, figures
     of analyses whose content is unchanged since an earlier build are reused (see _figures).
 
@@ -150,17 +155,22 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     they are made from) match the last good build's are taken from it instead of being rendered (see
     builder.caching.reuse); such a page is rendered from a context holding only what its key covers."""
     env = environment(templates, store)
-    reuse = reuse or Reuse(None, out)    # without one, nothing is taken and every file is written
-    env.globals["version_info"] = version_info or {"archived": False, "superseded": False, "releases": [],
-                                                   "changes": None, "latest": data.review.version}
+    reuse = reuse or Reuse(None, out)  # without one, nothing is taken and every file is written
+    env.globals["version_info"] = version_info or {
+        "archived": False,
+        "superseded": False,
+        "releases": [],
+        "changes": None,
+        "latest": data.review.version,
+    }
     review = data.review
     document = results_document(data, results, store)
     filler = Filler(document, review, data.studies)
     env.globals["fill"] = lambda text: filler.render(text, md)
     env.globals["cite"] = cite
     env.globals["fmt"] = fmt
-    env.globals["figure"] = inline.marker     # figure(path, svg): the figure file docs/path, drawn in the page
-    rob_memo: dict[str, str] = {}     # one serialisation per study, not per study and analysis
+    env.globals["figure"] = inline.marker  # figure(path, svg): the figure file docs/path, drawn in the page
+    rob_memo: dict[str, str] = {}  # one serialisation per study, not per study and analysis
 
     def rob_json(study: Study) -> str:
         if study.id not in rob_memo:
@@ -168,8 +178,10 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         return rob_memo[study.id]
 
     views = [AnalysisView(r, review, store, rob_json) for r in results]
-    by_outcome = {o.id: sorted([v for v in views if v.result.spec.outcome == o.id],
-                               key=lambda v: ROLE_ORDER[v.result.spec.role]) for o in review.outcomes}
+    by_outcome = {
+        o.id: sorted([v for v in views if v.result.spec.outcome == o.id], key=lambda v: ROLE_ORDER[v.result.spec.role])
+        for o in review.outcomes
+    }
     primary = {oid: next((v for v in vs if v.spec.role == "primary"), None) for oid, vs in by_outcome.items()}
     studies = data.study_list()
     clinical = [s for s in studies if s.source_table == "clinical-studies"]
@@ -180,14 +192,27 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     for v in views:
         for sid in dict.fromkeys([r.study.id for r in v.result.rows] + [m.study.id for m in v.result.missing]):
             uses[sid].append(v)
-    ctx = dict(up="", review=review, data=data, views=views, by_outcome=by_outcome, primary=primary,
-               clinical=clinical, case_reports=case_reports, studies=studies, uses=uses, fmt=fmt,
-               builder_version=__version__, rob_tools=TOOLS, rob_label=robfig.label)
+    ctx = dict(
+        up="",
+        review=review,
+        data=data,
+        views=views,
+        by_outcome=by_outcome,
+        primary=primary,
+        clinical=clinical,
+        case_reports=case_reports,
+        studies=studies,
+        uses=uses,
+        fmt=fmt,
+        builder_version=__version__,
+        rob_tools=TOOLS,
+        rob_label=robfig.label,
+    )
 
     def write(rel: str, text: str) -> None:
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)     # a new file: never write through a link to the last build's sources
+        path.unlink(missing_ok=True)  # a new file: never write through a link to the last build's sources
         path.write_text(text, encoding="utf-8")
 
     def write_kept(rel: str, key: str | None, make) -> None:
@@ -198,8 +223,12 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
     info = env.globals["version_info"]
     # What every study and outcome page shows besides its own data: the templates, the review (title,
     # labels, outcomes, status line) and which version this is.
-    shared = cache.key("pages", _templates_digest(templates), review.model_dump_json(),
-                       json.dumps([info["archived"], info["superseded"], info["latest"]]))
+    shared = cache.key(
+        "pages",
+        _templates_digest(templates),
+        review.model_dump_json(),
+        json.dumps([info["archived"], info["superseded"], info["latest"]]),
+    )
 
     history = _history(env.globals["version_info"], review, document)
     timelines = {}
@@ -207,15 +236,18 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         if v is None or len(history) < 1:
             continue
         pts = timeline.points([(ver, day, recs.get(v.id), added) for ver, day, recs, added in history])
-        timelines[oid] = {"svg": timeline.render(f"{v.result.outcome.label}: the primary result in each version",
-                                                 pts, v.result.scale, f"timeline-{oid}"),
-                          "points": pts}
+        timelines[oid] = {
+            "svg": timeline.render(
+                f"{v.result.outcome.label}: the primary result in each version", pts, v.result.scale, f"timeline-{oid}"
+            ),
+            "points": pts,
+        }
     env.globals["timelines"] = timelines
     for oid, tl in timelines.items():
         write(f"figures/timeline-{oid}.svg", tl["svg"])
     write("index.md", env.get_template("index.md.j2").render(**ctx))
     write("methods.md", env.get_template("methods.md.j2").render(**ctx))
-    sub = {**ctx, "up": "../"}     # pages one folder down
+    sub = {**ctx, "up": "../"}  # pages one folder down
     write("studies/index.md", env.get_template("studies.md.j2").render(**sub))
     study_page = env.get_template("study.md.j2")
     for study in studies:
@@ -223,59 +255,84 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         # The study's data are its file's (data.sources) as derived with the review's units (in `shared`).
         source = data.sources.get(study.id) or study.model_dump_json()
         key = cache.key("study-page", shared, source, json.dumps(used_in))
-        write_kept(f"studies/{study.id}.md", key, lambda: study_page.render(
-            up="../", review=review, study=study, uses={study.id: used_in}, rob_tools=TOOLS,
-            rob_label=robfig.label))
+        write_kept(
+            f"studies/{study.id}.md",
+            key,
+            lambda: study_page.render(
+                up="../", review=review, study=study, uses={study.id: used_in}, rob_tools=TOOLS, rob_label=robfig.label
+            ),
+        )
     outcome_page = env.get_template("outcome.md.j2")
     for outcome in review.outcomes:
         analyses = by_outcome[outcome.id]
         key = _outcome_key(shared, outcome, analyses, timelines.get(outcome.id))
-        write_kept(f"outcomes/{outcome.id}.md", key, lambda: outcome_page.render(
-            up="../", review=review, outcome=outcome, analyses=analyses))
+        write_kept(
+            f"outcomes/{outcome.id}.md",
+            key,
+            lambda: outcome_page.render(up="../", review=review, outcome=outcome, analyses=analyses),
+        )
         for view in analyses:
             # A figure depends only on its analysis and what the figure key adds (labels, risk of bias).
             fkey = view.figure_key
             if fkey is not None and store is not None:
-                store.keep("figures", fkey)      # needed again when a kept page must be rendered anew
+                store.keep("figures", fkey)  # needed again when a kept page must be rendered anew
             write_kept(f"figures/{view.id}.svg", fkey and cache.key("forest", fkey), lambda: view.svg)
             for key, (_, _, slug) in STEP_PLOTS.items():
                 if view.result.fit is not None and view.result.followups.get(key):
-                    write_kept(f"figures/{view.id}-{slug}.svg", fkey and cache.key(slug, fkey),
-                               lambda: view.plots[key]["svg"])
+                    write_kept(
+                        f"figures/{view.id}-{slug}.svg", fkey and cache.key(slug, fkey), lambda: view.plots[key]["svg"]
+                    )
             if view.result.small_study and view.result.small_study.get("funnel") is not None:
-                write_kept(f"figures/{view.id}-funnel.svg", fkey and cache.key("funnel", fkey),
-                           lambda: view.small_study["svg"])
+                write_kept(
+                    f"figures/{view.id}-funnel.svg", fkey and cache.key("funnel", fkey), lambda: view.small_study["svg"]
+                )
     write("data.md", env.get_template("data.md.j2").render(**ctx))
     r_script = env.get_template("analysis.R.j2")
     for view in views:
         if view.result.rows:
             rkey = view.result.key
-            write_kept(f"downloads/{view.id}.csv", rkey and cache.key("csv", rkey),
-                       lambda: analysis_csv(view.result))
-            write_kept(f"downloads/{view.id}.R", rkey and cache.key("R", shared, rkey),
-                       lambda: r_script.render(spec=view.spec, result=view.result, review=review))
+            write_kept(f"downloads/{view.id}.csv", rkey and cache.key("csv", rkey), lambda: analysis_csv(view.result))
+            write_kept(
+                f"downloads/{view.id}.R",
+                rkey and cache.key("R", shared, rkey),
+                lambda: r_script.render(spec=view.spec, result=view.result, review=review),
+            )
     earlier = [r for r in info["releases"] if Version.parse(r.version) < Version.parse(review.version)]
     previous_ids = {p.stem for p in (earlier[-1].data_dir / "studies").glob("*.yaml")} if earlier else None
     flow = prisma.counts(review, data.studies, previous_ids)
     write("figures/prisma-flow.svg", prisma.render(flow))
-    write("flow.md", env.get_template("flow.md.j2").render(flow=flow, flow_svg=prisma.render(flow),
-                                                           flow_alt=prisma.describe(flow), **ctx))
+    write(
+        "flow.md",
+        env.get_template("flow.md.j2").render(
+            flow=flow, flow_svg=prisma.render(flow), flow_alt=prisma.describe(flow), **ctx
+        ),
+    )
     rob_sections = []
     for tool_id, tool in TOOLS.items():
         rows = [(s.label, s, r) for s in clinical + case_reports for r in s.risk_of_bias if r.tool == tool_id]
         if rows:
-            rob_sections.append({"id": tool_id, "tool": tool, "rows": rows,
-                                 "traffic": robfig.traffic_light(tool_id, [(n, r) for n, _, r in rows]),
-                                 "summary": robfig.summary_bars(tool_id, [r for _, _, r in rows])})
+            rob_sections.append(
+                {
+                    "id": tool_id,
+                    "tool": tool,
+                    "rows": rows,
+                    "traffic": robfig.traffic_light(tool_id, [(n, r) for n, _, r in rows]),
+                    "summary": robfig.summary_bars(tool_id, [r for _, _, r in rows]),
+                }
+            )
             write(f"figures/rob-{tool_id}.svg", rob_sections[-1]["traffic"])
             write(f"figures/rob-{tool_id}-summary.svg", rob_sections[-1]["summary"])
     unassessed = [s for s in clinical + case_reports if not s.risk_of_bias]
-    write("risk-of-bias.md", env.get_template("risk-of-bias.md.j2").render(
-        rob_sections=rob_sections, unassessed=unassessed, **ctx))
+    write(
+        "risk-of-bias.md",
+        env.get_template("risk-of-bias.md.j2").render(rob_sections=rob_sections, unassessed=unassessed, **ctx),
+    )
     results_by_id = {r.spec.id: r for r in results}
     sof_rows = [sof.row(c, results_by_id[c.analysis]) for c in review.certainty]
-    write("summary-of-findings.md", env.get_template("summary-of-findings.md.j2").render(
-        sof_rows=sof_rows, symbols=sof.SYMBOLS, **ctx))
+    write(
+        "summary-of-findings.md",
+        env.get_template("summary-of-findings.md.j2").render(sof_rows=sof_rows, symbols=sof.SYMBOLS, **ctx),
+    )
     for page in ("background", "audit", "limitations", "versions"):
         write(f"{page}.md", env.get_template(f"{page}.md.j2").render(**ctx))
     write("results.json", to_json(document))
@@ -290,9 +347,14 @@ def render_site(data: ReviewData, results: list[AnalysisResult], templates: Path
         {"Audit of the source review": "audit.md"},
         {"Search and selection": "flow.md"},
         {"Risk of bias": "risk-of-bias.md"},
-        {"Studies": ["studies/index.md"] + ([{attr(s.label): f"studies/{s.id}.md"}
-                                             for s in clinical + case_reports]
-                                            if len(studies) <= STUDIES_IN_NAV else [])},
+        {
+            "Studies": ["studies/index.md"]
+            + (
+                [{attr(s.label): f"studies/{s.id}.md"} for s in clinical + case_reports]
+                if len(studies) <= STUDIES_IN_NAV
+                else []
+            )
+        },
         {"Methods": "methods.md"},
         {"Limitations": "limitations.md"},
         {"Data and downloads": "data.md"},
@@ -307,6 +369,7 @@ class _UseSpec(NamedTuple):
 
 class _Use(NamedTuple):
     """What a study page shows of an analysis that uses the study: its anchor, title and outcome."""
+
     id: str
     spec: _UseSpec
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from builder.report import fmt
 from builder.analysis.result import AnalysisResult
+from builder.report import fmt
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,10 @@ def checks(result: AnalysisResult) -> list[Check]:
     if rep is None or f is None:
         return []
     out = []
-    back = (lambda v: fmt.back(v, result.scale))
+
+    def back(v):
+        return fmt.back(v, result.scale)
+
     for name, printed, value in (
         ("Estimate", rep.estimate, back(f.estimate)),
         ("95% CI, lower", rep.ci_low, back(f.ci_low)),
@@ -57,11 +60,16 @@ def checks(result: AnalysisResult) -> list[Check]:
     if rep.k is not None:
         out.append(Check("Studies", str(rep.k), str(len(result.rows)), rep.k == len(result.rows)))
     if rep.participants is not None:
-        out.append(Check("Participants", str(rep.participants), str(result.participants),
-                         rep.participants == result.participants))
+        out.append(
+            Check(
+                "Participants", str(rep.participants), str(result.participants), rep.participants == result.participants
+            )
+        )
     totals = result.totals()
-    for name, printed, (ek, tk) in (("Events, experimental", rep.events_experimental, ("events_exp", "total_exp")),
-                                   ("Events, control", rep.events_control, ("events_ctrl", "total_ctrl"))):
+    for name, printed, (ek, tk) in (
+        ("Events, experimental", rep.events_experimental, ("events_exp", "total_exp")),
+        ("Events, control", rep.events_control, ("events_ctrl", "total_ctrl")),
+    ):
         if printed is not None and ek in totals:
             ours = f"{totals[ek]}/{totals[tk]}"
             out.append(Check(name, printed, ours, ours == printed.replace(" ", "")))

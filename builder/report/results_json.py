@@ -12,9 +12,9 @@ import json
 import math
 
 from builder import __version__
-from builder.caching import store as cache
 from builder.analysis.fitting import LEGACY_I2_THRESHOLD
 from builder.analysis.result import AnalysisResult
+from builder.caching import store as cache
 from builder.ingest.loader import ReviewData
 
 # 1.1: each analysis has "settings", every method setting in force (presets resolved).
@@ -48,20 +48,40 @@ def _study(row) -> dict:
 def _pooled(f) -> dict | None:
     if f is None:
         return None
-    return {"estimate": _num(f.estimate), "se": _num(f.se), "ci_low": _num(f.ci_low), "ci_high": _num(f.ci_high),
-            "statistic": _num(f.statistic), "statistic_type": "t" if f.df is not None else "z", "df": f.df,
-            "p": _num(f.p), "pi_low": _num(f.pi_low), "pi_high": _num(f.pi_high), "k": f.k,
-            "model": f.model, "method": f.method, "ci_method": f.ci_method, "tau2": _num(f.tau2),
-            "i2": _num(f.i2)}
+    return {
+        "estimate": _num(f.estimate),
+        "se": _num(f.se),
+        "ci_low": _num(f.ci_low),
+        "ci_high": _num(f.ci_high),
+        "statistic": _num(f.statistic),
+        "statistic_type": "t" if f.df is not None else "z",
+        "df": f.df,
+        "p": _num(f.p),
+        "pi_low": _num(f.pi_low),
+        "pi_high": _num(f.pi_high),
+        "k": f.k,
+        "model": f.model,
+        "method": f.method,
+        "ci_method": f.ci_method,
+        "tau2": _num(f.tau2),
+        "i2": _num(f.i2),
+    }
 
 
 def _followup(row) -> dict:
     # Leave-one-out and cumulative rows name their study in the id (without-<id>, up-to-<id>) instead of
     # listing every contributing study, which would grow with the square of the number of studies.
     listed = {"studies": row.studies} if row.studies is not None else {}
-    return {"id": row.id, "label": row.label, "k": row.k, **listed, "pooled": _pooled(row.fit),
-            "scale": row.scale,
-            "reason": row.reason, "conclusion_changes": row.change}
+    return {
+        "id": row.id,
+        "label": row.label,
+        "k": row.k,
+        **listed,
+        "pooled": _pooled(row.fit),
+        "scale": row.scale,
+        "reason": row.reason,
+        "conclusion_changes": row.change,
+    }
 
 
 def settings(spec) -> dict:
@@ -88,16 +108,36 @@ def analysis_record(result: AnalysisResult) -> dict:
     pooled = heterogeneity = None
     if f is not None:
         pooled = {
-            "estimate": _num(f.estimate), "se": _num(f.se), "ci_low": _num(f.ci_low), "ci_high": _num(f.ci_high),
-            "statistic": _num(f.statistic), "statistic_type": "t" if f.df is not None else "z", "df": f.df,
-            "p": _num(f.p), "pi_low": _num(f.pi_low), "pi_high": _num(f.pi_high), "k": f.k,
+            "estimate": _num(f.estimate),
+            "se": _num(f.se),
+            "ci_low": _num(f.ci_low),
+            "ci_high": _num(f.ci_high),
+            "statistic": _num(f.statistic),
+            "statistic_type": "t" if f.df is not None else "z",
+            "df": f.df,
+            "p": _num(f.p),
+            "pi_low": _num(f.pi_low),
+            "pi_high": _num(f.pi_high),
+            "k": f.k,
         }
-        heterogeneity = {"q": _num(f.q), "df": f.q_df, "q_p": _num(f.q_p), "tau2": _num(f.tau2),
-                         "tau2_ci_low": _num(f.tau2_ci_low), "tau2_ci_high": _num(f.tau2_ci_high),
-                         "tau2_ci_method": "Q-profile" if f.tau2_ci_low is not None else None,
-                         "i2": _num(f.i2), "i2_ci_low": _num(f.i2_ci_low), "i2_ci_high": _num(f.i2_ci_high),
-                         "h2": _num(f.h2), "h2_ci_low": _num(f.h2_ci_low), "h2_ci_high": _num(f.h2_ci_high),
-                         "i2_basis": f.i2_basis, "i2_q": _num(f.i2_q), "h2_q": _num(f.h2_q)}
+        heterogeneity = {
+            "q": _num(f.q),
+            "df": f.q_df,
+            "q_p": _num(f.q_p),
+            "tau2": _num(f.tau2),
+            "tau2_ci_low": _num(f.tau2_ci_low),
+            "tau2_ci_high": _num(f.tau2_ci_high),
+            "tau2_ci_method": "Q-profile" if f.tau2_ci_low is not None else None,
+            "i2": _num(f.i2),
+            "i2_ci_low": _num(f.i2_ci_low),
+            "i2_ci_high": _num(f.i2_ci_high),
+            "h2": _num(f.h2),
+            "h2_ci_low": _num(f.h2_ci_low),
+            "h2_ci_high": _num(f.h2_ci_high),
+            "i2_basis": f.i2_basis,
+            "i2_q": _num(f.i2_q),
+            "h2_q": _num(f.h2_q),
+        }
     return {
         "id": spec.id,
         "outcome": spec.outcome,
@@ -115,8 +155,9 @@ def analysis_record(result: AnalysisResult) -> dict:
         "settings": settings(spec),
         "studies": [_study(r) for r in result.rows],
         "planned_experimental_n": result.planned_experimental_n,
-        "missing": [{"id": m.study.id, "label": m.study.label, "dataset": m.dataset, "reason": m.reason}
-                    for m in result.missing],
+        "missing": [
+            {"id": m.study.id, "label": m.study.label, "dataset": m.dataset, "reason": m.reason} for m in result.missing
+        ],
         "pooled": pooled,
         "heterogeneity": heterogeneity,
         "notes": list(result.notes),
@@ -131,30 +172,52 @@ def _subgroups(result: AnalysisResult) -> dict:
     groups = []
     for g in s.groups:
         f = g.fit
-        groups.append({
-            "id": g.id, "label": g.label, "studies": [result.rows[i].study.id for i in g.rows],
-            "weight": _num(sum(result.rows[i].weight or 0.0 for i in g.rows)),
-            "pooled": _pooled(f),
-            "heterogeneity": None if f is None else {"q": _num(f.q), "df": f.q_df, "q_p": _num(f.q_p),
-                                                     "tau2": _num(f.tau2), "i2": _num(f.i2)},
-        })
-    return {"by": s.by, "groups": groups,
-            "test_for_subgroup_differences": {"q": _num(s.q), "df": s.df, "p": _num(s.p), "i2": _num(s.i2)}}
+        groups.append(
+            {
+                "id": g.id,
+                "label": g.label,
+                "studies": [result.rows[i].study.id for i in g.rows],
+                "weight": _num(sum(result.rows[i].weight or 0.0 for i in g.rows)),
+                "pooled": _pooled(f),
+                "heterogeneity": None
+                if f is None
+                else {"q": _num(f.q), "df": f.q_df, "q_p": _num(f.q_p), "tau2": _num(f.tau2), "i2": _num(f.i2)},
+            }
+        )
+    return {
+        "by": s.by,
+        "groups": groups,
+        "test_for_subgroup_differences": {"q": _num(s.q), "df": s.df, "p": _num(s.p), "i2": _num(s.i2)},
+    }
 
 
 def _small_study(s: dict) -> dict:
     e = s["egger"]
-    test = None if e is None else {
-        "test": "Egger (regression on the standard error)", "statistic": _num(e.statistic),
-        "statistic_type": "t" if e.df is not None else "z", "df": e.df, "p": _num(e.p), "slope": _num(e.slope),
-        "slope_se": _num(e.slope_se), "limit_estimate": _num(e.limit_estimate), "limit_se": _num(e.limit_se),
-        "limit_ci_low": _num(e.limit_ci_low), "limit_ci_high": _num(e.limit_ci_high), "tau2": _num(e.tau2)}
+    test = (
+        None
+        if e is None
+        else {
+            "test": "Egger (regression on the standard error)",
+            "statistic": _num(e.statistic),
+            "statistic_type": "t" if e.df is not None else "z",
+            "df": e.df,
+            "p": _num(e.p),
+            "slope": _num(e.slope),
+            "slope_se": _num(e.slope_se),
+            "limit_estimate": _num(e.limit_estimate),
+            "limit_se": _num(e.limit_se),
+            "limit_ci_low": _num(e.limit_ci_low),
+            "limit_ci_high": _num(e.limit_ci_high),
+            "tau2": _num(e.tau2),
+        }
+    )
     return {"k": s["k"], "egger": test, "reason": s["reason"]}
 
 
 class Record(dict):
     """One analysis of the document, with its line of results.json and its rows of results.csv written once:
     a build keeps them (see _record) and writes the files from them."""
+
     __slots__ = ("line", "csv")
 
     def __init__(self, record: dict):
@@ -168,8 +231,16 @@ def _record(result: AnalysisResult, store: cache.Store | None) -> Record:
     (the studies listed as missing and the participants planned)."""
     k = None
     if store is not None and result.key is not None:
-        k = cache.key("record", result.key, json.dumps(
-            [result.planned_experimental_n, [[m.study.id, m.study.label, m.dataset, m.reason] for m in result.missing]]))
+        k = cache.key(
+            "record",
+            result.key,
+            json.dumps(
+                [
+                    result.planned_experimental_n,
+                    [[m.study.id, m.study.label, m.dataset, m.reason] for m in result.missing],
+                ]
+            ),
+        )
         found = store.get("records", k)
         if isinstance(found, Record):
             return found
@@ -217,10 +288,44 @@ def _dump(value) -> str:
 
 
 CSV_COLUMNS = [
-    "analysis_id", "outcome", "role", "measure", "model", "method", "ci_method", "scale", "row_type", "study_id",
-    "label", "dataset", "events_exp", "total_exp", "events_ctrl", "total_ctrl", "mean_exp", "sd_exp", "mean_ctrl",
-    "sd_ctrl", "yi", "vi", "weight", "estimate", "se", "ci_low", "ci_high", "statistic", "df", "p", "pi_low",
-    "pi_high", "q", "q_df", "q_p", "tau2", "i2", "h2",
+    "analysis_id",
+    "outcome",
+    "role",
+    "measure",
+    "model",
+    "method",
+    "ci_method",
+    "scale",
+    "row_type",
+    "study_id",
+    "label",
+    "dataset",
+    "events_exp",
+    "total_exp",
+    "events_ctrl",
+    "total_ctrl",
+    "mean_exp",
+    "sd_exp",
+    "mean_ctrl",
+    "sd_ctrl",
+    "yi",
+    "vi",
+    "weight",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "statistic",
+    "df",
+    "p",
+    "pi_low",
+    "pi_high",
+    "q",
+    "q_df",
+    "q_p",
+    "tau2",
+    "i2",
+    "h2",
 ]
 
 
@@ -240,12 +345,35 @@ def _csv_rows(a: dict) -> str:
     base = {k: a[k] for k in ("outcome", "role", "measure", "model", "method", "ci_method", "scale")}
     base["analysis_id"] = a["id"]
     for s in a["studies"]:
-        writer.writerow({**base, "row_type": "study", "study_id": s["id"], "label": s["label"],
-                         "dataset": s["dataset"], **s["inputs"], "yi": s["yi"], "vi": s["vi"],
-                         "weight": s["weight"]})
+        writer.writerow(
+            {
+                **base,
+                "row_type": "study",
+                "study_id": s["id"],
+                "label": s["label"],
+                "dataset": s["dataset"],
+                **s["inputs"],
+                "yi": s["yi"],
+                "vi": s["vi"],
+                "weight": s["weight"],
+            }
+        )
     if a["pooled"]:
         h = a["heterogeneity"]
-        writer.writerow({**base, "row_type": "pooled", **{k: a["pooled"][k] for k in (
-            "estimate", "se", "ci_low", "ci_high", "statistic", "df", "p", "pi_low", "pi_high")},
-            "q": h["q"], "q_df": h["df"], "q_p": h["q_p"], "tau2": h["tau2"], "i2": h["i2"], "h2": h["h2"]})
+        writer.writerow(
+            {
+                **base,
+                "row_type": "pooled",
+                **{
+                    k: a["pooled"][k]
+                    for k in ("estimate", "se", "ci_low", "ci_high", "statistic", "df", "p", "pi_low", "pi_high")
+                },
+                "q": h["q"],
+                "q_df": h["df"],
+                "q_p": h["q_p"],
+                "tau2": h["tau2"],
+                "i2": h["i2"],
+                "h2": h["h2"],
+            }
+        )
     return out.getvalue()

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from functools import cached_property
 
-from builder.caching import store as cache
-from builder.report import fmt, interpret, reproduce
-from builder.report.figures import followplot, forest, robfig
 from builder.analysis import subgroups as subgroups_mod
 from builder.analysis.result import AnalysisResult
+from builder.caching import store as cache
 from builder.contract import Review, Study
 from builder.contract.rob import TOOLS
+from builder.report import fmt, interpret, reproduce
+from builder.report.figures import followplot, forest, robfig
 
 
 class AnalysisView:
@@ -51,8 +51,13 @@ class AnalysisView:
         the studies' risk of bias); None when the analysis has no key (a build that keeps nothing)."""
         if self.result.key is None:
             return None
-        return cache.key("figures", self.result.key, self.review.experimental_label, self.review.control_label,
-                         *(self._rob_json(r.study) for r in self.result.rows))
+        return cache.key(
+            "figures",
+            self.result.key,
+            self.review.experimental_label,
+            self.review.control_label,
+            *(self._rob_json(r.study) for r in self.result.rows),
+        )
 
     @cached_property
     def _figures(self) -> dict:
@@ -62,8 +67,10 @@ class AnalysisView:
             found = self._store.get("figures", k)
             if found is not None:
                 return found
-        figures = {"svg": forest.render(self.result, self.review.experimental_label, self.review.control_label),
-                   "plots": followup_plots(self.result, self.review)}
+        figures = {
+            "svg": forest.render(self.result, self.review.experimental_label, self.review.control_label),
+            "plots": followup_plots(self.result, self.review),
+        }
         if k is not None:
             self._store.put("figures", k, figures)
         return figures
@@ -157,7 +164,7 @@ def _rows(result: AnalysisResult, rob: tuple) -> list[dict]:
     tool, robs, _ = rob
     for r, rob in zip(result.rows, robs):
         if r.estimable:
-            half = 1.959963984540054 * r.vi ** 0.5
+            half = 1.959963984540054 * r.vi**0.5
             est = fmt.estimate_ci(r.yi, r.yi - half, r.yi + half, result.scale)
         else:
             est = "Not estimable"
@@ -167,24 +174,42 @@ def _rows(result: AnalysisResult, rob: tuple) -> list[dict]:
         else:
             exp = f"{fmt.num(r.inputs['mean_exp'])} ({fmt.num(r.inputs['sd_exp'])}), {r.inputs['total_exp']}"
             ctl = f"{fmt.num(r.inputs['mean_ctrl'])} ({fmt.num(r.inputs['sd_ctrl'])}), {r.inputs['total_ctrl']}"
-        rows.append({"study": r.study, "dataset": r.dataset, "exp": exp, "ctl": ctl, "estimate": est,
-                     "weight": fmt.weight(r.weight) or "—", "provenance": r.data.provenance,
-                     "corrected": r.corrected, "rob": robfig.judgement_text(tool, rob) if tool else None})
+        rows.append(
+            {
+                "study": r.study,
+                "dataset": r.dataset,
+                "exp": exp,
+                "ctl": ctl,
+                "estimate": est,
+                "weight": fmt.weight(r.weight) or "—",
+                "provenance": r.data.provenance,
+                "corrected": r.corrected,
+                "rob": robfig.judgement_text(tool, rob) if tool else None,
+            }
+        )
     return rows
 
 
 def _followup_rows(result: AnalysisResult) -> dict[str, list[dict]]:
     out = {}
     for key, rows in result.followups.items():
-        out[key] = [{
-            "id": row.id, "label": row.label, "k": row.k,
-            "estimate": fmt.estimate_ci(row.fit.estimate, row.fit.ci_low, row.fit.ci_high, row.scale or result.scale)
-            if row.fit else "—",
-            "p": fmt.p_value(row.fit.p).removeprefix("P = ").removeprefix("P ") if row.fit else "—",
-            "i2": fmt.percent(row.fit.i2) if row.fit else "—",
-            "note": row.change if row.fit else row.reason,
-            "changed": bool(row.change),
-        } for row in rows]
+        out[key] = [
+            {
+                "id": row.id,
+                "label": row.label,
+                "k": row.k,
+                "estimate": fmt.estimate_ci(
+                    row.fit.estimate, row.fit.ci_low, row.fit.ci_high, row.scale or result.scale
+                )
+                if row.fit
+                else "—",
+                "p": fmt.p_value(row.fit.p).removeprefix("P = ").removeprefix("P ") if row.fit else "—",
+                "i2": fmt.percent(row.fit.i2) if row.fit else "—",
+                "note": row.change if row.fit else row.reason,
+                "changed": bool(row.change),
+            }
+            for row in rows
+        ]
     return out
 
 
@@ -212,13 +237,21 @@ def followup_plots(result: AnalysisResult, review: Review) -> dict[str, dict]:
             continue
         steps = [followplot.Step(r.label, r.fit, _step_note(r.reason)) for r in rows]
         alt = f"{result.outcome.label}, " + followplot.describe_steps(kind.lower(), steps, result.fit, result.scale)
-        svg = followplot.steps(f"{kind}: {result.outcome.label}, {result.spec.title}", alt, head, steps,
-                               result.fit, result.scale, f"{result.spec.id}-{slug}-plot", (left, right))
+        svg = followplot.steps(
+            f"{kind}: {result.outcome.label}, {result.spec.title}",
+            alt,
+            head,
+            steps,
+            result.fit,
+            result.scale,
+            f"{result.spec.id}-{slug}-plot",
+            (left, right),
+        )
         out[key] = {"svg": svg, "alt": alt}
     return out
 
 
-EGGER_THRESHOLD = 0.10   # the conventional level for Egger's test, which has little power
+EGGER_THRESHOLD = 0.10  # the conventional level for Egger's test, which has little power
 
 
 def small_study_view(result: AnalysisResult) -> dict:
@@ -234,23 +267,45 @@ def small_study_view(result: AnalysisResult) -> dict:
         egger = f"Egger's test could not be computed: {s['reason']}."
     else:
         stat = f"t({e.df}) = {fmt.num(e.statistic)}" if e.df is not None else f"z = {fmt.num(e.statistic)}"
-        reading = ("the funnel plot is asymmetric beyond what chance would easily explain: smaller studies "
-                   "report different effects from larger ones" if e.p < EGGER_THRESHOLD else
-                   "no clear sign of funnel-plot asymmetry, although the test has little power")
+        reading = (
+            "the funnel plot is asymmetric beyond what chance would easily explain: smaller studies "
+            "report different effects from larger ones"
+            if e.p < EGGER_THRESHOLD
+            else "no clear sign of funnel-plot asymmetry, although the test has little power"
+        )
         limit = fmt.estimate_ci(e.limit_estimate, e.limit_ci_low, e.limit_ci_high, scale)
-        egger = (f"Egger's regression test of {s['k']} studies: {stat}, {fmt.p_value(e.p)}; {reading} "
-                 f"(P < {EGGER_THRESHOLD:.2f} is the usual threshold). The {measure.lower()} expected in a "
-                 f"study with a standard error of 0 (the regression's limit estimate) is {limit}.")
+        egger = (
+            f"Egger's regression test of {s['k']} studies: {stat}, {fmt.p_value(e.p)}; {reading} "
+            f"(P < {EGGER_THRESHOLD:.2f} is the usual threshold). The {measure.lower()} expected in a "
+            f"study with a standard error of 0 (the regression's limit estimate) is {limit}."
+        )
     f = result.fit
-    alt = (f"Funnel plot of {s['k']} studies: the standard error of each study's "
-           f"{'log ' if scale == 'log' else ''}{measure.lower()} against its estimate, around the pooled "
-           f"{fmt.num(fmt.back(f.estimate, scale))}. " + egger)
-    svg = followplot.funnel(f"Funnel plot: {result.outcome.label}, {result.spec.title}", alt, s["funnel"], scale,
-                            f"{result.spec.id}-funnel-plot", measure)
-    rows = [{"study": r.study, "estimate": fmt.num(fmt.back(r.yi, scale)), "se": fmt.num(r.vi ** 0.5, 3)}
-            for r in result.rows if r.estimable]
-    return {"svg": svg, "alt": alt, "egger": egger, "rows": rows, "k": s["k"],
-            "se_of": f"{'log ' if scale == 'log' else ''}{measure.lower()}"}
+    alt = (
+        f"Funnel plot of {s['k']} studies: the standard error of each study's "
+        f"{'log ' if scale == 'log' else ''}{measure.lower()} against its estimate, around the pooled "
+        f"{fmt.num(fmt.back(f.estimate, scale))}. " + egger
+    )
+    svg = followplot.funnel(
+        f"Funnel plot: {result.outcome.label}, {result.spec.title}",
+        alt,
+        s["funnel"],
+        scale,
+        f"{result.spec.id}-funnel-plot",
+        measure,
+    )
+    rows = [
+        {"study": r.study, "estimate": fmt.num(fmt.back(r.yi, scale)), "se": fmt.num(r.vi**0.5, 3)}
+        for r in result.rows
+        if r.estimable
+    ]
+    return {
+        "svg": svg,
+        "alt": alt,
+        "egger": egger,
+        "rows": rows,
+        "k": s["k"],
+        "se_of": f"{'log ' if scale == 'log' else ''}{measure.lower()}",
+    }
 
 
 def subgroups_view(result: AnalysisResult) -> dict | None:
@@ -260,14 +315,23 @@ def subgroups_view(result: AnalysisResult) -> dict | None:
     rows = []
     for g in s.groups:
         f = g.fit
-        rows.append({"id": g.id, "label": g.label, "k": len(g.rows),
-                     "studies": [result.rows[i].study for i in g.rows],
-                     "weight": fmt.weight(sum(result.rows[i].weight or 0.0 for i in g.rows)),
-                     "estimate": fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, result.scale) if f else "Not estimable",
-                     "heterogeneity": forest.heterogeneity_text(f).removeprefix("Heterogeneity: "),
-                     "overall": forest.overall_effect_text(f).removeprefix("Test for overall effect: ")})
-    return {"by": subgroups_mod.BY_LABELS[s.by], "rows": rows,
-            "test": forest.subgroup_differences_line(result).removeprefix("Test for subgroup differences: ")}
+        rows.append(
+            {
+                "id": g.id,
+                "label": g.label,
+                "k": len(g.rows),
+                "studies": [result.rows[i].study for i in g.rows],
+                "weight": fmt.weight(sum(result.rows[i].weight or 0.0 for i in g.rows)),
+                "estimate": fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, result.scale) if f else "Not estimable",
+                "heterogeneity": forest.heterogeneity_text(f).removeprefix("Heterogeneity: "),
+                "overall": forest.overall_effect_text(f).removeprefix("Test for overall effect: "),
+            }
+        )
+    return {
+        "by": subgroups_mod.BY_LABELS[s.by],
+        "rows": rows,
+        "test": forest.subgroup_differences_line(result).removeprefix("Test for subgroup differences: "),
+    }
 
 
 def _rob_tool(rob: tuple) -> str | None:
@@ -280,7 +344,7 @@ def _rob_note(rob: tuple) -> str | None:
     tool, _, tools = rob
     if tool is not None or not tools:
         return None
-    return (f"Risk of bias is not shown beside the plot: its studies were assessed with different tools "
-            f"({', '.join(TOOLS[t].name for t in tools)}), which one set of columns cannot show together.")
-
-
+    return (
+        f"Risk of bias is not shown beside the plot: its studies were assessed with different tools "
+        f"({', '.join(TOOLS[t].name for t in tools)}), which one set of columns cannot show together."
+    )

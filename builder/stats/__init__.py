@@ -4,15 +4,40 @@ Effect sizes (`effects`) are computed separately from models (`fixed`, `random`,
 returns a `Fit`, and follow-up analyses (`followups`, `confint`) are functions of effect sizes and a refit.
 """
 
-from .effects import (EffectSizes, generic, log_odds_ratio, log_ratio_of_means, log_risk_ratio, mean_difference,
-                      peto_log_odds_ratio, pre_post_mean_change, risk_difference, standardised_mean_difference)
+from .effects import (
+    EffectSizes,
+    generic,
+    log_odds_ratio,
+    log_ratio_of_means,
+    log_risk_ratio,
+    mean_difference,
+    peto_log_odds_ratio,
+    pre_post_mean_change,
+    risk_difference,
+    standardised_mean_difference,
+)
 from .fit import Fit
 from .fixed import fixed_iv
 from .mh import mantel_haenszel_or, mantel_haenszel_rd, mantel_haenszel_rr
 from .peto import peto_or
 from .random import random_effects
 
-__all__ = ["EffectSizes", "Fit", "fixed_iv", "generic", "log_odds_ratio", "log_ratio_of_means", "log_risk_ratio",
-           "mantel_haenszel_or", "mantel_haenszel_rd", "mantel_haenszel_rr", "mean_difference",
-           "peto_log_odds_ratio", "peto_or", "pre_post_mean_change", "random_effects", "risk_difference",
-           "standardised_mean_difference"]
+__all__ = [
+    "EffectSizes",
+    "Fit",
+    "fixed_iv",
+    "generic",
+    "log_odds_ratio",
+    "log_ratio_of_means",
+    "log_risk_ratio",
+    "mantel_haenszel_or",
+    "mantel_haenszel_rd",
+    "mantel_haenszel_rr",
+    "mean_difference",
+    "peto_log_odds_ratio",
+    "peto_or",
+    "pre_post_mean_change",
+    "random_effects",
+    "risk_difference",
+    "standardised_mean_difference",
+]

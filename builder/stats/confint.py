@@ -21,7 +21,6 @@ extending the search until the root is bracketed, so the limit is always the act
 from __future__ import annotations
 
 from . import dist, kernel
-
 from .effects import EffectSizes
 from .heterogeneity import typical_variance
 from .tau2 import ESTIMATORS, q_root
@@ -50,7 +49,7 @@ def q_profile(yi, vi, level: float, s2: float) -> tuple[float, float, float, flo
     alpha = 1 - level
     chi2_lower = dist.chi2_ppf(alpha / 2, df)
     chi2_upper = dist.chi2_isf(alpha / 2, df)
-    q0 = kernel.q_sums(yi, vi, 0.0)      # Q(0) and Q'(0), shared by both searches
+    q0 = kernel.q_sums(yi, vi, 0.0)  # Q(0) and Q'(0), shared by both searches
     high = 0.0 if q0[0] < chi2_lower else q_root(yi, vi, chi2_lower, q0)
     low = 0.0 if q0[0] < chi2_upper else q_root(yi, vi, chi2_upper, q0)
     return (low, high, 100 * low / (s2 + low), 100 * high / (s2 + high), low / s2 + 1, high / s2 + 1)

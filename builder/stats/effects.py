@@ -17,12 +17,12 @@ class EffectSizes:
     yi: np.ndarray
     vi: np.ndarray
     estimable: np.ndarray
-    corrected: np.ndarray     # True where a continuity correction was added to this study's cells
+    corrected: np.ndarray  # True where a continuity correction was added to this study's cells
 
     def __len__(self) -> int:
         return len(self.yi)
 
-    def subset(self, keep) -> "EffectSizes":
+    def subset(self, keep) -> EffectSizes:
         """The studies where `keep` (a boolean mask or index array) selects, in their original order."""
         keep = np.asarray(keep)
         return EffectSizes(self.yi[keep], self.vi[keep], self.estimable[keep], self.corrected[keep])
@@ -66,6 +66,7 @@ def mean_difference(m1i, sd1i, n1i, m2i, sd2i, n2i) -> EffectSizes:
 # All 2x2 measures below follow metafor's escalc(add=add, to="only0", drop00=TRUE): a study with no events in
 # both groups, or only events in both groups, is not estimable; in every other study with a zero in any of its
 # four cells (a, b = n1 - a, c, d = n2 - c), `add` is put in all four cells before computing yi and vi.
+
 
 def _cells(ai, n1i, ci, n2i, add: float):
     """Corrected cells (a, b, c, d), the double-zero/double-all mask and the corrected mask."""
@@ -148,6 +149,7 @@ def peto_log_odds_ratio(ai, n1i, ci, n2i, add: float = 0.0) -> EffectSizes:
 
 # -------------------------------------------------------------------------------- continuous outcomes
 
+
 def _no_correction(n: int) -> np.ndarray:
     return np.zeros(n, dtype=bool)
 
@@ -224,6 +226,7 @@ def pre_post_mean_change(m_post, sd_post, m_pre, sd_pre, n, r) -> EffectSizes:
 
 # ------------------------------------------------------------------------------------ reported estimates
 
+
 def generic(estimate, se=None, ci_low=None, ci_high=None, log: bool = False, level: float = 0.95) -> EffectSizes:
     """Effect sizes from reported estimates with a standard error or a confidence interval (metafor: escalc with
     yi and sei, measure "GEN").
@@ -261,5 +264,4 @@ def _optional(values, k: int | None) -> np.ndarray:
     """Floats with None as NaN; all NaN of length k when `values` is None."""
     if values is None:
         return np.full(k, np.nan)
-    return np.array([np.nan if v is None else v for v in np.atleast_1d(np.asarray(values, dtype=object))],
-                    dtype=float)
+    return np.array([np.nan if v is None else v for v in np.atleast_1d(np.asarray(values, dtype=object))], dtype=float)

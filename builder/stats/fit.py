@@ -18,33 +18,33 @@ class Fit:
     for random-effects fits of two or more studies.
     """
 
-    model: str                 # "fixed" or "random"
-    method: str                # "IV", "MH", or the tau² estimator (a key of tau2.ESTIMATORS: "REML", "DL", ...)
-    ci_method: str             # "wald", "hksj" or "hksj-adhoc"
-    k: int                     # studies that contributed to the estimate
-    estimate: float            # on the analysis scale (log for ratio measures)
+    model: str  # "fixed" or "random"
+    method: str  # "IV", "MH", or the tau² estimator (a key of tau2.ESTIMATORS: "REML", "DL", ...)
+    ci_method: str  # "wald", "hksj" or "hksj-adhoc"
+    k: int  # studies that contributed to the estimate
+    estimate: float  # on the analysis scale (log for ratio measures)
     se: float
     ci_low: float
     ci_high: float
-    statistic: float           # z, or t under HKSJ (and its ad hoc variant)
-    df: int | None             # degrees of freedom of the t statistic; None for z
+    statistic: float  # z, or t under HKSJ (and its ad hoc variant)
+    df: int | None  # degrees of freedom of the t statistic; None for z
     p: float
-    weights: np.ndarray        # percent, aligned with the effect sizes passed in; NaN where not estimable
+    weights: np.ndarray  # percent, aligned with the effect sizes passed in; NaN where not estimable
     tau2: float | None
     q: float | None
     q_df: int | None
     q_p: float | None
-    i2: float | None           # percent
+    i2: float | None  # percent
     h2: float | None
-    i2_basis: str | None       # "Q" or "tau2": which quantity I² and H² were computed from
+    i2_basis: str | None  # "Q" or "tau2": which quantity I² and H² were computed from
     pi_low: float | None = None
     pi_high: float | None = None
-    note: str | None = None        # a caveat to show with the result, e.g. that a random-effects model had one study
-    i2_q: float | None = None      # percent, from Q
-    h2_q: float | None = None      # from Q
+    note: str | None = None  # a caveat to show with the result, e.g. that a random-effects model had one study
+    i2_q: float | None = None  # percent, from Q
+    h2_q: float | None = None  # from Q
     tau2_ci_low: float | None = None
     tau2_ci_high: float | None = None
-    i2_ci_low: float | None = None     # percent
+    i2_ci_low: float | None = None  # percent
     i2_ci_high: float | None = None
     h2_ci_low: float | None = None
     h2_ci_high: float | None = None
@@ -53,7 +53,6 @@ class Fit:
         if self.i2_basis == "Q" and self.i2_q is None and self.h2_q is None:
             object.__setattr__(self, "i2_q", self.i2)
             object.__setattr__(self, "h2_q", self.h2)
-
 
 
 _NAMES = frozenset(f.name for f in fields(Fit))
@@ -73,4 +72,3 @@ def make_fit(values: dict) -> Fit:
     object.__setattr__(fit, "__dict__", values)
     fit.__post_init__()
     return fit
-

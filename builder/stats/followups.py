@@ -60,7 +60,7 @@ def cumulative(es: EffectSizes, order: Sequence[int], refit: Refit) -> list[Fit 
     order = np.asarray(order, dtype=int)
     if sorted(order.tolist()) != list(range(len(es))):
         raise ValueError("`order` must be a permutation of the study indices")
-    return [_try(refit, es.subset(order[:j + 1])) if es.estimable[order[j]] else None for j in range(len(order))]
+    return [_try(refit, es.subset(order[: j + 1])) if es.estimable[order[j]] else None for j in range(len(order))]
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,10 @@ class SubgroupResult:
     The SEs are those of the subgroup fits, so they follow the chosen model and CI method (HKSJ-scaled under HKSJ).
     """
 
-    labels: tuple                    # distinct group labels, in order of first appearance
-    fits: tuple[Fit | None, ...]     # one per label; None where the subgroup has no estimable study (or
-                                     # `refit` raises ValueError for it); such subgroups are left out of the test
-    q: float | None                  # None with fewer than two subgroups to compare
+    labels: tuple  # distinct group labels, in order of first appearance
+    fits: tuple[Fit | None, ...]  # one per label; None where the subgroup has no estimable study (or
+    # `refit` raises ValueError for it); such subgroups are left out of the test
+    q: float | None  # None with fewer than two subgroups to compare
     df: int | None
     p: float | None
     i2: float | None
@@ -114,8 +114,8 @@ class EggerResult:
     """
 
     k: int
-    statistic: float       # z, or t under Knapp-Hartung
-    df: int | None         # None for z
+    statistic: float  # z, or t under Knapp-Hartung
+    df: int | None  # None for z
     p: float
     slope: float
     slope_se: float
@@ -123,7 +123,7 @@ class EggerResult:
     limit_se: float
     limit_ci_low: float
     limit_ci_high: float
-    tau2: float | None     # residual tau²; None for a fixed-effect fit
+    tau2: float | None  # residual tau²; None for a fixed-effect fit
 
 
 def egger(es: EffectSizes, fit: Fit, level: float = 0.95) -> EggerResult:
@@ -135,7 +135,7 @@ def egger(es: EffectSizes, fit: Fit, level: float = 0.95) -> EggerResult:
     X = np.column_stack([np.ones(k), np.sqrt(vi)])
     if fit.model == "random":
         tau2 = ESTIMATORS[fit.method](yi, vi, X)
-    else:   # inverse-variance or Mantel-Haenszel common effect: the common-effect regression
+    else:  # inverse-variance or Mantel-Haenszel common effect: the common-effect regression
         tau2 = None
     w = 1 / (vi + (tau2 or 0.0))
     wx = w[:, None] * X
@@ -157,9 +157,19 @@ def egger(es: EffectSizes, fit: Fit, level: float = 0.95) -> EggerResult:
         crit, p = t_quantile(0.5 + level / 2, df), t_two_sided_p(statistic, df)
     else:
         crit, p = z_quantile(0.5 + level / 2), z_two_sided_p(statistic)
-    return EggerResult(k, statistic, df, p, float(beta[1]), float(se[1]),
-                       float(beta[0]), float(se[0]), float(beta[0] - crit * se[0]), float(beta[0] + crit * se[0]),
-                       tau2)
+    return EggerResult(
+        k,
+        statistic,
+        df,
+        p,
+        float(beta[1]),
+        float(se[1]),
+        float(beta[0]),
+        float(se[0]),
+        float(beta[0] - crit * se[0]),
+        float(beta[0] + crit * se[0]),
+        tau2,
+    )
 
 
 @dataclass(frozen=True)
@@ -169,17 +179,18 @@ class FunnelData:
     with add_tau2 and 0 otherwise (metafor's default). The region's edges are straight lines without tau² and
     curves with it, so they are given on a grid."""
 
-    yi: np.ndarray         # aligned with the effect sizes; NaN where not estimable
+    yi: np.ndarray  # aligned with the effect sizes; NaN where not estimable
     se: np.ndarray
-    centre: float          # the pooled estimate of the fit
+    centre: float  # the pooled estimate of the fit
     se_grid: np.ndarray
     low: np.ndarray
     high: np.ndarray
     level: float
 
 
-def funnel_data(es: EffectSizes, fit: Fit, level: float = 0.95, add_tau2: bool = False,
-                points: int = 101) -> FunnelData:
+def funnel_data(
+    es: EffectSizes, fit: Fit, level: float = 0.95, add_tau2: bool = False, points: int = 101
+) -> FunnelData:
     ok = es.estimable
     if not ok.any():
         raise ValueError("no estimable study for a funnel plot")

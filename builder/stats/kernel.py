@@ -100,7 +100,7 @@ def score_sums(yi, vi, tau2: float):
         sw = sum(w)
         mu = sum(map(mul, w, yi)) / sw
         sw2 = sw3 = sw4 = a = b = c = 0.0
-        for x, y in zip(w, yi):       # one loop of scalar updates beats seven map/sum passes at this size
+        for x, y in zip(w, yi):  # one loop of scalar updates beats seven map/sum passes at this size
             r = y - mu
             x2 = x * x
             x2r = x2 * r

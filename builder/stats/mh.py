@@ -26,8 +26,7 @@ def mantel_haenszel_or(ai, n1i, ci, n2i, display: EffectSizes, add: float = 0.0,
         raise ValueError("the Mantel-Haenszel odds ratio is not estimable: no information in any study")
     estimate = float(np.log(r / s))
     p_i, q_i = (a + d) / n, (b + c) / n
-    var = (np.sum(p_i * r_i) / (2 * r**2) + np.sum(p_i * s_i + q_i * r_i) / (2 * r * s)
-           + np.sum(q_i * s_i) / (2 * s**2))
+    var = np.sum(p_i * r_i) / (2 * r**2) + np.sum(p_i * s_i + q_i * r_i) / (2 * r * s) + np.sum(q_i * s_i) / (2 * s**2)
     return _mh_fit(estimate, float(var), s_i, use, display, level, "odds ratio")
 
 
@@ -35,6 +34,7 @@ def mantel_haenszel_or(ai, n1i, ci, n2i, display: EffectSizes, add: float = 0.0,
 # add=c(1/2, add), to=c("only0", "only0" or "none"), drop00=c(TRUE, TRUE)): studies with no events or only events in
 # both groups are left out of the pooled estimate, `add` goes into every cell of the remaining studies with a
 # zero cell, and Q and I² come from the inverse-variance weights of the per-study estimates in `display`.
+
 
 def _mh_cells(ai, n1i, ci, n2i, add: float):
     """Cells of the studies in the pooled estimate (after `add`), and the mask of those studies."""
@@ -47,8 +47,15 @@ def _mh_cells(ai, n1i, ci, n2i, add: float):
     return a, b, c, d, use
 
 
-def _mh_fit(estimate: float, var: float, weights_used: np.ndarray, use: np.ndarray, display: EffectSizes,
-            level: float, what: str) -> Fit:
+def _mh_fit(
+    estimate: float,
+    var: float,
+    weights_used: np.ndarray,
+    use: np.ndarray,
+    display: EffectSizes,
+    level: float,
+    what: str,
+) -> Fit:
     if not (np.isfinite(var) and var > 0):
         raise ValueError(f"the Mantel-Haenszel {what} is not estimable: its variance is {var}")
     se = float(np.sqrt(var))
@@ -62,8 +69,27 @@ def _mh_fit(estimate: float, var: float, weights_used: np.ndarray, use: np.ndarr
         i2, h2 = i2_h2_from_q(q, q_df)
     else:
         q = q_df = q_p = i2 = h2 = None
-    return Fit("fixed", "MH", "wald", int(use.sum()), estimate, se, low, high, z, None, p, weights, None,
-               q, q_df, q_p, i2, h2, "Q" if k_het > 1 else None)
+    return Fit(
+        "fixed",
+        "MH",
+        "wald",
+        int(use.sum()),
+        estimate,
+        se,
+        low,
+        high,
+        z,
+        None,
+        p,
+        weights,
+        None,
+        q,
+        q_df,
+        q_p,
+        i2,
+        h2,
+        "Q" if k_het > 1 else None,
+    )
 
 
 def mantel_haenszel_rr(ai, n1i, ci, n2i, display: EffectSizes, add: float = 0.0, level: float = 0.95) -> Fit:
@@ -96,7 +122,9 @@ def mantel_haenszel_rd(ai, n1i, ci, n2i, display: EffectSizes, add: float = 0.0,
     if not len(w):
         raise ValueError("the Mantel-Haenszel risk difference is not estimable: no study left to pool")
     estimate = float(np.sum((a * n2 - c * n1) / n) / w.sum())
-    numerator = (estimate * np.sum(c * (n1 / n) ** 2 - a * (n2 / n) ** 2 + (n1 / n) * (n2 / n) * (n2 - n1) / 2)
-                 + np.sum((a * d + b * c) / n) / 2)
+    numerator = (
+        estimate * np.sum(c * (n1 / n) ** 2 - a * (n2 / n) ** 2 + (n1 / n) * (n2 / n) * (n2 - n1) / 2)
+        + np.sum((a * d + b * c) / n) / 2
+    )
     var = float(numerator / w.sum() ** 2)
     return _mh_fit(estimate, var, w, use, display, level, "risk difference")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from . import dist
 
+from . import dist
 from .effects import EffectSizes, peto_log_odds_ratio
 from .fit import Fit
 from .heterogeneity import i2_h2_from_q
@@ -62,5 +62,24 @@ def peto_or(ai, n1i, ci, n2i, display: EffectSizes | None = None, level: float =
         i2, h2 = i2_h2_from_q(q, q_df)
     else:
         q = q_df = q_p = i2 = h2 = None
-    return Fit("fixed", "Peto", "wald", k, estimate, se, low, high, z, None, p, weights, None,
-               q, q_df, q_p, i2, h2, "Q" if k > 1 else None)
+    return Fit(
+        "fixed",
+        "Peto",
+        "wald",
+        k,
+        estimate,
+        se,
+        low,
+        high,
+        z,
+        None,
+        p,
+        weights,
+        None,
+        q,
+        q_df,
+        q_p,
+        i2,
+        h2,
+        "Q" if k > 1 else None,
+    )

@@ -7,7 +7,6 @@ import math
 import numpy as np
 
 from . import dist, kernel
-
 from .confint import q_profile
 from .effects import EffectSizes
 from .fit import Fit, make_fit
@@ -27,9 +26,11 @@ CI_METHODS = ("wald", "hksj", "hksj-adhoc")
 ONE_STUDY_NOTE = "one study: the random-effects model reduces to the study's own estimate"
 
 # metafor carries on with a standard error of 0 (a zero-width interval, an infinite or undefined test statistic).
-ZERO_SCALE_MESSAGE = ("HKSJ is undefined here: the study estimates agree exactly with the pooled estimate, so the "
-                      "Knapp-Hartung scale factor is 0 and the interval would have zero width; use ci_method "
-                      "'hksj-adhoc' (scale factor at least 1) or 'wald'")
+ZERO_SCALE_MESSAGE = (
+    "HKSJ is undefined here: the study estimates agree exactly with the pooled estimate, so the "
+    "Knapp-Hartung scale factor is 0 and the interval would have zero width; use ci_method "
+    "'hksj-adhoc' (scale factor at least 1) or 'wald'"
+)
 
 
 def knapp_hartung_scale(yi: np.ndarray, w: np.ndarray, estimate: float, adhoc: bool) -> float:
@@ -47,8 +48,9 @@ def knapp_hartung_scale(yi: np.ndarray, w: np.ndarray, estimate: float, adhoc: b
     return max(1.0, scale) if adhoc else scale
 
 
-def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = "wald",
-                   level: float = 0.95, tau2_interval: bool = True) -> Fit:
+def random_effects(
+    es: EffectSizes, tau2_method: str = "REML", ci_method: str = "wald", level: float = 0.95, tau2_interval: bool = True
+) -> Fit:
     """Intercept-only random-effects model.
 
     tau2_interval: also compute the Q-profile CI of tau² (and of I² and H²), as metafor's confint() does.
@@ -82,10 +84,30 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
         low, high, statistic, p = wald(estimate, se, level)
         weights = np.full(len(es), np.nan)
         weights[ok] = 100.0
-        return Fit("random", tau2_method, "wald", 1, estimate, se, low, high, statistic, None, p, weights, 0.0,
-                   None, None, None, None, None, None, note=ONE_STUDY_NOTE)
+        return Fit(
+            "random",
+            tau2_method,
+            "wald",
+            1,
+            estimate,
+            se,
+            low,
+            high,
+            statistic,
+            None,
+            p,
+            weights,
+            0.0,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            note=ONE_STUDY_NOTE,
+        )
 
-    at0 = kernel.at(yi, vi, 0.0)           # the fixed-effect weights: Cochran's Q, s², DL, ML/REML's boundary
+    at0 = kernel.at(yi, vi, 0.0)  # the fixed-effect weights: Cochran's Q, s², DL, ML/REML's boundary
     sw0, q = at0[1], at0[3]
     sw2_0 = kernel.square_sum(at0[0])
     tau2, (w, sw, estimate, rss) = intercept_only(tau2_method, yi, vi, at0, sw2_0)
@@ -93,13 +115,13 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
     df = None
     if ci_method in ("hksj", "hksj-adhoc"):
         df = k - 1
-        scale = 0.0 if rss <= EPS else rss / (k - 1)       # as knapp_hartung_scale
+        scale = 0.0 if rss <= EPS else rss / (k - 1)  # as knapp_hartung_scale
         if ci_method == "hksj-adhoc":
             scale = max(1.0, scale)
         if scale == 0:
             raise ValueError(ZERO_SCALE_MESSAGE)
         se = math.sqrt(scale / sw)
-        crit = dist.t_quantile(0.5 + level / 2, df)     # as t_based, whose quantile the PI reuses
+        crit = dist.t_quantile(0.5 + level / 2, df)  # as t_based, whose quantile the PI reuses
         statistic = estimate / se
         low, high, p = estimate - crit * se, estimate + crit * se, dist.t_two_sided_p(statistic, df)
     else:
@@ -114,8 +136,8 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
     q = max(0.0, q)
     q_df = k - 1
     q_p = dist.chi2_sf(q, q_df)
-    s2 = q_df * sw0 / (sw0 * sw0 - sw2_0)                       # typical_variance
-    i2, h2 = 100 * tau2 / (s2 + tau2), (s2 + tau2) / s2           # i2_h2_from_tau2
+    s2 = q_df * sw0 / (sw0 * sw0 - sw2_0)  # typical_variance
+    i2, h2 = 100 * tau2 / (s2 + tau2), (s2 + tau2) / s2  # i2_h2_from_tau2
     i2_q, h2_q = i2_h2_from_q(q, q_df)
     # The Q-profile interval is a root search; follow-up refits (leave-one-out, ...) may skip it.
     tau2_low = tau2_high = i2_low = i2_high = h2_low = h2_high = None
@@ -125,9 +147,37 @@ def random_effects(es: EffectSizes, tau2_method: str = "REML", ci_method: str = 
     if k >= MIN_K_PREDICTION:
         half = crit * math.sqrt(tau2 + se * se)
         pi = (estimate - half, estimate + half)
-    return make_fit({"model": "random", "method": tau2_method, "ci_method": ci_method, "k": k,
-                     "estimate": estimate, "se": se, "ci_low": low, "ci_high": high, "statistic": statistic,
-                     "df": df, "p": p, "weights": weights, "tau2": tau2, "q": q, "q_df": q_df, "q_p": q_p,
-                     "i2": i2, "h2": h2, "i2_basis": "tau2", "pi_low": pi[0], "pi_high": pi[1], "note": None,
-                     "i2_q": i2_q, "h2_q": h2_q, "tau2_ci_low": tau2_low, "tau2_ci_high": tau2_high,
-                     "i2_ci_low": i2_low, "i2_ci_high": i2_high, "h2_ci_low": h2_low, "h2_ci_high": h2_high})
+    return make_fit(
+        {
+            "model": "random",
+            "method": tau2_method,
+            "ci_method": ci_method,
+            "k": k,
+            "estimate": estimate,
+            "se": se,
+            "ci_low": low,
+            "ci_high": high,
+            "statistic": statistic,
+            "df": df,
+            "p": p,
+            "weights": weights,
+            "tau2": tau2,
+            "q": q,
+            "q_df": q_df,
+            "q_p": q_p,
+            "i2": i2,
+            "h2": h2,
+            "i2_basis": "tau2",
+            "pi_low": pi[0],
+            "pi_high": pi[1],
+            "note": None,
+            "i2_q": i2_q,
+            "h2_q": h2_q,
+            "tau2_ci_low": tau2_low,
+            "tau2_ci_high": tau2_high,
+            "i2_ci_low": i2_low,
+            "i2_ci_high": i2_high,
+            "h2_ci_low": h2_low,
+            "h2_ci_high": h2_high,
+        }
+    )

@@ -46,7 +46,7 @@ from . import kernel
 
 TOL = 1e-12
 MAX_ITER = 1000
-MAX_NEWTON = 100     # Newton steps for Q(tau²) = target before falling back to Brent's method
+MAX_NEWTON = 100  # Newton steps for Q(tau²) = target before falling back to Brent's method
 # After ML or REML converge, metafor compares the log-likelihood at the estimate with that at tau² = 0 and takes
 # 0 if the boundary is better by more than its `tol` (default eps^(1/4)): Fisher scoring may have stopped at a
 # local maximum. We make the same check with the same margin.
@@ -91,7 +91,7 @@ class _Projection:
 
 def generalised_q(tau2: float, yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     """Q with weights 1/(vi + tau²) about the weighted least-squares fit (Cochran's Q at tau² = 0)."""
-    if X is None:   # intercept only: the weighted mean, without matrices
+    if X is None:  # intercept only: the weighted mean, without matrices
         yi, vi = kernel.prepare(yi, vi)
         return kernel.at(yi, vi, tau2)[3]
     X = _design(X, len(yi))
@@ -99,7 +99,7 @@ def generalised_q(tau2: float, yi: np.ndarray, vi: np.ndarray, X=None) -> float:
 
 
 def dersimonian_laird(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
-    if X is None:   # intercept only: closed form without matrices
+    if X is None:  # intercept only: closed form without matrices
         yi, vi = kernel.prepare(yi, vi)
         w, sw, _, q = kernel.at(yi, vi, 0.0)
         return _dl(len(yi), sw, kernel.square_sum(w), q)
@@ -116,7 +116,7 @@ def _dl(k: int, sw: float, sw2: float, q: float) -> float:
 
 def hedges(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     """(Residual sum of squares of the ordinary LS fit - its expectation without heterogeneity) / (k - p)."""
-    if X is None:   # intercept only: leverage 1/k for every study
+    if X is None:  # intercept only: leverage 1/k for every study
         yi, vi = kernel.prepare(yi, vi)
         k = len(yi)
         ss = kernel.mean_and_ss(yi)[1]
@@ -151,7 +151,7 @@ def paule_mandel(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     if generalised_q(0.0, yi, vi, X) <= target:
         return 0.0
     upper = max(1.0, float(np.var(yi)) * 10)
-    while generalised_q(upper, yi, vi, X) > target:   # Q(tau²) decreases to 0 as tau² grows
+    while generalised_q(upper, yi, vi, X) > target:  # Q(tau²) decreases to 0 as tau² grows
         upper *= 10
     return _brent(lambda t: generalised_q(t, yi, vi, X) - target, upper)
 
@@ -160,6 +160,7 @@ def _brent(f, upper: float) -> float:
     """The root of f on [0, upper] (f changes sign there) by Brent's method. scipy.optimize is imported here:
     only the fallbacks and models with moderators need it, and importing it costs every build 0.3 s."""
     from scipy import optimize
+
     return float(optimize.brentq(f, 0.0, upper, xtol=TOL, rtol=4 * np.finfo(float).eps, maxiter=MAX_ITER))
 
 
@@ -193,7 +194,7 @@ def _intercept_log_likelihood(k: int, sum_log: float, sw: float, q: float, restr
 
 
 def _log_likelihood(tau2: float, yi, vi, X, restricted: bool) -> float:
-    if X is None:   # intercept only; yi and vi as from kernel.prepare
+    if X is None:  # intercept only; yi and vi as from kernel.prepare
         _, sw, _, q = kernel.at(yi, vi, tau2)
         return _intercept_log_likelihood(len(yi), kernel.sum_log(vi, tau2), sw, q, restricted)
     k, p = X.shape
@@ -207,7 +208,7 @@ def _log_likelihood(tau2: float, yi, vi, X, restricted: bool) -> float:
 
 def _score_step(yi: np.ndarray, vi: np.ndarray, X, tau2: float, kind: str, k: int, p: int) -> float:
     """One Fisher-scoring step; for the intercept-only model the traces have closed forms."""
-    if X is None:   # yi and vi as from kernel.prepare
+    if X is None:  # yi and vi as from kernel.prepare
         if kind == "EB":
             _, sw, _, q = kernel.at(yi, vi, tau2)
             return (q * k / (k - p) - k) / sw
@@ -224,8 +225,10 @@ def _score_step(yi: np.ndarray, vi: np.ndarray, X, tau2: float, kind: str, k: in
 
 def _bracketed_root(yi: np.ndarray, vi: np.ndarray, X, kind: str, k: int, p: int) -> float:
     """Where the scoring step (a positive multiple of the score) is zero, searched on [0, upper] by Brent's method."""
+
     def score(t: float) -> float:
         return _score_step(yi, vi, X, t, kind, k, p)
+
     if score(0.0) <= 0:
         return 0.0
     upper = max(1.0, float(np.var(np.asarray(yi))))
@@ -310,18 +313,18 @@ def _newton_ml(yi, vi, kind: str) -> float:
     """
     restricted = kind == "REML"
     tau2 = hedges(yi, vi)
-    low, high = 0.0, math.inf     # the root lies between: the score is >= 0 at `low` and < 0 at `high`
-    s0 = s1 = None                # the two steps before this one, while they are unaltered Newton steps
+    low, high = 0.0, math.inf  # the root lies between: the score is >= 0 at `low` and < 0 at `high`
+    s0 = s1 = None  # the two steps before this one, while they are unaltered Newton steps
     for _ in range(MAX_ITER):
         step, newton, score = _ml_steps(yi, vi, tau2, restricted)
         if score > 0:
             low = tau2
         elif score < 0:
             high = tau2
-        if newton is not None and low <= tau2 + newton <= high:    # so tau² + newton >= low >= 0
+        if newton is not None and low <= tau2 + newton <= high:  # so tau² + newton >= low >= 0
             tau2 = tau2 + newton
             size = abs(newton)
-            if size <= TOL or size <= 1e-12 * tau2:                 # _converged
+            if size <= TOL or size <= 1e-12 * tau2:  # _converged
                 return tau2
             if s0 is not None and _quadratic_tail_negligible(s0, s1, newton, tau2):
                 return tau2
@@ -361,7 +364,7 @@ def _check_boundary(tau2: float, yi, vi, X, kind: str) -> float:
     tau2 = max(0.0, float(tau2))
     if kind in ("ML", "REML") and tau2 > TOL:
         restricted = kind == "REML"
-        if X is None:   # yi and vi as from kernel.prepare
+        if X is None:  # yi and vi as from kernel.prepare
             _, sw0, _, q0 = kernel.at(yi, vi, 0.0)
             _, sw, _, q = kernel.at(yi, vi, tau2)
             gain = _gain_at_zero(kernel.log_growth(vi, tau2), sw0, q0, sw, q, restricted)
@@ -408,7 +411,7 @@ def intercept_only(method: str, yi, vi, at0: tuple, sw2_0: float) -> tuple[float
         if tau2 > TOL:
             at_t = kernel.at(yi, vi, tau2)
             gain = _gain_at_zero(kernel.log_growth(vi, tau2), sw0, q0, at_t[1], at_t[3], method == "REML")
-            if gain <= LL0_MARGIN:      # as _check_boundary
+            if gain <= LL0_MARGIN:  # as _check_boundary
                 return tau2, at_t
             tau2 = 0.0
     else:
@@ -416,5 +419,12 @@ def intercept_only(method: str, yi, vi, at0: tuple, sw2_0: float) -> tuple[float
     return tau2, (at0 if tau2 == 0 else kernel.at(yi, vi, tau2))
 
 
-ESTIMATORS = {"DL": dersimonian_laird, "HE": hedges, "SJ": sidik_jonkman, "PM": paule_mandel,
-              "EB": empirical_bayes, "ML": maximum_likelihood, "REML": reml}
+ESTIMATORS = {
+    "DL": dersimonian_laird,
+    "HE": hedges,
+    "SJ": sidik_jonkman,
+    "PM": paule_mandel,
+    "EB": empirical_bayes,
+    "ML": maximum_likelihood,
+    "REML": reml,
+}

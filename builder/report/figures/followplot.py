@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from builder.report import fmt
 from builder.report.figures import forest
-from builder.stats import Fit
 from builder.report.figures.svg import Svg, _n
+from builder.stats import Fit
 
 ROW = forest.ROW
 PLOT_WIDTH = 230.0
@@ -27,7 +27,7 @@ STYLE = forest.STYLE + (
 class Step:
     label: str
     fit: Fit | None
-    note: str | None = None     # shown instead of an estimate where there is no fit
+    note: str | None = None  # shown instead of an estimate where there is no fit
 
 
 def _widest(texts: list[str], size: float = 6.6) -> float:
@@ -35,8 +35,17 @@ def _widest(texts: list[str], size: float = 6.6) -> float:
     return max((len(t) for t in texts), default=0) * size
 
 
-def steps(title: str, desc: str, head: str, rows: list[Step], pooled: Fit, scale: str, ident: str,
-          favours: tuple[str, str], pooled_label: str = "All studies") -> str:
+def steps(
+    title: str,
+    desc: str,
+    head: str,
+    rows: list[Step],
+    pooled: Fit,
+    scale: str,
+    ident: str,
+    favours: tuple[str, str],
+    pooled_label: str = "All studies",
+) -> str:
     """One row per refit: a square at its estimate and its 95% CI as a line, the estimate in numbers on the
     right; the pooled estimate of every study as a dashed reference line and as a diamond in the last row."""
     bounds = [abs(pooled.ci_low), abs(pooled.ci_high)]
@@ -83,8 +92,15 @@ def steps(title: str, desc: str, head: str, rows: list[Step], pooled: Fit, scale
     svg.text(0, y, pooled_label, "b")
     svg.text(effect_x, y, fmt.estimate_ci(pooled.estimate, pooled.ci_low, pooled.ci_high, scale), "b")
     cy = y - 4
-    svg.polygon([(xpos(pooled.ci_low), cy), (xpos(pooled.estimate), cy - 6), (xpos(pooled.ci_high), cy),
-                 (xpos(pooled.estimate), cy + 6)], "dia")
+    svg.polygon(
+        [
+            (xpos(pooled.ci_low), cy),
+            (xpos(pooled.estimate), cy - 6),
+            (xpos(pooled.ci_high), cy),
+            (xpos(pooled.estimate), cy + 6),
+        ],
+        "dia",
+    )
     # reference line at the pooled estimate of every study, and the null line
     svg.line(xpos(pooled.estimate), top + 2, xpos(pooled.estimate), axis_y, "ref")
     svg.line(xpos(0.0), top + 2, xpos(0.0), axis_y)
@@ -107,15 +123,18 @@ def describe_steps(kind: str, rows: list[Step], pooled: Fit, scale: str) -> str:
         return f"{kind}: no refit has an estimate; with every study the estimate is {full}."
     low = min(fitted, key=lambda r: r.fit.estimate)
     high = max(fitted, key=lambda r: r.fit.estimate)
-    est = lambda r: fmt.num(fmt.back(r.fit.estimate, scale))   # noqa: E731
-    return (f"{kind}: {len(fitted)} of {len(rows)} rows have an estimate, from {est(low)} ({low.label}) to "
-            f"{est(high)} ({high.label}); with every study the estimate is {full}.")
+    est = lambda r: fmt.num(fmt.back(r.fit.estimate, scale))  # noqa: E731
+    return (
+        f"{kind}: {len(fitted)} of {len(rows)} rows have an estimate, from {est(low)} ({low.label}) to "
+        f"{est(high)} ({high.label}); with every study the estimate is {full}."
+    )
 
 
 def funnel(title: str, desc: str, data, scale: str, ident: str, measure: str) -> str:
     """Funnel plot (metafor's funnel(), yaxis = "sei"): each study at its estimate (x) and standard error (y,
     0 at the top), the pooled estimate as a vertical line and the pseudo 95% confidence region around it."""
     import numpy as np
+
     ok = ~np.isnan(data.yi)
     xs = [float(v) for v in data.yi[ok]]
     ses = [float(v) for v in data.se[ok]]
@@ -153,7 +172,8 @@ def funnel(title: str, desc: str, data, scale: str, ident: str, measure: str) ->
         svg.line(left - 4, ypos(s), left, ypos(s))
         svg.text(left - 7, ypos(s) + 4, f"{round(s, 6):g}", "s", "end")
     svg.text(left + plot_w / 2, height - 6, measure + (" (log scale)" if scale == "log" else ""), "s", "middle")
-    svg.parts.append(f'<text x="14" y="{_n(top + plot_h / 2)}" class="s" text-anchor="middle" '
-                     f'transform="rotate(-90 14 {_n(top + plot_h / 2)})">Standard error</text>')
+    svg.parts.append(
+        f'<text x="14" y="{_n(top + plot_h / 2)}" class="s" text-anchor="middle" '
+        f'transform="rotate(-90 14 {_n(top + plot_h / 2)})">Standard error</text>'
+    )
     return svg.render(STYLE)
-

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import math
 
-from builder.report import fmt
-from builder.report.figures import robfig
 from builder.analysis.result import AnalysisResult
 from builder.contract.rob import NOT_RETRIEVED, TOOLS
+from builder.report import fmt
+from builder.report.figures import robfig
 from builder.report.figures.svg import Svg
 
 ROW = 19.0
 FONT = 12.0
 PLOT_WIDTH = 230.0
-ROB_CELL = 20.0          # width of a risk-of-bias column
-LOG_RANGES = [0.5, 0.2, 0.1, 0.05, 0.02, 0.01]   # lower limit of a log axis symmetric about 1; CIs beyond
+ROB_CELL = 20.0  # width of a risk-of-bias column
+LOG_RANGES = [0.5, 0.2, 0.1, 0.05, 0.02, 0.01]  # lower limit of a log axis symmetric about 1; CIs beyond
 #                                                   0.01-100 are drawn as arrows, as RevMan does
-MEASURE_NAMES = {"OR": "Odds Ratio", "RR": "Risk Ratio", "RD": "Risk Difference", "MD": "Mean Difference",
-                 "SMD": "Std. Mean Difference", "ROM": "Ratio of Means", "GEN": "Estimate"}
+MEASURE_NAMES = {
+    "OR": "Odds Ratio",
+    "RR": "Risk Ratio",
+    "RD": "Risk Difference",
+    "MD": "Mean Difference",
+    "SMD": "Std. Mean Difference",
+    "ROM": "Ratio of Means",
+    "GEN": "Estimate",
+}
 
 STYLE = (
     ".fp text{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;font-size:12px;"
@@ -67,8 +74,7 @@ def subgroup_differences_line(result: AnalysisResult) -> str | None:
         return None
     if s.q is None:
         return "Test for subgroup differences: Not applicable"
-    return (f"Test for subgroup differences: Chi² = {fmt.num(s.q)}, df = {s.df} ({fmt.p_value(s.p)}), "
-            f"I² = {s.i2:.0f}%")
+    return f"Test for subgroup differences: Chi² = {fmt.num(s.q)}, df = {s.df} ({fmt.p_value(s.p)}), I² = {s.i2:.0f}%"
 
 
 def overall_effect_text(f) -> str:
@@ -116,8 +122,9 @@ def axis_for(bounds: list[float], scale: str) -> tuple[float, float, list[float]
     reach = max(bounds) if bounds else 1.0
     if scale == "log":
         low = next((r for r in LOG_RANGES if -math.log(r) >= reach), LOG_RANGES[-1])
-        ticks = [v for v in (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 1000)
-                 if low <= v <= 1 / low]
+        ticks = [
+            v for v in (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 1000) if low <= v <= 1 / low
+        ]
         if len(ticks) > 7:
             ticks = [v for v in ticks if round(math.log10(v), 6).is_integer()]
         return math.log(low), -math.log(low), [math.log(t) for t in ticks]
@@ -163,7 +170,7 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
 
     f = result.fit
     layout = _layout(result, dich)
-    y0 = 2 * ROW + 6                   # after the two header lines
+    y0 = 2 * ROW + 6  # after the two header lines
     study_top = y0 + 6
     rows_end = study_top + len(layout) * ROW
     extra_rows = 1 + (1 if dich else 0) + (1 if f is not None and f.pi_low is not None else 0)
@@ -175,8 +182,14 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
     label = method_label(result)
     left_label, right_label = favours(result, experimental, control)
     desc = describe(result, experimental, control)
-    svg = Svg(width, height, "fp forest" + (" rob" if tool else ""),
-              f"Forest plot: {result.outcome.label}, {result.spec.title}", desc, ident)
+    svg = Svg(
+        width,
+        height,
+        "fp forest" + (" rob" if tool else ""),
+        f"Forest plot: {result.outcome.label}, {result.spec.title}",
+        desc,
+        ident,
+    )
 
     # headers
     svg.text(0, ROW, "Study or Subgroup", "b")
@@ -211,10 +224,18 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
         svg.text(0, y, row.study.label + (" *" if row.dataset != "published" else ""))
         if tool is not None:
             rob_marks(rob, y - 4)
-        values = ([row.inputs["events_exp"], row.inputs["total_exp"], row.inputs["events_ctrl"],
-                   row.inputs["total_ctrl"]] if dich else
-                  [row.inputs["mean_exp"], row.inputs["sd_exp"], row.inputs["total_exp"],
-                   row.inputs["mean_ctrl"], row.inputs["sd_ctrl"], row.inputs["total_ctrl"]])
+        values = (
+            [row.inputs["events_exp"], row.inputs["total_exp"], row.inputs["events_ctrl"], row.inputs["total_ctrl"]]
+            if dich
+            else [
+                row.inputs["mean_exp"],
+                row.inputs["sd_exp"],
+                row.inputs["total_exp"],
+                row.inputs["mean_ctrl"],
+                row.inputs["sd_ctrl"],
+                row.inputs["total_ctrl"],
+            ]
+        )
         for (name, x), v in zip(cols, values):
             svg.text(x, y, f"{int(v)}" if name in ("Events", "Total") else fmt.num(v), "", "end")
         svg.text(weight_x, y, fmt.weight(row.weight), "", "end")
@@ -247,8 +268,15 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
         svg.text(weight_x, y, weight, "b", "end")
         svg.text(effect_x, y, fmt.estimate_ci(fit.estimate, fit.ci_low, fit.ci_high, scale), "b", "middle")
         cy = y - 4
-        svg.polygon([(xpos(fit.ci_low), cy), (xpos(fit.estimate), cy - 6), (xpos(fit.ci_high), cy),
-                     (xpos(fit.estimate), cy + 6)], cls)
+        svg.polygon(
+            [
+                (xpos(fit.ci_low), cy),
+                (xpos(fit.estimate), cy - 6),
+                (xpos(fit.ci_high), cy),
+                (xpos(fit.estimate), cy + 6),
+            ],
+            cls,
+        )
 
     for i, (kind, item) in enumerate(layout):
         y = study_top + (i + 0.7) * ROW
@@ -282,8 +310,13 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
     if f is not None and f.pi_low is not None:
         line_y += ROW
         svg.text(0, line_y, "Prediction interval")
-        svg.text(effect_x, line_y, f"[{fmt.num(fmt.back(f.pi_low, scale))}, {fmt.num(fmt.back(f.pi_high, scale))}]",
-                 "", "middle")
+        svg.text(
+            effect_x,
+            line_y,
+            f"[{fmt.num(fmt.back(f.pi_low, scale))}, {fmt.num(fmt.back(f.pi_high, scale))}]",
+            "",
+            "middle",
+        )
         svg.rect(xpos(f.pi_low), line_y - 8, max(xpos(f.pi_high) - xpos(f.pi_low), 1), 8, "pi")
 
     # axis
@@ -316,7 +349,7 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
     y = foot + 3 * ROW + 4
     svg.text(0, y, f"Risk of bias ({TOOLS[tool].name}, as assessed for this outcome or for all outcomes)", "b")
     names = list(TOOLS[tool].domains.values()) + (["Overall judgement"] if tool != "rob1" else [])
-    for j, (head, name) in enumerate(zip(rob_heads, names)):      # in two columns
+    for j, (head, name) in enumerate(zip(rob_heads, names)):  # in two columns
         svg.text(0 if j % 2 == 0 else 330, y + (j // 2 + 1) * ROW, f"({head}) {name}", "s")
     y += ((len(rob_heads) + 1) // 2 + 1) * ROW
     x = 8.0
@@ -357,16 +390,24 @@ def describe(result: AnalysisResult, experimental: str = "MSC", control: str = "
     est = fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, result.scale)
     measure = MEASURE_NAMES[result.spec.measure].lower()
     i2 = f"; I² = {f.i2:.0f}%" if f.i2 is not None else ""
-    text = (f"{result.outcome.label}, {experimental} versus {control.lower()}: {n} studies "
-            f"({f.k} contributing), pooled {measure} {est.replace('[', '(95% CI ').replace(']', ')')}, "
-            f"{fmt.p_value(f.p)}{i2}.")
+    text = (
+        f"{result.outcome.label}, {experimental} versus {control.lower()}: {n} studies "
+        f"({f.k} contributing), pooled {measure} {est.replace('[', '(95% CI ').replace(']', ')')}, "
+        f"{fmt.p_value(f.p)}{i2}."
+    )
     tool, robs, _ = robfig.for_analysis(result.rows, result.outcome.id)
     if tool is not None:
-        text += (f" Risk of bias ({TOOLS[tool].name}) is shown beside the plot for "
-                 f"{sum(1 for r in robs if r is not None)} of {n} studies.")
+        text += (
+            f" Risk of bias ({TOOLS[tool].name}) is shown beside the plot for "
+            f"{sum(1 for r in robs if r is not None)} of {n} studies."
+        )
     s = result.subgroups
     if s is not None:
-        parts = [f"{g.label} {fmt.estimate_ci(g.fit.estimate, g.fit.ci_low, g.fit.ci_high, result.scale)}"
-                 if g.fit else f"{g.label} not estimable" for g in s.groups]
+        parts = [
+            f"{g.label} {fmt.estimate_ci(g.fit.estimate, g.fit.ci_low, g.fit.ci_high, result.scale)}"
+            if g.fit
+            else f"{g.label} not estimable"
+            for g in s.groups
+        ]
         text += f" Subgroups by {s.by}: " + "; ".join(parts) + ". " + subgroup_differences_line(result) + "."
     return text

@@ -55,7 +55,7 @@ def expand(site: Path, docs: Path) -> int:
         html = page.read_bytes()
         if _HINT not in html:
             continue
-        fresh = page.with_name(page.name + ".inline")     # a new file: never write through a hard link
+        fresh = page.with_name(page.name + ".inline")  # a new file: never write through a hard link
         fresh.write_bytes(_MARKER.sub(content, html))
         fresh.replace(page)
         changed += 1

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from builder.contract import Review, Study
 from builder.report.figures.svg import Svg
 
-CHAR = 7.2        # generous average width of a 12px (bold) character, for wrapping
+CHAR = 7.2  # generous average width of a 12px (bold) character, for wrapping
 LINE = 15.0
 PAD = 8.0
 STYLE = (
@@ -28,7 +28,7 @@ STYLE = (
 def wrap(text: str, width: float) -> list[str]:
     limit = max(10, int((width - 2 * PAD) / CHAR))
     lines, current = [], ""
-    text = text.replace("(n = ", "(n\u00a0=\u00a0")     # keep a count with its label
+    text = text.replace("(n = ", "(n\u00a0=\u00a0")  # keep a count with its label
     for word in text.split(" "):
         if current and len(current) + 1 + len(word) > limit:
             lines.append(current)
@@ -61,19 +61,29 @@ def counts(review: Review, studies: dict[str, Study], previous_ids: set[str] | N
     f = review.flow
     previous = len(set(studies) & previous_ids) if previous_ids is not None else len(f.previous_version_studies)
     return Counts(
-        identified=f.records_identified, screened=f.records_identified, excluded=f.records_excluded,
-        excluded_reasons=dict(f.records_excluded_reasons), assessed=f.full_texts_assessed,
-        reports_excluded=f.full_texts_excluded, reports_excluded_reasons=dict(f.full_texts_excluded_reasons),
-        unaccounted=f.unaccounted, other_methods=f.other_methods, included=len(studies),
+        identified=f.records_identified,
+        screened=f.records_identified,
+        excluded=f.records_excluded,
+        excluded_reasons=dict(f.records_excluded_reasons),
+        assessed=f.full_texts_assessed,
+        reports_excluded=f.full_texts_excluded,
+        reports_excluded_reasons=dict(f.full_texts_excluded_reasons),
+        unaccounted=f.unaccounted,
+        other_methods=f.other_methods,
+        included=len(studies),
         clinical=sum(1 for s in studies.values() if s.source_table == "clinical-studies"),
         case_reports=sum(1 for s in studies.values() if s.source_table == "case-reports"),
-        previous=previous, new=len(studies) - previous)
+        previous=previous,
+        new=len(studies) - previous,
+    )
 
 
 def describe(c: Counts) -> str:
-    text = (f"PRISMA flow diagram. {c.identified} records identified and screened; {c.excluded} excluded; "
-            f"{c.assessed} full-text reports assessed; {c.reports_excluded} excluded; {c.included} studies "
-            f"included ({c.clinical} clinical studies and {c.case_reports} case reports)")
+    text = (
+        f"PRISMA flow diagram. {c.identified} records identified and screened; {c.excluded} excluded; "
+        f"{c.assessed} full-text reports assessed; {c.reports_excluded} excluded; {c.included} studies "
+        f"included ({c.clinical} clinical studies and {c.case_reports} case reports)"
+    )
     if c.other_methods:
         text += f"; {c.other_methods} studies identified by other methods"
     if c.unaccounted:
@@ -96,24 +106,38 @@ def render(c: Counts) -> str:
         return out
 
     rows = [
-        ("Identification", box(left_x, left_w, wrap(f"Records identified from databases (n = {c.identified})",
-                                                     left_w)), None),
-        ("Screening", box(left_x, left_w, wrap(f"Records screened (n = {c.screened})", left_w)),
-         box(right_x, right_w, reasons("Records excluded", c.excluded, c.excluded_reasons))),
-        ("", box(left_x, left_w, wrap(f"Reports assessed for eligibility (n = {c.assessed})", left_w)),
-         box(right_x, right_w, reasons("Reports excluded", c.reports_excluded, c.reports_excluded_reasons))),
+        (
+            "Identification",
+            box(left_x, left_w, wrap(f"Records identified from databases (n = {c.identified})", left_w)),
+            None,
+        ),
+        (
+            "Screening",
+            box(left_x, left_w, wrap(f"Records screened (n = {c.screened})", left_w)),
+            box(right_x, right_w, reasons("Records excluded", c.excluded, c.excluded_reasons)),
+        ),
+        (
+            "",
+            box(left_x, left_w, wrap(f"Reports assessed for eligibility (n = {c.assessed})", left_w)),
+            box(right_x, right_w, reasons("Reports excluded", c.reports_excluded, c.reports_excluded_reasons)),
+        ),
     ]
     included_lines = wrap(f"Studies included in this version (n = {c.included})", left_w)
     included_lines += wrap(f"• clinical studies (n = {c.clinical})", left_w)
     included_lines += wrap(f"• case reports (n = {c.case_reports})", left_w)
     if c.other_methods:
         included_lines += wrap(f"• identified by other methods (n = {c.other_methods})", left_w)
-    included_lines += wrap(f"• included in the previous version (n = {c.previous}); new in this version "
-                           f"(n = {c.new})", left_w)
+    included_lines += wrap(
+        f"• included in the previous version (n = {c.previous}); new in this version (n = {c.new})", left_w
+    )
     side = None
     if c.unaccounted:
-        side = box(right_x, right_w, wrap(f"Reports not accounted for by the published counts "
-                                          f"(n = {c.unaccounted})", right_w), "warn")
+        side = box(
+            right_x,
+            right_w,
+            wrap(f"Reports not accounted for by the published counts (n = {c.unaccounted})", right_w),
+            "warn",
+        )
     rows.append(("Included", box(left_x, left_w, included_lines), side))
 
     y = 10.0
@@ -127,7 +151,7 @@ def render(c: Counts) -> str:
 
     phase_spans: dict[str, list[float]] = {}
     current = None
-    for phase, top, h, main, right in placed:
+    for phase, top, h, _main, _right in placed:
         current = phase or current
         span = phase_spans.setdefault(current, [top, top + h])
         span[1] = top + h
@@ -136,7 +160,7 @@ def render(c: Counts) -> str:
         svg.text(52, (top + bottom) / 2 + 4, phase, "ph", "middle")
 
     previous_bottom = None
-    for phase, top, h, main, right in placed:
+    for _phase, top, _h, main, right in placed:
         for b in (main, right):
             if b is None:
                 continue

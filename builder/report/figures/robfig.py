@@ -45,11 +45,14 @@ def traffic_light(tool_id: str, rows: list[tuple[str, object]]) -> str:
     width = left + cols * cell + 20
     height = top + len(rows) * cell + 20 + legend_h
     desc = "; ".join(
-        f"{name}: " + ", ".join(f"{tool.domains[d.domain]} {label(d.judgement).lower()}" for d in rob.domains)
+        f"{name}: "
+        + ", ".join(f"{tool.domains[d.domain]} {label(d.judgement).lower()}" for d in rob.domains)
         + (f", overall {label(rob.overall).lower()}" if rob.overall else "")
-        for name, rob in rows)
-    svg = Svg(width, height, "rb robtl", f"{tool.name}: risk-of-bias judgements per study", desc,
-              f"rob-{tool_id}-traffic")
+        for name, rob in rows
+    )
+    svg = Svg(
+        width, height, "rb robtl", f"{tool.name}: risk-of-bias judgements per study", desc, f"rob-{tool_id}-traffic"
+    )
     for j in range(cols):
         head = f"D{j + 1}" if j < len(domains) else "Overall"
         svg.text(left + (j + 0.5) * cell, top - 12, head, "b", "middle")
@@ -88,13 +91,23 @@ def summary_bars(tool_id: str, assessments: list) -> str:
     height = 30 + len(domains) * row + 40
     n = len(assessments)
     desc_parts = []
-    svg = Svg(left + bar_w + 20, height, "rb robsum", f"{tool.name}: summary of judgements across {n} studies",
-              "", f"rob-{tool_id}-summary")
+    svg = Svg(
+        left + bar_w + 20,
+        height,
+        "rb robsum",
+        f"{tool.name}: summary of judgements across {n} studies",
+        "",
+        f"rob-{tool_id}-summary",
+    )
     for i, (domain, name) in enumerate(domains):
         y = 20 + i * row
         svg.text(left - 10, y + 15, name, "", "end")
-        values = [(a.overall or NOT_RETRIEVED) if domain == "overall" else
-                  next(d.judgement for d in a.domains if d.domain == domain) for a in assessments]
+        values = [
+            (a.overall or NOT_RETRIEVED)
+            if domain == "overall"
+            else next(d.judgement for d in a.domains if d.domain == domain)
+            for a in assessments
+        ]
         x = left
         shares = []
         for key in keys:

@@ -43,12 +43,17 @@ class Svg:
 
     def render(self, style: str) -> str:
         """One line per element and no blank lines, so the SVG can sit inside Markdown as raw HTML."""
-        head = (f'<svg xmlns="http://www.w3.org/2000/svg" class={quoteattr(self.css_class)} '
-                f'viewBox="0 0 {_n(self.width)} {_n(self.height)}" width="{_n(self.width)}" '
-                f'height="{_n(self.height)}" style="max-width:100%;height:auto" role="img" aria-labelledby="{self.ident}-title {self.ident}-desc">')
-        lines = [head,
-                 f'<title id="{self.ident}-title">{escape(self.title)}</title>',
-                 f'<desc id="{self.ident}-desc">{escape(self.desc)}</desc>',
-                 f"<style>{style}</style>",
-                 *self.parts, "</svg>"]
+        head = (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class={quoteattr(self.css_class)} '
+            f'viewBox="0 0 {_n(self.width)} {_n(self.height)}" width="{_n(self.width)}" '
+            f'height="{_n(self.height)}" style="max-width:100%;height:auto" role="img" aria-labelledby="{self.ident}-title {self.ident}-desc">'
+        )
+        lines = [
+            head,
+            f'<title id="{self.ident}-title">{escape(self.title)}</title>',
+            f'<desc id="{self.ident}-desc">{escape(self.desc)}</desc>',
+            f"<style>{style}</style>",
+            *self.parts,
+            "</svg>",
+        ]
         return "\n".join(lines) + "\n"

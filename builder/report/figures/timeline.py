@@ -21,7 +21,7 @@ STYLE = (
 class Point:
     version: str
     date: str
-    estimate: float | None      # analysis scale
+    estimate: float | None  # analysis scale
     ci_low: float | None
     ci_high: float | None
     k: int
@@ -33,8 +33,17 @@ def points(history: list[tuple[str, str, dict | None, list[str]]]) -> list[Point
     out = []
     for version, date, rec, added in history:
         pooled = rec and rec.get("pooled")
-        out.append(Point(version, date, pooled and pooled["estimate"], pooled and pooled["ci_low"],
-                         pooled and pooled["ci_high"], len(rec["studies"]) if rec else 0, added))
+        out.append(
+            Point(
+                version,
+                date,
+                pooled and pooled["estimate"],
+                pooled and pooled["ci_low"],
+                pooled and pooled["ci_high"],
+                len(rec["studies"]) if rec else 0,
+                added,
+            )
+        )
     return out
 
 
@@ -45,16 +54,22 @@ def render(title: str, pts: list[Point], scale: str, ident: str) -> str:
     pad = (hi - lo) * 0.1 or 1.0
     lo, hi = lo - pad, hi + pad
     left, top, plot_h, col = 70.0, 20.0, 180.0, 150.0
-    width = left + col * max(1, len(pts)) + 110   # room for the last point's label
+    width = left + col * max(1, len(pts)) + 110  # room for the last point's label
     height = top + plot_h + 70
 
     def y(v: float) -> float:
         return top + (hi - v) / (hi - lo) * plot_h
 
     desc = "; ".join(
-        f"version {p.version}: " + (fmt.estimate_ci(p.estimate, p.ci_low, p.ci_high, scale) + f" from {p.k} studies"
-                                    if p.estimate is not None else "no pooled estimate")
-        + (f", adding {', '.join(p.added)}" if p.added else "") for p in pts)
+        f"version {p.version}: "
+        + (
+            fmt.estimate_ci(p.estimate, p.ci_low, p.ci_high, scale) + f" from {p.k} studies"
+            if p.estimate is not None
+            else "no pooled estimate"
+        )
+        + (f", adding {', '.join(p.added)}" if p.added else "")
+        for p in pts
+    )
     svg = Svg(width, height, "tl timeline", title, desc, ident)
     svg.line(left, y(0.0), width - 10, y(0.0), "null")
     svg.text(left - 8, y(0.0) + 4, "1" if scale == "log" else "0", "s", "end")
