@@ -210,3 +210,36 @@ def test_the_callers_of_make_fit_name_every_field(k):
 def test_a_fixed_effect_fit_keeps_i2_from_q():
     fit = fixed_iv(simulated(8, 2))
     assert fit.i2_q == fit.i2 and fit.h2_q == fit.h2 and math.isfinite(fit.q_p)
+
+
+# ------------------------------------------------------------------ the named formulas random_effects calls
+
+
+def test_knapp_hartung_scale_is_rss_over_k_minus_1_truncated_as_asked():
+    from builder.stats.random import knapp_hartung_scale
+
+    assert knapp_hartung_scale(6.0, 4, adhoc=False) == 2.0
+    assert knapp_hartung_scale(1.5, 4, adhoc=False) == 0.5
+    assert knapp_hartung_scale(1.5, 4, adhoc=True) == 1.0
+    assert knapp_hartung_scale(1e-17, 4, adhoc=False) == 0.0  # at most machine epsilon: taken as 0
+
+
+def test_i2_h2_from_tau2_and_the_typical_variance():
+    from builder.stats.heterogeneity import i2_h2_from_tau2, typical_variance, typical_variance_from_sums
+
+    assert i2_h2_from_tau2(1.0, 3.0) == (25.0, 4.0 / 3.0)
+    assert i2_h2_from_tau2(0.0, 3.0) == (0.0, 1.0)
+    vi = np.array([0.5, 0.25, 1.0])  # w = 2, 4, 1: s² = 2 * 7 / (49 - 21) = 0.5
+    assert typical_variance(vi) == 0.5 == typical_variance_from_sums(3, 7.0, 21.0)
+
+
+def test_t_based_and_wald_and_the_prediction_interval():
+    from builder.stats.inference import critical_value, prediction_interval, t_based, wald
+
+    low, high, t, p = t_based(1.0, 0.5, 4)
+    assert math.isclose(high - 1.0, 2.7764451051977987 * 0.5, rel_tol=1e-14) and math.isclose(low, 2 - high)
+    assert t == 2.0 and math.isclose(p, 0.11611652351681556, rel_tol=1e-10)
+    low, high, z, p = wald(1.0, 0.5)
+    assert math.isclose(high, 1 + 1.959963984540054 * 0.5, rel_tol=1e-15) and math.isclose(p, 0.04550026389635842)
+    assert critical_value(0.9) == critical_value(0.9, None) and math.isclose(critical_value(0.9), 1.6448536269514722)
+    assert prediction_interval(1.0, 0.6, 0.64, 2.0) == (-1.0, 3.0)  # 1 ± 2 sqrt(0.64 + 0.36)
