@@ -51,8 +51,10 @@ def simulated(k: int, seed: int, tau2_true: float = 0.1, centre: float = -0.5) -
 
 def test_prepare_picks_the_backend_by_size():
     small, big = simulated(kernel.SCALAR_MAX_K - 1, 1), simulated(kernel.SCALAR_MAX_K, 1)
-    assert type(kernel.prepare(small.yi, small.vi)[0]) is list
-    assert isinstance(kernel.prepare(big.yi, big.vi)[0], np.ndarray)
+    assert type(kernel.prepare(small.yi, small.vi)) is kernel.Floats
+    assert type(kernel.prepare(small.yi, small.vi).yi) is list
+    assert type(kernel.prepare(big.yi, big.vi)) is kernel.Arrays
+    assert isinstance(kernel.prepare(big.yi, big.vi).yi, np.ndarray)
 
 
 @pytest.mark.parametrize("k", [1, 13, kernel.SCALAR_MAX_K - 1, kernel.SCALAR_MAX_K, 100])
@@ -62,21 +64,22 @@ def test_select_is_prepare_of_the_estimable_studies(k, drop):
     ok = np.ones(k, dtype=bool)
     ok[list(drop)[: k - 1]] = False
     got, expected = kernel.select(es.yi, es.vi, ok), kernel.prepare(es.yi[ok], es.vi[ok])
-    assert type(got[0]) is type(expected[0]) and type(got[1]) is type(expected[1])
-    for a, b in zip(got, expected):
-        assert np.array_equal(a, b)
+    assert type(got) is type(expected) and type(got.yi) is type(expected.yi) and type(got.vi) is type(expected.vi)
+    assert got.k == expected.k == ok.sum()
+    assert np.array_equal(got.yi, expected.yi) and np.array_equal(got.vi, expected.vi)
     ints = np.arange(k)  # converted to floats as prepare converts them
     got, expected = kernel.select(ints, ints + 1, ok), kernel.prepare(ints[ok], ints[ok] + 1)
-    assert type(got[0]) is type(expected[0]) and type(got[0][0]) is type(expected[0][0])
-    assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+    assert type(got.yi) is type(expected.yi) and type(got.yi[0]) is type(expected.yi[0])
+    assert np.array_equal(got.yi, expected.yi) and np.array_equal(got.vi, expected.vi)
 
 
 @pytest.mark.parametrize("k", [1, 13, 100])
 def test_scaled_is_numpys_multiply(k):
-    w = kernel.weights(simulated(k, k).vi.tolist(), 0.07)
+    es = simulated(k, k)
+    w = kernel.Floats(es.yi.tolist(), es.vi.tolist()).weights(0.07)
     for factor in (100 / sum(w), 1e-300, 3.0):
         expected = np.multiply(w, factor)
-        for got in (kernel.scaled(w, factor), kernel.scaled(np.array(w), factor)):
+        for got in (kernel.Floats.scaled(w, factor), kernel.Arrays.scaled(np.array(w), factor)):
             assert got.dtype == expected.dtype and np.array_equal(got, expected)
 
 
@@ -87,14 +90,17 @@ def test_both_backends_give_the_same_sums(k, t):
     # means differ in the last bits (~1e-13 at 1000); that moves the signed, cancelling sum(w² r) by the
     # difference times sum(w²), so that one is compared on that absolute scale; the rest to 1e-12 relative.
     es = simulated(k, k, centre=1000.0)
-    as_lists = (es.yi.tolist(), es.vi.tolist())
-    a, b = kernel.score_sums(*as_lists, t), kernel.score_sums(es.yi, es.vi, t)
+    floats, arrays = kernel.Floats(es.yi.tolist(), es.vi.tolist()), kernel.Arrays(es.yi, es.vi)
+    a, b = floats.score_sums(t), arrays.score_sums(t)
     assert a[:6] == pytest.approx(b[:6], rel=1e-12)
     assert a[6] == pytest.approx(b[6], abs=1000 * 1e-14 * b[1])
-    assert kernel.q_sums(*as_lists, t) == pytest.approx(kernel.q_sums(es.yi, es.vi, t), rel=1e-12)
-    (wa, *a), (wb, *b) = kernel.at(*as_lists, t), kernel.at(es.yi, es.vi, t)
+    assert floats.q_sums(t) == pytest.approx(arrays.q_sums(t), rel=1e-12)
+    (wa, *a), (wb, *b) = floats.at(t), arrays.at(t)
     assert a == pytest.approx(b, rel=1e-12) and wa == pytest.approx(wb.tolist(), rel=1e-15)
-    assert kernel.sum_log(as_lists[1], t) == pytest.approx(kernel.sum_log(es.vi, t), rel=1e-13)
+    assert floats.sum_log(t) == pytest.approx(arrays.sum_log(t), rel=1e-13)
+    assert floats.mean_and_ss() == pytest.approx(arrays.mean_and_ss(), rel=1e-12)
+    assert floats.total_vi() == pytest.approx(arrays.total_vi(), rel=1e-13)
+    assert floats.square_sum(wa) == pytest.approx(arrays.square_sum(wb), rel=1e-13)
 
 
 @pytest.mark.parametrize("k", [2, 13, 63, 200])
@@ -102,13 +108,13 @@ def test_both_backends_give_the_same_sums(k, t):
 def test_log_growth_is_the_difference_of_sums_of_logs(k, t):
     es = simulated(k, k)
     expected = float(np.sum(np.log(es.vi + t)) - np.sum(np.log(es.vi)))
-    for vi in (es.vi.tolist(), es.vi):
-        assert kernel.log_growth(vi, t) == pytest.approx(expected, rel=1e-13, abs=1e-13)
+    for studies in (kernel.Floats(es.yi.tolist(), es.vi.tolist()), kernel.Arrays(es.yi, es.vi)):
+        assert studies.log_growth(t) == pytest.approx(expected, rel=1e-13, abs=1e-13)
 
 
 def test_log_growth_falls_back_to_a_sum_when_the_product_overflows():
     vi = [1e-10] * 40  # 40 factors of about 1e10: a product of 1e400
-    assert kernel.log_growth(vi, 1.0) == pytest.approx(40 * math.log1p(1e10), rel=1e-14)
+    assert kernel.Floats([0.0] * 40, vi).log_growth(1.0) == pytest.approx(40 * math.log1p(1e10), rel=1e-14)
 
 
 @pytest.mark.parametrize("method", sorted(tau2.ESTIMATORS))
@@ -143,8 +149,8 @@ def test_newton_reml_solves_the_reml_equation(k, seed):
         assert abs(reml_score(es.yi, es.vi, t)) <= 1e-10 * abs(slope) + 1e-12
     else:
         assert reml_score(es.yi, es.vi, 0.0) <= 0 or tau2._log_likelihood(
-            0.0, *kernel.prepare(es.yi, es.vi), None, True
-        ) >= tau2._log_likelihood(1e-3, *kernel.prepare(es.yi, es.vi), None, True)
+            0.0, kernel.prepare(es.yi, es.vi), None, None, True
+        ) >= tau2._log_likelihood(1e-3, kernel.prepare(es.yi, es.vi), None, None, True)
 
 
 @pytest.mark.parametrize("restricted", [True, False])
@@ -154,11 +160,11 @@ def test_ml_newton_step_is_newtons_method_on_the_fisher_step(restricted, k, t):
     # _ml_steps' Newton step is -phi / phi' with phi the Fisher-scoring step as a function of tau²; phi' is
     # taken here by central differences, which are accurate to ~1e-7 relative at this step size
     es = simulated(k, k + 1, tau2_true=0.2)
-    y, v = kernel.prepare(es.yi, es.vi)
+    studies = kernel.prepare(es.yi, es.vi)
     h = 1e-5 * max(t, 0.1)
-    phi = lambda x: tau2._ml_steps(y, v, x, restricted)[0]  # noqa: E731
+    phi = lambda x: tau2._ml_steps(studies, x, restricted)[0]  # noqa: E731
     slope = (phi(t + h) - phi(t - h)) / (2 * h)
-    fisher, newton, _ = tau2._ml_steps(y, v, t, restricted)
+    fisher, newton, _ = tau2._ml_steps(studies, t, restricted)
     if slope < 0:
         assert newton == pytest.approx(-fisher / slope, rel=1e-6)
     else:
@@ -169,9 +175,9 @@ def test_ml_newton_step_is_newtons_method_on_the_fisher_step(restricted, k, t):
 @pytest.mark.parametrize("seed", range(1, 6))
 def test_paule_mandel_and_q_profile_roots_solve_q_equal_target(k, seed):
     es = simulated(k, seed, tau2_true=0.1 * seed)
-    y, v = kernel.prepare(es.yi, es.vi)
+    studies = kernel.prepare(es.yi, es.vi)
     for target in (k - 1.0, 0.5 * (k - 1), 1.5 * (k - 1)):
-        t = tau2.q_root(y, v, target)
+        t = tau2.q_root(studies, target)
         if t > 0:
             assert tau2.generalised_q(t, es.yi, es.vi) == pytest.approx(target, rel=1e-11)
         else:

@@ -15,21 +15,21 @@ from .inference import wald
 
 def fixed_iv(es: EffectSizes, level: float = 0.95) -> Fit:
     ok = es.estimable
-    yi, vi = kernel.select(es.yi, es.vi, ok)
-    if len(yi) == 0:
+    studies = kernel.select(es.yi, es.vi, ok)
+    if studies.k == 0:
         raise ValueError("no estimable study to pool")
-    k = len(yi)
-    w, sw, estimate, q = kernel.at(yi, vi, 0.0)
+    k = studies.k
+    w, sw, estimate, q = studies.at(0.0)
     se = math.sqrt(1 / sw)
     low, high, z, p = wald(estimate, se, level)
     q, df = max(0.0, q), k - 1  # Cochran's Q about the estimate, as cochran_q
     q_p = dist.chi2_sf(q, df) if df > 0 else float("nan")
     i2, h2 = i2_h2_from_q(q, df)
     if k == len(ok):
-        weights = kernel.scaled(w, 100 / sw)
+        weights = studies.scaled(w, 100 / sw)
     else:
         weights = np.full(len(es), np.nan)
-        weights[ok] = kernel.scaled(w, 100 / sw)
+        weights[ok] = studies.scaled(w, 100 / sw)
     several = k > 1
     return make_fit(
         {

@@ -75,12 +75,12 @@ def random_effects(
         raise ValueError(f"unknown ci_method {ci_method!r}; one of {list(CI_METHODS)}")
     ok = es.estimable
     # Python floats for a few dozen studies, numpy arrays beyond (see kernel); every sum below comes from there.
-    yi, vi = kernel.select(es.yi, es.vi, ok)
-    k = len(yi)
+    studies = kernel.select(es.yi, es.vi, ok)
+    k = studies.k
     if k == 0:
         raise ValueError("no estimable study to pool")
     if k == 1:
-        estimate, se = float(yi[0]), float(np.sqrt(vi[0]))
+        estimate, se = float(studies.yi[0]), float(np.sqrt(studies.vi[0]))
         low, high, statistic, p = wald(estimate, se, level)
         weights = np.full(len(es), np.nan)
         weights[ok] = 100.0
@@ -107,10 +107,10 @@ def random_effects(
             note=ONE_STUDY_NOTE,
         )
 
-    at0 = kernel.at(yi, vi, 0.0)  # the fixed-effect weights: Cochran's Q, s², DL, ML/REML's boundary
+    at0 = studies.at(0.0)  # the fixed-effect weights: Cochran's Q, s², DL, ML/REML's boundary
     sw0, q = at0[1], at0[3]
-    sw2_0 = kernel.square_sum(at0[0])
-    tau2, (w, sw, estimate, rss) = intercept_only(tau2_method, yi, vi, at0, sw2_0)
+    sw2_0 = studies.square_sum(at0[0])
+    tau2, (w, sw, estimate, rss) = intercept_only(tau2_method, studies, at0, sw2_0)
     se = math.sqrt(1 / sw)
     df = None
     if ci_method in ("hksj", "hksj-adhoc"):
@@ -123,10 +123,10 @@ def random_effects(
     else:
         low, high, statistic, p = wald(estimate, se, level)
     if k == len(ok):
-        weights = kernel.scaled(w, 100 / sw)
+        weights = studies.scaled(w, 100 / sw)
     else:
         weights = np.full(len(es), np.nan)
-        weights[ok] = kernel.scaled(w, 100 / sw)
+        weights[ok] = studies.scaled(w, 100 / sw)
 
     q = max(0.0, q)
     q_df = k - 1
@@ -137,7 +137,7 @@ def random_effects(
     # The Q-profile interval is a root search; follow-up refits (leave-one-out, ...) may skip it.
     tau2_low = tau2_high = i2_low = i2_high = h2_low = h2_high = None
     if tau2_interval:
-        tau2_low, tau2_high, i2_low, i2_high, h2_low, h2_high = q_profile(yi, vi, level, s2)
+        tau2_low, tau2_high, i2_low, i2_high, h2_low, h2_high = q_profile(studies, level, s2)
     pi = (None, None)
     if k >= MIN_K_PREDICTION:
         pi = prediction_interval(estimate, se, tau2, critical_value(level, df))
