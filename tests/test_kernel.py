@@ -1,21 +1,21 @@
 """The fast paths of the random-effects engine give the numbers of the straightforward ones.
 
 builder/stats/kernel.py sums over Python floats below SCALAR_MAX_K studies and over numpy arrays from there on;
-ML and REML without moderators take safeguarded Newton steps, PM and the Q-profile limits Newton steps on Q;
-`make_fit` builds a Fit without the dataclass constructor. Each is checked here against the other backend, the
-defining equation, or the plain constructor. The metafor alignment tests pin the values themselves.
+ML and REML without moderators take safeguarded Newton steps, PM and the Q-profile limits Newton steps on Q.
+Each is checked here against the other backend or the defining equation; so are the named formulas
+random_effects calls and the records a Fit is made of. The metafor alignment tests pin the values themselves.
 """
 
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pytest
 
 from builder.stats import kernel, tau2
 from builder.stats.effects import EffectSizes
-from builder.stats.fit import Fit, make_fit
 from builder.stats.fixed import fixed_iv
 from builder.stats.random import random_effects
 
@@ -184,33 +184,53 @@ def test_paule_mandel_and_q_profile_roots_solve_q_equal_target(k, seed):
             assert tau2.generalised_q(0.0, es.yi, es.vi) <= target
 
 
-def test_make_fit_builds_what_the_constructor_builds():
+def test_the_flat_names_read_the_records():
     es = simulated(13, 4)
-    for fit in (random_effects(es, "REML", "hksj"), fixed_iv(es)):
-        values = {name: getattr(fit, name) for name in Fit.__dataclass_fields__}
-        rebuilt = Fit(**values)
-        assert repr(rebuilt) == repr(fit)
-        assert make_fit(values).__dict__.keys() == rebuilt.__dict__.keys()
+    fit = random_effects(es, "REML", "hksj")
+    assert (fit.estimate, fit.se, fit.ci_low, fit.ci_high, fit.statistic, fit.df, fit.p) == (
+        fit.pooled.estimate,
+        fit.pooled.se,
+        fit.pooled.ci_low,
+        fit.pooled.ci_high,
+        fit.pooled.statistic,
+        fit.pooled.df,
+        fit.pooled.p,
+    )
+    assert fit.df == 12 and fit.ci_low < fit.estimate < fit.ci_high
+    h = fit.heterogeneity
+    assert (fit.tau2, fit.q, fit.i2, fit.h2, fit.i2_q, fit.tau2_ci_low, fit.h2_ci_high) == (
+        h.tau2,
+        h.q,
+        h.i2,
+        h.h2,
+        h.i2_q,
+        h.tau2_ci_low,
+        h.h2_ci_high,
+    )
+    assert fit.tau2 > 0 and fit.i2_basis == "tau2" and fit.tau2_ci_low <= fit.tau2 <= fit.tau2_ci_high
+    assert (fit.pi_low, fit.pi_high) == (fit.prediction.low, fit.prediction.high)
+    assert fit.pi_low < fit.ci_low and fit.pi_high > fit.ci_high
+    with pytest.raises(AttributeError):
+        fit.estimate = 0.0  # type: ignore[misc]  # a view: set the record's field instead
+    again = pickle.loads(pickle.dumps(fit))  # the build cache pickles fits
+    assert again.pooled == fit.pooled and again.heterogeneity == fit.heterogeneity
 
 
 @pytest.mark.parametrize("k", [1, 2, 13, 70])
-def test_the_callers_of_make_fit_name_every_field(k):
-    # make_fit does not check the names it is given (that would cost a microsecond a fit): its callers' dicts
-    # are checked here, on every path to it, with and without studies that are not estimable
-    names = set(Fit.__dataclass_fields__)
+def test_every_path_fills_the_records_it_should(k):
     es = simulated(k, 5)
-    fits = [fixed_iv(es)]
-    if k > 1:
-        fits += [
-            random_effects(es, method, ci, tau2_interval=interval)
-            for method in sorted(tau2.ESTIMATORS)
-            for ci in ("wald", "hksj", "hksj-adhoc")
-            for interval in (True, False)
-        ]
-        partial = EffectSizes(es.yi, es.vi, np.arange(k) != 0, es.corrected)
-        fits += [fixed_iv(partial), random_effects(partial, "REML", "hksj")]
-    for fit in fits:
-        assert vars(fit).keys() == names
+    fixed = fixed_iv(es)
+    assert fixed.tau2 is None and fixed.prediction is None
+    assert (fixed.q is None) == (k == 1) and (fixed.i2_basis == "Q") == (k > 1)
+    if k == 1:
+        one = random_effects(es, "REML", "hksj")
+        assert one.tau2 == 0.0 and one.q is None and one.ci_method == "wald" and one.note
+        return
+    for method in sorted(tau2.ESTIMATORS):
+        for interval in (True, False):
+            fit = random_effects(es, method, "hksj", tau2_interval=interval)
+            assert fit.i2_basis == "tau2" and fit.q_df == k - 1 and fit.tau2 is not None
+            assert (fit.tau2_ci_low is not None) == interval and (fit.prediction is not None) == (k >= 3)
 
 
 def test_a_fixed_effect_fit_keeps_i2_from_q():

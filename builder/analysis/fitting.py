@@ -78,8 +78,8 @@ def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> F
 def _random(spec: Analysis, es: EffectSizes, ci_method: str, tau2_interval: bool = True) -> Fit:
     """The random-effects fit, without its prediction interval where the analysis asks for none."""
     f = random_effects(es, spec.tau2, ci_method, tau2_interval=tau2_interval)
-    if not spec.shows_prediction_interval and f.pi_low is not None:
-        f = replace(f, pi_low=None, pi_high=None)
+    if not spec.shows_prediction_interval and f.prediction is not None:
+        f = replace(f, prediction=None)
     return f
 
 

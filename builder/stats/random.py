@@ -9,7 +9,7 @@ import numpy as np
 from . import dist, kernel
 from .confint import q_profile
 from .effects import EffectSizes
-from .fit import Fit, make_fit
+from .fit import Fit, Heterogeneity, Interval, Pooled
 from .heterogeneity import i2_h2_from_q, i2_h2_from_tau2, typical_variance_from_sums
 from .inference import critical_value, prediction_interval, t_based, wald
 from .tau2 import ESTIMATORS, intercept_only
@@ -85,25 +85,13 @@ def random_effects(
         weights = np.full(len(es), np.nan)
         weights[ok] = 100.0
         return Fit(
-            "random",
-            tau2_method,
-            "wald",
-            1,
-            estimate,
-            se,
-            low,
-            high,
-            statistic,
-            None,
-            p,
-            weights,
-            0.0,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
+            model="random",
+            method=tau2_method,
+            ci_method="wald",
+            k=1,
+            pooled=Pooled(estimate=estimate, se=se, ci_low=low, ci_high=high, statistic=statistic, df=None, p=p),
+            heterogeneity=Heterogeneity(tau2=0.0),
+            weights=weights,
             note=ONE_STUDY_NOTE,
         )
 
@@ -138,40 +126,32 @@ def random_effects(
     tau2_low = tau2_high = i2_low = i2_high = h2_low = h2_high = None
     if tau2_interval:
         tau2_low, tau2_high, i2_low, i2_high, h2_low, h2_high = q_profile(studies, level, s2)
-    pi = (None, None)
+    prediction = None
     if k >= MIN_K_PREDICTION:
-        pi = prediction_interval(estimate, se, tau2, critical_value(level, df))
-    return make_fit(
-        {
-            "model": "random",
-            "method": tau2_method,
-            "ci_method": ci_method,
-            "k": k,
-            "estimate": estimate,
-            "se": se,
-            "ci_low": low,
-            "ci_high": high,
-            "statistic": statistic,
-            "df": df,
-            "p": p,
-            "weights": weights,
-            "tau2": tau2,
-            "q": q,
-            "q_df": q_df,
-            "q_p": q_p,
-            "i2": i2,
-            "h2": h2,
-            "i2_basis": "tau2",
-            "pi_low": pi[0],
-            "pi_high": pi[1],
-            "note": None,
-            "i2_q": i2_q,
-            "h2_q": h2_q,
-            "tau2_ci_low": tau2_low,
-            "tau2_ci_high": tau2_high,
-            "i2_ci_low": i2_low,
-            "i2_ci_high": i2_high,
-            "h2_ci_low": h2_low,
-            "h2_ci_high": h2_high,
-        }
+        prediction = Interval(*prediction_interval(estimate, se, tau2, critical_value(level, df)))
+    return Fit(
+        model="random",
+        method=tau2_method,
+        ci_method=ci_method,
+        k=k,
+        pooled=Pooled(estimate=estimate, se=se, ci_low=low, ci_high=high, statistic=statistic, df=df, p=p),
+        heterogeneity=Heterogeneity(
+            q=q,
+            q_df=q_df,
+            q_p=q_p,
+            i2=i2,
+            h2=h2,
+            i2_basis="tau2",
+            i2_q=i2_q,
+            h2_q=h2_q,
+            tau2=tau2,
+            tau2_ci_low=tau2_low,
+            tau2_ci_high=tau2_high,
+            i2_ci_low=i2_low,
+            i2_ci_high=i2_high,
+            h2_ci_low=h2_low,
+            h2_ci_high=h2_high,
+        ),
+        weights=weights,
+        prediction=prediction,
     )
