@@ -269,3 +269,13 @@ def test_t_based_and_wald_and_the_prediction_interval():
     assert math.isclose(high, 1 + 1.959963984540054 * 0.5, rel_tol=1e-15) and math.isclose(p, 0.04550026389635842)
     assert critical_value(0.9) == critical_value(0.9, None) and math.isclose(critical_value(0.9), 1.6448536269514722)
     assert prediction_interval(1.0, 0.6, 0.64, 2.0) == (-1.0, 3.0)  # 1 ± 2 sqrt(0.64 + 0.36)
+
+
+def test_a_studys_interval_uses_the_exact_normal_quantile():
+    from builder.stats.inference import excludes_null, study_half_width, study_interval
+
+    assert study_half_width(4.0) == 2 * 1.959963984540054
+    assert study_interval(1.0, 0.25) == (1.0 - 0.5 * 1.959963984540054, 1.0 + 0.5 * 1.959963984540054)
+    assert math.isclose(study_half_width(1.0, 0.9), 1.6448536269514722)
+    assert excludes_null(0.1, 2.0) and excludes_null(-2.0, -0.1)
+    assert not excludes_null(-0.1, 2.0) and not excludes_null(0.0, 1.0)

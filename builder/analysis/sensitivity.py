@@ -14,6 +14,7 @@ from builder.analysis.fitting import Refitter, effect_sizes, effect_sizes_of, fi
 from builder.analysis.result import AnalysisResult
 from builder.stats import Fit, followups
 from builder.stats.followups import MIN_K_EGGER, egger, funnel_data
+from builder.stats.inference import excludes_null
 
 HIGH = {"high", "serious", "critical"}
 
@@ -38,7 +39,7 @@ class Row:
 
 
 def _significant(f: Fit) -> bool:
-    return f.ci_low > 0 or f.ci_high < 0
+    return excludes_null(f.ci_low, f.ci_high)
 
 
 def change(primary: Fit, other: Fit | None) -> str | None:

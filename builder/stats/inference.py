@@ -36,10 +36,15 @@ def prediction_interval(estimate: float, se: float, tau2: float, crit: float) ->
     return estimate - half, estimate + half
 
 
+def study_half_width(vi: float, level: float = 0.95) -> float:
+    """The half-width z sqrt(vi) of one study's own normal (Wald) interval, with the exact normal quantile for
+    `level`, as forest plots and RevMan's study rows show it."""
+    return critical_value(level) * math.sqrt(vi)
+
+
 def study_interval(yi: float, vi: float, level: float = 0.95) -> tuple[float, float]:
-    """One study's own normal (Wald) interval yi ± z sqrt(vi), with the exact normal quantile for `level`, as
-    forest plots and RevMan's study rows show it."""
-    half = critical_value(level) * math.sqrt(vi)
+    """One study's own normal (Wald) interval yi ± z sqrt(vi) (see study_half_width)."""
+    half = study_half_width(vi, level)
     return yi - half, yi + half
 
 
