@@ -3,7 +3,7 @@ the plan asks for (with the legacy I² switch of reproductions), and refits of i
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -78,8 +78,8 @@ def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> F
 def _random(spec: Analysis, es: EffectSizes, ci_method: str, tau2_interval: bool = True) -> Fit:
     """The random-effects fit, without its prediction interval where the analysis asks for none."""
     f = random_effects(es, spec.tau2, ci_method, tau2_interval=tau2_interval)
-    if not spec.shows_prediction_interval and f.pi_low is not None:
-        f = replace(f, pi_low=None, pi_high=None)
+    if not spec.shows_prediction_interval and f.prediction is not None:
+        f = replace(f, prediction=None)
     return f
 
 
@@ -126,29 +126,56 @@ def effect_sizes_of(result: AnalysisResult) -> EffectSizes:
     )
 
 
+@dataclass(frozen=True)
+class Studies(EffectSizes):
+    """An analysis's effect sizes with each study's per-arm inputs, kept aligned through `subset`, so that a
+    refit on a subset can pool 2x2 tables (Mantel-Haenszel, Peto) as well as effect sizes."""
+
+    inputs: tuple[dict[str, float], ...] = ()
+
+    def subset(self, keep) -> Studies:
+        keep = np.asarray(keep)
+        es = super().subset(keep)
+        index = np.flatnonzero(keep) if keep.dtype == bool else keep
+        return Studies(es.yi, es.vi, es.estimable, es.corrected, tuple(self.inputs[i] for i in index))
+
+
+def studies_of(result: AnalysisResult) -> Studies:
+    es = effect_sizes_of(result)
+    return Studies(es.yi, es.vi, es.estimable, es.corrected, tuple(r.inputs for r in result.rows))
+
+
 class Refitter:
-    """Refits one analysis on subsets of its studies. The effect sizes are built once, so a subset costs only
-    the fit (leave-one-out and cumulative analyses refit k times). Follow-up fits keep no per-study weights
-    and no tau² interval: no follow-up shows them, and at hundreds of studies they would dominate memory."""
+    """Refits one analysis, with its own or another plan, on subsets of its studies: a `refit` for
+    builder.stats.followups (called with a subset of `studies`) or, called with a mask, for one sensitivity row.
+    The effect sizes are built once, so a subset costs only the fit (leave-one-out and cumulative analyses refit
+    k times). Follow-up fits keep no per-study weights and no tau² interval: no follow-up shows them, and at
+    hundreds of studies they would dominate memory."""
 
-    def __init__(self, result: AnalysisResult):
-        self.result = result
-        self.es = effect_sizes_of(result)
-        self.inputs = [r.inputs for r in result.rows]
+    def __init__(self, studies: Studies, spec: Analysis):
+        self.studies = studies
+        self.spec = spec
 
-    def __call__(self, keep: np.ndarray, spec=None) -> Fit | None:
-        spec = spec or self.result.spec
-        es = self.es.subset(keep)
-        if not es.estimable.any():
+    @classmethod
+    def of(cls, result: AnalysisResult) -> Refitter:
+        return cls(studies_of(result), result.spec)
+
+    def __call__(self, studies: Studies) -> Fit | None:
+        if not studies.estimable.any():
             return None
         # Only fixed-effect pooling of 2x2 tables (Mantel-Haenszel, Peto) reads the per-arm inputs.
-        inputs = [i for i, k in zip(self.inputs, keep) if k] if spec.model != "random" else []
+        inputs = list(studies.inputs) if self.spec.model != "random" else []
         try:
-            f = fit(spec, es, inputs, tau2_interval=False)[0]
+            f = fit(self.spec, studies, inputs, tau2_interval=False)[0]
         except ValueError:
             return None
         return replace(f, weights=None)
 
+    def on(self, keep: np.ndarray, spec: Analysis | None = None) -> Fit | None:
+        """The fit on the studies `keep` selects, with `spec` (default: this refitter's plan)."""
+        refit = self if spec is None else Refitter(self.studies, spec)
+        return refit(self.studies.subset(keep))
 
-def refit(result: AnalysisResult, keep: np.ndarray, spec=None) -> Fit | None:
-    return Refitter(result)(keep, spec)
+
+def refit(result: AnalysisResult, keep: np.ndarray, spec: Analysis | None = None) -> Fit | None:
+    return Refitter.of(result).on(keep, spec)

@@ -12,8 +12,9 @@ import numpy as np
 
 from builder.analysis.fitting import Refitter, effect_sizes, effect_sizes_of, fit
 from builder.analysis.result import AnalysisResult
-from builder.stats import Fit
+from builder.stats import Fit, followups
 from builder.stats.followups import MIN_K_EGGER, egger, funnel_data
+from builder.stats.inference import excludes_null
 
 HIGH = {"high", "serious", "critical"}
 
@@ -38,7 +39,7 @@ class Row:
 
 
 def _significant(f: Fit) -> bool:
-    return f.ci_low > 0 or f.ci_high < 0
+    return excludes_null(f.ci_low, f.ci_high)
 
 
 def change(primary: Fit, other: Fit | None) -> str | None:
@@ -54,9 +55,9 @@ def change(primary: Fit, other: Fit | None) -> str | None:
     return "; ".join(notes) or None
 
 
-def _row(result, rid, label, keep, spec=None, reason_if_none=None, refit=None, names=True) -> Row:
-    f = (refit or Refitter(result))(keep, spec)
-    listed = [r.study.label for r, k in zip(result.rows, keep) if k and r.estimable] if names else None
+def _row(result, rid, label, keep, spec=None, reason_if_none=None, refit=None) -> Row:
+    f = (refit or Refitter.of(result)).on(keep, spec)
+    listed = [r.study.label for r, k in zip(result.rows, keep) if k and r.estimable]
     return Row(
         rid, label, listed, f, None if f else (reason_if_none or "no estimable study left"), change(result.fit, f)
     )
@@ -79,7 +80,7 @@ def panel(result: AnalysisResult) -> list[Row]:
     spec = result.spec
     n = len(result.rows)
     every = np.ones(n, dtype=bool)
-    refit = Refitter(result)
+    refit = Refitter.of(result)
     rows = []
     if spec.model != "fixed":
         method = "MH" if spec.measure in ("OR", "RR", "RD") else "IV"
@@ -212,53 +213,39 @@ def _rd_row(result: AnalysisResult, spec) -> Row:
 
 
 def leave_one_out(result: AnalysisResult) -> list[Row]:
+    """The analysis refitted without each study in turn (builder.stats.followups.leave_one_out)."""
     if result.fit is None:
         return []
-    refit = Refitter(result)
+    refit = Refitter.of(result)
     out = []
-    for i, r in enumerate(result.rows):
-        keep = np.ones(len(result.rows), dtype=bool)
-        keep[i] = False
+    for r, f in zip(result.rows, followups.leave_one_out(refit.studies, refit)):
+        rid, label = f"without-{r.study.id}", f"Without {r.study.label}"
         if not r.estimable:
-            out.append(
-                Row(
-                    f"without-{r.study.id}",
-                    f"Without {r.study.label}",
-                    [],
-                    None,
-                    "not estimable: leaving it out changes nothing",
-                )
-            )
-            continue
-        out.append(_row(result, f"without-{r.study.id}", f"Without {r.study.label}", keep, refit=refit, names=False))
+            out.append(Row(rid, label, [], None, "not estimable: leaving it out changes nothing"))
+        else:
+            out.append(Row(rid, label, None, f, None if f else "no estimable study left", change(result.fit, f)))
     return out
 
 
 def cumulative(result: AnalysisResult) -> list[Row]:
-    """Studies added one at a time in order of publication year (then label)."""
+    """Studies added one at a time in order of publication year (then label), with
+    builder.stats.followups.cumulative. A study that is not estimable adds nothing: its row repeats the fit
+    above it."""
     if result.fit is None:
         return []
     order = sorted(
         range(len(result.rows)), key=lambda i: (result.rows[i].study.citation.year or 9999, result.rows[i].study.label)
     )
-    refit = Refitter(result)
+    refit = Refitter.of(result)
     out = []
-    keep = np.zeros(len(result.rows), dtype=bool)
-    for i in order:
-        keep = keep.copy()
-        keep[i] = True
+    f = None
+    for i, added in zip(order, followups.cumulative(refit.studies, order, refit)):
         r = result.rows[i]
+        if r.estimable:
+            f = added
         label = f"+ {r.study.label}" + (f" ({r.study.citation.year})" if r.study.citation.year else "")
         out.append(
-            _row(
-                result,
-                f"up-to-{r.study.id}",
-                label,
-                keep,
-                reason_if_none="no estimable study yet",
-                refit=refit,
-                names=False,
-            )
+            Row(f"up-to-{r.study.id}", label, None, f, None if f else "no estimable study yet", change(result.fit, f))
         )
     return out
 

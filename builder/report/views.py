@@ -18,6 +18,7 @@ from builder.contract import Review, Study
 from builder.contract.rob import TOOLS
 from builder.report import fmt, interpret, reproduce
 from builder.report.figures import followplot, forest, robfig
+from builder.stats.inference import study_half_width
 
 
 class AnalysisView:
@@ -164,7 +165,7 @@ def _rows(result: AnalysisResult, rob: tuple) -> list[dict]:
     tool, robs, _ = rob
     for r, rob in zip(result.rows, robs):
         if r.estimable:
-            half = 1.959963984540054 * r.vi**0.5
+            half = study_half_width(r.vi)
             est = fmt.estimate_ci(r.yi, r.yi - half, r.yi + half, result.scale)
         else:
             est = "Not estimable"

@@ -39,17 +39,16 @@ def tau2_ci(es: EffectSizes, tau2_method: str, level: float = 0.95) -> tuple[flo
     k = len(yi)
     if k < 2:
         raise ValueError(f"a confidence interval for tau² needs at least 2 studies; this analysis has {k}")
-    return q_profile(yi, vi, level, typical_variance(vi))
+    return q_profile(kernel.prepare(yi, vi), level, typical_variance(vi))
 
 
-def q_profile(yi, vi, level: float, s2: float) -> tuple[float, float, float, float, float, float]:
+def q_profile(studies: kernel.Studies, level: float, s2: float) -> tuple[float, float, float, float, float, float]:
     """tau2_ci for two or more studies, given s² (the typical within-study variance)."""
-    yi, vi = kernel.prepare(yi, vi)
-    df = len(yi) - 1
+    df = studies.k - 1
     alpha = 1 - level
     chi2_lower = dist.chi2_ppf(alpha / 2, df)
     chi2_upper = dist.chi2_isf(alpha / 2, df)
-    q0 = kernel.q_sums(yi, vi, 0.0)  # Q(0) and Q'(0), shared by both searches
-    high = 0.0 if q0[0] < chi2_lower else q_root(yi, vi, chi2_lower, q0)
-    low = 0.0 if q0[0] < chi2_upper else q_root(yi, vi, chi2_upper, q0)
+    q0 = studies.q_sums(0.0)  # Q(0) and Q'(0), shared by both searches
+    high = 0.0 if q0[0] < chi2_lower else q_root(studies, chi2_lower, q0)
+    low = 0.0 if q0[0] < chi2_upper else q_root(studies, chi2_upper, q0)
     return (low, high, 100 * low / (s2 + low), 100 * high / (s2 + high), low / s2 + 1, high / s2 + 1)

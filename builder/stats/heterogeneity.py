@@ -35,12 +35,15 @@ def i2_h2_from_q(q: float, df: int) -> tuple[float, float]:
 def typical_variance(vi: np.ndarray) -> float:
     """Higgins and Thompson's typical within-study variance."""
     w = 1 / vi
-    k = len(vi)
-    return float((k - 1) * np.sum(w) / (np.sum(w) ** 2 - np.sum(w**2)))
+    return typical_variance_from_sums(len(vi), float(np.sum(w)), float(np.sum(w**2)))
 
 
-def i2_h2_from_tau2(tau2: float, vi: np.ndarray) -> tuple[float, float]:
-    if len(vi) < 2:
-        return 0.0, 1.0
-    s2 = typical_variance(vi)
+def typical_variance_from_sums(k: int, sw: float, sw2: float) -> float:
+    """The typical within-study variance s² = (k - 1) sum(w) / (sum(w)² - sum(w²)) with w = 1 / vi, from the two
+    sums (a fit has them already)."""
+    return (k - 1) * sw / (sw * sw - sw2)
+
+
+def i2_h2_from_tau2(tau2: float, s2: float) -> tuple[float, float]:
+    """I² (percent) and H² from tau² and the typical within-study variance s²."""
     return 100 * tau2 / (s2 + tau2), (s2 + tau2) / s2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .effects import EffectSizes
-from .fit import Fit
+from .fit import NO_HETEROGENEITY, Fit, Heterogeneity, Pooled
 from .heterogeneity import cochran_q, i2_h2_from_q
 from .inference import wald
 
@@ -70,25 +70,13 @@ def _mh_fit(
     else:
         q = q_df = q_p = i2 = h2 = None
     return Fit(
-        "fixed",
-        "MH",
-        "wald",
-        int(use.sum()),
-        estimate,
-        se,
-        low,
-        high,
-        z,
-        None,
-        p,
-        weights,
-        None,
-        q,
-        q_df,
-        q_p,
-        i2,
-        h2,
-        "Q" if k_het > 1 else None,
+        model="fixed",
+        method="MH",
+        ci_method="wald",
+        k=int(use.sum()),
+        pooled=Pooled(estimate=estimate, se=se, ci_low=low, ci_high=high, statistic=z, df=None, p=p),
+        heterogeneity=Heterogeneity.from_q(q, q_df, q_p, i2, h2) if k_het > 1 else NO_HETEROGENEITY,
+        weights=weights,
     )
 
 

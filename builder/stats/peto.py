@@ -6,7 +6,7 @@ import numpy as np
 
 from . import dist
 from .effects import EffectSizes, peto_log_odds_ratio
-from .fit import Fit
+from .fit import NO_HETEROGENEITY, Fit, Heterogeneity, Pooled
 from .heterogeneity import i2_h2_from_q
 from .inference import wald
 
@@ -63,23 +63,11 @@ def peto_or(ai, n1i, ci, n2i, display: EffectSizes | None = None, level: float =
     else:
         q = q_df = q_p = i2 = h2 = None
     return Fit(
-        "fixed",
-        "Peto",
-        "wald",
-        k,
-        estimate,
-        se,
-        low,
-        high,
-        z,
-        None,
-        p,
-        weights,
-        None,
-        q,
-        q_df,
-        q_p,
-        i2,
-        h2,
-        "Q" if k > 1 else None,
+        model="fixed",
+        method="Peto",
+        ci_method="wald",
+        k=k,
+        pooled=Pooled(estimate=estimate, se=se, ci_low=low, ci_high=high, statistic=z, df=None, p=p),
+        heterogeneity=Heterogeneity.from_q(q, q_df, q_p, i2, h2) if k > 1 else NO_HETEROGENEITY,
+        weights=weights,
     )

@@ -9,9 +9,9 @@ import numpy as np
 from . import dist, kernel
 from .confint import q_profile
 from .effects import EffectSizes
-from .fit import Fit, make_fit
-from .heterogeneity import i2_h2_from_q
-from .inference import wald
+from .fit import Fit, Heterogeneity, Interval, Pooled
+from .heterogeneity import i2_h2_from_q, i2_h2_from_tau2, typical_variance_from_sums
+from .inference import critical_value, prediction_interval, t_based, wald
 from .tau2 import ESTIMATORS, intercept_only
 
 EPS = float(np.finfo(float).eps)
@@ -33,18 +33,18 @@ ZERO_SCALE_MESSAGE = (
 )
 
 
-def knapp_hartung_scale(yi: np.ndarray, w: np.ndarray, estimate: float, adhoc: bool) -> float:
-    """The Knapp-Hartung factor q = sum(w (yi - estimate)²) / (k - 1) that multiplies the variance 1 / sum(w).
+def knapp_hartung_scale(rss: float, k: int, adhoc: bool) -> float:
+    """The Knapp-Hartung factor q = rss / (k - 1) that multiplies the variance 1 / sum(w), where rss =
+    sum(w (yi - estimate)²) is the weighted residual sum of squares about the pooled estimate at the fit's tau².
 
-    As metafor, q is taken as 0 when the weighted residual sum of squares is at most machine epsilon.
+    As metafor, q is taken as 0 when rss is at most machine epsilon.
     `adhoc`: metafor's test="adhoc" (rma.uni documentation: "the Knapp-Hartung method is used, but with the
     restriction that the adjustment to the standard errors can never result in adjusted standard errors that are
     smaller than the unadjusted ones", citing Jackson et al. 2017, section 4.3), i.e. the variance is
     max(1, q) / sum(w). The interval still uses t(k - 1), so it is never narrower than the t interval built on the
     unadjusted standard error, and always wider than the Wald (normal) interval.
     """
-    rss = float(np.sum(w * (yi - estimate) ** 2))
-    scale = 0.0 if rss <= np.finfo(float).eps else rss / (len(yi) - 1)
+    scale = 0.0 if rss <= EPS else rss / (k - 1)
     return max(1.0, scale) if adhoc else scale
 
 
@@ -75,109 +75,83 @@ def random_effects(
         raise ValueError(f"unknown ci_method {ci_method!r}; one of {list(CI_METHODS)}")
     ok = es.estimable
     # Python floats for a few dozen studies, numpy arrays beyond (see kernel); every sum below comes from there.
-    yi, vi = kernel.select(es.yi, es.vi, ok)
-    k = len(yi)
+    studies = kernel.select(es.yi, es.vi, ok)
+    k = studies.k
     if k == 0:
         raise ValueError("no estimable study to pool")
     if k == 1:
-        estimate, se = float(yi[0]), float(np.sqrt(vi[0]))
+        estimate, se = float(studies.yi[0]), float(np.sqrt(studies.vi[0]))
         low, high, statistic, p = wald(estimate, se, level)
         weights = np.full(len(es), np.nan)
         weights[ok] = 100.0
         return Fit(
-            "random",
-            tau2_method,
-            "wald",
-            1,
-            estimate,
-            se,
-            low,
-            high,
-            statistic,
-            None,
-            p,
-            weights,
-            0.0,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
+            model="random",
+            method=tau2_method,
+            ci_method="wald",
+            k=1,
+            pooled=Pooled(estimate=estimate, se=se, ci_low=low, ci_high=high, statistic=statistic, df=None, p=p),
+            heterogeneity=Heterogeneity(tau2=0.0),
+            weights=weights,
             note=ONE_STUDY_NOTE,
         )
 
-    at0 = kernel.at(yi, vi, 0.0)  # the fixed-effect weights: Cochran's Q, s², DL, ML/REML's boundary
+    at0 = studies.at(0.0)  # the fixed-effect weights: Cochran's Q, s², DL, ML/REML's boundary
     sw0, q = at0[1], at0[3]
-    sw2_0 = kernel.square_sum(at0[0])
-    tau2, (w, sw, estimate, rss) = intercept_only(tau2_method, yi, vi, at0, sw2_0)
+    sw2_0 = studies.square_sum(at0[0])
+    tau2, (w, sw, estimate, rss) = intercept_only(tau2_method, studies, at0, sw2_0)
     se = math.sqrt(1 / sw)
     df = None
     if ci_method in ("hksj", "hksj-adhoc"):
         df = k - 1
-        scale = 0.0 if rss <= EPS else rss / (k - 1)  # as knapp_hartung_scale
-        if ci_method == "hksj-adhoc":
-            scale = max(1.0, scale)
+        scale = knapp_hartung_scale(rss, k, adhoc=ci_method == "hksj-adhoc")
         if scale == 0:
             raise ValueError(ZERO_SCALE_MESSAGE)
         se = math.sqrt(scale / sw)
-        crit = dist.t_quantile(0.5 + level / 2, df)  # as t_based, whose quantile the PI reuses
-        statistic = estimate / se
-        low, high, p = estimate - crit * se, estimate + crit * se, dist.t_two_sided_p(statistic, df)
+        low, high, statistic, p = t_based(estimate, se, df, level)
     else:
         low, high, statistic, p = wald(estimate, se, level)
-        crit = dist.z_quantile(0.5 + level / 2)
     if k == len(ok):
-        weights = kernel.scaled(w, 100 / sw)
+        weights = studies.scaled(w, 100 / sw)
     else:
         weights = np.full(len(es), np.nan)
-        weights[ok] = kernel.scaled(w, 100 / sw)
+        weights[ok] = studies.scaled(w, 100 / sw)
 
     q = max(0.0, q)
     q_df = k - 1
     q_p = dist.chi2_sf(q, q_df)
-    s2 = q_df * sw0 / (sw0 * sw0 - sw2_0)  # typical_variance
-    i2, h2 = 100 * tau2 / (s2 + tau2), (s2 + tau2) / s2  # i2_h2_from_tau2
+    s2 = typical_variance_from_sums(k, sw0, sw2_0)
+    i2, h2 = i2_h2_from_tau2(tau2, s2)
     i2_q, h2_q = i2_h2_from_q(q, q_df)
     # The Q-profile interval is a root search; follow-up refits (leave-one-out, ...) may skip it.
     tau2_low = tau2_high = i2_low = i2_high = h2_low = h2_high = None
     if tau2_interval:
-        tau2_low, tau2_high, i2_low, i2_high, h2_low, h2_high = q_profile(yi, vi, level, s2)
-    pi = (None, None)
+        tau2_low, tau2_high, i2_low, i2_high, h2_low, h2_high = q_profile(studies, level, s2)
+    prediction = None
     if k >= MIN_K_PREDICTION:
-        half = crit * math.sqrt(tau2 + se * se)
-        pi = (estimate - half, estimate + half)
-    return make_fit(
-        {
-            "model": "random",
-            "method": tau2_method,
-            "ci_method": ci_method,
-            "k": k,
-            "estimate": estimate,
-            "se": se,
-            "ci_low": low,
-            "ci_high": high,
-            "statistic": statistic,
-            "df": df,
-            "p": p,
-            "weights": weights,
-            "tau2": tau2,
-            "q": q,
-            "q_df": q_df,
-            "q_p": q_p,
-            "i2": i2,
-            "h2": h2,
-            "i2_basis": "tau2",
-            "pi_low": pi[0],
-            "pi_high": pi[1],
-            "note": None,
-            "i2_q": i2_q,
-            "h2_q": h2_q,
-            "tau2_ci_low": tau2_low,
-            "tau2_ci_high": tau2_high,
-            "i2_ci_low": i2_low,
-            "i2_ci_high": i2_high,
-            "h2_ci_low": h2_low,
-            "h2_ci_high": h2_high,
-        }
+        prediction = Interval(*prediction_interval(estimate, se, tau2, critical_value(level, df)))
+    return Fit(
+        model="random",
+        method=tau2_method,
+        ci_method=ci_method,
+        k=k,
+        pooled=Pooled(estimate=estimate, se=se, ci_low=low, ci_high=high, statistic=statistic, df=df, p=p),
+        heterogeneity=Heterogeneity(
+            q=q,
+            q_df=q_df,
+            q_p=q_p,
+            i2=i2,
+            h2=h2,
+            i2_basis="tau2",
+            i2_q=i2_q,
+            h2_q=h2_q,
+            tau2=tau2,
+            tau2_ci_low=tau2_low,
+            tau2_ci_high=tau2_high,
+            i2_ci_low=i2_low,
+            i2_ci_high=i2_high,
+            h2_ci_low=h2_low,
+            h2_ci_high=h2_high,
+        ),
+        weights=weights,
+        prediction=prediction,
     )

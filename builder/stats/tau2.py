@@ -92,17 +92,16 @@ class _Projection:
 def generalised_q(tau2: float, yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     """Q with weights 1/(vi + tau²) about the weighted least-squares fit (Cochran's Q at tau² = 0)."""
     if X is None:  # intercept only: the weighted mean, without matrices
-        yi, vi = kernel.prepare(yi, vi)
-        return kernel.at(yi, vi, tau2)[3]
+        return kernel.prepare(yi, vi).at(tau2)[3]
     X = _design(X, len(yi))
     return _Projection(1 / (vi + tau2), X, yi).rss
 
 
 def dersimonian_laird(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     if X is None:  # intercept only: closed form without matrices
-        yi, vi = kernel.prepare(yi, vi)
-        w, sw, _, q = kernel.at(yi, vi, 0.0)
-        return _dl(len(yi), sw, kernel.square_sum(w), q)
+        d = kernel.prepare(yi, vi)
+        w, sw, _, q = d.at(0.0)
+        return _dl(d.k, sw, d.square_sum(w), q)
     X = _design(X, len(yi))
     k, p = X.shape
     P = _Projection(1 / vi, X, yi)
@@ -116,25 +115,32 @@ def _dl(k: int, sw: float, sw2: float, q: float) -> float:
 
 def hedges(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     """(Residual sum of squares of the ordinary LS fit - its expectation without heterogeneity) / (k - p)."""
-    if X is None:  # intercept only: leverage 1/k for every study
-        yi, vi = kernel.prepare(yi, vi)
-        k = len(yi)
-        ss = kernel.mean_and_ss(yi)[1]
-        return max(0.0, (ss - (1 - 1 / k) * kernel.total(vi)) / (k - 1))
+    if X is None:
+        return _hedges(kernel.prepare(yi, vi))
     X = _design(X, len(yi))
     k, p = X.shape
     P = _Projection(np.ones(k), X, yi)
     return float(max(0.0, (P.rss - np.sum(P.diagonal() * vi)) / (k - p)))
 
 
+def _hedges(d: kernel.Studies) -> float:
+    """hedges without moderators: leverage 1/k for every study."""
+    k = d.k
+    ss = d.mean_and_ss()[1]
+    return max(0.0, (ss - (1 - 1 / k) * d.total_vi()) / (k - 1))
+
+
+def _sidik_jonkman(d: kernel.Studies) -> float:
+    k = d.k
+    tau2_0 = d.mean_and_ss()[1] / k
+    return max(0.0, tau2_0 * d.at(tau2_0)[3] / (k - 1))
+
+
 def sidik_jonkman(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     """tau0² Q(tau0²) / (k - p) with metafor's start tau0² = the variance of yi with divisor k (about their mean,
     also when X has moderators)."""
     if X is None:
-        yi, vi = kernel.prepare(yi, vi)
-        k = len(yi)
-        tau2_0 = kernel.mean_and_ss(yi)[1] / k
-        return max(0.0, tau2_0 * kernel.at(yi, vi, tau2_0)[3] / (k - 1))
+        return _sidik_jonkman(kernel.prepare(yi, vi))
     X = _design(X, len(yi))
     k, p = X.shape
     tau2_0 = float(np.mean((yi - np.mean(yi)) ** 2))
@@ -144,8 +150,8 @@ def sidik_jonkman(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
 def paule_mandel(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     """The tau² at which the generalised Q statistic equals its expectation, k - p (0 if Q(0) < k - p)."""
     if X is None:
-        yi, vi = kernel.prepare(yi, vi)
-        return q_root(yi, vi, len(yi) - 1.0)
+        d = kernel.prepare(yi, vi)
+        return q_root(d, d.k - 1.0)
     X = _design(X, len(yi))
     target = X.shape[0] - X.shape[1]
     if generalised_q(0.0, yi, vi, X) <= target:
@@ -164,27 +170,27 @@ def _brent(f, upper: float) -> float:
     return float(optimize.brentq(f, 0.0, upper, xtol=TOL, rtol=4 * np.finfo(float).eps, maxiter=MAX_ITER))
 
 
-def q_root(yi, vi, target: float, q0: tuple[float, float] | None = None) -> float:
+def q_root(d: kernel.Studies, target: float, q0: tuple[float, float] | None = None) -> float:
     """The tau² >= 0 at which the generalised Q statistic of the intercept-only model equals `target` > 0, or 0
-    when Q(0) <= target; yi and vi as from kernel.prepare. `q0`: kernel.q_sums at tau² = 0, if already known.
+    when Q(0) <= target. `q0`: d.q_sums at tau² = 0, if already known.
 
     Newton's method from tau² = 0: Q is decreasing and convex, so the iterates increase to the root (see the
     module docstring); Brent's method on a bracket if they have not converged after MAX_NEWTON steps.
     """
-    q, d = q0 if q0 is not None else kernel.q_sums(yi, vi, 0.0)
+    q, slope = q0 if q0 is not None else d.q_sums(0.0)
     if q <= target:
         return 0.0
     t = 0.0
     for _ in range(MAX_NEWTON):
-        step = (q - target) / d
+        step = (q - target) / slope
         t += step
         if abs(step) <= max(TOL, 1e-12 * t):
             return t
-        q, d = kernel.q_sums(yi, vi, t)
+        q, slope = d.q_sums(t)
     upper = max(1.0, 10 * t)
-    while kernel.at(yi, vi, upper)[3] > target:
+    while d.at(upper)[3] > target:
         upper *= 10
-    return _brent(lambda x: kernel.at(yi, vi, x)[3] - target, upper)
+    return _brent(lambda x: d.at(x)[3] - target, upper)
 
 
 def _intercept_log_likelihood(k: int, sum_log: float, sw: float, q: float, restricted: bool) -> float:
@@ -194,9 +200,10 @@ def _intercept_log_likelihood(k: int, sum_log: float, sw: float, q: float, restr
 
 
 def _log_likelihood(tau2: float, yi, vi, X, restricted: bool) -> float:
-    if X is None:  # intercept only; yi and vi as from kernel.prepare
-        _, sw, _, q = kernel.at(yi, vi, tau2)
-        return _intercept_log_likelihood(len(yi), kernel.sum_log(vi, tau2), sw, q, restricted)
+    """With X None, yi is the kernel.Studies (and vi unused)."""
+    if X is None:
+        _, sw, _, q = yi.at(tau2)
+        return _intercept_log_likelihood(yi.k, yi.sum_log(tau2), sw, q, restricted)
     k, p = X.shape
     w = 1 / (vi + tau2)
     rss = _Projection(w, X, yi).rss
@@ -207,12 +214,13 @@ def _log_likelihood(tau2: float, yi, vi, X, restricted: bool) -> float:
 
 
 def _score_step(yi: np.ndarray, vi: np.ndarray, X, tau2: float, kind: str, k: int, p: int) -> float:
-    """One Fisher-scoring step; for the intercept-only model the traces have closed forms."""
-    if X is None:  # yi and vi as from kernel.prepare
+    """One Fisher-scoring step; for the intercept-only model (X None, yi the kernel.Studies) the traces have
+    closed forms."""
+    if X is None:
         if kind == "EB":
-            _, sw, _, q = kernel.at(yi, vi, tau2)
+            _, sw, _, q = yi.at(tau2)
             return (q * k / (k - p) - k) / sw
-        return _ml_steps(yi, vi, tau2, kind == "REML")[0]
+        return _ml_steps(yi, tau2, kind == "REML")[0]
     w = 1 / (vi + tau2)
     P = _Projection(w, X, yi)
     Py = P.Py
@@ -231,7 +239,7 @@ def _bracketed_root(yi: np.ndarray, vi: np.ndarray, X, kind: str, k: int, p: int
 
     if score(0.0) <= 0:
         return 0.0
-    upper = max(1.0, float(np.var(np.asarray(yi))))
+    upper = max(1.0, float(np.var(np.asarray(yi.yi if X is None else yi))))
     while score(upper) > 0:
         upper *= 10
         if upper > 1e12:
@@ -239,9 +247,9 @@ def _bracketed_root(yi: np.ndarray, vi: np.ndarray, X, kind: str, k: int, p: int
     return _brent(score, upper)
 
 
-def _ml_steps(yi, vi, tau2: float, restricted: bool) -> tuple[float, float | None, float]:
+def _ml_steps(d: kernel.Studies, tau2: float, restricted: bool) -> tuple[float, float | None, float]:
     """(Fisher-scoring step, Newton step or None where that step is undefined, score) of ML or REML at tau²,
-    intercept only (yi, vi as from kernel.prepare).
+    intercept only.
 
     The Fisher-scoring step is phi = u / f, score over expected information; the Newton step here is Newton's
     method applied to phi itself, -phi / phi', rather than to the score u: phi has the same roots as u (f > 0)
@@ -259,7 +267,7 @@ def _ml_steps(yi, vi, tau2: float, restricted: bool) -> tuple[float, float | Non
     sum(w^n) is -n sum(w^(n+1)), so f' = -2 tr(PPP) = -2 sum(w³) + 6 sum(w⁴)/sum(w) - 6 sum(w²) sum(w³)/sum(w)²
     + 2 (sum(w²)/sum(w))³ for REML and -2 sum(w³) for ML.
     """
-    sw, sw2, sw3, sw4, a, b, c = kernel.score_sums(yi, vi, tau2)
+    sw, sw2, sw3, sw4, a, b, c = d.score_sums(tau2)
     if restricted:
         m = sw2 / sw
         u = a - (sw - m)
@@ -305,18 +313,18 @@ def _quadratic_tail_negligible(s0: float, s1: float, s2: float, tau2: float) -> 
     return c1 / 4 <= c2 <= 4 * c1 and 4 * c2 * s2 * s2 <= 8 * EPS * tau2
 
 
-def _newton_ml(yi, vi, kind: str) -> float:
+def _newton_ml(d: kernel.Studies, kind: str) -> float:
     """ML or REML without moderators: safeguarded Newton steps from the HE estimate (see the module docstring).
 
     The last Newton steps are kept in two variables and _converged is written out for them: this loop is most
     of a random-effects fit of a dozen studies, where a function call or a tuple per step is a noticeable share.
     """
     restricted = kind == "REML"
-    tau2 = hedges(yi, vi)
+    tau2 = _hedges(d)
     low, high = 0.0, math.inf  # the root lies between: the score is >= 0 at `low` and < 0 at `high`
     s0 = s1 = None  # the two steps before this one, while they are unaltered Newton steps
     for _ in range(MAX_ITER):
-        step, newton, score = _ml_steps(yi, vi, tau2, restricted)
+        step, newton, score = _ml_steps(d, tau2, restricted)
         if score > 0:
             low = tau2
         elif score < 0:
@@ -335,17 +343,20 @@ def _newton_ml(yi, vi, kind: str) -> float:
             if _converged(step, tau2):
                 return tau2
             s0 = s1 = None
-    return _bracketed_root(yi, vi, None, kind, len(yi), 1)
+    return _bracketed_root(d, None, None, kind, d.k, 1)
 
 
-def _fisher_scoring(yi: np.ndarray, vi: np.ndarray, X, kind: str) -> float:
-    if X is None:
-        yi, vi = kernel.prepare(yi, vi)
-    k, p = (len(yi), 1) if X is None else _design(X, len(yi)).shape
-    X = None if X is None else _design(X, len(yi))
-    if X is None and kind in ("ML", "REML"):
-        return _check_boundary(_newton_ml(yi, vi, kind), yi, vi, X, kind)
-    tau2 = hedges(yi, vi, X)
+def _fisher_scoring(yi, vi, X, kind: str) -> float:
+    if X is None:  # intercept only: yi becomes the kernel.Studies
+        yi, vi = kernel.prepare(yi, vi), None
+        if kind in ("ML", "REML"):
+            return _check_boundary(_newton_ml(yi, kind), yi, vi, X, kind)
+        k, p = yi.k, 1
+        tau2 = _hedges(yi)
+    else:
+        X = _design(X, len(yi))
+        k, p = X.shape
+        tau2 = hedges(yi, vi, X)
     for _ in range(MAX_ITER):
         step = _score_step(yi, vi, X, tau2, kind, k, p)
         step = _feasible(tau2, step)
@@ -364,10 +375,10 @@ def _check_boundary(tau2: float, yi, vi, X, kind: str) -> float:
     tau2 = max(0.0, float(tau2))
     if kind in ("ML", "REML") and tau2 > TOL:
         restricted = kind == "REML"
-        if X is None:  # yi and vi as from kernel.prepare
-            _, sw0, _, q0 = kernel.at(yi, vi, 0.0)
-            _, sw, _, q = kernel.at(yi, vi, tau2)
-            gain = _gain_at_zero(kernel.log_growth(vi, tau2), sw0, q0, sw, q, restricted)
+        if X is None:  # yi the kernel.Studies
+            _, sw0, _, q0 = yi.at(0.0)
+            _, sw, _, q = yi.at(tau2)
+            gain = _gain_at_zero(yi.log_growth(tau2), sw0, q0, sw, q, restricted)
         else:
             gain = _log_likelihood(0.0, yi, vi, X, restricted) - _log_likelihood(tau2, yi, vi, X, restricted)
         if gain > LL0_MARGIN:
@@ -396,27 +407,29 @@ def empirical_bayes(yi: np.ndarray, vi: np.ndarray, X=None) -> float:
     return _fisher_scoring(yi, vi, X, "EB")
 
 
-def intercept_only(method: str, yi, vi, at0: tuple, sw2_0: float) -> tuple[float, tuple]:
-    """(tau², kernel.at(yi, vi, tau²)) for the random-effects fit, which has already computed at0 = kernel.at(yi,
-    vi, 0) and sw2_0 = sum(1 / vi²): the same estimate as ESTIMATORS[method](yi, vi), reusing those sums (DL is
-    a function of them; the boundary check of ML and REML compares the likelihood at 0 and at the estimate,
-    which are at0 and the sums returned). yi and vi as from kernel.prepare.
+def intercept_only(method: str, d: kernel.Studies, at0: tuple, sw2_0: float) -> tuple[float, tuple]:
+    """(tau², d.at(tau²)) for the random-effects fit, which has already computed at0 = d.at(0) and sw2_0 =
+    sum(1 / vi²): the same estimate as ESTIMATORS[method](yi, vi), reusing those sums (DL is a function of them;
+    the boundary check of ML and REML compares the likelihood at 0 and at the estimate, which are at0 and the
+    sums returned).
     """
-    k = len(yi)
+    k = d.k
     _, sw0, _, q0 = at0
     if method == "DL":
         tau2 = _dl(k, sw0, sw2_0, q0)
     elif method in ("ML", "REML"):
-        tau2 = max(0.0, _newton_ml(yi, vi, method))
+        tau2 = max(0.0, _newton_ml(d, method))
         if tau2 > TOL:
-            at_t = kernel.at(yi, vi, tau2)
-            gain = _gain_at_zero(kernel.log_growth(vi, tau2), sw0, q0, at_t[1], at_t[3], method == "REML")
+            at_t = d.at(tau2)
+            gain = _gain_at_zero(d.log_growth(tau2), sw0, q0, at_t[1], at_t[3], method == "REML")
             if gain <= LL0_MARGIN:  # as _check_boundary
                 return tau2, at_t
             tau2 = 0.0
+    elif method in _INTERCEPT_ONLY:
+        tau2 = _INTERCEPT_ONLY[method](d)
     else:
-        tau2 = ESTIMATORS[method](yi, vi)
-    return tau2, (at0 if tau2 == 0 else kernel.at(yi, vi, tau2))
+        tau2 = ESTIMATORS[method](d.yi, d.vi)
+    return tau2, (at0 if tau2 == 0 else d.at(tau2))
 
 
 ESTIMATORS = {
@@ -427,4 +440,10 @@ ESTIMATORS = {
     "EB": empirical_bayes,
     "ML": maximum_likelihood,
     "REML": reml,
+}
+
+_INTERCEPT_ONLY = {
+    "HE": _hedges,
+    "SJ": _sidik_jonkman,
+    "PM": lambda d: q_root(d, d.k - 1.0),
 }

@@ -9,6 +9,7 @@ from builder.contract.rob import NOT_RETRIEVED, TOOLS
 from builder.report import fmt
 from builder.report.figures import robfig
 from builder.report.figures.svg import Svg
+from builder.stats.inference import study_half_width
 
 ROW = 19.0
 FONT = 12.0
@@ -104,7 +105,7 @@ def axis(result: AnalysisResult) -> tuple[float, float, list[float]]:
     bounds = []
     for row in result.rows:
         if row.estimable:
-            half = 1.96 * math.sqrt(row.vi)
+            half = study_half_width(row.vi)
             bounds += [abs(row.yi - half), abs(row.yi + half)]
     f = result.fit
     if f is not None:
@@ -242,7 +243,7 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
         if not row.estimable:
             svg.text(effect_x, y, "Not estimable", "", "middle")
             return
-        half = 1.959963984540054 * math.sqrt(row.vi)
+        half = study_half_width(row.vi)
         svg.text(effect_x, y, fmt.estimate_ci(row.yi, row.yi - half, row.yi + half, scale), "", "middle")
         cy = y - 4
         x1, x2 = xpos(row.yi - half), xpos(row.yi + half)
