@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -174,3 +175,30 @@ def test_a_wider_column_moves_everything_right_of_it(monkeypatch):
     after = forest.layout(content)
     assert [a.x - b.x for a, b in zip(after.columns, before.columns)] == [0.0, 20.0, 20.0, 40.0]
     assert after.plot_left - before.plot_left == 40.0 and after.width - before.width == 40.0
+
+
+def test_the_data_table_prints_the_continuity_correction_the_analysis_used(project):
+    """A correction other than 0.5 is printed as configured, in the table and under the plot."""
+    from builder.publish.build import build
+
+    path = project / "data/review.yaml"
+    text = path.read_text(encoding="utf-8")
+    anchor = "  - id: survival-primary\n    outcome: survival\n"
+    assert anchor in text
+    path.write_text(text.replace(anchor, anchor + "    continuity_correction: 0.25\n"), encoding="utf-8")
+    shutil.rmtree(project / "versions")  # the released version's numbers may not change; this is not a release
+    build(project, today=TODAY)
+    results = {r.spec.id: r for r in analysis.run_all(load(project / "data", today=TODAY))}
+    corrected = sum(1 for r in results["survival-primary"].rows if r.corrected)
+    others = sum(
+        1
+        for a, r in results.items()
+        if a != "survival-primary" and a.startswith("survival")
+        for r in r.rows
+        if r.corrected
+    )
+    assert corrected >= 1 and others >= 1
+    page = (project / "site/outcomes/survival.html").read_text(encoding="utf-8")
+    assert page.count("(0.25 added to zero cells)") == corrected
+    assert page.count("(0.5 added to zero cells)") == others
+    assert "0.25 added to zero cells for the study" in page
