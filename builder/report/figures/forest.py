@@ -577,5 +577,5 @@ def describe(result: AnalysisResult, experimental: str = "MSC", control: str = "
             else f"{g.label} not estimable"
             for g in s.groups
         ]
-        text += f" Subgroups by {s.by}: " + "; ".join(parts) + ". " + subgroup_differences_line(result) + "."
+        text += f" Subgroups by {s.by}: " + "; ".join(parts) + ". " + (subgroup_differences_line(result) or "") + "."
     return text
