@@ -57,7 +57,7 @@ def _history(info: dict, review, document: dict) -> list:
     for rel in info["releases"]:
         if rel.version == review.version:
             break
-        if info.get("archived") and rel.version > review.version:
+        if info.get("archived") and Version.parse(rel.version) > Version.parse(review.version):
             break
         records = {a["id"]: a for a in rel.results()["analyses"]}
         labels = {s["id"]: s["label"] for a in records.values() for s in a["studies"]}
