@@ -120,7 +120,8 @@ class _StoredLines:
     a valid file's lines are rarely needed, and reading them was a third of loading a cached study."""
 
     def __init__(self, store: Store, k: str):
-        self._store, self._k, self._located = store, k, None
+        self._store, self._k = store, k
+        self._located: Located | None = None
         store.keep("lines", k)
 
     def line_of(self, path) -> int | None:
@@ -137,7 +138,7 @@ def _load_study(path: Path, root: Path, file: str, store: Store | None):
     except OSError:
         k = None
     hit = store.get("studies", k) if store is not None and k else None
-    if hit is not None:
+    if hit is not None and store is not None and k is not None:
         return _StoredLines(store, k), hit, [], k
     located, problems = load_yaml(path, root)
     if located is None:

@@ -106,13 +106,13 @@ def axis(result: AnalysisResult) -> tuple[float, float, list[float]]:
     """Axis limits and ticks on the analysis scale: log axes symmetric about 1, linear ones about 0."""
     bounds = []
     for row in result.rows:
-        if row.estimable:
+        if row.yi is not None and row.vi is not None:  # estimable
             half = study_half_width(row.vi)
             bounds += [abs(row.yi - half), abs(row.yi + half)]
     f = result.fit
     if f is not None:
         bounds += [abs(f.ci_low), abs(f.ci_high)]
-        if f.pi_low is not None:
+        if f.pi_low is not None and f.pi_high is not None:
             bounds += [abs(f.pi_low), abs(f.pi_high)]
     if result.subgroups is not None:
         bounds += [abs(v) for g in result.subgroups.groups if g.fit is not None for v in (g.fit.ci_low, g.fit.ci_high)]
