@@ -110,16 +110,17 @@ def mkdocs_build(
     bytecode: Path | None = None,
     warm: mkdocs_warm.Warm | None = None,
     share: incremental.Share | None = None,
+    in_process: bool = False,
 ) -> None:
     """Run MkDocs (or Zensical) on a configuration, then draw the figures into its pages (see inline).
-    MkDocs runs through its Python API in a process of its own (see mkdocs_warm): `warm`, a process started
-    ahead, if it is still free. `share`: the part of the site to render, by the builder's plugin (see
-    incremental), whose compiled theme templates are kept in `bytecode`."""
+    MkDocs runs through its Python API, in this process if `in_process`, else in a process of its own (see
+    mkdocs_warm): `warm`, a process started ahead, if it is still free. `share`: the part of the site to
+    render, by the builder's plugin (see incremental), whose compiled theme templates are kept in `bytecode`."""
     env = {"SOURCE_DATE_EPOCH": epoch(day)}
     if engine == "mkdocs":
         if share is not None and bytecode is not None:
             share.bytecode = str(bytecode)
-        _run_mkdocs(config, site_dir, env, warm, share)
+        _run_mkdocs(config, site_dir, env, None if in_process else warm, share, in_process)
     else:  # zensical runs no MkDocs plugin; it reads the same configuration, and writes site/ beside it
         cmd = [str(Path(sys.executable).with_name("zensical")), "build", "--clean", "-f", str(config)]
         proc = subprocess.run(cmd, env=dict(os.environ, **env), capture_output=True, text=True)
@@ -133,7 +134,12 @@ def mkdocs_build(
 
 
 def _run_mkdocs(
-    config: Path, site_dir: Path, env: dict[str, str], warm: mkdocs_warm.Warm | None, share: incremental.Share | None
+    config: Path,
+    site_dir: Path,
+    env: dict[str, str],
+    warm: mkdocs_warm.Warm | None,
+    share: incremental.Share | None,
+    in_process: bool,
 ) -> None:
     request = {
         "config": str(config),
@@ -141,7 +147,10 @@ def _run_mkdocs(
         "env": env,
         "share": share.to_json() if share is not None else None,
     }
-    outcome = warm.run(request) if warm is not None else None
+    if in_process:
+        outcome: mkdocs_warm.Outcome | None = mkdocs_warm.build_site(request)
+    else:
+        outcome = warm.run(request) if warm is not None else None
     if outcome is None:  # no warm process, or one that gave no answer
         outcome = mkdocs_warm.run_fresh(request)
     if not outcome.ok:
@@ -161,12 +170,17 @@ def build(
     files, fitted analyses, their results records and figures (build/cache/store), generated page sources,
     figures and downloads (see reuse), released versions' pages (build/cache), and the HTML of pages whose
     Markdown is unchanged (see incremental). The result is the same site, byte for byte."""
+    project = Path(project).resolve()
     with _cycle_collector_paused():
-        warm = mkdocs_warm.Warm()  # starts while the data are loaded and the pages rendered
+        # A build that will likely reuse the last good site runs MkDocs once, on a few pages, in this process:
+        # measured faster than a process started ahead, whose start-up competes with the builder's own work.
+        # Otherwise MkDocs runs in processes, side by side, the first one started while the data are loaded.
+        warm = mkdocs_warm.Warm() if full or not incremental.has_state(project / "build") else None
         try:
-            return _build(Path(project).resolve(), site, today, full, report, warm)
+            return _build(project, site, today, full, report, warm)
         finally:
-            warm.close()
+            if warm is not None:
+                warm.close()
 
 
 @contextlib.contextmanager
@@ -193,7 +207,7 @@ class _Build:
     today: dt.date | None
     full: bool
     store: cache.Store
-    warm: mkdocs_warm.Warm
+    warm: mkdocs_warm.Warm | None
     data: ReviewData
     staging: Path
 
@@ -211,7 +225,12 @@ class _Build:
 
 
 def _build(
-    project: Path, site: Path | None, today: dt.date | None, full: bool, report: dict | None, warm: mkdocs_warm.Warm
+    project: Path,
+    site: Path | None,
+    today: dt.date | None,
+    full: bool,
+    report: dict | None,
+    warm: mkdocs_warm.Warm | None,
 ) -> ReviewData:
     build_dir = project / "build"
     store = cache.Store(None if full else build_dir / "cache" / "store")
@@ -272,7 +291,7 @@ def _reuse_pages(run: _Build, archived: set[str], src_hashes: dict[str, str]) ->
         run.site,
         run.staging / "site",
         run.staging / "inc",
-        lambda cfg, out, share: mkdocs_build(cfg, out, run.day, bytecode=run.bytecode, warm=run.warm, share=share),
+        lambda cfg, out, share: mkdocs_build(cfg, out, run.day, bytecode=run.bytecode, share=share, in_process=True),
         archived,
         epoch(run.day),
         src_hashes,

@@ -75,6 +75,11 @@ def record(build_dir: Path, src_hashes: dict[str, str], site: Path, skip: set[st
     (build_dir / STATE).write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
 
 
+def has_state(build_dir: Path) -> bool:
+    """Whether a last good build recorded what it wrote (see build: whether its site may be reused)."""
+    return (build_dir / STATE).is_file()
+
+
 def forget(build_dir: Path) -> None:
     (build_dir / STATE).unlink(missing_ok=True)
 
@@ -426,7 +431,7 @@ def build(
     gone = {p.removeprefix("docs/") for p in change.removed_statics} | {SEARCH_INDEX}
     with ThreadPoolExecutor(max_workers=1) as pool:
         running = pool.submit(run_mkdocs, new_src / "mkdocs.yml", fresh_site, part)
-        # Meanwhile (MkDocs is another process), the new site starts as the old one's files that stay.
+        # Meanwhile, the new site starts as the old one's files that stay.
         _link_all(old_site, out_site, old_files, replaced | gone)
         running.result()
 

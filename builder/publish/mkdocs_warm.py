@@ -127,7 +127,9 @@ def build_site(request: dict) -> Outcome:
     from builder.publish.incremental import Share
     from builder.publish.mkdocs_plugin import NAME, SharePlugin
 
-    os.environ.update(request.get("env") or {})
+    env = request.get("env") or {}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
     log = io.StringIO()
     handler = logging.StreamHandler(log)
     handler.setLevel(logging.WARNING)
@@ -149,6 +151,11 @@ def build_site(request: dict) -> Outcome:
         return Outcome(False, log.getvalue() + traceback.format_exc())
     finally:
         logger.removeHandler(handler)
+        for name, value in saved.items():  # as they were, when run in the builder's own process
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return Outcome(True, log.getvalue())
 
 
