@@ -15,6 +15,7 @@ from builder import __version__
 from builder.analysis.fitting import LEGACY_I2_THRESHOLD
 from builder.analysis.result import AnalysisResult
 from builder.caching import store as cache
+from builder.caching.outputs import Stored
 from builder.ingest.loader import ReviewData
 
 # 1.1: each analysis has "settings", every method setting in force (presets resolved).
@@ -226,27 +227,28 @@ class Record(dict):
         self.csv = _csv_rows(record)
 
 
+def stored_record(result: AnalysisResult) -> Stored:
+    """An analysis's record as kept in the store: made from the analysis (its key) plus what the record adds
+    to it, the studies listed as missing and the participants planned."""
+    return Stored(
+        "records",
+        {
+            "analysis": result.key,
+            "missing": json.dumps([[m.study.id, m.study.label, m.dataset, m.reason] for m in result.missing]),
+            "planned experimental participants": json.dumps(result.planned_experimental_n),
+        },
+    )
+
+
 def _record(result: AnalysisResult, store: cache.Store | None) -> Record:
-    """The analysis's record; with a store, kept under the analysis's key plus what the record adds to it
-    (the studies listed as missing and the participants planned)."""
-    k = None
-    if store is not None and result.key is not None:
-        k = cache.key(
-            "record",
-            result.key,
-            json.dumps(
-                [
-                    result.planned_experimental_n,
-                    [[m.study.id, m.study.label, m.dataset, m.reason] for m in result.missing],
-                ]
-            ),
-        )
-        found = store.get("records", k)
-        if isinstance(found, Record):
-            return found
+    """The analysis's record, from the store when an earlier build wrote it."""
+    entry = stored_record(result) if store is not None and result.key is not None else None
+    found = entry.get(store) if entry is not None else None
+    if isinstance(found, Record):
+        return found
     record = Record(analysis_record(result))
-    if k is not None:
-        store.put("records", k, record)
+    if entry is not None:
+        entry.put(store, record)
     return record
 
 

@@ -14,6 +14,7 @@ from functools import cached_property
 from builder.analysis import subgroups as subgroups_mod
 from builder.analysis.result import AnalysisResult
 from builder.caching import store as cache
+from builder.caching.outputs import Stored
 from builder.contract import Review, Study
 from builder.contract.rob import TOOLS
 from builder.report import fmt, interpret, reproduce
@@ -46,33 +47,36 @@ class AnalysisView:
         return sum(1 for r in self.result.rows if r.estimable)
 
     @cached_property
-    def figure_key(self) -> str | None:
-        """The content key of the figures: the analysis's key plus what else they draw (the arms' labels and
-        the studies' risk of bias); None when the analysis has no key (a build that keeps nothing)."""
+    def stored_figures(self) -> Stored:
+        """The figures as kept in the store: made from the analysis (its key) plus what else they draw, the
+        arms' labels and the studies' risk of bias."""
         if self.result.key is None:
-            return None
-        return cache.key(
+            return Stored("figures", {"analysis": None})  # nothing to key by: drawn anew, never kept
+        return Stored(
             "figures",
-            self.result.key,
-            self.review.experimental_label,
-            self.review.control_label,
-            *(self._rob_json(r.study) for r in self.result.rows),
+            {
+                "analysis": self.result.key,
+                "arm labels": [self.review.experimental_label, self.review.control_label],
+                "risk of bias": [self._rob_json(r.study) for r in self.result.rows],
+            },
         )
+
+    @property
+    def figure_key(self) -> str | None:
+        """The content key of the figures; None when the analysis has no key (a build that keeps nothing)."""
+        return self.stored_figures.key
 
     @cached_property
     def _figures(self) -> dict:
         """The forest plot and the follow-up plots, from the store when an earlier build drew them."""
-        k = self.figure_key if self._store is not None else None
-        if k is not None:
-            found = self._store.get("figures", k)
-            if found is not None:
-                return found
+        found = self.stored_figures.get(self._store)
+        if isinstance(found, dict):
+            return found
         figures = {
             "svg": forest.render(self.result, self.review.experimental_label, self.review.control_label),
             "plots": followup_plots(self.result, self.review),
         }
-        if k is not None:
-            self._store.put("figures", k, figures)
+        self.stored_figures.put(self._store, figures)
         return figures
 
     @property
