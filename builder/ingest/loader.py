@@ -119,12 +119,14 @@ class _StoredLines:
     a valid file's lines are rarely needed, and reading them was a third of loading a cached study."""
 
     def __init__(self, store: Store, k: str):
-        self._store, self._k, self._located = store, k, None
+        self._store, self._k = store, k
+        self._located: Located | None = None
         store.keep("lines", k)
 
     def line_of(self, path) -> int | None:
         if self._located is None:
-            self._located = self._store.get("lines", self._k) or Located(None, {})
+            found = self._store.get("lines", self._k)
+            self._located = found if isinstance(found, Located) else Located(None, {})
         return self._located.line_of(path)
 
 

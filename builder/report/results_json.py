@@ -13,7 +13,7 @@ import math
 
 from builder import __version__
 from builder.analysis.fitting import LEGACY_I2_THRESHOLD
-from builder.analysis.result import AnalysisResult
+from builder.analysis.result import AnalysisResult, Subgroups
 from builder.caching import store as cache
 from builder.caching.outputs import Stored
 from builder.ingest.loader import ReviewData
@@ -164,12 +164,11 @@ def analysis_record(result: AnalysisResult) -> dict:
         "notes": list(result.notes),
         **{key: [_followup(row) for row in rows] for key, rows in result.followups.items()},
         **({"small_study_effects": _small_study(result.small_study)} if result.small_study else {}),
-        **({"subgroups": _subgroups(result)} if result.subgroups is not None else {}),
+        **({"subgroups": _subgroups(result, result.subgroups)} if result.subgroups is not None else {}),
     }
 
 
-def _subgroups(result: AnalysisResult) -> dict:
-    s = result.subgroups
+def _subgroups(result: AnalysisResult, s: Subgroups) -> dict:
     groups = []
     for g in s.groups:
         f = g.fit

@@ -167,7 +167,7 @@ def _rows(result: AnalysisResult, rob: tuple) -> list[dict]:
     rows = []
     tool, robs, _ = rob
     for r, rob in zip(result.rows, robs):
-        if r.estimable:
+        if r.yi is not None and r.vi is not None:  # estimable
             half = 1.959963984540054 * r.vi**0.5
             est = fmt.estimate_ci(r.yi, r.yi - half, r.yi + half, result.scale)
         else:
@@ -231,7 +231,7 @@ def _step_note(reason: str | None) -> str:
 
 def followup_plots(result: AnalysisResult, review: Review) -> dict[str, dict]:
     """The leave-one-out and cumulative refits as plots, beside the tables that carry the same numbers."""
-    out = {}
+    out: dict[str, dict] = {}
     if result.fit is None:
         return out
     left, right = forest.favours(result, review.experimental_label, review.control_label)
@@ -262,7 +262,8 @@ def small_study_view(result: AnalysisResult) -> dict:
     s = result.small_study
     if not s:
         return {}
-    if s["funnel"] is None:
+    f = result.fit
+    if s["funnel"] is None or f is None:  # a funnel plot is drawn only around a pooled fit
         return {"reason": s["reason"], "k": s["k"]}
     measure = forest.MEASURE_NAMES[result.spec.measure]
     scale = result.scale
@@ -283,7 +284,6 @@ def small_study_view(result: AnalysisResult) -> dict:
             f"(P < {EGGER_THRESHOLD:.2f} is the usual threshold). The {measure.lower()} expected in a "
             f"study with a standard error of 0 (the regression's limit estimate) is {limit}."
         )
-    f = result.fit
     alt = (
         f"Funnel plot of {s['k']} studies: the standard error of each study's "
         f"{'log ' if scale == 'log' else ''}{measure.lower()} against its estimate, around the pooled "
@@ -300,7 +300,7 @@ def small_study_view(result: AnalysisResult) -> dict:
     rows = [
         {"study": r.study, "estimate": fmt.num(fmt.back(r.yi, scale)), "se": fmt.num(r.vi**0.5, 3)}
         for r in result.rows
-        if r.estimable
+        if r.yi is not None and r.vi is not None  # estimable
     ]
     return {
         "svg": svg,
@@ -334,7 +334,7 @@ def subgroups_view(result: AnalysisResult) -> dict | None:
     return {
         "by": subgroups_mod.BY_LABELS[s.by],
         "rows": rows,
-        "test": forest.subgroup_differences_line(result).removeprefix("Test for subgroup differences: "),
+        "test": (forest.subgroup_differences_line(result) or "").removeprefix("Test for subgroup differences: "),
     }
 
 
