@@ -104,41 +104,51 @@ def settings(spec) -> dict:
     }
 
 
+def _pooled_record(f) -> dict | None:
+    """The pooled estimate of an analysis's record (without the model, which the record states itself)."""
+    if f is None:
+        return None
+    return {
+        "estimate": _num(f.estimate),
+        "se": _num(f.se),
+        "ci_low": _num(f.ci_low),
+        "ci_high": _num(f.ci_high),
+        "statistic": _num(f.statistic),
+        "statistic_type": "t" if f.df is not None else "z",
+        "df": f.df,
+        "p": _num(f.p),
+        "pi_low": _num(f.pi_low),
+        "pi_high": _num(f.pi_high),
+        "k": f.k,
+    }
+
+
+def _heterogeneity(f) -> dict | None:
+    if f is None:
+        return None
+    return {
+        "q": _num(f.q),
+        "df": f.q_df,
+        "q_p": _num(f.q_p),
+        "tau2": _num(f.tau2),
+        "tau2_ci_low": _num(f.tau2_ci_low),
+        "tau2_ci_high": _num(f.tau2_ci_high),
+        "tau2_ci_method": "Q-profile" if f.tau2_ci_low is not None else None,
+        "i2": _num(f.i2),
+        "i2_ci_low": _num(f.i2_ci_low),
+        "i2_ci_high": _num(f.i2_ci_high),
+        "h2": _num(f.h2),
+        "h2_ci_low": _num(f.h2_ci_low),
+        "h2_ci_high": _num(f.h2_ci_high),
+        "i2_basis": f.i2_basis,
+        "i2_q": _num(f.i2_q),
+        "h2_q": _num(f.h2_q),
+    }
+
+
 def analysis_record(result: AnalysisResult) -> dict:
     spec, f = result.spec, result.fit
-    pooled = heterogeneity = None
-    if f is not None:
-        pooled = {
-            "estimate": _num(f.estimate),
-            "se": _num(f.se),
-            "ci_low": _num(f.ci_low),
-            "ci_high": _num(f.ci_high),
-            "statistic": _num(f.statistic),
-            "statistic_type": "t" if f.df is not None else "z",
-            "df": f.df,
-            "p": _num(f.p),
-            "pi_low": _num(f.pi_low),
-            "pi_high": _num(f.pi_high),
-            "k": f.k,
-        }
-        heterogeneity = {
-            "q": _num(f.q),
-            "df": f.q_df,
-            "q_p": _num(f.q_p),
-            "tau2": _num(f.tau2),
-            "tau2_ci_low": _num(f.tau2_ci_low),
-            "tau2_ci_high": _num(f.tau2_ci_high),
-            "tau2_ci_method": "Q-profile" if f.tau2_ci_low is not None else None,
-            "i2": _num(f.i2),
-            "i2_ci_low": _num(f.i2_ci_low),
-            "i2_ci_high": _num(f.i2_ci_high),
-            "h2": _num(f.h2),
-            "h2_ci_low": _num(f.h2_ci_low),
-            "h2_ci_high": _num(f.h2_ci_high),
-            "i2_basis": f.i2_basis,
-            "i2_q": _num(f.i2_q),
-            "h2_q": _num(f.h2_q),
-        }
+    pooled, heterogeneity = _pooled_record(f), _heterogeneity(f)
     return {
         "id": spec.id,
         "outcome": spec.outcome,
