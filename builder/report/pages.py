@@ -357,14 +357,12 @@ def _outcome_page(template: jinja2.Template, site: _Site, outcome, shared: str |
     covers its plan and every number and label of its studies, plus the arms' labels and the studies' risk
     of bias), the studies it lists as missing, and the evidence-over-time figure."""
     review, analyses = site.review, site.by_outcome[outcome.id]
-    inputs: dict[str, Value] = {
-        "shared": shared,
-        "outcome": outcome.model_dump_json(),
-        "figures": [v.figure_key for v in analyses],
-        "missing": [
+    figures = [v.figure_key for v in analyses]
+    inputs: dict[str, Value] = {"shared": shared, "outcome": outcome.model_dump_json(), "figures": figures}
+    if None not in figures:  # else the page is made anew anyway: the missing studies' data are not serialised
+        inputs["missing"] = [
             json.dumps([m.dataset, m.reason]) + m.study.model_dump_json() for v in analyses for m in v.result.missing
-        ],
-    }
+        ]
     if timeline_view is not None:
         inputs["timeline"] = timeline_view["svg"] + repr(timeline_view["points"])
     return Output(
