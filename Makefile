@@ -21,6 +21,10 @@ site: $(STAMP)
 test: lint axe
 	$(BIN)/python -m pytest
 
+# The statistics alone, against metafor's pinned values: seconds, no site is built.
+test-stats: $(STAMP)
+	$(BIN)/python -m pytest -q tests/stats -m "not build"
+
 # Lint, formatting, the layering of builder/ (pyproject.toml's import contracts) and types.
 lint: $(STAMP)
 	$(BIN)/ruff check builder tests benchmarks

@@ -54,7 +54,7 @@ def attr(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-# Complexity 17, above the project's 15: left whole while what the version history shows is being reworked.
+# complexity: 17, above the project's 15: left whole while what the version history shows is reworked.
 def _history(info: dict, review, document: dict) -> list:
     """(version, date, {analysis id: record}, labels added) for each release up to this one, then this one."""
     out, previous = [], None

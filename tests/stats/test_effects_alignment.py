@@ -5,7 +5,7 @@ tests/reference/effects.json is written by tests/reference/effects_reference.R (
 `Rscript tests/reference/effects_reference.R` from the repository root); it holds each dataset's inputs, so these
 tests need no R. Every escalc result and every model is rebuilt here from those inputs with our own functions,
 and every stored quantity is compared. The log odds ratio, the mean difference and the common-effect, DL, REML
-and PM models on them are in tests/test_metafor_alignment.py.
+and PM models on them are in tests/stats/test_metafor_alignment.py.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ P_VALUE = Tol(rtol=1e-9, atol=0.0)
 
 # tau² from REML: the reference iterates until the change is below 1e-12 (metafor's default is 1e-5), as our
 # engine does; a linearly converging iteration can be a small multiple of its last step from the limit, so allow
-# 1e-9 absolute plus 1e-10 relative -- the same bound as tests/test_metafor_alignment.py.
+# 1e-9 absolute plus 1e-10 relative -- the same bound as tests/stats/test_metafor_alignment.py.
 TAU2_ITERATIVE = Tol(rtol=1e-10, atol=1e-9)
 
 # Everything else in a REML fit is a closed-form function of tau², so it inherits tau²'s error times its
@@ -240,7 +240,7 @@ def compare_effect_sizes(es: EffectSizes, yi_ref: np.ndarray, vi_ref: np.ndarray
     problems = []
     if not np.array_equal(es.estimable, ~np.isnan(yi_ref) & ~np.isnan(vi_ref)):
         problems.append(f"estimable: ours {es.estimable.tolist()}, metafor {(~np.isnan(vi_ref)).tolist()}")
-    # mean_difference (older, in tests/test_metafor_alignment.py) keeps yi/vi of a study it flags not estimable,
+    # mean_difference (older, in tests/stats/test_metafor_alignment.py) keeps yi/vi of a study it flags not estimable,
     # so compare values through the flags; test_not_estimable_is_nan checks the NaN convention of the others.
     yi, vi = (np.where(es.estimable, x, np.nan) for x in (es.yi, es.vi))
     return problems + compare_vector("yi", yi, yi_ref, CLOSED_FORM) + compare_vector("vi", vi, vi_ref, VARIANCE)

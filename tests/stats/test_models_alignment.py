@@ -4,7 +4,7 @@ tests/reference/models.json is written by tests/reference/models_reference.R (re
 `Rscript tests/reference/models_reference.R` from the repository root); it holds each dataset's inputs, so these
 tests need no R. Every case is rebuilt here from those inputs with our own functions and every stored quantity is
 compared. The common-effect and Mantel-Haenszel models and the effect sizes are covered by
-tests/test_metafor_alignment.py.
+tests/stats/test_metafor_alignment.py.
 """
 
 from __future__ import annotations
