@@ -9,23 +9,9 @@ import numpy as np
 
 from builder.analysis.result import AnalysisResult
 from builder.contract import Analysis
+from builder.contract.measures import MEASURES
 from builder.contract.study import Dataset
-from builder.stats import (
-    Fit,
-    fixed_iv,
-    log_odds_ratio,
-    log_ratio_of_means,
-    log_risk_ratio,
-    mantel_haenszel_or,
-    mantel_haenszel_rd,
-    mantel_haenszel_rr,
-    mean_difference,
-    peto_log_odds_ratio,
-    peto_or,
-    random_effects,
-    risk_difference,
-    standardised_mean_difference,
-)
+from builder.stats import Fit, fixed_iv, peto_log_odds_ratio, peto_or, random_effects
 from builder.stats.effects import EffectSizes
 
 LEGACY_I2_THRESHOLD = 50.0
@@ -45,24 +31,20 @@ def inputs_of(ds: Dataset) -> dict[str, float]:
     }
 
 
-DICHOTOMOUS = {"OR": log_odds_ratio, "RR": log_risk_ratio, "RD": risk_difference}
-CONTINUOUS = {"MD": mean_difference, "SMD": standardised_mean_difference, "ROM": log_ratio_of_means}
-MH = {"OR": mantel_haenszel_or, "RR": mantel_haenszel_rr, "RD": mantel_haenszel_rd}
-
-
 def effect_sizes(spec: Analysis, inputs: list[dict[str, float]]) -> EffectSizes:
     col = {k: [i[k] for i in inputs] for k in inputs[0]}
     if spec.method == "Peto":
         return peto_log_odds_ratio(col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
-    if spec.measure in DICHOTOMOUS:
-        return DICHOTOMOUS[spec.measure](
+    measure = MEASURES[spec.measure]
+    if measure.effect_sizes is None:
+        raise NotImplementedError(f"measure {spec.measure} from per-arm data is not available")
+    if measure.outcome_type == "dichotomous":
+        return measure.effect_sizes(
             col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"], add=spec.continuity_correction
         )
-    if spec.measure in CONTINUOUS:
-        return CONTINUOUS[spec.measure](
-            col["mean_exp"], col["sd_exp"], col["total_exp"], col["mean_ctrl"], col["sd_ctrl"], col["total_ctrl"]
-        )
-    raise NotImplementedError(f"measure {spec.measure} from per-arm data is not available")
+    return measure.effect_sizes(
+        col["mean_exp"], col["sd_exp"], col["total_exp"], col["mean_ctrl"], col["sd_ctrl"], col["total_ctrl"]
+    )
 
 
 def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> Fit:
@@ -71,7 +53,9 @@ def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> F
         cells = (col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
         if spec.method == "Peto":
             return peto_or(*cells, display=es)
-        return MH[spec.measure](*cells, es, add=spec.mh_continuity_correction)
+        pool = MEASURES[spec.measure].mantel_haenszel
+        assert pool is not None, "the data model allows Mantel-Haenszel only for measures that have it"
+        return pool(*cells, es, add=spec.mh_continuity_correction)
     return fixed_iv(es)
 
 

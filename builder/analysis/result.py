@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from builder.contract import Analysis, Outcome, Study
+from builder.contract.measures import MEASURES, EffectMeasure
 from builder.contract.study import Dataset
 from builder.ingest.select import MissingStudy
 from builder.stats import Fit
-
-RATIO_MEASURES = {"OR", "RR", "ROM"}  # pooled on the log scale
 
 
 @dataclass(frozen=True)
@@ -61,8 +60,12 @@ class AnalysisResult:
     key: str | None = None  # content key of everything the numbers depend on (set when run with a cache)
 
     @property
+    def effect_measure(self) -> EffectMeasure:
+        return MEASURES[self.spec.measure]
+
+    @property
     def scale(self) -> str:
-        return "log" if self.spec.measure in RATIO_MEASURES else "identity"
+        return self.effect_measure.scale
 
     @property
     def model(self) -> str | None:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from builder.contract import Review, Study
+from builder.contract.measures import measures_for
 from builder.errors import Problem
 from builder.ingest.yamlio import Located
-
-DICHOTOMOUS_MEASURES = {"OR", "RR", "RD"}
-CONTINUOUS_MEASURES = {"MD", "SMD", "ROM"}
 
 
 def cross_check(
@@ -65,7 +63,7 @@ def cross_check(
         if outcome is None:
             at_review(("analyses", i, "outcome"), f"no such outcome; expected one of {outcome_ids}", analysis.outcome)
             continue
-        wanted = DICHOTOMOUS_MEASURES if outcome.type == "dichotomous" else CONTINUOUS_MEASURES | {"GEN"}
+        wanted = measures_for(outcome.type)
         if analysis.measure not in wanted:
             at_review(
                 ("analyses", i, "measure"), f"a {outcome.type} outcome takes one of {sorted(wanted)}", analysis.measure

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from builder.analysis.result import AnalysisResult
 from builder.report import fmt
-from builder.report.figures.forest import MEASURE_NAMES
 
 # Cochrane Handbook, section 10.10.2: deliberately overlapping bands.
 I2_BANDS = [
@@ -36,7 +35,7 @@ def effect_sentence(result: AnalysisResult, experimental: str = "MSC", control: 
     f = result.fit
     if f is None:
         return "No pooled estimate: no included study has usable data for this analysis yet."
-    measure = MEASURE_NAMES[result.spec.measure].lower()
+    measure = result.effect_measure.label.lower()
     est = fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, result.scale)
     value, rest = est.split(" [", 1)
     low, high = rest.rstrip("]").split(", ")

@@ -261,7 +261,7 @@ def small_study_view(result: AnalysisResult) -> dict:
         return {}
     if s["funnel"] is None:
         return {"reason": s["reason"], "k": s["k"]}
-    measure = forest.MEASURE_NAMES[result.spec.measure]
+    measure = result.effect_measure.label
     scale = result.scale
     e = s["egger"]
     if e is None:
