@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from builder.analysis.result import AnalysisResult
+from builder.analysis.result import AnalysisResult, arms
 from builder.contract import Analysis
 from builder.contract.measures import MEASURES
 from builder.contract.study import Dataset
@@ -18,9 +18,11 @@ LEGACY_I2_THRESHOLD = 50.0
 
 
 def inputs_of(ds: Dataset) -> dict[str, float]:
-    e, c = ds.experimental, ds.control
-    if e.events is not None:
+    e, c = arms(ds)
+    if e.events is not None and c.events is not None:
         return {"events_exp": e.events, "total_exp": e.total, "events_ctrl": c.events, "total_ctrl": c.total}
+    if e.mean is None or e.sd is None or c.mean is None or c.sd is None:
+        raise ValueError("a continuous dataset needs each group's mean and SD (ingest.derive converts others)")
     return {
         "mean_exp": e.mean,
         "sd_exp": e.sd,
@@ -73,7 +75,7 @@ def fit(
     """The analysis's model on these effect sizes: (fit, the fixed-effect fit an I² switch looked at, notes).
 
     tau2_interval=False skips the Q-profile interval of tau², which follow-up refits do not report."""
-    notes = []
+    notes: list[str] = []
     if spec.model == "fixed":
         return _fixed(spec, es, inputs), None, notes
     if spec.model == "random":

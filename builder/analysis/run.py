@@ -35,7 +35,7 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     for i, (study, name, ds) in enumerate(chosen):
         ok = bool(es.estimable[i])
         weight = None
-        if result_fit is not None and np.isfinite(result_fit.weights[i]):
+        if result_fit is not None and result_fit.weights is not None and np.isfinite(result_fit.weights[i]):
             weight = float(result_fit.weights[i])
         rows.append(
             StudyRow(
@@ -124,7 +124,7 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
                 cumulative=sensitivity.cumulative(r),
             )
             r.small_study.update(sensitivity.small_study(r))
-        if k is not None:
+        if store is not None and k is not None:
             store.put(
                 "analyses",
                 k,

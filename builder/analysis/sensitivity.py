@@ -43,8 +43,8 @@ def _significant(f: Fit) -> bool:
     return excludes_null(f.ci_low, f.ci_high)
 
 
-def change(primary: Fit, other: Fit | None) -> str | None:
-    if other is None:
+def change(primary: Fit | None, other: Fit | None) -> str | None:
+    if primary is None or other is None:
         return None
     notes = []
     if _significant(primary) != _significant(other):
