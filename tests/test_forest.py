@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -131,3 +132,73 @@ def test_risk_of_bias_columns_follow_the_assessments(results):
     assert "Risk of bias (Cochrane RoB 1) is shown beside the plot for 1 of 8 studies." in forest.describe(r)
     assert robfig.for_analysis(results["crp-primary"].rows, "crp")[0] is None
     assert 'class="fp forest"' in forest.render(results["crp-primary"])  # no study assessed: no columns
+
+
+def test_layout_places_the_columns_from_their_widths():
+    dich = forest.layout(forest.Content(dichotomous=True, rows=4, prediction_interval=False, subgroups=False))
+    assert [(c.head, c.key, c.x) for c in dich.columns] == [
+        ("Events", "events_exp", 185.0),
+        ("Total", "total_exp", 222.0),
+        ("Events", "events_ctrl", 272.0),
+        ("Total", "total_ctrl", 309.0),
+    ]
+    assert dich.total_x == (222.0, 309.0) and dich.events_x == (185.0, 272.0)
+    assert (dich.weight_x, dich.effect_x, dich.plot_left, dich.plot_right) == (374.0, 484.0, 579.0, 809.0)
+    assert dich.width == 824.0 and dich.rob_x == ()
+    cont = forest.layout(forest.Content(dichotomous=False, rows=4, prediction_interval=False, subgroups=False))
+    assert [c.x for c in cont.columns] == [180.0, 220.0, 255.0, 305.0, 345.0, 380.0]
+    assert cont.events_x is None and cont.arm_title_x == (220.0, 345.0)
+
+
+def test_layout_grows_with_the_rows_and_the_risk_of_bias_columns():
+    base = forest.Content(dichotomous=True, rows=3, prediction_interval=False, subgroups=False)
+    plain = forest.layout(base)
+    assert plain.row_y == pytest.approx((63.3, 82.3, 101.3))  # under the header rule at 44
+    # one more study row, and a prediction interval row, each push the axis down one row
+    more = forest.layout(forest.Content(dichotomous=True, rows=4, prediction_interval=True, subgroups=False))
+    assert more.axis_y - plain.axis_y == 2 * forest.ROW and more.pi_y == more.total_y + 2 * forest.ROW
+    # seven risk-of-bias columns of 20 after a gap of 20, then a margin of 10
+    rob = forest.layout(forest.Content(True, 3, False, False, rob_columns=7, rob_keys=("Low", "High")))
+    assert rob.rob_x[0] == plain.plot_right + 30.0 and rob.rob_x[-1] == plain.plot_right + 150.0
+    assert rob.width == plain.plot_right + 170.0
+    assert rob.key_x == pytest.approx((8.0, 8.0 + 24 + 3 * 6.6, 8.0 + 48 + 7 * 6.6))
+    assert rob.height - plain.height == 6 * forest.ROW  # the legend: title, four rows of domains, the key
+
+
+def test_a_wider_column_moves_everything_right_of_it(monkeypatch):
+    content = forest.Content(dichotomous=True, rows=1, prediction_interval=False, subgroups=False)
+    before = forest.layout(content)
+    wide = forest.WIDTHS[True]
+    monkeypatch.setitem(
+        forest.WIDTHS, True, forest.Widths(wide.study, (wide.arm[0], ("Total", "total", 57.0)), 18.0, 110.0)
+    )
+    after = forest.layout(content)
+    assert [a.x - b.x for a, b in zip(after.columns, before.columns)] == [0.0, 20.0, 20.0, 40.0]
+    assert after.plot_left - before.plot_left == 40.0 and after.width - before.width == 40.0
+
+
+def test_the_data_table_prints_the_continuity_correction_the_analysis_used(project):
+    """A correction other than 0.5 is printed as configured, in the table and under the plot."""
+    from builder.publish.build import build
+
+    path = project / "data/review.yaml"
+    text = path.read_text(encoding="utf-8")
+    anchor = "  - id: survival-primary\n    outcome: survival\n"
+    assert anchor in text
+    path.write_text(text.replace(anchor, anchor + "    continuity_correction: 0.25\n"), encoding="utf-8")
+    shutil.rmtree(project / "versions")  # the released version's numbers may not change; this is not a release
+    build(project, today=TODAY)
+    results = {r.spec.id: r for r in analysis.run_all(load(project / "data", today=TODAY))}
+    corrected = sum(1 for r in results["survival-primary"].rows if r.corrected)
+    others = sum(
+        1
+        for a, r in results.items()
+        if a != "survival-primary" and a.startswith("survival")
+        for r in r.rows
+        if r.corrected
+    )
+    assert corrected >= 1 and others >= 1
+    page = (project / "site/outcomes/survival.html").read_text(encoding="utf-8")
+    assert page.count("(0.25 added to zero cells)") == corrected
+    assert page.count("(0.5 added to zero cells)") == others
+    assert "0.25 added to zero cells for the study" in page

@@ -15,6 +15,7 @@ import yaml
 from conftest import ROOT, TODAY
 
 from builder.caching import store as cache
+from builder.caching.outputs import derive
 from builder.publish import incremental
 from builder.publish.build import build
 
@@ -188,8 +189,8 @@ def test_a_damaged_cache_entry_is_computed_again(synthetic_project, tmp_path):
 
 
 def test_cache_keys_depend_on_every_part_and_on_the_builder():
-    assert cache.key("a", "bc") != cache.key("ab", "c")  # parts are length-prefixed
-    assert cache.key("x") == cache.key("x")
+    assert derive("k", {"v": ["a", "bc"]}) != derive("k", {"v": ["ab", "c"]})  # parts are length-prefixed
+    assert derive("k", {"v": "x"}) == derive("k", {"v": "x"})
     assert len(cache.builder_fingerprint()) == 64
 
 
@@ -204,16 +205,16 @@ def test_search_index_merge_replaces_a_pages_entries_in_place():
         ],
     }
     new = {"config": {"lang": ["en"]}, "docs": [{"location": "b.html", "title": "B", "text": "new b"}]}
-    merged = incremental._merge_search(old, new, {"b.html"})
+    merged = incremental.merge_search(old, new, {"b.html"})
     assert [d["text"] for d in merged["docs"]] == ["old a", "new b", "c"]
     # A page with no entries before cannot be placed: the caller must build in full.
     assert (
-        incremental._merge_search(
+        incremental.merge_search(
             old, {"config": old["config"], "docs": [{"location": "d.html", "title": "D", "text": "d"}]}, {"d.html"}
         )
         is None
     )
-    assert incremental._merge_search(old, {"config": {"lang": ["fr"]}, "docs": []}, {"b.html"}) is None
+    assert incremental.merge_search(old, {"config": {"lang": ["fr"]}, "docs": []}, {"b.html"}) is None
 
 
 def test_a_stub_keeps_the_title_and_nothing_else():
@@ -249,33 +250,30 @@ def test_a_build_split_across_mkdocs_runs_equals_one_run(tmp_path, monkeypatch):
     assert any(d["location"].startswith("studies/") for d in index["docs"])
 
 
-def test_exclusion_patterns_cover_exactly_the_excluded_files():
-    """One pattern per folder and extension where most files are excluded, with exceptions for the others;
-    checked by matching the patterns as MkDocs does (gitignore rules)."""
-    import pathspec
-
-    files = [f"docs/studies/s{i}.md" for i in range(6)] + [
-        "docs/studies/index.md",
-        "docs/index.md",
-        "docs/figures/a.svg",
-        "docs/figures/b.svg",
-        "docs/figures/c.svg",
-        "docs/results.json",
-    ]
-    excluded = [
-        "/studies/s0.md",
-        "/studies/s1.md",
-        "/studies/s2.md",
-        "/studies/s4.md",
-        "/studies/s5.md",
-        "/figures/a.svg",
-        "/results.json",
-    ]
-    patterns = incremental._exclusions(excluded, files)
-    assert "/studies/*.md" in patterns.splitlines()  # grouped: five of seven pages
-    spec = pathspec.GitIgnoreSpec.from_lines(patterns.splitlines())
-    matched = {"/" + f.removeprefix("docs/") for f in files if spec.match_file(f.removeprefix("docs/"))}
-    assert matched == set(excluded)
+def test_a_share_excludes_what_needs_no_output_and_stubs_the_pages_of_the_navigation(tmp_path):
+    """Unchanged files a run need not write are excluded; unchanged pages of the navigation become stubs that
+    keep their title; files the configuration names (extra CSS) are always built."""
+    nav = [{"Home": "index.md"}, {"Studies": ["studies/s0.md", "studies/s1.md"]}]
+    config = {"use_directory_urls": False, "extra_css": ["assets/extra.css"], "nav": nav}
+    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    files = ["docs/assets/extra.css", "docs/figures/a.svg", "docs/figures/b.svg", "docs/index.md"]
+    files += [f"docs/studies/s{i}.md" for i in range(4)]
+    for rel in files:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(f"# Title of {rel}\n\nbody\n", encoding="utf-8")
+    part = incremental.share(tmp_path, ["mkdocs.yml", *files], {"docs/figures/b.svg", "docs/studies/s0.md"}, False)
+    assert part is not None
+    assert part.excluded == ["figures/a.svg", "studies/s2.md", "studies/s3.md"]
+    assert sorted(part.stubs) == ["index.md", "studies/s1.md"]
+    assert (
+        "# Title of docs/studies/s1.md\n" in part.stubs["studies/s1.md"] and "body" not in part.stubs["studies/s1.md"]
+    )
+    # Side by side runs exclude nothing: every page keeps its place in each run's search index.
+    indexed = incremental.share(tmp_path, ["mkdocs.yml", *files], {"docs/studies/s0.md"}, True)
+    assert indexed is not None and indexed.excluded == [] and len(indexed.stubs) == 4
+    # Directory URLs put pages elsewhere than <page>.html: no share, the caller builds everything.
+    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(dict(config, use_directory_urls=True)), encoding="utf-8")
+    assert incremental.share(tmp_path, ["mkdocs.yml", *files], set(), False) is None
 
 
 def test_the_pages_of_the_navigation_are_found_at_every_depth():

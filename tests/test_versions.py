@@ -6,15 +6,20 @@ in versions/, and 1.1 in data/; these tests work on a private copy.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import shutil
+import types
 
 import pytest
 from conftest import TODAY
 
 from builder.cli import main
+from builder.contract.version import Version
 from builder.publish.build import BuildError, build
 from builder.releases.archive import ReleaseError, release, releases
+from builder.report import pages
 
 
 def _set_version(project, version):
@@ -120,3 +125,32 @@ def test_changing_released_data_without_a_new_version_stops_the_build(project):
     _edit_leng(project)
     with pytest.raises(BuildError, match="differs from released version 1.1"):
         build(project, today=TODAY)
+
+
+def _copy_release(project, source: str, version: str) -> None:
+    """A copy of an archived version under another number (its numbers are not checked here)."""
+    folder = project / "versions" / version
+    shutil.copytree(project / "versions" / source, folder)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "version": version}), encoding="utf-8")
+
+
+def test_version_numbers_order_as_numbers_not_as_text():
+    assert Version.parse("1.10") > Version.parse("1.9") > Version.parse("1.2")
+    assert sorted(["1.10", "1.9", "1.2", "2.0", "1.0"], key=Version.parse) == ["1.0", "1.2", "1.9", "1.10", "2.0"]
+    assert str(Version.parse("1.10")) == "1.10"
+
+
+def test_releases_sort_1_10_after_1_9(project):
+    for version in ("1.9", "1.10", "1.2"):
+        _copy_release(project, "1.1", version)
+    assert [r.version for r in releases(project)] == ["1.0", "1.1", "1.2", "1.9", "1.10"]
+
+
+def test_an_archived_version_shows_no_later_release_in_its_history(project):
+    """An archive of 1.2 built beside a released 1.10 stops its evidence timeline at 1.2 (as text, '1.10' < '1.2')."""
+    _copy_release(project, "1.1", "1.10")
+    review = types.SimpleNamespace(version="1.2", date=dt.date(2026, 1, 2))
+    info = {"releases": releases(project), "archived": True}
+    history = pages._history(info, review, {"analyses": []})
+    assert [version for version, *_ in history] == ["1.0", "1.1", "1.2"]

@@ -13,6 +13,9 @@ builder.report.narrative fills them from the results.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+
+from builder.contract.review import Analysis, Review
 
 PLACEHOLDER = re.compile(r"\[\[([a-z]+:)?([a-z0-9-]+)(?:\.([a-z0-9_]+))?\]\]")
 
@@ -69,32 +72,64 @@ COUNTS = (
 )  # source-*: only the studies the source review included
 
 
-def check(text: str, review, study_ids: set[str]) -> list[str]:
+def check(text: str, review: Review, study_ids: set[str]) -> list[str]:
     """Problems with the placeholders of one text (unknown analysis, field, study...)."""
     problems = []
     analyses = {a.id: a for a in review.analyses}
     for m in PLACEHOLDER.finditer(text):
         kind, name, field = m.groups()
-        token = m.group(0)
-        if kind is None:
-            if name not in analyses:
-                problems.append(f"{token}: no analysis '{name}'")
-            elif field not in RESULT_FIELDS:
-                problems.append(f"{token}: unknown field; expected one of {', '.join(RESULT_FIELDS)}")
-        elif kind == "printed:":
-            if name not in analyses or analyses[name].reported is None:
-                problems.append(f"{token}: no analysis '{name}' with a 'reported' block")
-            elif field not in PRINTED_FIELDS or getattr(analyses[name].reported, field) is None:
-                problems.append(f"{token}: the reported block has no '{field}'")
-        elif kind == "flow:":
-            if name not in FLOW_FIELDS or field:
-                problems.append(f"{token}: expected one of flow:{', flow:'.join(FLOW_FIELDS)}")
-        elif kind == "count:":
-            if name not in COUNTS or field:
-                problems.append(f"{token}: expected one of count:{', count:'.join(COUNTS)}")
-        elif kind == "study:":
-            if name not in study_ids or field != "n":
-                problems.append(f"{token}: expected study:<study-id>.n with an existing study")
-        else:
-            problems.append(f"{token}: unknown placeholder kind '{kind}'")
+        check_one = _CHECKS.get(kind)
+        if check_one is None:
+            problems.append(f"{m.group(0)}: unknown placeholder kind '{kind}'")
+            continue
+        problem = check_one(name, field, analyses, study_ids)
+        if problem:
+            problems.append(f"{m.group(0)}: {problem}")
     return problems
+
+
+# Each kind's check: (name, field, the analyses by id, the study ids) -> the problem, or None.
+
+
+def _result(name: str, field: str | None, analyses: dict[str, Analysis], study_ids: set[str]) -> str | None:
+    if name not in analyses:
+        return f"no analysis '{name}'"
+    if field not in RESULT_FIELDS:
+        return f"unknown field; expected one of {', '.join(RESULT_FIELDS)}"
+    return None
+
+
+def _printed(name: str, field: str | None, analyses: dict[str, Analysis], study_ids: set[str]) -> str | None:
+    reported = analyses[name].reported if name in analyses else None
+    if reported is None:
+        return f"no analysis '{name}' with a 'reported' block"
+    if field not in PRINTED_FIELDS or getattr(reported, field) is None:
+        return f"the reported block has no '{field}'"
+    return None
+
+
+def _flow(name: str, field: str | None, analyses: dict[str, Analysis], study_ids: set[str]) -> str | None:
+    if name not in FLOW_FIELDS or field:
+        return f"expected one of flow:{', flow:'.join(FLOW_FIELDS)}"
+    return None
+
+
+def _count(name: str, field: str | None, analyses: dict[str, Analysis], study_ids: set[str]) -> str | None:
+    if name not in COUNTS or field:
+        return f"expected one of count:{', count:'.join(COUNTS)}"
+    return None
+
+
+def _study(name: str, field: str | None, analyses: dict[str, Analysis], study_ids: set[str]) -> str | None:
+    if name not in study_ids or field != "n":
+        return "expected study:<study-id>.n with an existing study"
+    return None
+
+
+_CHECKS: dict[str | None, Callable[[str, str | None, dict[str, Analysis], set[str]], str | None]] = {
+    None: _result,
+    "printed:": _printed,
+    "flow:": _flow,
+    "count:": _count,
+    "study:": _study,
+}

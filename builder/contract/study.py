@@ -149,52 +149,59 @@ class Group(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Group:
-        has_event = self.events is not None
+        """Dichotomous or continuous, not both; events within the total; one complete continuous summary."""
         given = [name for name in CONTINUOUS_FIELDS if getattr(self, name) is not None]
-        has_cont = bool(given)
-        if has_event and has_cont:
+        if self.events is not None and given:
             raise ValueError("give either 'events' (dichotomous) or 'mean' and 'sd' (continuous), not both")
-        if not has_event and not has_cont:
+        if self.events is None and not given:
             raise ValueError("give 'events' (dichotomous) or 'mean' and 'sd' (continuous)")
-        if has_event and self.events > self.total:
+        if self.events is not None and self.events > self.total:
             raise ValueError(f"events ({self.events}) cannot exceed total ({self.total})")
-        if not has_cont:
-            return self
         form = self.reported_form
-        allowed = {
-            "mean-sd": {"mean", "sd"},
-            "mean-se": {"mean", "se"},
-            "ci": {"mean", "ci_low", "ci_high", "ci_level"},
-            "median": {"median", "q1", "q3", "minimum", "maximum"},
-        }[form]
-        extra = [name for name in given if name not in allowed]
-        if extra:
-            raise ValueError(
-                f"give one summary of a continuous group: mean and sd, mean and se, a confidence "
-                f"interval (ci_low, ci_high), or the median with q1 and q3 and/or minimum and maximum; "
-                f"{', '.join(extra)} cannot go with {' and '.join(n for n in given if n in allowed)}"
-            )
-        if form == "mean-sd" and (self.mean is None or self.sd is None):
-            raise ValueError("a continuous group needs both 'mean' and 'sd'")
-        if form == "mean-se" and self.mean is None:
-            raise ValueError("a standard error needs the 'mean' it belongs to")
-        if form == "ci" and (self.ci_low is None or self.ci_high is None):
-            raise ValueError("a confidence interval needs both 'ci_low' and 'ci_high'")
-        if form == "median":
-            quartiles = (self.q1 is not None, self.q3 is not None)
-            extremes = (self.minimum is not None, self.maximum is not None)
-            if (
-                any(quartiles)
-                and not all(quartiles)
-                or any(extremes)
-                and not all(extremes)
-                or not (all(quartiles) or all(extremes))
-            ):
-                raise ValueError(
-                    "a median needs both quartiles ('q1' and 'q3'), both extremes ('minimum' and "
-                    "'maximum'), or all four"
-                )
+        if form is not None:
+            _one_summary(given, SUMMARY_FIELDS[form])
+            _summary_complete(self, form)
         return self
+
+
+SUMMARY_FIELDS = {  # the fields of each way a continuous group can be reported (Group.reported_form)
+    "mean-sd": {"mean", "sd"},
+    "mean-se": {"mean", "se"},
+    "ci": {"mean", "ci_low", "ci_high", "ci_level"},
+    "median": {"median", "q1", "q3", "minimum", "maximum"},
+}
+
+
+def _one_summary(given: list[str], allowed: set[str]) -> None:
+    extra = [name for name in given if name not in allowed]
+    if extra:
+        raise ValueError(
+            f"give one summary of a continuous group: mean and sd, mean and se, a confidence "
+            f"interval (ci_low, ci_high), or the median with q1 and q3 and/or minimum and maximum; "
+            f"{', '.join(extra)} cannot go with {' and '.join(n for n in given if n in allowed)}"
+        )
+
+
+def _summary_complete(group: Group, form: str) -> None:
+    if form == "mean-sd" and (group.mean is None or group.sd is None):
+        raise ValueError("a continuous group needs both 'mean' and 'sd'")
+    if form == "mean-se" and group.mean is None:
+        raise ValueError("a standard error needs the 'mean' it belongs to")
+    if form == "ci" and (group.ci_low is None or group.ci_high is None):
+        raise ValueError("a confidence interval needs both 'ci_low' and 'ci_high'")
+    if form == "median" and not _median_spread_complete(group):
+        raise ValueError(
+            "a median needs both quartiles ('q1' and 'q3'), both extremes ('minimum' and 'maximum'), or all four"
+        )
+
+
+def _median_spread_complete(group: Group) -> bool:
+    """Both quartiles, both extremes, or all four; never one of a pair alone."""
+    quartiles = (group.q1 is not None, group.q3 is not None)
+    extremes = (group.minimum is not None, group.maximum is not None)
+    if any(quartiles) and not all(quartiles) or any(extremes) and not all(extremes):
+        return False
+    return all(quartiles) or all(extremes)
 
 
 CONTINUOUS_FIELDS = ("mean", "sd", "se", "ci_low", "ci_high", "ci_level", "median", "q1", "q3", "minimum", "maximum")

@@ -136,9 +136,10 @@ def _number(name: str, value) -> float:
 def _sample_size(n, minimum: int, why: str) -> int:
     if isinstance(n, bool) or not isinstance(n, numbers.Real):
         raise ValueError(f"the sample size n must be a whole number, not {n!r}")
-    if not math.isfinite(n) or n != int(n):
+    value = float(n)
+    if not math.isfinite(value) or not value.is_integer():
         raise ValueError(f"the sample size n must be a whole number, not {n}")
-    n = int(n)
+    n = int(value)
     if n < 1:
         raise ValueError(f"the sample size n must be at least 1, not {n}")
     if n < minimum:

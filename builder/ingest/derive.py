@@ -13,18 +13,28 @@ units with D-dimer units, say, which no factor converts).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 from builder.contract import Review, Study
 from builder.contract.study import Dataset, Group
 from builder.errors import Problem
 from builder.ingest import conversions
 from builder.ingest.select import select
-from builder.ingest.yamlio import Located
+from builder.ingest.yamlio import Located, Path_
 
 SIDES = ("experimental", "control")
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.6g}"
+def _fmt(x: float | None) -> str:
+    return "?" if x is None else f"{x:.6g}"
+
+
+def _given(value: float | None) -> float:
+    """A value the group's reported form requires; Group's validation has made sure it is there."""
+    if value is None:
+        raise ValueError("a value of the reported summary is missing")
+    return value
 
 
 def _as_reported(g: Group, unit: str | None) -> str:
@@ -51,77 +61,52 @@ def _summary(g: Group) -> conversions.Converted | None:
     """The mean and SD estimated from the group's reported summary; None when it gave them."""
     form = g.reported_form
     if form == "mean-se":
-        return conversions.sd_from_se(g.se, g.total)
+        return conversions.sd_from_se(_given(g.se), g.total)
     if form == "ci":
-        return conversions.sd_from_ci(g.ci_low, g.ci_high, g.total, g.ci_level or 0.95)
-    if form == "median":
-        if g.q1 is not None and g.minimum is not None:
-            return conversions.mean_sd_from_five_numbers(g.minimum, g.q1, g.median, g.q3, g.maximum, g.total)
-        if g.q1 is not None:
-            return conversions.mean_sd_from_median_iqr(g.median, g.q1, g.q3, g.total)
-        return conversions.mean_sd_from_median_range(g.median, g.minimum, g.maximum, g.total)
-    return None
+        return conversions.sd_from_ci(_given(g.ci_low), _given(g.ci_high), g.total, g.ci_level or 0.95)
+    if form != "median":
+        return None
+    median = _given(g.median)
+    if g.q1 is not None and g.minimum is not None:
+        return conversions.mean_sd_from_five_numbers(g.minimum, g.q1, median, _given(g.q3), _given(g.maximum), g.total)
+    if g.q1 is not None:
+        return conversions.mean_sd_from_median_iqr(median, g.q1, _given(g.q3), g.total)
+    return conversions.mean_sd_from_median_range(median, _given(g.minimum), _given(g.maximum), g.total)
 
 
 def _group_field(g: Group) -> str:
     """The field of a group a conversion error points at."""
-    return {"mean-se": "se", "ci": "ci_low", "median": "median"}.get(g.reported_form, "mean")
+    return {"mean-se": "se", "ci": "ci_low", "median": "median"}.get(g.reported_form or "", "mean")
 
 
-def _derive_dataset(ds: Dataset, target: str | None, analyte: str, where, problems: list[Problem]) -> Dataset:
-    """`where(path, field_text, message, value)` records a problem at a path below the dataset."""
-    new_groups, notes, kinds = {}, [], []
+Where = Callable[[Path_, str, str, "str | None"], None]  # (path below the dataset, field text, message, value)
+
+
+@dataclass
+class _Derived:
+    """One group as mean and SD in the outcome's unit: the new group (None if unchanged), the unit, and the
+    notes and kinds of conversion for the dataset's provenance."""
+
+    group: Group | None
+    unit: str | None
+    notes: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+
+def _derive_dataset(ds: Dataset, target: str | None, analyte: str, where: Where) -> Dataset:
+    """The dataset with both groups as mean and SD in `target`; itself when nothing changes or a problem is
+    recorded through `where`."""
+    new_groups: dict[str, Group] = {}
+    notes: list[str] = []
+    kinds: list[str] = []
     unit = ds.unit
     for side in SIDES:
-        g = getattr(ds, side)
-        try:
-            converted = _summary(g)
-        except ValueError as exc:
-            where((side, _group_field(g)), f"{side}.{_group_field(g)}", str(exc), None)
+        derived = _derive_group(ds, side, target, analyte, where)
+        if derived is None:
             return ds
-        mean, sd = g.mean, g.sd
-        if converted is not None:
-            mean = g.mean if g.mean is not None else converted.mean
-            sd = converted.sd
-            note = converted.note
-            if g.mean is not None and converted.mean is not None and converted.mean != g.mean:
-                note += f" (the reported mean {_fmt(g.mean)} is used instead)"
-            notes.append(f"{side}: {note}")
-            kinds.append(converted.method)
-        if target and ds.unit != target:
-            try:
-                cm = conversions.convert_unit(mean, ds.unit, target, analyte)
-                cs = conversions.convert_unit(sd, ds.unit, target, analyte)
-            except ValueError as exc:
-                where(
-                    ("unit",),
-                    "unit",
-                    f"the outcome is analysed in {target} and this value cannot be converted to it: {exc}",
-                    repr(ds.unit),
-                )
-                return ds
-            mean, sd, unit = cm.value, cs.value, cm.unit
-            if side == SIDES[0]:
-                notes.append(f"unit: {cm.note}")
-                if cm.method:
-                    kinds.append("unit")
-        if converted is not None or (mean, sd) != (g.mean, g.sd) or unit != ds.unit:
-            new_groups[side] = g.model_copy(
-                update={
-                    "mean": mean,
-                    "sd": sd,
-                    "se": None,
-                    "ci_low": None,
-                    "ci_high": None,
-                    "ci_level": None,
-                    "median": None,
-                    "q1": None,
-                    "q3": None,
-                    "minimum": None,
-                    "maximum": None,
-                    "as_reported": g.as_reported or _as_reported(g, ds.unit),
-                }
-            )
+        if derived.group is not None:
+            new_groups[side] = derived.group
+        unit, notes, kinds = derived.unit, notes + derived.notes, kinds + derived.kinds
     if not new_groups and unit == ds.unit:
         return ds
     provenance = ds.provenance
@@ -131,6 +116,58 @@ def _derive_dataset(ds: Dataset, target: str | None, analyte: str, where, proble
         # the provenance has one kind: a summary conversion says more about the number than a change of scale
         update["conversion"] = provenance.conversion or next((k for k in kinds if k != "unit"), kinds[0])
     return ds.model_copy(update={**new_groups, "unit": unit, "provenance": provenance.model_copy(update=update)})
+
+
+def _derive_group(ds: Dataset, side: str, target: str | None, analyte: str, where: Where) -> _Derived | None:
+    """One side of the dataset: its summary converted to a mean and SD, then its unit to `target`; None when
+    either cannot be done (the problem is recorded)."""
+    g: Group = getattr(ds, side)
+    try:
+        converted = _summary(g)
+    except ValueError as exc:
+        where((side, _group_field(g)), f"{side}.{_group_field(g)}", str(exc), None)
+        return None
+    out = _Derived(None, ds.unit)
+    mean, sd = g.mean, g.sd
+    if converted is not None:
+        mean = g.mean if g.mean is not None else converted.mean
+        sd = converted.sd
+        note = converted.note
+        if g.mean is not None and converted.mean is not None and converted.mean != g.mean:
+            note += f" (the reported mean {_fmt(g.mean)} is used instead)"
+        out.notes.append(f"{side}: {note}")
+        out.kinds.append(converted.method)
+    if target and ds.unit != target:
+        try:
+            cm = conversions.convert_unit(_given(mean), _given_unit(ds.unit), target, analyte)
+            cs = conversions.convert_unit(_given(sd), _given_unit(ds.unit), target, analyte)
+        except ValueError as exc:
+            message = f"the outcome is analysed in {target} and this value cannot be converted to it: {exc}"
+            where(("unit",), "unit", message, repr(ds.unit))
+            return None
+        mean, sd, out.unit = cm.value, cs.value, cm.unit
+        if side == SIDES[0]:
+            out.notes.append(f"unit: {cm.note}")
+            if cm.method:
+                out.kinds.append("unit")
+    if converted is not None or (mean, sd) != (g.mean, g.sd) or out.unit != ds.unit:
+        out.group = _as_mean_sd(g, mean, sd, ds.unit)
+    return out
+
+
+def _given_unit(unit: str | None) -> str:
+    """The unit of continuous data; Dataset's validation has made sure there is one."""
+    if unit is None:
+        raise ValueError("continuous data needs a 'unit'")
+    return unit
+
+
+def _as_mean_sd(g: Group, mean: float | None, sd: float | None, unit: str | None) -> Group:
+    """The group given by its mean and SD alone, keeping what was printed."""
+    reported_only = ("se", "ci_low", "ci_high", "ci_level", "median", "q1", "q3", "minimum", "maximum")
+    update: dict[str, object] = {"mean": mean, "sd": sd, **dict.fromkeys(reported_only)}
+    update["as_reported"] = g.as_reported or _as_reported(g, unit)
+    return g.model_copy(update=update)
 
 
 def derive(review: Review, studies: dict[str, tuple[Study, Located, str]]) -> tuple[dict[str, Study], list[Problem]]:
@@ -154,7 +191,7 @@ def derive(review: Review, studies: dict[str, tuple[Study, Located, str]]) -> tu
                         Problem(file, located.line_of(base + path), ".".join(base) + "." + field, message, value)
                     )
 
-                derived = _derive_dataset(ds, outcome.unit, outcome.analyte or outcome.id, where, problems)
+                derived = _derive_dataset(ds, outcome.unit, outcome.analyte or outcome.id, where)
                 if derived is not ds:
                     new[name] = derived
             if new:
@@ -171,7 +208,7 @@ def check_units(review: Review, studies: dict[str, Study], located: dict[str, tu
         if outcome.type != "continuous":
             continue
         chosen, _ = select(spec, studies)
-        units = {}
+        units: dict[str | None, tuple[Study, str]] = {}
         for study, name, ds in chosen:
             units.setdefault(ds.unit, (study, name))
         if len(units) < 2:

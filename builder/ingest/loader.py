@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
+from builder.caching.outputs import Stored
 from builder.caching.store import Store
-from builder.caching.store import key as cache_key
 from builder.contract import Review, Study
 from builder.errors import DataError, Problem
 from builder.ingest.yamlio import Located, load_yaml
@@ -64,7 +65,7 @@ def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     return current
 
 
-def _describe_expected(error: dict) -> str:
+def _describe_expected(error: ErrorDetails) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "missing":
@@ -119,32 +120,35 @@ class _StoredLines:
     a valid file's lines are rarely needed, and reading them was a third of loading a cached study."""
 
     def __init__(self, store: Store, k: str):
-        self._store, self._k, self._located = store, k, None
+        self._store, self._k = store, k
+        self._located: Located | None = None
         store.keep("lines", k)
 
     def line_of(self, path) -> int | None:
         if self._located is None:
-            self._located = self._store.get("lines", self._k) or Located(None, {})
+            found = self._store.get("lines", self._k)
+            self._located = found if isinstance(found, Located) else Located(None, {})
         return self._located.line_of(path)
 
 
 def _load_study(path: Path, root: Path, file: str, store: Store | None):
     """(located, study, problems, content key) of one study file; a valid file is parsed once per content
-    (see cache)."""
+    (see builder.caching.store)."""
     try:
-        k = cache_key("study", file, path.read_bytes())
+        entry = Stored("studies", {"file": file, "content": path.read_bytes()})
+        k = entry.key
     except OSError:
-        k = None
-    hit = store.get("studies", k) if store is not None and k else None
-    if hit is not None:
+        entry, k = None, None
+    hit = entry.get(store) if entry is not None else None
+    if hit is not None and store is not None and k is not None:
         return _StoredLines(store, k), hit, [], k
     located, problems = load_yaml(path, root)
     if located is None:
         return None, None, problems, k
     study, found = _validate(located, Study, file)
-    if study is not None and not problems and not found and k and store is not None:
-        store.put("studies", k, study)
-        store.put("lines", k, Located(None, located.lines))
+    if study is not None and not problems and not found and entry is not None and store is not None and k:
+        entry.put(store, study)
+        store.put("lines", k, Located(None, located.lines))  # under the same key: made from the same file
     return located, study, problems + found, k
 
 
@@ -155,37 +159,67 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
     rebuild parses only the files that changed; the checks across files always run."""
     data_dir = Path(data_dir)
     root = data_dir.parent
-    problems: list[Problem] = []
     review_path = data_dir / "review.yaml"
     study_paths = sorted((data_dir / "studies").glob("*.yaml"))
-    strays = sorted(p for p in (data_dir / "studies").glob("*") if p.suffix in (".yml", ".YAML", ".json"))
-    for stray in strays:
-        problems.append(
-            Problem(
-                stray.relative_to(root).as_posix(),
-                None,
-                "",
-                "study files must end in '.yaml'; this file would be ignored",
-            )
-        )
+    problems = _strays(data_dir, root)
+    review, review_loc, found = _load_review(review_path, root)
+    problems += found
+    studies, sources, found = _load_studies(study_paths, root, store)
+    problems += found
+    if not study_paths:
+        problems.append(Problem(_rel(data_dir / "studies", root), None, "", "no study files found"))
 
-    review = None
-    review_loc = None
-    if not review_path.exists():
-        problems.append(Problem(review_path.relative_to(root).as_posix(), None, "", "file not found"))
-    else:
-        review_loc, found = load_yaml(review_path, root)
-        problems += found
-        if review_loc is not None:
-            review, found = _validate(review_loc, Review, _rel(review_path, root))
+    derived: dict[str, Study] = {}
+    if review is not None and review_loc is not None:
+        from builder.ingest.validate import cross_check  # local import: validate depends on loader's types
+
+        today = today or dt.date.today()
+        problems += cross_check(
+            review, review_loc, _rel(review_path, root), studies, today, {p.stem for p in study_paths}
+        )
+        if not problems:
+            derived, found = _derived(review, studies)
             problems += found
 
+    if problems or review is None:
+        raise DataError(problems)
+    ordered = {sid: derived[sid] for sid in sorted(studies)}
+    return ReviewData(
+        review, ordered, data_hash([review_path, *study_paths], root), {sid: sources[sid] for sid in ordered}
+    )
+
+
+def _strays(data_dir: Path, root: Path) -> list[Problem]:
+    """A problem for each file in data/studies that looks like a study but would be ignored."""
+    strays = sorted(p for p in (data_dir / "studies").glob("*") if p.suffix in (".yml", ".YAML", ".json"))
+    message = "study files must end in '.yaml'; this file would be ignored"
+    return [Problem(stray.relative_to(root).as_posix(), None, "", message) for stray in strays]
+
+
+def _load_review(path: Path, root: Path) -> tuple[Review | None, Located | None, list[Problem]]:
+    """The review file, validated, with its lines; None where it is missing or invalid."""
+    if not path.exists():
+        return None, None, [Problem(path.relative_to(root).as_posix(), None, "", "file not found")]
+    located, problems = load_yaml(path, root)
+    if located is None:
+        return None, None, problems
+    review, found = _validate(located, Review, _rel(path, root))
+    return review, located, problems + found
+
+
+def _load_studies(
+    paths: list[Path], root: Path, store: Store | None
+) -> tuple[dict[str, tuple[Study, Located, str]], dict[str, str], list[Problem]]:
+    """Every valid study by id, with its lines and file; each file's content key; the problems found."""
+    problems: list[Problem] = []
     studies: dict[str, tuple[Study, Located, str]] = {}
     sources: dict[str, str] = {}
-    for path in study_paths:
+    for path in paths:
         file = _rel(path, root)
-        located, study, found, sources[path.stem] = _load_study(path, root, file, store)
+        located, study, found, source = _load_study(path, root, file, store)
         problems += found
+        if source is not None:  # None only when the file cannot be read, which is a problem above
+            sources[path.stem] = source
         if study is None:
             continue
         if study.id != path.stem:
@@ -210,38 +244,17 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
             )
             continue
         studies[study.id] = (study, located, file)
+    return studies, sources, problems
 
-    if not study_paths:
-        problems.append(Problem(_rel(data_dir / "studies", root), None, "", "no study files found"))
 
-    if review is not None:
-        from builder.ingest.validate import cross_check  # local import: validate depends on loader's types
+def _derived(review: Review, studies: dict[str, tuple[Study, Located, str]]) -> tuple[dict[str, Study], list[Problem]]:
+    """Continuous values as reported -> mean and SD in the outcome's unit; then no analysis may mix units."""
+    from builder.ingest.derive import check_units, derive
 
-        problems += cross_check(
-            review,
-            review_loc,
-            _rel(review_path, root),
-            studies,
-            today or dt.date.today(),
-            {p.stem for p in study_paths},
-        )
-
-    derived: dict[str, Study] = {}
-    if review is not None and not problems:
-        # continuous values as reported -> mean and SD in the outcome's unit; no analysis may mix units
-        from builder.ingest.derive import check_units, derive
-
-        derived, found = derive(review, studies)
-        problems += found
-        if not found:
-            problems += check_units(review, derived, {sid: (loc, file) for sid, (_, loc, file) in studies.items()})
-
-    if problems:
-        raise DataError(problems)
-    ordered = {sid: derived[sid] for sid in sorted(studies)}
-    return ReviewData(
-        review, ordered, data_hash([review_path, *study_paths], root), {sid: sources[sid] for sid in ordered}
-    )
+    derived, problems = derive(review, studies)
+    if not problems:
+        problems = check_units(review, derived, {sid: (loc, file) for sid, (_, loc, file) in studies.items()})
+    return derived, problems
 
 
 def _rel(path: Path, root: Path) -> str:

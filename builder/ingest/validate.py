@@ -1,13 +1,64 @@
-"""Checks that span files: references between the review and the studies, units, dates."""
+"""Checks that span files: references between the review and the studies, dates, counts, placeholders.
+
+`cross_check` runs a list of named checks in order. Each check has one job and reports through a `_Checker`,
+which knows the files and turns a path into a line and a dotted field. The order of the lists is the order of
+the problems the author sees, so add a check where its problems belong.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
 
 from builder.contract import Review, Study
 from builder.contract.measures import measures_for
+from builder.contract.placeholders import check as check_placeholders
+from builder.contract.review import Analysis, Finding, Outcome
+from builder.contract.study import Arm, Dataset, Group
 from builder.errors import Problem
-from builder.ingest.yamlio import Located
+from builder.ingest.yamlio import Located, Path_
+
+
+@dataclass
+class _Checker:
+    """What every check needs: the review, the studies, and a place to put problems."""
+
+    review: Review
+    review_loc: Located
+    review_file: str
+    studies: dict[str, tuple[Study, Located, str]]
+    today: dt.date
+    files: Collection[str]
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def outcome_ids(self) -> list[str]:
+        return [o.id for o in self.review.outcomes]
+
+    @property
+    def outcomes(self) -> dict[str, Outcome]:
+        return {o.id: o for o in self.review.outcomes}
+
+    def is_study(self, sid: str) -> bool:
+        """A study file exists with this id (valid or not: an invalid one has reported its own problems)."""
+        return sid in self.studies or sid in self.files
+
+    def at_review(self, path: Path_, message: str, value: object = None) -> None:
+        self.problems.append(
+            Problem(
+                self.review_file,
+                self.review_loc.line_of(path),
+                _dotted(path),
+                message,
+                None if value is None else repr(value),
+            )
+        )
+
+    def at_study(self, file: str, located: Located, path: Path_, message: str, value: object = None) -> None:
+        self.problems.append(
+            Problem(file, located.line_of(path), _dotted(path), message, None if value is None else repr(value))
+        )
 
 
 def cross_check(
@@ -16,218 +67,255 @@ def cross_check(
     review_file: str,
     studies: dict[str, tuple[Study, Located, str]],
     today: dt.date,
-    files: set[str] = frozenset(),
+    files: Collection[str] = frozenset(),
 ) -> list[Problem]:
     """`files` holds the names of all study files, valid or not: a reference to a file that exists but failed
     validation is not reported again (its own problems already are)."""
-    problems: list[Problem] = []
+    checker = _Checker(review, review_loc, review_file, studies, today, files)
+    for review_check in REVIEW_CHECKS:
+        review_check(checker)
+    for study, located, file in studies.values():
+        for study_check in STUDY_CHECKS:
+            study_check(checker, study, located, file)
+    return checker.problems
 
-    def at_review(path: tuple, message: str, value=None):
-        problems.append(
-            Problem(
-                review_file, review_loc.line_of(path), _dotted(path), message, None if value is None else repr(value)
-            )
-        )
 
-    for path, day in ((("date",), review.date), (("living", "last_search"), review.living.last_search)):
-        if day > today:
-            at_review(path, f"date is in the future (today is {today.isoformat()})", day.isoformat())
+# --- the review file ---------------------------------------------------------------------------------------
 
-    flow = review.flow
-    included = len(files or studies)
+
+def _dates_not_in_future(c: _Checker) -> None:
+    for path, day in ((("date",), c.review.date), (("living", "last_search"), c.review.living.last_search)):
+        if day > c.today:
+            c.at_review(path, f"date is in the future (today is {c.today.isoformat()})", day.isoformat())
+
+
+def _flow_counts_add_up(c: _Checker) -> None:
+    flow = c.review.flow
+    included = len(c.files or c.studies)
     expected = flow.full_texts_assessed - flow.full_texts_excluded - flow.unaccounted + flow.other_methods
     if expected != included:
-        at_review(
+        c.at_review(
             ("flow", "unaccounted"),
             f"{flow.full_texts_assessed} full texts assessed − {flow.full_texts_excluded} excluded − "
             f"{flow.unaccounted} unaccounted + {flow.other_methods} found by other methods = {expected}, "
             f"but data/studies holds {included} studies; correct the counts, or record the difference "
             "in flow.unaccounted or flow.other_methods with a note",
         )
-    for j, sid in enumerate(flow.previous_version_studies):
-        if sid not in studies and sid not in files:
-            at_review(("flow", "previous_version_studies", j), "no study file with this id", sid)
 
-    outcome_ids = [o.id for o in review.outcomes]
+
+def _previous_version_studies_exist(c: _Checker) -> None:
+    for j, sid in enumerate(c.review.flow.previous_version_studies):
+        if not c.is_study(sid):
+            c.at_review(("flow", "previous_version_studies", j), "no study file with this id", sid)
+
+
+def _outcome_ids_unique(c: _Checker) -> None:
+    outcome_ids = c.outcome_ids
     for i, oid in enumerate(outcome_ids):
         if outcome_ids.index(oid) != i:
-            at_review(("outcomes", i, "id"), "duplicate outcome id", oid)
-    outcomes = {o.id: o for o in review.outcomes}
+            c.at_review(("outcomes", i, "id"), "duplicate outcome id", oid)
 
+
+def _analyses_consistent(c: _Checker) -> None:
+    """Per analysis, in order: a unique id, a known outcome, a measure of its type, known studies."""
     seen: set[str] = set()
-    for i, analysis in enumerate(review.analyses):
+    for i, analysis in enumerate(c.review.analyses):
         if analysis.id in seen:
-            at_review(("analyses", i, "id"), "duplicate analysis id", analysis.id)
+            c.at_review(("analyses", i, "id"), "duplicate analysis id", analysis.id)
         seen.add(analysis.id)
-        outcome = outcomes.get(analysis.outcome)
-        if outcome is None:
-            at_review(("analyses", i, "outcome"), f"no such outcome; expected one of {outcome_ids}", analysis.outcome)
-            continue
-        wanted = measures_for(outcome.type)
-        if analysis.measure not in wanted:
-            at_review(
-                ("analyses", i, "measure"), f"a {outcome.type} outcome takes one of {sorted(wanted)}", analysis.measure
-            )
-        for key in ("studies", "exclude"):
-            for j, sid in enumerate(getattr(analysis, key) or []):
-                if sid not in studies and sid not in files:
-                    at_review(("analyses", i, key, j), "no study file with this id", sid)
+        if _analysis_outcome_known(c, i, analysis):
+            _analysis_measure_fits(c, i, analysis)
+            _analysis_studies_exist(c, i, analysis)
 
-    analysis_ids = {a.id: a for a in review.analyses}
-    for i, c in enumerate(review.certainty):
-        if c.outcome not in outcomes:
-            at_review(("certainty", i, "outcome"), f"no such outcome; expected one of {outcome_ids}", c.outcome)
-        target = analysis_ids.get(c.analysis)
+
+def _analysis_outcome_known(c: _Checker, i: int, analysis: Analysis) -> bool:
+    if analysis.outcome in c.outcomes:
+        return True
+    c.at_review(("analyses", i, "outcome"), f"no such outcome; expected one of {c.outcome_ids}", analysis.outcome)
+    return False
+
+
+def _analysis_measure_fits(c: _Checker, i: int, analysis: Analysis) -> None:
+    outcome = c.outcomes[analysis.outcome]
+    wanted = measures_for(outcome.type)
+    if analysis.measure not in wanted:
+        c.at_review(
+            ("analyses", i, "measure"), f"a {outcome.type} outcome takes one of {sorted(wanted)}", analysis.measure
+        )
+
+
+def _analysis_studies_exist(c: _Checker, i: int, analysis: Analysis) -> None:
+    for key in ("studies", "exclude"):
+        for j, sid in enumerate(getattr(analysis, key) or []):
+            if not c.is_study(sid):
+                c.at_review(("analyses", i, key, j), "no study file with this id", sid)
+
+
+def _certainty_references_exist(c: _Checker) -> None:
+    outcome_ids = c.outcome_ids
+    analyses = {a.id: a for a in c.review.analyses}
+    for i, rating in enumerate(c.review.certainty):
+        if rating.outcome not in outcome_ids:
+            c.at_review(("certainty", i, "outcome"), f"no such outcome; expected one of {outcome_ids}", rating.outcome)
+        target = analyses.get(rating.analysis)
         if target is None:
-            at_review(("certainty", i, "analysis"), "no such analysis", c.analysis)
-        elif target.outcome != c.outcome:
-            at_review(
-                ("certainty", i, "analysis"), f"this analysis is of '{target.outcome}', not '{c.outcome}'", c.analysis
+            c.at_review(("certainty", i, "analysis"), "no such analysis", rating.analysis)
+        elif target.outcome != rating.outcome:
+            c.at_review(
+                ("certainty", i, "analysis"),
+                f"this analysis is of '{target.outcome}', not '{rating.outcome}'",
+                rating.analysis,
             )
 
-    from builder.contract.placeholders import check as check_placeholders
 
+def _audit_references_exist(c: _Checker) -> None:
+    analysis_ids = {a.id for a in c.review.analyses}
+    for i, finding in enumerate(c.review.narrative.audit):
+        for j, ref in enumerate(finding.studies):
+            if ref not in c.files and ref not in c.studies:
+                c.at_review(("narrative", "audit", i, "studies", j), "no such study", ref)
+        for j, ref in enumerate(finding.analyses):
+            if ref not in analysis_ids and ref not in c.studies:
+                c.at_review(("narrative", "audit", i, "analyses", j), "no such analysis", ref)
+
+
+def _placeholders_resolve(c: _Checker) -> None:
+    known_studies = set(c.studies) | set(c.files)
+    for path, text in _prose(c.review):
+        for message in check_placeholders(text, c.review, known_studies):
+            c.at_review(path, message)
+
+
+def _prose(review: Review) -> Iterator[tuple[Path_, str]]:
+    """Every text of the review that may hold placeholders, with its path, in the order of the file."""
     narrative = review.narrative
-    texts = [
-        (("narrative", key, i), t)
-        for key in ("background", "summary", "limitations")
-        for i, t in enumerate(getattr(narrative, key))
-    ]
+    for key in ("background", "summary", "limitations"):
+        for i, text in enumerate(getattr(narrative, key)):
+            yield ("narrative", key, i), text
     if narrative.audit_intro:
-        texts.append((("narrative", "audit_intro"), narrative.audit_intro))
+        yield ("narrative", "audit_intro"), narrative.audit_intro
     if review.flow.unaccounted_note:
-        texts.append((("flow", "unaccounted_note"), review.flow.unaccounted_note))
+        yield ("flow", "unaccounted_note"), review.flow.unaccounted_note
     if review.flow.other_methods_note:
-        texts.append((("flow", "other_methods_note"), review.flow.other_methods_note))
+        yield ("flow", "other_methods_note"), review.flow.other_methods_note
     for i, finding in enumerate(narrative.audit):
-        texts.append((("narrative", "audit", i, "finding"), finding.finding))
-        if finding.consequence:
-            texts.append((("narrative", "audit", i, "consequence"), finding.consequence))
-        for key in ("studies", "analyses"):
-            known = files if key == "studies" else {a.id for a in review.analyses}
-            for j, ref in enumerate(getattr(finding, key)):
-                if ref not in known and ref not in studies:
-                    at_review(
-                        ("narrative", "audit", i, key, j),
-                        "no such study" if key == "studies" else "no such analysis",
-                        ref,
-                    )
-    for path, text in texts:
-        for message in check_placeholders(text, review, set(studies) | set(files)):
-            at_review(path, message)
-
-    for study, located, file in studies.values():
-        arms = {a.id: a for a in study.arms}
-        arm_ids = [a.id for a in study.arms]
-        for j, arm in enumerate(study.arms):
-            if arm_ids.index(arm.id) != j:
-                problems.append(
-                    Problem(file, located.line_of(("arms", j, "id")), f"arms[{j}].id", "duplicate arm id", repr(arm.id))
-                )
-            if arm.kind == "combined":
-                parts = [arms.get(a) for a in arm.combines]
-                if len(arm.combines) < 2 or None in parts or any(p.kind != "allocated" for p in parts):
-                    problems.append(
-                        Problem(
-                            file,
-                            located.line_of(("arms", j, "combines")),
-                            f"arms[{j}].combines",
-                            "a combined arm lists two or more allocated arms of this study",
-                            repr(arm.combines),
-                        )
-                    )
-                elif sum(p.n for p in parts) != arm.n:
-                    problems.append(
-                        Problem(
-                            file,
-                            located.line_of(("arms", j, "n")),
-                            f"arms[{j}].n",
-                            f"a combined arm has the participants of its arms ({sum(p.n for p in parts)})",
-                            repr(arm.n),
-                        )
-                    )
-            elif arm.combines:
-                problems.append(
-                    Problem(
-                        file,
-                        located.line_of(("arms", j, "combines")),
-                        f"arms[{j}].combines",
-                        "only an arm of kind 'combined' lists the arms it combines",
-                    )
-                )
-        for oid, datasets in study.outcomes.items():
-            outcome = outcomes.get(oid)
-            if outcome is None:
-                problems.append(
-                    Problem(
-                        file,
-                        located.line_of(("outcomes", oid)),
-                        f"outcomes.{oid}",
-                        f"no such outcome in review.yaml; expected one of {outcome_ids}",
-                    )
-                )
-                continue
-            for name, ds in datasets.items():
-                base = ("outcomes", oid, name)
-                if ds.status != "available":
-                    continue
-                for side in ("experimental", "control"):
-                    group = getattr(ds, side)
-                    path = base + (side,)
-                    field = ".".join(map(str, path))
-                    arm = arms.get(group.arm)
-                    if arm is None:
-                        problems.append(
-                            Problem(
-                                file,
-                                located.line_of(path + ("arm",)),
-                                field + ".arm",
-                                f"not an arm of this study; expected one of {list(arms)}",
-                                repr(group.arm),
-                            )
-                        )
-                    elif group.total > arm.n:
-                        problems.append(
-                            Problem(
-                                file,
-                                located.line_of(path + ("total",)),
-                                field + ".total",
-                                f"more participants than arm '{arm.id}' has ({arm.n})",
-                                repr(group.total),
-                            )
-                        )
-                    if outcome.type == "dichotomous" and group.events is None:
-                        problems.append(
-                            Problem(
-                                file,
-                                located.line_of(path),
-                                field,
-                                f"outcome '{oid}' is dichotomous: expected 'events' and 'total'",
-                            )
-                        )
-                    if outcome.type == "continuous" and group.reported_form is None:
-                        problems.append(
-                            Problem(
-                                file,
-                                located.line_of(path),
-                                field,
-                                f"outcome '{oid}' is continuous: expected 'mean', 'sd' and 'total'",
-                            )
-                        )
-                if ds.design == "pre-post" and ds.experimental.arm != ds.control.arm:
-                    problems.append(
-                        Problem(
-                            file,
-                            located.line_of(base + ("design",)),
-                            ".".join(base) + ".design",
-                            "pre-post data compares one arm with itself: experimental.arm and "
-                            "control.arm must be the same arm",
-                        )
-                    )
-    return problems
+        yield from _finding_prose(i, finding)
 
 
-def _dotted(path: tuple) -> str:
+def _finding_prose(i: int, finding: Finding) -> Iterator[tuple[Path_, str]]:
+    yield ("narrative", "audit", i, "finding"), finding.finding
+    if finding.consequence:
+        yield ("narrative", "audit", i, "consequence"), finding.consequence
+
+
+REVIEW_CHECKS: tuple[Callable[[_Checker], None], ...] = (
+    _dates_not_in_future,
+    _flow_counts_add_up,
+    _previous_version_studies_exist,
+    _outcome_ids_unique,
+    _analyses_consistent,
+    _certainty_references_exist,
+    _audit_references_exist,
+    _placeholders_resolve,
+)
+
+
+# --- each study file ---------------------------------------------------------------------------------------
+
+
+def _arms_consistent(c: _Checker, study: Study, located: Located, file: str) -> None:
+    """Per arm, in order: a unique id, and a combined arm made of this study's allocated arms."""
+    arms = {a.id: a for a in study.arms}
+    arm_ids = [a.id for a in study.arms]
+    for j, arm in enumerate(study.arms):
+        if arm_ids.index(arm.id) != j:
+            c.at_study(file, located, ("arms", j, "id"), "duplicate arm id", arm.id)
+        _arm_combines_fit(c, located, file, j, arm, arms)
+
+
+def _arm_combines_fit(c: _Checker, located: Located, file: str, j: int, arm: Arm, arms: dict[str, Arm]) -> None:
+    if arm.kind != "combined":
+        if arm.combines:
+            c.at_study(
+                file, located, ("arms", j, "combines"), "only an arm of kind 'combined' lists the arms it combines"
+            )
+        return
+    parts = [arms[a] for a in arm.combines if a in arms]
+    if len(arm.combines) < 2 or len(parts) < len(arm.combines) or any(p.kind != "allocated" for p in parts):
+        c.at_study(
+            file,
+            located,
+            ("arms", j, "combines"),
+            "a combined arm lists two or more allocated arms of this study",
+            arm.combines,
+        )
+    elif sum(p.n for p in parts) != arm.n:
+        c.at_study(
+            file,
+            located,
+            ("arms", j, "n"),
+            f"a combined arm has the participants of its arms ({sum(p.n for p in parts)})",
+            arm.n,
+        )
+
+
+def _datasets_fit_outcomes(c: _Checker, study: Study, located: Located, file: str) -> None:
+    """Each outcome is one of the review's; each available dataset's groups fit its arms and outcome type."""
+    outcomes = c.outcomes
+    arms = {a.id: a for a in study.arms}
+    for oid, datasets in study.outcomes.items():
+        outcome = outcomes.get(oid)
+        if outcome is None:
+            c.at_study(
+                file, located, ("outcomes", oid), f"no such outcome in review.yaml; expected one of {c.outcome_ids}"
+            )
+            continue
+        for name, ds in datasets.items():
+            if ds.status == "available":
+                _dataset_consistent(c, located, file, ("outcomes", oid, name), ds, outcome.type, arms)
+
+
+def _dataset_consistent(
+    c: _Checker, located: Located, file: str, base: Path_, ds: Dataset, outcome_type: str, arms: dict[str, Arm]
+) -> None:
+    for side in ("experimental", "control"):
+        group = getattr(ds, side)
+        if group is not None:
+            _group_consistent(c, located, file, base + (side,), group, outcome_type, arms)
+    if ds.design == "pre-post" and ds.experimental is not None and ds.control is not None:
+        if ds.experimental.arm != ds.control.arm:
+            c.at_study(
+                file,
+                located,
+                base + ("design",),
+                "pre-post data compares one arm with itself: experimental.arm and control.arm must be the same arm",
+            )
+
+
+def _group_consistent(
+    c: _Checker, located: Located, file: str, path: Path_, group: Group, outcome_type: str, arms: dict[str, Arm]
+) -> None:
+    oid = path[1]
+    arm = arms.get(group.arm)
+    if arm is None:
+        c.at_study(file, located, path + ("arm",), f"not an arm of this study; expected one of {list(arms)}", group.arm)
+    elif group.total > arm.n:
+        c.at_study(
+            file, located, path + ("total",), f"more participants than arm '{arm.id}' has ({arm.n})", group.total
+        )
+    if outcome_type == "dichotomous" and group.events is None:
+        c.at_study(file, located, path, f"outcome '{oid}' is dichotomous: expected 'events' and 'total'")
+    if outcome_type == "continuous" and group.reported_form is None:
+        c.at_study(file, located, path, f"outcome '{oid}' is continuous: expected 'mean', 'sd' and 'total'")
+
+
+STUDY_CHECKS: tuple[Callable[[_Checker, Study, Located, str], None], ...] = (
+    _arms_consistent,
+    _datasets_fit_outcomes,
+)
+
+
+def _dotted(path: Path_) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))

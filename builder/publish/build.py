@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -23,7 +24,7 @@ from builder.caching import store as cache
 from builder.caching.reuse import Reuse
 from builder.contract.version import Version
 from builder.ingest.loader import ReviewData, data_hash, load
-from builder.publish import incremental, mkdocs_hooks, mkdocs_warm
+from builder.publish import incremental, mkdocs_warm
 from builder.releases import archive as versions
 from builder.releases import diff
 from builder.report import pages
@@ -108,29 +109,52 @@ def mkdocs_build(
     engine: str = "mkdocs",
     bytecode: Path | None = None,
     warm: mkdocs_warm.Warm | None = None,
+    share: incremental.Share | None = None,
+    in_process: bool = False,
 ) -> None:
     """Run MkDocs (or Zensical) on a configuration, then draw the figures into its pages (see inline).
-    `bytecode`: where runs with builder.publish.mkdocs_hooks keep the theme's compiled templates; `warm`: an MkDocs
-    process started ahead, used if it is still free."""
-    env = dict(os.environ, SOURCE_DATE_EPOCH=epoch(day))
-    if bytecode is not None:
-        env[mkdocs_hooks.BYTECODE_ENV] = str(bytecode)
+    MkDocs runs through its Python API, in this process if `in_process`, else in a process of its own (see
+    mkdocs_warm): `warm`, a process started ahead, if it is still free. `share`: the part of the site to
+    render, by the builder's plugin (see incremental), whose compiled theme templates are kept in `bytecode`."""
+    env = {"SOURCE_DATE_EPOCH": epoch(day)}
     if engine == "mkdocs":
-        cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(config), "-d", str(site_dir)]
-    else:  # zensical reads the same configuration, and writes the site where it says (site/ beside it)
+        if share is not None and bytecode is not None:
+            share.bytecode = str(bytecode)
+        _run_mkdocs(config, site_dir, env, None if in_process else warm, share, in_process)
+    else:  # zensical runs no MkDocs plugin; it reads the same configuration, and writes site/ beside it
         cmd = [str(Path(sys.executable).with_name("zensical")), "build", "--clean", "-f", str(config)]
+        proc = subprocess.run(cmd, env=dict(os.environ, **env), capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(f"{engine} build failed:\n{proc.stdout}{proc.stderr}")
         site_dir = config.parent / "site"
-    proc = warm.run(cmd[3:], env) if warm is not None and engine == "mkdocs" else None
-    if proc is None or proc.returncode != 0:
-        # A failure is confirmed by a plain run, so that a warm process that could not start is never taken
-        # for MkDocs reporting a problem in the site.
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError(f"{engine} build failed:\n{proc.stdout}{proc.stderr}")
     try:
         inline.expand(site_dir, config.parent / "docs")
     except inline.FigureError as exc:
         raise BuildError(str(exc)) from exc
+
+
+def _run_mkdocs(
+    config: Path,
+    site_dir: Path,
+    env: dict[str, str],
+    warm: mkdocs_warm.Warm | None,
+    share: incremental.Share | None,
+    in_process: bool,
+) -> None:
+    request = {
+        "config": str(config),
+        "site_dir": str(site_dir),
+        "env": env,
+        "share": share.to_json() if share is not None else None,
+    }
+    if in_process:
+        outcome: mkdocs_warm.Outcome | None = mkdocs_warm.build_site(request)
+    else:
+        outcome = warm.run(request) if warm is not None else None
+    if outcome is None:  # no warm process, or one that gave no answer
+        outcome = mkdocs_warm.run_fresh(request)
+    if not outcome.ok:
+        raise BuildError(f"mkdocs build failed:\n{outcome.log}")
 
 
 def build(
@@ -146,12 +170,17 @@ def build(
     files, fitted analyses, their results records and figures (build/cache/store), generated page sources,
     figures and downloads (see reuse), released versions' pages (build/cache), and the HTML of pages whose
     Markdown is unchanged (see incremental). The result is the same site, byte for byte."""
+    project = Path(project).resolve()
     with _cycle_collector_paused():
-        warm = mkdocs_warm.Warm()  # starts while the data are loaded and the pages rendered
+        # A build that will likely reuse the last good site runs MkDocs once, on a few pages, in this process:
+        # measured faster than a process started ahead, whose start-up competes with the builder's own work.
+        # Otherwise MkDocs runs in processes, side by side, the first one started while the data are loaded.
+        warm = mkdocs_warm.Warm() if full or not incremental.has_state(project / "build") else None
         try:
-            return _build(Path(project).resolve(), site, today, full, report, warm)
+            return _build(project, site, today, full, report, warm)
         finally:
-            warm.close()
+            if warm is not None:
+                warm.close()
 
 
 @contextlib.contextmanager
@@ -169,95 +198,143 @@ def _cycle_collector_paused():
             gc.enable()
 
 
+@dataclass
+class _Build:
+    """One build's settings and the folders it works in."""
+
+    project: Path
+    site: Path
+    today: dt.date | None
+    full: bool
+    store: cache.Store
+    warm: mkdocs_warm.Warm | None
+    data: ReviewData
+    staging: Path
+
+    @property
+    def build_dir(self) -> Path:
+        return self.project / "build"
+
+    @property
+    def day(self) -> dt.date:
+        return self.data.review.date
+
+    @property
+    def bytecode(self) -> Path | None:
+        return None if self.full else self.build_dir / "cache" / "theme-bytecode"
+
+
 def _build(
-    project: Path, site: Path | None, today: dt.date | None, full: bool, report: dict | None, warm: mkdocs_warm.Warm
+    project: Path,
+    site: Path | None,
+    today: dt.date | None,
+    full: bool,
+    report: dict | None,
+    warm: mkdocs_warm.Warm | None,
 ) -> ReviewData:
-    site = Path(site or project / "site").resolve()
     build_dir = project / "build"
     store = cache.Store(None if full else build_dir / "cache" / "store")
     data = load(project / "data", today=today, store=store)
+    _check_not_released(project, data)
+    build_dir.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))
+    run = _Build(project, Path(site or project / "site").resolve(), today, full, store, warm, data, staging)
+    try:
+        _build_staged(run, report)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return data
+
+
+def _check_not_released(project: Path, data: ReviewData) -> None:
     for rel in versions.releases(project):
         if rel.version == data.review.version and rel.manifest["data_hash"] != data.data_hash:
             raise BuildError(
                 f"data/ differs from released version {rel.version}, whose numbers must not change: "
                 "set a new version (and what triggered it) in data/review.yaml before building"
             )
-    build_dir.mkdir(exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))
+
+
+def _build_staged(run: _Build, report: dict | None) -> None:
+    """Everything built into the staging folder, then swapped in: the sources and the site of the latest
+    version, and the sites of the released versions under it."""
+    results = analysis.run_all(run.data, run.store)
+    kept = Reuse(None if run.full else run.build_dir / "current", run.staging / "src" / "docs")
+    info = version_context(run.project, run.data, results, today=run.today)
+    config = render(run.project, run.data, run.staging / "src", info, results, run.store, kept)
+    rels = versions.releases(run.project)
+    archived = {f"v{rel.version}" for rel in rels}  # site folders that are not the latest version's
+    src_hashes = incremental.source_hashes(run.staging / "src")
+    reused = None if run.full else _reuse_pages(run, archived, src_hashes)
+    if report is not None:
+        report["pages"] = reused  # (re-rendered, of) when the last build's pages were reused
+        report["sources_kept"] = (kept.taken, len(kept.keys))  # generated files taken from the last build
+    # MkDocs runs do not depend on each other: each starts as soon as its sources are written, one per core,
+    # while the released versions' sources are still being prepared.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        runs = []
+        if reused is None:
+            shutil.rmtree(run.staging / "site", ignore_errors=True)
+            if not _split_build(run.staging, run.day, run.bytecode, run.warm):
+                runs.append(pool.submit(mkdocs_build, config, run.staging / "site", run.day, warm=run.warm))
+        archives = [_archive(run, rel, [r.version for r in rels], pool, runs) for rel in rels]
+    for future in runs:  # all have finished; the first failure is reported
+        future.result()
+    _publish(run, archives, src_hashes, archived)
+
+
+def _reuse_pages(run: _Build, archived: set[str], src_hashes: dict[str, str]) -> tuple[int, int] | None:
+    """The latest version's site from the last good one and a run of MkDocs on the changed pages only."""
+    return incremental.build(
+        run.staging / "src",
+        run.build_dir,
+        run.site,
+        run.staging / "site",
+        run.staging / "inc",
+        lambda cfg, out, share: mkdocs_build(cfg, out, run.day, bytecode=run.bytecode, share=share, in_process=True),
+        archived,
+        epoch(run.day),
+        src_hashes,
+    )
+
+
+def _archive(run: _Build, rel, all_versions: list[str], pool: ThreadPoolExecutor, runs: list) -> tuple:
+    """(version, folder with its pages, cache folder to fill or None) of a released version; its MkDocs run,
+    if it needs one, submitted to `pool` and added to `runs`.
+
+    A released version's pages depend only on its snapshot, the builder, the templates and which version is
+    the latest: they are reused from the cache when none of these changed."""
+    latest = run.data.review.version
+    cached = run.build_dir / "cache" / f"v{rel.version}-{_archive_key(run.project, rel, latest, all_versions)}"
+    if cached.is_dir() and not run.full:
+        return rel.version, cached, None
+    # Old versions are rebuilt from their own snapshot, and must reproduce their archived numbers.
+    old = load(rel.data_dir, today=run.today, store=run.store)
+    old_results = analysis.run_all(old, run.store)
     try:
-        results = analysis.run_all(data, store)
-        kept = Reuse(None if full else build_dir / "current", staging / "src" / "docs")
-        config = render(
-            project, data, staging / "src", version_context(project, data, results, today=today), results, store, kept
-        )
-        rels = versions.releases(project)
-        archived = {f"v{rel.version}" for rel in rels}  # site folders that are not the latest version's
-        src_hashes = incremental.source_hashes(staging / "src")
-        bytecode = None if full else build_dir / "cache" / "theme-bytecode"
-        reused = (
-            None
-            if full
-            else incremental.build(
-                staging / "src",
-                build_dir,
-                site,
-                staging / "site",
-                staging / "inc",
-                lambda cfg, out: mkdocs_build(cfg, out, data.review.date, bytecode=bytecode, warm=warm),
-                archived,
-                epoch(data.review.date),
-                src_hashes,
-            )
-        )
-        # MkDocs runs do not depend on each other: each starts as soon as its sources are written, one per
-        # core, while the released versions' sources are still being prepared.
-        if report is not None:
-            report["pages"] = reused  # (re-rendered, of) when the last build's pages were reused
-            report["sources_kept"] = (kept.taken, len(kept.keys))  # generated files taken from the last build
-        archives = []  # (version, folder with its pages, cache folder to fill or None)
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            runs = []
-            if reused is None:
-                shutil.rmtree(staging / "site", ignore_errors=True)
-                if not _split_build(staging, data.review.date, bytecode, warm):
-                    runs.append(pool.submit(mkdocs_build, config, staging / "site", data.review.date, warm=warm))
-            for rel in rels:
-                # A released version's pages depend only on its snapshot, the builder, the templates and which
-                # version is the latest: reuse them from the cache when none of these changed.
-                key = _archive_key(project, rel, data.review.version, [r.version for r in rels])
-                cached = build_dir / "cache" / f"v{rel.version}-{key}"
-                if cached.is_dir() and not full:
-                    archives.append((rel.version, cached, None))
-                    continue
-                # Old versions are rebuilt from their own snapshot, and must reproduce their archived numbers.
-                old = load(rel.data_dir, today=today, store=store)
-                old_results = analysis.run_all(old, store)
-                try:
-                    versions.verify(rel, old, results_document(old, old_results))
-                except versions.ReleaseError as exc:
-                    raise BuildError(str(exc)) from exc
-                info = version_context(
-                    project, old, old_results, archived=rel.version, latest=data.review.version, today=today
-                )
-                cfg = render(project, old, staging / f"src-v{rel.version}", info, old_results, store)
-                runs.append(pool.submit(mkdocs_build, cfg, staging / f"site-v{rel.version}", old.review.date))
-                archives.append((rel.version, staging / f"site-v{rel.version}", cached))
-        for run in runs:  # all have finished; the first failure is reported
-            run.result()
-        for version, folder, cached in archives:
-            shutil.copytree(folder, staging / "site" / f"v{version}")
-            if cached is not None:
-                for stale in (build_dir / "cache").glob(f"v{version}-*"):
-                    shutil.rmtree(stale, ignore_errors=True)
-                shutil.copytree(folder, cached)
-        incremental.forget(build_dir)
-        _swap(staging / "src", build_dir / "current")
-        _swap(staging / "site", site)
-        incremental.record(build_dir, src_hashes, site, archived, epoch(data.review.date))
-        store.prune()
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return data
+        versions.verify(rel, old, results_document(old, old_results))
+    except versions.ReleaseError as exc:
+        raise BuildError(str(exc)) from exc
+    info = version_context(run.project, old, old_results, archived=rel.version, latest=latest, today=run.today)
+    cfg = render(run.project, old, run.staging / f"src-v{rel.version}", info, old_results, run.store)
+    runs.append(pool.submit(mkdocs_build, cfg, run.staging / f"site-v{rel.version}", old.review.date))
+    return rel.version, run.staging / f"site-v{rel.version}", cached
+
+
+def _publish(run: _Build, archives: list[tuple], src_hashes: dict[str, str], archived: set[str]) -> None:
+    """The released versions put under the latest's site (and in the cache), then the sources and the site
+    swapped in, and what was built recorded for the next build."""
+    for version, folder, cached in archives:
+        shutil.copytree(folder, run.staging / "site" / f"v{version}")
+        if cached is not None:
+            for stale in (run.build_dir / "cache").glob(f"v{version}-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            shutil.copytree(folder, cached)
+    incremental.forget(run.build_dir)
+    _swap(run.staging / "src", run.build_dir / "current")
+    _swap(run.staging / "site", run.site)
+    incremental.record(run.build_dir, src_hashes, run.site, archived, epoch(run.day))
+    run.store.prune()
 
 
 # From this many pages a build from nothing runs MkDocs as one process per core, each rendering a share of
@@ -272,10 +349,14 @@ def _split_build(
     cores = os.cpu_count() or 1
     if cores < 2 or sum(1 for _ in (staging / "src" / "docs").rglob("*.md")) < SPLIT_MIN_PAGES:
         return False
+    config = staging / "src" / "mkdocs.yml"
 
-    def side_by_side(runs: list[tuple[Path, Path]]) -> None:
+    def side_by_side(runs: list[tuple[Path, incremental.Share]]) -> None:
         with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-            futures = [pool.submit(mkdocs_build, cfg, out, day, bytecode=bytecode, warm=warm) for cfg, out in runs]
+            futures = [
+                pool.submit(mkdocs_build, config, out, day, bytecode=bytecode, warm=warm, share=share)
+                for out, share in runs
+            ]
         for future in futures:
             future.result()
 

@@ -9,12 +9,14 @@ Markdown, the configuration and the titles of the other pages. So this module:
 1. compares the new Markdown sources with those of the last good build (recorded in `build/site-state.json`
    together with the size and modification time of every file that build wrote, so a site edited or
    damaged by hand is never reused);
-2. runs MkDocs on a copy of the sources in which every unchanged page of the navigation is a stub: its first
-   heading only (so its title, shown in the navigation of the other pages, stays the same), excluded from
-   search and drawn with an empty template, so MkDocs writes nothing for it; the other unchanged files are
-   excluded from the run (MkDocs still resolves links to them);
-3. assembles the new site from the old one (hard links, no copying) with the changed pages and files
-   replaced, and the changed pages' entries replaced in the search index.
+2. runs MkDocs on the sources with the builder's plugin (builder.publish.mkdocs_plugin), told by a `Share`
+   which unchanged page of the navigation to read as a stub: its first heading only (so its title, shown in
+   the navigation of the other pages, stays the same), excluded from search and drawn with an empty
+   template, so MkDocs writes nothing for it; the other unchanged files are excluded from the run (MkDocs
+   still resolves links to them); the plugin also puts the changed pages' entries in place in the last
+   site's search index;
+3. assembles the new site from the old one (hard links, no copying) with the changed pages and files and
+   the search index replaced.
 
 Anything it cannot vouch for (a changed configuration, navigation or set of pages; most pages changed; a
 theme file that comes out differently) returns None, and the caller runs the full build. A test builds
@@ -32,8 +34,11 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -70,14 +75,45 @@ def record(build_dir: Path, src_hashes: dict[str, str], site: Path, skip: set[st
     (build_dir / STATE).write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
 
 
+def has_state(build_dir: Path) -> bool:
+    """Whether a last good build recorded what it wrote (see build: whether its site may be reused)."""
+    return (build_dir / STATE).is_file()
+
+
 def forget(build_dir: Path) -> None:
     (build_dir / STATE).unlink(missing_ok=True)
+
+
+@dataclass
+class Share:
+    """What one MkDocs run with the builder's plugin renders: everything but the `excluded` files, with the
+    `stubs` read instead of those pages' Markdown. Paths are relative to the docs folder (MkDocs' src_uri)."""
+
+    excluded: list[str] = field(default_factory=list)  # left out: their output is in the last site
+    stubs: dict[str, str] = field(default_factory=dict)  # page -> the Markdown to read instead
+    merge_index: str | None = None  # the last site's search index, to put this run's entries into
+    merged_pages: list[str] = field(default_factory=list)  # the pages (as .html) whose entries replace the old
+    bytecode: str | None = None  # where the theme's compiled templates are kept between runs
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "excluded": self.excluded,
+            "stubs": self.stubs,
+            "merge_index": self.merge_index,
+            "merged_pages": self.merged_pages,
+            "bytecode": self.bytecode,
+        }
+
+
+# run_mkdocs(config_path, site_dir, share): an MkDocs build of the configuration into site_dir with the plugin.
+RunMkdocs = Callable[[Path, Path, Share], None]
 
 
 def _stub(markdown: str, indexed: bool = False) -> str | None:
     """A page that keeps the original's title and nothing else, or None if the title cannot be kept.
     `indexed`: leave it in the search index (its title only), which marks the page's place in the index."""
-    meta, body = {}, markdown
+    meta: dict = {}
+    body = markdown
     m = _FRONT_MATTER.match(markdown)
     if m:
         meta = yaml.safe_load(m.group(1)) or {}
@@ -95,7 +131,7 @@ def _page_of(location: str) -> str:
     return location.split("#", 1)[0]
 
 
-def _merge_search(old: dict, new: dict, changed_urls: set[str]) -> dict | None:
+def merge_search(old: dict, new: dict, changed_urls: set[str]) -> dict | None:
     """The old index with the entries of the changed pages replaced, in place; None if that is not possible."""
     if old.get("config") != new.get("config"):
         return None
@@ -115,6 +151,12 @@ def _merge_search(old: dict, new: dict, changed_urls: set[str]) -> dict | None:
     if set(fresh) - done:
         return None  # a page that had no entries now has some: its place in the order is unknown
     return {"config": old["config"], "docs": docs}
+
+
+def write_search_index(path: Path | str, index: dict) -> None:
+    """As the theme's search plugin writes it."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(index, separators=(",", ":"), default=str), encoding="utf-8")
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -137,30 +179,6 @@ def _nav_pages(nav) -> set[str]:
     return out
 
 
-def _exclusions(excluded: list[str], files: list[str]) -> str:
-    """`exclude_docs` patterns for the `excluded` files ("/dir/name.ext") among `files` (paths under docs/):
-    files of one folder and extension that are mostly excluded get one pattern for them all and an exception
-    for each of the others, as MkDocs matches every file against every pattern and hundreds of patterns cost
-    it a third of a second. (Patterns name an extension so that they never exclude a folder, which no
-    exception could undo.)"""
-    groups: dict[tuple[str, str], list[str]] = {}
-    for path in files:
-        rel = "/" + path.removeprefix("docs/")
-        folder, name = rel.rsplit("/", 1)
-        groups.setdefault((folder, name.rsplit(".", 1)[1] if "." in name else ""), []).append(rel)
-    out = set(excluded)
-    lines = []
-    for (folder, ext), members in sorted(groups.items()):
-        inside = [m for m in members if m in out]
-        others = [m for m in members if m not in out]
-        if ext and len(inside) > len(others) + 1:
-            lines.append(f"{folder}/*.{ext}")
-            lines.extend(f"!{m}" for m in others)
-        else:
-            lines.extend(inside)
-    return "\n".join(lines) + "\n"
-
-
 def _config_files(config: dict) -> set[str]:
     """Files of docs/ that the configuration itself names (extra CSS and JavaScript): never excluded."""
     out = set()
@@ -171,51 +189,33 @@ def _config_files(config: dict) -> set[str]:
     return out
 
 
-def _stubbed_sources(src: Path, files: list[str], real: set[str], work: Path, indexed: bool) -> Path | None:
-    """Write into `work` the sources of `src` (`files`: paths relative to it) with every page not in `real` made
-    a stub; return the configuration to build, or None if the pages cannot be stubbed.
+def share(src: Path, files: list[str], real: set[str], indexed: bool) -> Share | None:
+    """What a run over the sources of `src` (`files`: paths relative to it) needs so as to render only the
+    files in `real`, every other page of the navigation as a stub; None if the pages cannot be stubbed.
 
     Unless `indexed`, a file not in `real` needs no output: a page the navigation does not list needs no
-    title either, and a static file (figure, download) is already in the last site. Such files are linked as
-    they are and excluded from the build (`exclude_docs`), so MkDocs neither renders nor copies them but still
-    resolves the links other pages make to them. At hundreds of studies, most files are such files."""
-    shutil.rmtree(work, ignore_errors=True)
+    title either, and a static file (figure, download) is already in the last site. Such files are excluded
+    from the run, so MkDocs neither renders nor copies them but still resolves the links other pages make to
+    them. At hundreds of studies, most files are such files."""
     config = yaml.safe_load((src / "mkdocs.yml").read_text(encoding="utf-8"))
-    if (
-        not isinstance(config.get("theme"), dict)
-        or "custom_dir" in config["theme"]
-        or config.get("use_directory_urls", True)
-        or "exclude_docs" in config
-    ):
+    if config.get("use_directory_urls", True) or "exclude_docs" in config:
         return None  # page outputs are found as <page>.html; exclusions are ours to set
     in_nav = _nav_pages(config.get("nav"))
     named = _config_files(config)
-    excluded = []
+    out = Share()
     for rel in files:
-        if rel == "mkdocs.yml":
+        if rel == "mkdocs.yml" or rel in real:
             continue
-        dst = work / rel
         page = rel.endswith(".md")
-        if not indexed and rel not in real and rel not in named and not (page and rel in in_nav):
-            _link_or_copy(src / rel, dst)
-            excluded.append("/" + rel.removeprefix("docs/"))
-        elif page and rel not in real:
+        uri = rel.removeprefix("docs/")
+        if not indexed and rel not in named and not (page and rel in in_nav):
+            out.excluded.append(uri)
+        elif page:
             stub = _stub((src / rel).read_text(encoding="utf-8"), indexed)
             if stub is None:
                 return None
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            dst.write_text(stub, encoding="utf-8")
-        else:
-            _link_or_copy(src / rel, dst)
-    if excluded:
-        config["exclude_docs"] = _exclusions(excluded, [r for r in files if r != "mkdocs.yml"])
-    config["hooks"] = [str(Path(__file__).with_name("mkdocs_hooks.py"))]
-    config["theme"]["custom_dir"] = "stub-theme"
-    (work / "stub-theme").mkdir(parents=True, exist_ok=True)
-    (work / "stub-theme" / STUB_TEMPLATE).write_text("", encoding="utf-8")
-    config_path = work / "mkdocs.yml"
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return config_path
+            out.stubs[uri] = stub
+    return out
 
 
 def _out(page: str) -> str:
@@ -223,75 +223,95 @@ def _out(page: str) -> str:
     return page.removeprefix("docs/")[:-3] + ".html"
 
 
-def build_split(src: Path, out_site: Path, work: Path, run_side_by_side, parts: int) -> bool:
+def _files_of(site: Path) -> set[str]:
+    return {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
+
+
+def _deal(src: Path, pages: list[str], parts: int) -> list[set[str]]:
+    """The pages dealt into `parts` shares of about the same size: largest first, to the least loaded."""
+    shares: list[set[str]] = [set() for _ in range(parts)]
+    load = [0] * parts
+    for page in sorted(pages, key=lambda p: (-(src / p).stat().st_size, p)):
+        i = load.index(min(load))
+        shares[i].add(page)
+        load[i] += (src / page).stat().st_size
+    return shares
+
+
+def _outputs_agree(sites: list[Path], owner: dict[str, int]) -> set[str] | None:
+    """The files every run wrote alike (all but the pages and the search index), or None if the runs disagree:
+    such a file missing from one run or different in it, a page missing from its run, or a stub that produced
+    a page."""
+    listing = [_files_of(site) for site in sites]
+    common = set.union(*listing) - set(owner) - {SEARCH_INDEX}
+    if any(rel not in files_of for rel in common for files_of in listing):
+        return None
+    for rel in common:
+        first = _digest(sites[0] / rel)
+        if any(_digest(site / rel) != first for site in sites[1:]):
+            return None
+    if any(
+        rel not in listing[o] or any(rel in listing[i] for i in range(len(sites)) if i != o) for rel, o in owner.items()
+    ):
+        return None
+    return common
+
+
+def _entries_by_page(index: dict) -> tuple[list[str], dict[str, list]]:
+    """The pages of a search index in its order, and each page's entries."""
+    order: list[str] = []
+    by_page: dict[str, list] = {}
+    for entry in index["docs"]:
+        page = _page_of(entry["location"])
+        if page not in by_page:
+            by_page[page] = []
+            order.append(page)
+        by_page[page].append(entry)
+    return order, by_page
+
+
+def _combined_index(sites: list[Path], owner: dict[str, int]) -> dict | None:
+    """The search index of the whole site: the entries of each page from the run that rendered it, in the order
+    every run lists the pages (the stubs keep their place); None if the runs disagree on that order."""
+    indexes = [json.loads((site / SEARCH_INDEX).read_text(encoding="utf-8")) for site in sites]
+    if any(ix["config"] != indexes[0]["config"] for ix in indexes[1:]):
+        return None
+    split = [_entries_by_page(ix) for ix in indexes]
+    orders = [order for order, _ in split]
+    if any(order != orders[0] for order in orders[1:]) or set(orders[0]) - set(owner):
+        return None
+    docs = [entry for page in orders[0] for entry in split[owner[page]][1].get(page, [])]
+    return {"config": indexes[0]["config"], "docs": docs}
+
+
+def build_split(
+    src: Path, out_site: Path, work: Path, run_side_by_side: Callable[[list[tuple[Path, Share]]], None], parts: int
+) -> bool:
     """A build from nothing as `parts` MkDocs runs side by side, each rendering a share of the pages (the rest as
     stubs that keep their place in the search index); their outputs are combined into `out_site`. False if
     they cannot be combined safely, in which case the caller builds in one run.
 
-    `run_side_by_side([(config_path, site_dir), ...])` runs the MkDocs builds in parallel."""
+    `run_side_by_side([(site_dir, share), ...])` runs the MkDocs builds of src/mkdocs.yml in parallel."""
     files = sorted(source_hashes(src))
-    pages = [p for p in files if p.endswith(".md")]
-    shares: list[set[str]] = [set() for _ in range(parts)]
-    load = [0] * parts
-    for page in sorted(pages, key=lambda p: (-(src / p).stat().st_size, p)):  # largest first, to the least loaded
-        i = load.index(min(load))
-        shares[i].add(page)
-        load[i] += (src / page).stat().st_size
     runs = []
-    for i, share in enumerate(shares):
-        config = _stubbed_sources(src, files, share, work / f"part-{i}", indexed=True)
-        if config is None:
+    for i, pages in enumerate(_deal(src, [p for p in files if p.endswith(".md")], parts)):
+        part = share(src, files, pages, indexed=True)
+        if part is None:
             return False
-        runs.append((config, work / f"part-{i}" / "site"))
-    run_side_by_side(runs)
-    sites = [site for _, site in runs]
-    owner = {_out(p): i for i, share in enumerate(shares) for p in share}
-
-    # Every file but the pages and the search index must come out the same from every run.
-    listing = [{p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()} for site in sites]
-    common = set.union(*listing) - set(owner) - {SEARCH_INDEX}
-    if any(rel not in files_of for rel in common for files_of in listing):
+        runs.append((work / f"part-{i}" / "site", part, pages))
+    run_side_by_side([(site, part) for site, part, _ in runs])
+    sites = [site for site, _, _ in runs]
+    owner = {_out(p): i for i, (_, _, pages) in enumerate(runs) for p in pages}
+    common = _outputs_agree(sites, owner)
+    index = _combined_index(sites, owner) if common is not None else None
+    if common is None or index is None:
         return False
-    for rel in common:
-        first = _digest(sites[0] / rel)
-        if any(_digest(site / rel) != first for site in sites[1:]):
-            return False
-    if any(rel not in listing[owner[rel]] for rel in owner) or any(
-        rel in listing[i] for rel, o in owner.items() for i in range(parts) if i != o
-    ):
-        return False  # a page missing from its run, or a stub that produced a page
-
-    # The search index: the entries of each page from the run that rendered it, in the order every run
-    # lists the pages (the stubs keep their place).
-    indexes = [json.loads((site / SEARCH_INDEX).read_text(encoding="utf-8")) for site in sites]
-    if any(ix["config"] != indexes[0]["config"] for ix in indexes[1:]):
-        return False
-    by_page = [{} for _ in sites]
-    orders = []
-    for i, ix in enumerate(indexes):
-        order: list[str] = []
-        for entry in ix["docs"]:
-            page = _page_of(entry["location"])
-            if page not in by_page[i]:
-                by_page[i][page] = []
-                order.append(page)
-            by_page[i][page].append(entry)
-        orders.append(order)
-    if any(order != orders[0] for order in orders[1:]) or set(orders[0]) - set(owner):
-        return False
-    docs = [entry for page in orders[0] for entry in by_page[owner[page]].get(page, [])]
-
     shutil.rmtree(out_site, ignore_errors=True)
     for rel in sorted(common):
         _link_or_copy(sites[0] / rel, out_site / rel)
     for rel, i in owner.items():
         _link_or_copy(sites[i] / rel, out_site / rel)
-    target = out_site / SEARCH_INDEX
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # As the theme's search plugin writes it.
-    target.write_text(
-        json.dumps({"config": indexes[0]["config"], "docs": docs}, separators=(",", ":"), default=str), encoding="utf-8"
-    )
+    write_search_index(out_site / SEARCH_INDEX, index)
     return True
 
 
@@ -301,23 +321,22 @@ def build_split(src: Path, out_site: Path, work: Path, run_side_by_side, parts: 
 SITEMAPS = {"sitemap.xml", "sitemap.xml.gz"}
 
 
-def build(
-    new_src: Path,
-    build_dir: Path,
-    old_site: Path,
-    out_site: Path,
-    work: Path,
-    run_mkdocs,
-    skip: set[str],
-    stamp: str = "",
-    new_hashes: dict[str, str] | None = None,
-) -> tuple[int, int] | None:
-    """Build `new_src` into `out_site` from the last good build: (pages re-rendered, pages), or None if a full
-    build is needed instead.
+@dataclass
+class _Change:
+    """How the sources of a build differ from the last good build's (paths relative to the sources)."""
 
-    `run_mkdocs(config_path, site_dir)` runs MkDocs as the full build does. `skip`: top-level folders of the
-    site that are not this build's (the archived versions). `stamp`: what else MkDocs' output depends on
-    (the build date); the last build's must be the same. `new_hashes`: source_hashes(new_src), if known."""
+    pages: set[str]
+    changed_pages: set[str]
+    statics: set[str]
+    changed_statics: set[str]
+    removed_statics: set[str]
+
+    def none(self) -> bool:
+        return not (self.changed_pages or self.changed_statics or self.removed_statics)
+
+
+def _last_good(build_dir: Path, old_site: Path, skip: set[str], stamp: str) -> dict | None:
+    """The state the last good build recorded, if its site is still what it wrote, for the same date."""
     state_path = build_dir / STATE
     if not (state_path.is_file() and old_site.is_dir()):
         return None
@@ -326,74 +345,123 @@ def build(
     except (OSError, ValueError):
         return None
     if _listing(old_site, skip) != state.get("site") or state.get("stamp", "") != stamp:
-        return None  # the site is not what the last build wrote, or not for the same date
-    old_hashes = state["src"]
-    new_hashes = new_hashes if new_hashes is not None else source_hashes(new_src)
+        return None
+    return state
+
+
+def _since_last(
+    build_dir: Path, old_site: Path, skip: set[str], stamp: str, new_hashes: dict[str, str]
+) -> tuple[list[str], _Change] | None:
+    """The files of the last good site and what changed since its build, or None if it cannot be reused."""
+    state = _last_good(build_dir, old_site, skip, stamp)
+    change = _compare(state["src"], new_hashes) if state is not None else None
+    return None if state is None or change is None else (list(state["site"]), change)
+
+
+def _pages(hashes: dict[str, str]) -> set[str]:
+    return {p for p in hashes if p.endswith(".md")}
+
+
+def _statics(hashes: dict[str, str]) -> set[str]:
+    return {p for p in hashes if not p.endswith(".md") and p != "mkdocs.yml"}
+
+
+def _compare(old_hashes: dict[str, str], new_hashes: dict[str, str]) -> _Change | None:
+    """What changed, or None if the reuse cannot be vouched for: a changed configuration or set of pages, or
+    too many pages changed for a partial run to gain."""
     if new_hashes.get("mkdocs.yml") != old_hashes.get("mkdocs.yml"):
         return None
-    pages = {p for p in new_hashes if p.endswith(".md")}
-    if pages != {p for p in old_hashes if p.endswith(".md")}:
+    pages = _pages(new_hashes)
+    if pages != _pages(old_hashes):
         return None
     changed_pages = {p for p in pages if new_hashes[p] != old_hashes[p]}
     if len(changed_pages) > MAX_CHANGED_SHARE * len(pages):
         return None
-    statics = {p for p in new_hashes if not p.endswith(".md") and p != "mkdocs.yml"}
-    old_statics = {p for p in old_hashes if not p.endswith(".md") and p != "mkdocs.yml"}
+    statics, old_statics = _statics(new_hashes), _statics(old_hashes)
     changed_statics = {p for p in statics if new_hashes[p] != old_hashes.get(p)}
-    removed_statics = old_statics - statics
+    return _Change(pages, changed_pages, statics, changed_statics, old_statics - statics)
 
-    if not changed_pages and not changed_statics and not removed_statics:
-        shutil.rmtree(out_site, ignore_errors=True)
-        for rel in state["site"]:
-            _link_or_copy(old_site / rel, out_site / rel)
-        return 0, len(pages)
 
-    # 1. The sources MkDocs sees: changed pages and files as they are, unchanged pages of the navigation as
-    # stubs, everything else excluded.
-    config_path = _stubbed_sources(new_src, sorted(new_hashes), changed_pages | changed_statics, work, indexed=False)
-    if config_path is None:
-        return None
-    fresh_site = work / "site"
-    page_html = {p: p[:-3] + ".html" for p in pages}
-    replaced = {page_html[p].removeprefix("docs/") for p in changed_pages}
-    replaced |= {p.removeprefix("docs/") for p in changed_statics}
-    gone = {p.removeprefix("docs/") for p in removed_statics} | {SEARCH_INDEX}
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        running = pool.submit(run_mkdocs, config_path, fresh_site)
-        # Meanwhile (MkDocs is another process), the new site starts as the old one's files that stay.
-        shutil.rmtree(out_site, ignore_errors=True)
-        for rel in state["site"]:
-            if rel not in replaced and rel not in gone:
-                _link_or_copy(old_site / rel, out_site / rel)
-        running.result()
-
-    # 2. Everything the theme writes for the whole site must come out as before (it depends on the
-    # navigation only); otherwise the reuse is not safe.
-    produced = {p.relative_to(fresh_site).as_posix() for p in fresh_site.rglob("*") if p.is_file()}
-    expected_new = {page_html[p] for p in changed_pages} | {p.removeprefix("docs/") for p in statics}
-    unchanged_outputs = {page_html[p].removeprefix("docs/") for p in pages - changed_pages}
-    theme_outputs = produced - {p.removeprefix("docs/") for p in expected_new} - {SEARCH_INDEX} - SITEMAPS
-    for rel in theme_outputs:
+def _theme_outputs_agree(fresh_site: Path, old_site: Path, change: _Change) -> bool:
+    """Whether everything the theme wrote for the whole site came out as before (it depends on the navigation
+    only), and no stub produced a page: otherwise the reuse is not safe."""
+    produced = _files_of(fresh_site)
+    expected_new = {_out(p) for p in change.changed_pages} | {p.removeprefix("docs/") for p in change.statics}
+    unchanged_outputs = {_out(p) for p in change.pages - change.changed_pages}
+    for rel in produced - expected_new - {SEARCH_INDEX} - SITEMAPS:
         old_file = old_site / rel
         if rel in unchanged_outputs or not old_file.is_file() or _digest(old_file) != _digest(fresh_site / rel):
-            return None
-    if any((fresh_site / out).exists() for out in unchanged_outputs):
-        return None  # a stub produced a page after all
+            return False
+    return not any((fresh_site / out).exists() for out in unchanged_outputs)
 
-    # 3. The new site: the old one's files that stay (linked above), the changed pages and files, the search
-    # index with the changed pages' entries replaced.
+
+def build(
+    new_src: Path,
+    build_dir: Path,
+    old_site: Path,
+    out_site: Path,
+    work: Path,
+    run_mkdocs: RunMkdocs,
+    skip: set[str],
+    stamp: str = "",
+    new_hashes: dict[str, str] | None = None,
+) -> tuple[int, int] | None:
+    """Build `new_src` into `out_site` from the last good build: (pages re-rendered, pages), or None if a full
+    build is needed instead.
+
+    `run_mkdocs(config_path, site_dir, share)` runs MkDocs with the builder's plugin. `skip`: top-level folders
+    of the site that are not this build's (the archived versions). `stamp`: what else MkDocs' output depends
+    on (the build date); the last build's must be the same. `new_hashes`: source_hashes(new_src), if known."""
+    new_hashes = new_hashes if new_hashes is not None else source_hashes(new_src)
+    since = _since_last(build_dir, old_site, skip, stamp, new_hashes)
+    if since is None:
+        return None
+    old_files, change = since
+    if change.none():
+        _link_all(old_site, out_site, old_files, set())
+        return 0, len(change.pages)
+
+    # 1. The run: changed pages and files as they are, unchanged pages of the navigation as stubs, everything
+    # else excluded; the changed pages' search entries put in place in the last site's index.
+    part = _changed_share(new_src, sorted(new_hashes), change, old_site)
+    if part is None:
+        return None
+    fresh_site = work / "site"
+    replaced = {_out(p) for p in change.changed_pages} | {p.removeprefix("docs/") for p in change.changed_statics}
+    gone = {p.removeprefix("docs/") for p in change.removed_statics} | {SEARCH_INDEX}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(run_mkdocs, new_src / "mkdocs.yml", fresh_site, part)
+        # Meanwhile, the new site starts as the old one's files that stay.
+        _link_all(old_site, out_site, old_files, replaced | gone)
+        running.result()
+
+    # 2. Only if the theme's outputs agree with the last site's; 3. the new site: the old one's files that
+    # stay (linked above), the changed pages and files, the search index.
+    if not _theme_outputs_agree(fresh_site, old_site, change):
+        return None
+    index = fresh_site / SEARCH_INDEX if change.changed_pages else old_site / SEARCH_INDEX
+    if not index.is_file():
+        return None  # the plugin could not put the changed pages' entries in place
     for rel in sorted(replaced):
         if (fresh_site / rel).is_file():
             _link_or_copy(fresh_site / rel, out_site / rel)
-    if changed_pages:
-        old_index = json.loads((old_site / SEARCH_INDEX).read_text(encoding="utf-8"))
-        new_index = json.loads((fresh_site / SEARCH_INDEX).read_text(encoding="utf-8"))
-        merged = _merge_search(old_index, new_index, {page_html[p].removeprefix("docs/") for p in changed_pages})
-        if merged is None:
-            return None
-        # As the theme's search plugin writes it.
-        (out_site / SEARCH_INDEX).parent.mkdir(parents=True, exist_ok=True)
-        (out_site / SEARCH_INDEX).write_text(json.dumps(merged, separators=(",", ":"), default=str), encoding="utf-8")
-    else:
-        _link_or_copy(old_site / SEARCH_INDEX, out_site / SEARCH_INDEX)
-    return len(changed_pages), len(pages)
+    _link_or_copy(index, out_site / SEARCH_INDEX)
+    return len(change.changed_pages), len(change.pages)
+
+
+def _changed_share(src: Path, files: list[str], change: _Change, old_site: Path) -> Share | None:
+    """The run that renders the changed pages and files, and puts the changed pages' search entries in place
+    in the last site's index."""
+    part = share(src, files, change.changed_pages | change.changed_statics, indexed=False)
+    if part is not None and change.changed_pages:
+        part.merge_index = str(old_site / SEARCH_INDEX)
+        part.merged_pages = sorted(_out(p) for p in change.changed_pages)
+    return part
+
+
+def _link_all(old_site: Path, out_site: Path, files: list[str], leave: set[str]) -> None:
+    """`out_site` made anew from the files of the last site, those in `leave` left out."""
+    shutil.rmtree(out_site, ignore_errors=True)
+    for rel in files:
+        if rel not in leave:
+            _link_or_copy(old_site / rel, out_site / rel)

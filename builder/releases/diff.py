@@ -140,8 +140,22 @@ def _flags(old, new) -> list[str]:
 
 
 def compare(old: ReviewData, old_doc: dict, new: ReviewData, new_doc: dict) -> Diff:
+    """What changed between two versions: studies, analyses (from their results.json) and certainty."""
     added = [(s, new.studies[s].label) for s in new.studies if s not in old.studies]
     removed = [(s, old.studies[s].label) for s in old.studies if s not in new.studies]
+    return Diff(
+        old.review.version,
+        new.review.version,
+        added,
+        removed,
+        _study_changes(old, new),
+        _analysis_changes(old_doc, new_doc),
+        _certainty_changes(old, new),
+    )
+
+
+def _study_changes(old: ReviewData, new: ReviewData) -> list[StudyChange]:
+    """Each study in both versions whose data differ, with the fields that do."""
     changed = []
     for sid in sorted(set(old.studies) & set(new.studies)):
         a = _flatten(old.studies[sid].model_dump(mode="json"))
@@ -149,21 +163,30 @@ def compare(old: ReviewData, old_doc: dict, new: ReviewData, new_doc: dict) -> D
         fields = [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
         if fields:
             changed.append(StudyChange(sid, new.studies[sid].label, fields))
+    return changed
+
+
+def _analysis_changes(old_doc: dict, new_doc: dict) -> list[AnalysisChange]:
+    """Every analysis of either version (the new version's order, then the removed ones), with its flags."""
     olds = {a["id"]: a for a in old_doc["analyses"]}
     news = {a["id"]: a for a in new_doc["analyses"]}
     analyses = []
     for aid in list(news) + [a for a in olds if a not in news]:
         o, n = olds.get(aid), news.get(aid)
-        rec = n or o
+        rec = n or o or {}
         analyses.append(AnalysisChange(aid, rec["title"], rec["scale"], o, n, _flags(o, n)))
+    return analyses
+
+
+def _certainty_changes(old: ReviewData, new: ReviewData) -> list[tuple[str, str | None, str | None]]:
+    """(outcome, old rating, new rating) for each outcome whose certainty rating changed."""
     old_cert = {c.outcome: c.rating for c in old.review.certainty}
     new_cert = {c.outcome: c.rating for c in new.review.certainty}
-    certainty = [
+    return [
         (o, old_cert.get(o), new_cert.get(o))
         for o in sorted(set(old_cert) | set(new_cert))
         if old_cert.get(o) != new_cert.get(o)
     ]
-    return Diff(old.review.version, new.review.version, added, removed, changed, analyses, certainty)
 
 
 def to_text(d: Diff) -> str:
@@ -178,8 +201,8 @@ def to_text(d: Diff) -> str:
                 lines.append(f"    {path}: {o!r} -> {n!r}")
     else:
         lines.append("Studies corrected: none")
-    for outcome, a, b in d.certainty:
-        lines.append(f"Certainty of {outcome}: {a or 'not rated'} -> {b or 'not rated'}")
+    for outcome, before, after in d.certainty:
+        lines.append(f"Certainty of {outcome}: {before or 'not rated'} -> {after or 'not rated'}")
     if not d.certainty:
         lines.append("Certainty of the evidence: unchanged")
     lines.append("")

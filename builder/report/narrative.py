@@ -20,29 +20,53 @@ def _totals(record: dict) -> dict[str, int]:
 
 def result_value(record: dict, field: str) -> str:
     """Format one field of a results.json analysis record as the site prints it."""
-    pooled, het = record["pooled"], record["heterogeneity"]
-    log = record["scale"] == "log"
+    for family in (_pooled_field, _heterogeneity_field, _count_field, _analysis_field):
+        value = family(record, field)
+        if value is not None:
+            return value
+    raise KeyError(field)
+
+
+# Each family formats the fields it knows and returns None for the others.
+
+
+def _pooled_field(record: dict, field: str) -> str | None:
+    pooled = record["pooled"]
     if field in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
         value = pooled and pooled[field]
-        return "—" if value is None else fmt.num(math.exp(value) if log else value)
+        return "—" if value is None else fmt.num(math.exp(value) if record["scale"] == "log" else value)
     if field == "p":
         return "—" if not pooled else fmt.p_value(pooled["p"]).removeprefix("P = ").removeprefix("P ")
+    return None
+
+
+def _heterogeneity_field(record: dict, field: str) -> str | None:
+    het = record["heterogeneity"]
     if field == "i2":
         return "—" if not het or het["i2"] is None else f"{het['i2']:.0f}%"
     if field == "tau2":
         return "—" if not het else fmt.tau2(het["tau2"])
     if field == "q_p":
         return "—" if not het or het["q_p"] is None else fmt.num(het["q_p"])
+    return None
+
+
+def _count_field(record: dict, field: str) -> str | None:
     if field == "k":
         return str(len(record["studies"]))
+    if field not in ("participants", "pct_exp", "pct_ctrl", "events_exp", "total_exp", "events_ctrl", "total_ctrl"):
+        return None
     totals = _totals(record)
     if field == "participants":
         return str(totals["total_exp"] + totals["total_ctrl"])
     if field in totals:
         return str(totals[field])
-    if field in ("pct_exp", "pct_ctrl"):
-        side = field[4:]
-        return f"{100 * totals['events_' + side] / totals['total_' + side]:.1f}"
+    side = field[4:]
+    return f"{100 * totals['events_' + side] / totals['total_' + side]:.1f}"
+
+
+def _analysis_field(record: dict, field: str) -> str | None:
+    pooled = record["pooled"]
     if field == "continuity_correction":
         return f"{record['continuity_correction']:g}"
     if field == "conclusion":
@@ -52,7 +76,7 @@ def result_value(record: dict, field: str) -> str:
         return "the interval excludes no effect" if excludes else "the interval includes no effect"
     if field == "planned_experimental_n":
         return str(record["planned_experimental_n"])
-    raise KeyError(field)
+    return None
 
 
 class Filler:
@@ -65,30 +89,32 @@ class Filler:
 
     def value(self, kind: str | None, name: str, field: str | None) -> str:
         if kind is None:
-            return result_value(self.records[name], field)
+            return result_value(self.records[name], field or "")
         if kind == "printed:":
             reported = next(a.reported for a in self.review.analyses if a.id == name)
-            return str(getattr(reported, field)).replace("-", "−")
+            return str(getattr(reported, field or "")).replace("-", "−")
         if kind == "flow:":
             flow = self.review.flow
             if name == "full_texts_included":
                 return str(flow.full_texts_assessed - flow.full_texts_excluded)
             return str(getattr(flow, name))
         if kind == "count:":
-            source_only = name.startswith("source-")
-            wanted = {"studies": None, "clinical-studies": "clinical-studies", "case-reports": "case-reports"}[
-                name.removeprefix("source-")
-            ]
-            return str(
-                sum(
-                    1
-                    for s in self.studies.values()
-                    if (wanted is None or s.source_table == wanted) and (not source_only or s.source_ref is not None)
-                )
-            )
+            return str(self._count(name))
         if kind == "study:":
             return str(self.studies[name].total_n)
         raise KeyError(kind)
+
+    def _count(self, name: str) -> int:
+        """studies, clinical-studies or case-reports; with source-, only those the source review included."""
+        source_only = name.startswith("source-")
+        wanted = {"studies": None, "clinical-studies": "clinical-studies", "case-reports": "case-reports"}[
+            name.removeprefix("source-")
+        ]
+        return sum(
+            1
+            for s in self.studies.values()
+            if (wanted is None or s.source_table == wanted) and (not source_only or s.source_ref is not None)
+        )
 
     def render(self, text: str, escape) -> str:
         """`escape` makes literal text safe; placeholders become spans the tests can verify."""

@@ -19,7 +19,10 @@ class Check:
 
 def _decimals(text: str) -> int:
     text = text.strip().lstrip("<").strip()
-    return max(0, -Decimal(text).as_tuple().exponent)
+    exponent = Decimal(text).as_tuple().exponent
+    if not isinstance(exponent, int):  # 'n', 'N' or 'F': not a finite number
+        raise ValueError(f"not a finite number: {text}")
+    return max(0, -exponent)
 
 
 def _rounds_to(value: float, printed: str) -> tuple[str, bool]:
@@ -66,11 +69,11 @@ def checks(result: AnalysisResult) -> list[Check]:
             )
         )
     totals = result.totals()
-    for name, printed, (ek, tk) in (
+    for name, events, (ek, tk) in (
         ("Events, experimental", rep.events_experimental, ("events_exp", "total_exp")),
         ("Events, control", rep.events_control, ("events_ctrl", "total_ctrl")),
     ):
-        if printed is not None and ek in totals:
+        if events is not None and ek in totals:
             ours = f"{totals[ek]}/{totals[tk]}"
-            out.append(Check(name, printed, ours, ours == printed.replace(" ", "")))
+            out.append(Check(name, events, ours, ours == events.replace(" ", "")))
     return out

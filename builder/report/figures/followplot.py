@@ -117,16 +117,15 @@ def steps(
 
 def describe_steps(kind: str, rows: list[Step], pooled: Fit, scale: str) -> str:
     """The plot in words: the range of the refitted estimates against the estimate from every study."""
-    fitted = [r for r in rows if r.fit is not None]
+    fitted = [(r.fit.estimate, r.label) for r in rows if r.fit is not None]
     full = fmt.estimate_ci(pooled.estimate, pooled.ci_low, pooled.ci_high, scale)
     if not fitted:
         return f"{kind}: no refit has an estimate; with every study the estimate is {full}."
-    low = min(fitted, key=lambda r: r.fit.estimate)
-    high = max(fitted, key=lambda r: r.fit.estimate)
-    est = lambda r: fmt.num(fmt.back(r.fit.estimate, scale))  # noqa: E731
+    low = min(fitted, key=lambda pair: pair[0])
+    high = max(fitted, key=lambda pair: pair[0])
     return (
-        f"{kind}: {len(fitted)} of {len(rows)} rows have an estimate, from {est(low)} ({low.label}) to "
-        f"{est(high)} ({high.label}); with every study the estimate is {full}."
+        f"{kind}: {len(fitted)} of {len(rows)} rows have an estimate, from {fmt.num(fmt.back(low[0], scale))} "
+        f"({low[1]}) to {fmt.num(fmt.back(high[0], scale))} ({high[1]}); with every study the estimate is {full}."
     )
 
 

@@ -150,7 +150,7 @@ def render(c: Counts) -> str:
     svg = Svg(width, height, "fl flow", "PRISMA 2020 flow diagram", describe(c), "prisma-flow")
 
     phase_spans: dict[str, list[float]] = {}
-    current = None
+    current = ""
     for phase, top, h, _main, _right in placed:
         current = phase or current
         span = phase_spans.setdefault(current, [top, top + h])

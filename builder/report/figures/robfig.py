@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from builder.contract.rob import NOT_RETRIEVED, TOOLS
+from builder.contract.rob import NOT_RETRIEVED, TOOLS, RiskOfBias
 from builder.report.figures.svg import Svg
 
 # robvis "cochrane" colours, and its symbols so that colour is not the only cue.
@@ -34,7 +34,7 @@ def label(judgement: str) -> str:
     return STYLE_OF[judgement][2]
 
 
-def traffic_light(tool_id: str, rows: list[tuple[str, object]]) -> str:
+def traffic_light(tool_id: str, rows: list[tuple[str, RiskOfBias]]) -> str:
     """rows: (study label, RiskOfBias). One column per domain, plus Overall when the tool has one."""
     tool = TOOLS[tool_id]
     domains = list(tool.domains)

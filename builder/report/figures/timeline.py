@@ -27,66 +27,69 @@ class Point:
     k: int
     added: list[str]
 
+    @property
+    def pooled(self) -> tuple[float, float, float] | None:
+        """(estimate, ci_low, ci_high), or None where this version has no pooled estimate."""
+        if self.estimate is None or self.ci_low is None or self.ci_high is None:
+            return None
+        return self.estimate, self.ci_low, self.ci_high
+
 
 def points(history: list[tuple[str, str, dict | None, list[str]]]) -> list[Point]:
     """history: (version, date, results.json record of the analysis or None, labels of studies added)."""
     out = []
     for version, date, rec, added in history:
-        pooled = rec and rec.get("pooled")
-        out.append(
-            Point(
-                version,
-                date,
-                pooled and pooled["estimate"],
-                pooled and pooled["ci_low"],
-                pooled and pooled["ci_high"],
-                len(rec["studies"]) if rec else 0,
-                added,
-            )
-        )
+        pooled = (rec or {}).get("pooled") or {}
+        k = len(rec["studies"]) if rec else 0
+        out.append(Point(version, date, pooled.get("estimate"), pooled.get("ci_low"), pooled.get("ci_high"), k, added))
     return out
 
 
+LEFT, TOP, PLOT_H, COL = 70.0, 20.0, 180.0, 150.0  # the plot's left edge and top, its height, a version's column
+
+
 def render(title: str, pts: list[Point], scale: str, ident: str) -> str:
-    shown = [p for p in pts if p.estimate is not None]
-    values = [v for p in shown for v in (p.ci_low, p.ci_high)] + [0.0]
-    lo, hi = min(values), max(values)
-    pad = (hi - lo) * 0.1 or 1.0
-    lo, hi = lo - pad, hi + pad
-    left, top, plot_h, col = 70.0, 20.0, 180.0, 150.0
-    width = left + col * max(1, len(pts)) + 110  # room for the last point's label
-    height = top + plot_h + 70
+    lo, hi = _limits(pts)
+    width = LEFT + COL * max(1, len(pts)) + 110  # room for the last point's label
+    height = TOP + PLOT_H + 70
 
     def y(v: float) -> float:
-        return top + (hi - v) / (hi - lo) * plot_h
+        return TOP + (hi - v) / (hi - lo) * PLOT_H
 
-    desc = "; ".join(
-        f"version {p.version}: "
-        + (
-            fmt.estimate_ci(p.estimate, p.ci_low, p.ci_high, scale) + f" from {p.k} studies"
-            if p.estimate is not None
-            else "no pooled estimate"
-        )
-        + (f", adding {', '.join(p.added)}" if p.added else "")
-        for p in pts
-    )
-    svg = Svg(width, height, "tl timeline", title, desc, ident)
-    svg.line(left, y(0.0), width - 10, y(0.0), "null")
-    svg.text(left - 8, y(0.0) + 4, "1" if scale == "log" else "0", "s", "end")
+    svg = Svg(width, height, "tl timeline", title, _describe(pts, scale), ident)
+    svg.line(LEFT, y(0.0), width - 10, y(0.0), "null")
+    svg.text(LEFT - 8, y(0.0) + 4, "1" if scale == "log" else "0", "s", "end")
     for i, p in enumerate(pts):
-        x = left + col * (i + 0.5)
-        svg.text(x, top + plot_h + 20, f"v{p.version} ({p.date})", "", "middle")
+        x = LEFT + COL * (i + 0.5)
+        svg.text(x, TOP + PLOT_H + 20, f"v{p.version} ({p.date})", "", "middle")
         note = ("+ " + ", ".join(p.added)) if p.added else ("first version" if i == 0 else "no study added")
-        svg.text(x, top + plot_h + 36, note, "s", "middle")
-        if p.estimate is None:
+        svg.text(x, TOP + PLOT_H + 36, note, "s", "middle")
+        if p.pooled is None:
             svg.text(x, y(0.0) - 6, "no estimate", "s", "middle")
             continue
-        svg.line(x, y(p.ci_low), x, y(p.ci_high))
-        svg.rect(x - 5, y(p.estimate) - 5, 10, 10)
-        svg.text(x + 10, y(p.estimate) + 4, fmt.estimate_ci(p.estimate, p.ci_low, p.ci_high, scale), "s")
+        estimate, low, high = p.pooled
+        svg.line(x, y(low), x, y(high))
+        svg.rect(x - 5, y(estimate) - 5, 10, 10)
+        svg.text(x + 10, y(estimate) + 4, fmt.estimate_ci(estimate, low, high, scale), "s")
     if scale == "log":
         for v in (0.1, 0.5, 2, 10):
             t = math.log(v)
             if lo <= t <= hi:
-                svg.text(left - 8, y(t) + 4, f"{v:g}", "s", "end")
+                svg.text(LEFT - 8, y(t) + 4, f"{v:g}", "s", "end")
     return svg.render(STYLE)
+
+
+def _limits(pts: list[Point]) -> tuple[float, float]:
+    """The vertical axis: every interval and the null, with a tenth of the range to spare on each side."""
+    values = [v for p in pts if p.pooled is not None for v in p.pooled[1:]] + [0.0]
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.1 or 1.0
+    return lo - pad, hi + pad
+
+
+def _describe(pts: list[Point], scale: str) -> str:
+    def one(p: Point) -> str:
+        found = f"{fmt.estimate_ci(*p.pooled, scale)} from {p.k} studies" if p.pooled else "no pooled estimate"
+        return f"version {p.version}: {found}" + (f", adding {', '.join(p.added)}" if p.added else "")
+
+    return "; ".join(one(p) for p in pts)
