@@ -30,6 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check builder tests benchmarks
 	$(BIN)/ruff format --check builder tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # axe-core for the accessibility checks of the browser tests (pinned in package-lock.json). Without npm the
 # browser tests are skipped locally; CI has npm and requires them.

@@ -43,8 +43,17 @@ def built(tmp_path_factory) -> Path:
 
 
 # Tests that build a site themselves (not only through the `built` fixture), by module.
-BUILDS = {"publish", "test_versions.py", "test_forest.py", "test_followplots.py", "test_inline.py", "test_narrative.py",
-          "test_r_scripts.py", "test_sof.py", "test_synthetic_outcomes.py"}
+BUILDS = {
+    "publish",
+    "test_versions.py",
+    "test_forest.py",
+    "test_followplots.py",
+    "test_inline.py",
+    "test_narrative.py",
+    "test_r_scripts.py",
+    "test_sof.py",
+    "test_synthetic_outcomes.py",
+}
 # The few tests that take seconds each: a real browser, R, and the byte-for-byte rebuild comparisons.
 SLOW = {"test_browser.py", "test_r_scripts.py", "test_incremental.py", "test_site.py"}
 

@@ -36,7 +36,7 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     for i, (study, name, ds) in enumerate(chosen):
         ok = bool(es.estimable[i])
         weight = None
-        if result_fit is not None and np.isfinite(result_fit.weights[i]):
+        if result_fit is not None and result_fit.weights is not None and np.isfinite(result_fit.weights[i]):
             weight = float(result_fit.weights[i])
         rows.append(
             StudyRow(

@@ -12,6 +12,7 @@ import numpy as np
 
 from builder.analysis.fitting import Refitter, effect_sizes, effect_sizes_of, fit
 from builder.analysis.result import AnalysisResult
+from builder.contract.measures import MEASURES
 from builder.stats import Fit, followups
 from builder.stats.followups import MIN_K_EGGER, egger, funnel_data
 from builder.stats.inference import excludes_null
@@ -42,8 +43,8 @@ def _significant(f: Fit) -> bool:
     return excludes_null(f.ci_low, f.ci_high)
 
 
-def change(primary: Fit, other: Fit | None) -> str | None:
-    if other is None:
+def change(primary: Fit | None, other: Fit | None) -> str | None:
+    if primary is None or other is None:
         return None
     notes = []
     if _significant(primary) != _significant(other):
@@ -83,7 +84,7 @@ def panel(result: AnalysisResult) -> list[Row]:
     refit = Refitter.of(result)
     rows = []
     if spec.model != "fixed":
-        method = "MH" if spec.measure in ("OR", "RR", "RD") else "IV"
+        method = "MH" if MEASURES[spec.measure].mantel_haenszel is not None else "IV"
         fixed = spec.model_copy(
             update={"model": "fixed", "method": method, "ci_method": None, "mh_continuity_correction": 0.0}
         )
@@ -121,7 +122,7 @@ def panel(result: AnalysisResult) -> list[Row]:
                 refit=refit,
             )
         )
-    if spec.measure in ("OR", "RR", "RD"):
+    if MEASURES[spec.measure].outcome_type == "dichotomous":
         peto = spec.model_copy(update={"measure": "OR", "model": "fixed", "method": "Peto", "ci_method": None})
         rows.append(_row(result, "peto", "Peto odds ratio (for sparse events)", every, peto, refit=refit))
         rd = spec.model_copy(

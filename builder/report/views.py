@@ -266,7 +266,7 @@ def small_study_view(result: AnalysisResult) -> dict:
     f = result.fit
     if s["funnel"] is None or f is None:  # a funnel plot is drawn only around a pooled fit
         return {"reason": s["reason"], "k": s["k"]}
-    measure = forest.MEASURE_NAMES[result.spec.measure]
+    measure = result.effect_measure.label
     scale = result.scale
     e = s["egger"]
     if e is None:
