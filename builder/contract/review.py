@@ -11,7 +11,11 @@ from .common import FiniteFloat, Identifier, Label, Provenance, SafeUrl, Strict
 from .measures import MEASURES, Measure, mantel_haenszel_measures
 from .study import Citation, DesignCategory
 
-NUMBER = r"^[-−]?\d+(\.\d+)?$"
+NUMBER = r"^[-−]?\d{1,12}(\.\d{1,12})?$"
+# A P value as printed: a decimal from 0 to 1, optionally after '<' (no exponents: '1E-200000000' would be
+# a number too small for any computation to compare with).
+P_VALUE = r"^([<>≤] ?)?(0(\.\d{1,12})?|1(\.0{1,12})?|\.\d{1,12})$"
+EVENTS = r"^\d{1,10} ?/ ?\d{1,10}$"
 
 
 def _yaml(value) -> str:
@@ -62,13 +66,16 @@ class ReportedResult(Strict):
     estimate: str = Field(pattern=NUMBER, description="As printed, in quotes to keep its decimals: '2.87'.")
     ci_low: str = Field(pattern=NUMBER)
     ci_high: str = Field(pattern=NUMBER)
-    p: str = Field(description="As printed, e.g. '0.02' or '< 0.00001'.")
-    q_p: str | None = None
+    p: str = Field(
+        pattern=P_VALUE,
+        description="As printed, a decimal from 0 to 1, e.g. '0.02' or '< 0.00001' (no words, no exponent).",
+    )
+    q_p: str | None = Field(None, pattern=P_VALUE, description="P of the test for heterogeneity, as printed.")
     i2: FiniteFloat | None = Field(None, ge=0, le=100)
     k: int | None = Field(None, ge=1)
     participants: int | None = Field(None, ge=1)
-    events_experimental: str | None = None
-    events_control: str | None = None
+    events_experimental: str | None = Field(None, pattern=EVENTS, description="As printed: events/total, '67/74'.")
+    events_control: str | None = Field(None, pattern=EVENTS)
     percent_experimental: str | None = Field(None, pattern=NUMBER, description="Event rate as printed, in percent.")
     percent_control: str | None = Field(None, pattern=NUMBER)
     model: str | None = None

@@ -38,7 +38,7 @@ class Citation(Strict):
     volume: str | None = None
     issue: str | None = None
     pages: str | None = None
-    doi: str | None = Field(None, pattern=r"^10\.\d{4,9}/\S+$")
+    doi: str | None = Field(None, pattern=r"^10\.\d{4,9}/[^\s\"<>{}|\\^`]+$")
     pmid: str | None = Field(None, pattern=r"^\d{1,9}$")
     pmcid: str | None = Field(None, pattern=r"^PMC\d+$")
     url: SafeUrl | None = None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from builder.contract import Review
+from builder.report import escape
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ def _link(review: Review, path: str) -> str:
 
 
 def _bib(value: str) -> str:
-    return re.sub(r"([{}\\%&$#_^~])", r"\\\1", value)
+    return escape.bibtex(value)
 
 
 def cite(review: Review, path: str, what: str | None = None, key: str | None = None) -> Citation:
@@ -41,19 +41,19 @@ def cite(review: Review, path: str, what: str | None = None, key: str | None = N
             f"  year = {{{review.date.year}}},",
             f"  date = {{{day}}},",
             f"  version = {{{review.version}}},",
-            f"  url = {{{link}}}",
+            f"  url = {{{escape.link(link)}}}",
             "}",
         ]
     )
     ris = "\n".join(
         [
             "TY  - ELEC",
-            *[f"AU  - {a}" for a in review.authors],
-            f"TI  - {title}",
+            *[f"AU  - {escape.ris(a)}" for a in review.authors],
+            f"TI  - {escape.ris(title)}",
             f"PY  - {review.date.year}",
             f"DA  - {review.date.strftime('%Y/%m/%d')}",
             f"ET  - {review.version}",
-            f"UR  - {link}",
+            f"UR  - {escape.link(link)}",
             "ER  - ",
         ]
     )
