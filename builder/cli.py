@@ -40,12 +40,15 @@ def cmd_check(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from builder.publish.build import BuildError, build
+    from builder.publish.build import BuildError, SitePathError, build
 
     project = _project(args.project)
     try:
         report: dict = {}
-        data = build(project, Path(args.site).resolve() if args.site else None, full=args.full, report=report)
+        data = build(project, Path(args.site).absolute() if args.site else None, full=args.full, report=report)
+    except SitePathError as exc:
+        print(f"review: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except DataError as exc:
         _report(exc)
         print("Build stopped; the previously built site is unchanged.", file=sys.stderr)

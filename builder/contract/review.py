@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from .common import FiniteFloat, Identifier, Label, Provenance, SafeUrl, Strict
 from .measures import MEASURES, Measure, mantel_haenszel_measures
@@ -23,6 +23,34 @@ def _yaml(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+# Names of generated figures and page sections an analysis id would take over (see builder.report.pages).
+_GENERATED_PREFIXES = ("prisma-flow", "timeline-", "rob-")
+_GENERATED_SUFFIXES = (
+    "-leave-one-out",
+    "-cumulative",
+    "-funnel",
+    "-subgroups",
+    "-sensitivity",
+    "-over-time",
+    "-small-study-effects",
+)
+
+
+def _free_analysis_id(value: str) -> str:
+    if value == "prisma-flow" or value.startswith(_GENERATED_PREFIXES):
+        raise ValueError(
+            f"'{value}' is the name of a generated figure (prisma-flow, timeline-<outcome>, rob-<tool>); "
+            "choose another id"
+        )
+    for suffix in _GENERATED_SUFFIXES:
+        if value.endswith(suffix):
+            raise ValueError(
+                f"an id ending in '{suffix}' is the name of a generated figure or section of another analysis; "
+                "choose another id"
+            )
+    return value
 
 
 class Question(Strict):
@@ -99,7 +127,10 @@ PRESETS: dict[str, dict[str, object]] = {
 
 
 class Analysis(Strict):
-    id: Identifier = Field(description="Stable id; part of the result's permalink. Never reuse or rename.")
+    id: Annotated[Identifier, AfterValidator(_free_analysis_id)] = Field(
+        description="Stable id; part of the result's permalink. Never reuse or rename. Names of generated "
+        "figures (prisma-flow, timeline-…, rob-…, …-funnel, …-cumulative, …-leave-one-out) are taken."
+    )
     outcome: Identifier
     role: Literal["primary", "reproduction", "sensitivity"]
     title: str

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from .common import FiniteFloat, Identifier, Label, Provenance, SafeUrl, Strict
 from .rob import RiskOfBias
@@ -26,6 +26,12 @@ DESIGN_LABELS = {
     "case-series": "Case series",
     "case-report": "Case report",
 }
+
+
+def _not_a_page_name(value: str) -> str:
+    if value == "index":
+        raise ValueError("'index' is the page studies/index (the list of studies); choose another id")
+    return value
 
 
 class Citation(Strict):
@@ -240,7 +246,9 @@ class Dataset(Strict):
 
 
 class Study(Strict):
-    id: Identifier = Field(description="Must equal the file name without '.yaml'.")
+    id: Annotated[Identifier, AfterValidator(_not_a_page_name)] = Field(
+        description="Must equal the file name without '.yaml'; not 'index' (the page listing the studies)."
+    )
     label: Label = Field(description="Short label shown in tables, plots and menus, e.g. 'Shu 2020'.")
     source_ref: int | None = Field(None, ge=1, description="Reference number in the source review.")
     source_table: Literal["clinical-studies", "case-reports"] = Field(
