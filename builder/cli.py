@@ -126,7 +126,7 @@ def cmd_diff(args) -> int:
     from builder.analysis import run as analysis
     from builder.ingest.loader import load
     from builder.releases import diff
-    from builder.releases.archive import releases
+    from builder.releases.archive import ReleaseError, releases
     from builder.report.results_json import results_document
 
     project = _project(args.project)
@@ -147,6 +147,9 @@ def cmd_diff(args) -> int:
         return EXIT_USAGE
     except DataError as exc:
         return _report(exc)
+    except ReleaseError as exc:
+        print(f"review: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     d = diff.compare(old[0], old[1], new[0], new[1])
     print(
         json.dumps(d.to_json(), indent=2, sort_keys=True, ensure_ascii=False) if args.json else diff.to_text(d),

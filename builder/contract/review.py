@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field, model_validator
 from .common import FiniteFloat, Identifier, Label, Provenance, SafeUrl, Strict
 from .measures import MEASURES, Measure, mantel_haenszel_measures
 from .study import Citation, DesignCategory
+from .version import PATTERN as VERSION_PATTERN
 
 NUMBER = r"^[-−]?\d{1,12}(\.\d{1,12})?$"
 # A P value as printed: a decimal from 0 to 1, optionally after '<' (no exponents: '1E-200000000' would be
@@ -366,7 +367,10 @@ class Review(Strict):
     id: Identifier
     title: str
     short_title: Label
-    version: str = Field(pattern=r"^\d+\.\d+(\.\d+)?$")
+    version: str = Field(
+        pattern=VERSION_PATTERN,
+        description="Two or three whole numbers separated by dots, without leading zeros: 1.2, 1.2.1.",
+    )
     date: dt.date
     living: Living
     authors: list[str] = Field(min_length=1)

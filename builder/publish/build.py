@@ -250,12 +250,15 @@ def _build(
 
 
 def _check_not_released(project: Path, data: ReviewData) -> None:
-    for rel in versions.releases(project):
-        if rel.version == data.review.version and rel.manifest["data_hash"] != data.data_hash:
-            raise BuildError(
-                f"data/ differs from released version {rel.version}, whose numbers must not change: "
-                "set a new version (and what triggered it) in data/review.yaml before building"
-            )
+    """Every release is as released (see archive.check_integrity), and data/ is either one of them or a
+    version greater than all."""
+    try:
+        rels = versions.releases(project)
+        for rel in rels:
+            versions.check_integrity(rel)
+        versions.check_current(project, data, rels)
+    except versions.ReleaseError as exc:
+        raise BuildError(str(exc)) from exc
 
 
 def _build_staged(run: _Build, report: dict | None) -> None:
@@ -373,6 +376,9 @@ def _archive_key(project: Path, rel, latest: str, all_versions: list[str]) -> st
     digest = hashlib.sha256()
     snapshot = data_hash(sorted(rel.data_dir.rglob("*.yaml")), rel.folder)  # the files as they are now
     digest.update(json.dumps([snapshot, cache.builder_fingerprint(), latest, all_versions]).encode())
+    # results.json too: an edited archive is verified against its snapshot again, not served from the cache
+    for name in ("results.json", "manifest.json"):
+        digest.update(name.encode() + b"\0" + (rel.folder / name).read_bytes() + b"\0")
     for part in ("templates", "docs", "mkdocs.yml"):
         root = project / part
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
