@@ -82,8 +82,11 @@ def cmd_new_study(args) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if not (project / "data" / "review.yaml").is_file():
+        print(f"review: error: {project} is not a review project (it has no data/review.yaml)", file=sys.stderr)
+        return EXIT_USAGE
     path = project / "data" / "studies" / f"{args.id}.yaml"
-    if path.exists():
+    if path.exists() or path.is_symlink():
         print(f"review: error: {path.relative_to(project)} already exists", file=sys.stderr)
         return EXIT_USAGE
     review = load_review_only(project / "data")
@@ -94,6 +97,7 @@ def cmd_new_study(args) -> int:
         .get_template("new-study.yaml.j2")
         .render(id=args.id, outcomes=review.outcomes if review else [])
     )
+    path.parent.mkdir(exist_ok=True)
     path.write_text(text, encoding="utf-8")
     print(
         f"wrote {path.relative_to(project)}: fill in every TODO, add '{args.id}' to the analyses in "

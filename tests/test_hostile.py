@@ -687,3 +687,159 @@ class TestReleaseIntegrity:
         with unchanged(project):
             code, out = review(project, "build", capsys=capsys)
         assert code == 3 and f"versions/1.0/results.json: {record['id']} estimate" in out, out
+
+
+def _study(project: Path) -> Path:
+    return project / "data/studies/shu-2020.yaml"
+
+
+class TestOnlyRegularFilesAreRead:
+    """A FIFO, a device, a folder or a link out of the project in data/ is refused with its name (exit 1),
+    without blocking or reading it."""
+
+    def _run(self, project: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [os.sys.executable, "-m", "builder.cli", "-C", str(project), "check"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def test_a_fifo(self, project):
+        os.mkfifo(project / "data/studies/zz.yaml")
+        proc = self._run(project)
+        assert proc.returncode == 1 and "data/studies/zz.yaml: (file): is not a regular file" in proc.stderr
+
+    def test_a_link_to_a_device(self, project):
+        (project / "data/studies/zz.yaml").symlink_to("/dev/zero")
+        proc = self._run(project)
+        assert proc.returncode == 1 and "data/studies/zz.yaml: (file): is a link to something outside" in proc.stderr
+
+    def test_a_link_out_of_the_project(self, project, tmp_path):
+        outside = tmp_path / "elsewhere.yaml"
+        shutil.copy(_study(project), outside)
+        _study(project).unlink()
+        _study(project).symlink_to(outside)
+        proc = self._run(project)
+        assert (
+            proc.returncode == 1 and "data/studies/shu-2020.yaml: (file): is a link to something outside" in proc.stderr
+        )
+
+    def test_a_folder_named_like_a_study(self, project):
+        (project / "data/studies/zz.yaml").mkdir()
+        proc = self._run(project)
+        assert proc.returncode == 1 and "data/studies/zz.yaml: (file): is a folder" in proc.stderr
+
+    def test_a_link_inside_the_project_is_read(self, project):
+        target = project / "data/shu.yaml.txt"
+        shutil.move(_study(project), target)
+        _study(project).symlink_to(target)
+        proc = self._run(project)
+        assert proc.returncode == 0, proc.stderr
+
+
+class TestFileSizeIsCapped:
+    def test_a_huge_file_is_refused_unread(self, project, capsys):
+        with _study(project).open("a", encoding="utf-8") as f:
+            f.write("# " + "x" * 3_000_000 + "\n")
+        with unchanged(project):
+            code, out = review(project, "build", capsys=capsys)
+        assert code == 1 and "data/studies/shu-2020.yaml: (file): file is over 2,000,000 bytes" in out, out
+
+
+class TestNumbersAreParsedStrictly:
+    """YAML 1.1 readings that silently change a number are refused with the file, line and field."""
+
+    @pytest.mark.parametrize(
+        "written,message",
+        [
+            ("1:30", "not a plain decimal number"),
+            ("012", "not a plain decimal number"),
+            ("0x1d", "not a plain decimal number"),
+            ("1_2", "not a plain decimal number"),
+            ("yes", "valid integer"),
+            ("true", "valid integer"),
+            ("'12'", "valid integer"),
+            ("12.0", "valid integer"),
+        ],
+    )
+    def test_an_arm_size(self, project, capsys, written, message):
+        edit(_study(project), "    n: 29\n", f"    n: {written}\n")
+        with unchanged(project):
+            code, out = review(project, "build", capsys=capsys)
+        assert code == 1 and re.search(r"data/studies/shu-2020\.yaml:\d+: arms\[1\]\.n: .*" + message, out), out
+
+    def test_on_as_a_key_is_named_on(self, project, capsys):
+        edit(_study(project), "label: Shu 2020\n", "label: Shu 2020\non: 3\n")
+        code, out = review(project, "check", capsys=capsys)
+        assert code == 1 and "unknown field 'on'" in out, out
+
+
+class TestMagnitudesAreBounded:
+    @pytest.mark.parametrize(
+        "field,old,new",
+        [
+            ("arms[1].n", "    n: 29\n", "    n: 1000000000000000000000000000000\n"),
+            (
+                "outcomes.survival.published.control.total",
+                "total: 29, events: 26",
+                "total: 100000000000000000000, events: 26",
+            ),
+        ],
+    )
+    def test_huge_counts(self, project, capsys, field, old, new):
+        edit(_study(project), old, new)
+        with unchanged(project):
+            code, out = review(project, "build", capsys=capsys)
+        assert code == 1 and "data/studies/shu-2020.yaml" in out and field in out and "less than or equal" in out, out
+
+    @pytest.mark.parametrize("p", ["1E-200000000", "0.02 (two-sided)", "2", "0.1234567890123456", "-0.1"])
+    def test_a_p_value_as_printed(self, project, capsys, p):
+        edit(project / "data/review.yaml", 'p: "0.02"', f'p: "{p}"')
+        with unchanged(project):
+            code, out = review(project, "build", capsys=capsys)
+        assert code == 1 and re.search(r"data/review\.yaml:\d+: analyses\[1\]\.reported\.p: ", out), out
+
+    def test_a_huge_real_number(self, project, capsys):
+        edit(project / "data/review.yaml", "mh_continuity_correction: 0.5", "mh_continuity_correction: 1.0e300")
+        code, out = review(project, "check", capsys=capsys)
+        assert code == 1, out
+        assert re.search(r"data/review\.yaml:\d+: analyses\[1\]\.mh_continuity_correction: must be between", out), out
+
+
+class TestDates:
+    @pytest.mark.parametrize(
+        "day,message",
+        [("1969-12-31", "1970-01-01 or later"), ("2026-13-45", "not a valid date"), ("2026-02-30", "not a valid date")],
+    )
+    def test_the_review_date(self, project, capsys, day, message):
+        path = project / "data/review.yaml"
+        path.write_text(re.sub(r"(?m)^date: .*$", f"date: {day}", path.read_text(encoding="utf-8")), encoding="utf-8")
+        _set_version(project, "1.2")
+        with unchanged(project):
+            code, out = review(project, "build", capsys=capsys)
+        assert code == 1 and re.search(r"data/review\.yaml:\d+: date: .*" + message, out), out
+
+
+class TestNoTraceback:
+    """Point 8 of the issue: faults around the data give a message, not a traceback."""
+
+    def test_new_study_without_a_studies_folder(self, project, capsys):
+        shutil.rmtree(project / "data/studies")
+        code, out = review(project, "new-study", "smith-2024", capsys=capsys)
+        assert code == 0 and (project / "data/studies/smith-2024.yaml").is_file(), out
+
+    def test_new_study_outside_a_project(self, tmp_path, capsys):
+        code, out = review(tmp_path, "new-study", "smith-2024", capsys=capsys)
+        assert code == 2 and "not a review project" in out
+
+    def test_a_leftover_site_old_is_left_alone(self, project, capsys):
+        (project / "site.old").mkdir()
+        (project / "site.old/x").write_text("x", encoding="utf-8")
+        os.chmod(project / "site.old", 0o500)
+        try:
+            code, out = review(project, "build", capsys=capsys)
+        finally:
+            os.chmod(project / "site.old", 0o700)
+        assert code == 0, out
+        assert (project / "site.old/x").exists() and (project / "site/index.html").is_file()

@@ -15,13 +15,24 @@ Identifier = Annotated[
 ]
 
 
+# Bounds on what the data may say: far beyond any real review, well inside what a float holds exactly.
+MAX_COUNT = 1_000_000_000  # participants, events, records
+MAX_MAGNITUDE = 1e12  # a mean, SD, quartile...
+
+
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("must be a finite number (not NaN or infinity)")
+    if abs(value) > MAX_MAGNITUDE:
+        raise ValueError(f"must be between -{MAX_MAGNITUDE:g} and {MAX_MAGNITUDE:g}")
     return value
 
 
-FiniteFloat = Annotated[float, AfterValidator(_finite)]
+FiniteFloat = Annotated[float, AfterValidator(_finite), Field(strict=True)]
+# A count: a whole number written as one (not true/false, not text), from 0 to MAX_COUNT.
+Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
+PositiveCount = Annotated[int, Field(strict=True, ge=1, le=MAX_COUNT)]
+StrictInt = Annotated[int, Field(strict=True)]  # bounds given by the field
 
 # A link: http(s) with a host, or doi:10.x/...; none of the characters that cannot appear in a URL unencoded
 # (spaces, quotes, angle brackets, braces, backslash, caret, backtick, bar).

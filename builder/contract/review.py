@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from .common import FiniteFloat, Identifier, Label, Provenance, SafeUrl, Strict
+from .common import Count, FiniteFloat, Identifier, Label, PositiveCount, Provenance, SafeUrl, Strict
 from .measures import MEASURES, Measure, mantel_haenszel_measures
 from .study import Citation, DesignCategory
 from .version import PATTERN as VERSION_PATTERN
@@ -17,13 +17,13 @@ NUMBER = r"^[-−]?\d{1,12}(\.\d{1,12})?$"
 # a number too small for any computation to compare with).
 P_VALUE = r"^([<>≤] ?)?(0(\.\d{1,12})?|1(\.0{1,12})?|\.\d{1,12})$"
 EVENTS = r"^\d{1,10} ?/ ?\d{1,10}$"
+EARLIEST_DATE = dt.date(1970, 1, 1)
 
 
-def _yaml(value) -> str:
-    """A setting's value as it is written in review.yaml."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def _not_before_1970(day: dt.date) -> dt.date:
+    if day < EARLIEST_DATE:
+        raise ValueError("must be 1970-01-01 or later: the pages are stamped with this date as a Unix time")
+    return day
 
 
 # Names of generated figures and page sections an analysis id would take over (see builder.report.pages).
@@ -52,6 +52,13 @@ def _free_analysis_id(value: str) -> str:
                 "choose another id"
             )
     return value
+
+
+def _yaml(value) -> str:
+    """A setting's value as it is written in review.yaml."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 class Question(Strict):
@@ -101,8 +108,8 @@ class ReportedResult(Strict):
     )
     q_p: str | None = Field(None, pattern=P_VALUE, description="P of the test for heterogeneity, as printed.")
     i2: FiniteFloat | None = Field(None, ge=0, le=100)
-    k: int | None = Field(None, ge=1)
-    participants: int | None = Field(None, ge=1)
+    k: PositiveCount | None = None
+    participants: PositiveCount | None = None
     events_experimental: str | None = Field(None, pattern=EVENTS, description="As printed: events/total, '67/74'.")
     events_control: str | None = Field(None, pattern=EVENTS)
     percent_experimental: str | None = Field(None, pattern=NUMBER, description="Event rate as printed, in percent.")
@@ -309,22 +316,20 @@ class Certainty(Strict):
 class Flow(Strict):
     """PRISMA counts typed by the reviewers; counts of included studies are derived from data/studies."""
 
-    records_identified: int = Field(ge=0)
-    records_excluded: int = Field(ge=0)
-    records_excluded_reasons: dict[str, int] = Field(default_factory=dict)
-    full_texts_assessed: int = Field(ge=0)
-    full_texts_excluded: int = Field(ge=0)
-    full_texts_excluded_reasons: dict[str, int] = Field(default_factory=dict)
-    unaccounted: int = Field(
+    records_identified: Count
+    records_excluded: Count
+    records_excluded_reasons: dict[str, Count] = Field(default_factory=dict)
+    full_texts_assessed: Count
+    full_texts_excluded: Count
+    full_texts_excluded_reasons: dict[str, Count] = Field(default_factory=dict)
+    unaccounted: Count = Field(
         0,
-        ge=0,
         description="Reports the published counts leave unexplained: full texts "
         "assessed minus those excluded minus the studies in data/studies. Must be stated.",
     )
     unaccounted_note: str | None = None
-    other_methods: int = Field(
+    other_methods: Count = Field(
         0,
-        ge=0,
         description="Studies identified by other methods than the database search "
         "(registers, citation searching, hand searching) and included.",
     )
@@ -371,7 +376,7 @@ class Review(Strict):
         pattern=VERSION_PATTERN,
         description="Two or three whole numbers separated by dots, without leading zeros: 1.2, 1.2.1.",
     )
-    date: dt.date
+    date: Annotated[dt.date, AfterValidator(_not_before_1970)]
     living: Living
     authors: list[str] = Field(min_length=1)
     source_review: Citation

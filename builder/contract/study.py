@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from .common import FiniteFloat, Identifier, Label, Provenance, SafeUrl, Strict
+from .common import Count, FiniteFloat, Identifier, Label, PositiveCount, Provenance, SafeUrl, Strict, StrictInt
 from .rob import RiskOfBias
 
 DesignCategory = Literal[
@@ -40,7 +40,7 @@ class Citation(Strict):
     )
     title: str | None = None
     journal: str | None = None
-    year: int | None = Field(None, ge=1900, le=2100)
+    year: StrictInt | None = Field(None, ge=1900, le=2100)
     volume: str | None = None
     issue: str | None = None
     pages: str | None = None
@@ -79,7 +79,7 @@ class Arm(Strict):
         "(list them in 'combines'); virtual: not patients at all, e.g. a control built from a literature rate.",
     )
     combines: list[Identifier] = Field(default_factory=list, description="For a combined arm: the arms it unites.")
-    n: int = Field(ge=1, description="Participants allocated to the arm.")
+    n: PositiveCount = Field(description="Participants allocated to the arm.")
     intervention: Intervention | None = None
     provenance: Provenance
 
@@ -111,8 +111,8 @@ class Group(Strict):
 
     arm: Identifier = Field(description="The id of an arm of this study.")
     timepoint: str | None = Field(None, description="When measured, if it differs from the dataset's time point.")
-    total: int = Field(ge=1, description="Participants with data for this outcome.")
-    events: int | None = Field(None, ge=0, description="Participants with the event (dichotomous outcomes).")
+    total: PositiveCount = Field(description="Participants with data for this outcome.")
+    events: Count | None = Field(None, description="Participants with the event (dichotomous outcomes).")
     mean: FiniteFloat | None = None
     sd: FiniteFloat | None = Field(None, gt=0)
     se: FiniteFloat | None = Field(
@@ -250,7 +250,7 @@ class Study(Strict):
         description="Must equal the file name without '.yaml'; not 'index' (the page listing the studies)."
     )
     label: Label = Field(description="Short label shown in tables, plots and menus, e.g. 'Shu 2020'.")
-    source_ref: int | None = Field(None, ge=1, description="Reference number in the source review.")
+    source_ref: StrictInt | None = Field(None, ge=1, le=100_000, description="Reference number in the source review.")
     source_table: Literal["clinical-studies", "case-reports"] = Field(
         description="Which table of the source review lists the study."
     )
