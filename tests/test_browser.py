@@ -179,6 +179,27 @@ def test_search_finds_a_study(browser_env, server):
     assert "Lanzoni" in text
 
 
+@pytest.mark.parametrize("path", ["index.html", "outcomes/survival.html", "v1.0/index.html"])
+def test_search_works_from_a_page_opened_from_disk(browser_env, built, path):
+    """Opened as a file:// URL, as the README suggests, search must find a study, with no request leaving the
+    site's folder (the theme's worker cannot start there; the site brings its own stand-in)."""
+    context = browser_env.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("request", lambda r: r.url.startswith(("file:", "data:", "blob:", "about:")) or problems.append(r.url))
+    try:
+        page.goto((built / "site" / path).as_uri())
+        page.keyboard.press("/")
+        page.keyboard.type("Lanzoni", delay=50)
+        page.wait_for_selector(".md-search-result__item", timeout=15_000)
+        text = page.inner_text(".md-search-result")
+    finally:
+        context.close()
+    assert "Lanzoni 2021" in text and "matching document" in text
+    assert problems == []
+
+
 def test_dark_scheme_keeps_the_forest_plot_legible(browser_env, server):
     visit = _Visit(browser_env, server, scheme="dark")
     try:
