@@ -200,6 +200,39 @@ def test_search_works_from_a_page_opened_from_disk(browser_env, built, path):
     assert problems == []
 
 
+def test_on_a_phone_figures_stay_legible(browser_env, server):
+    """At 390 px the forest plot scrolls in its box and says so; the PRISMA diagram is drawn as one column at
+    full size (12 px text) instead of the wide one shrunk to a third."""
+    visit = _Visit(browser_env, server, width=390)
+    try:
+        page = visit.open("outcomes/survival.html")
+        box = page.locator(".figure-scroll").first
+        assert "overflows" in box.get_attribute("class")
+        assert "Scroll sideways" in box.evaluate("e => getComputedStyle(e, '::before').content")
+        assert box.get_attribute("tabindex") == "0" and "scrolls sideways" in box.get_attribute("aria-label")
+        page = visit.open("flow.html")
+        assert not page.locator(".flow-wide").is_visible()
+        shown, drawn = page.eval_on_selector(
+            ".flow-narrow svg", "s => [s.getBoundingClientRect().width, s.viewBox.baseVal.width]"
+        )
+        assert abs(shown - drawn) < 1, (shown, drawn)
+    finally:
+        visit.close()
+    assert visit.problems == []
+
+
+def test_on_a_desktop_figures_that_fit_show_no_scroll_cue(browser_env, server):
+    visit = _Visit(browser_env, server, width=1280)
+    try:
+        page = visit.open("outcomes/survival.html")
+        assert "overflows" not in page.locator(".figure-scroll").first.get_attribute("class")
+        page = visit.open("flow.html")
+        assert page.locator(".flow-wide").is_visible() and not page.locator(".flow-narrow").is_visible()
+    finally:
+        visit.close()
+    assert visit.problems == []
+
+
 def test_dark_scheme_keeps_the_forest_plot_legible(browser_env, server):
     visit = _Visit(browser_env, server, scheme="dark")
     try:
