@@ -21,11 +21,16 @@ site: $(STAMP)
 test: lint axe
 	$(BIN)/python -m pytest
 
+# The statistics alone, against metafor's pinned values: seconds, no site is built.
+test-stats: $(STAMP)
+	$(BIN)/python -m pytest -q tests/stats -m "not build"
+
 # Lint, formatting, the layering of builder/ (pyproject.toml's import contracts) and types.
 lint: $(STAMP)
 	$(BIN)/ruff check builder tests benchmarks
 	$(BIN)/ruff format --check builder tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # axe-core for the accessibility checks of the browser tests (pinned in package-lock.json). Without npm the
 # browser tests are skipped locally; CI has npm and requires them.

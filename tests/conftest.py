@@ -1,4 +1,5 @@
-"""Shared fixtures: a private copy of the project, and one site built from it for the whole session."""
+"""Shared fixtures: a private copy of the project, and one site built from it for the whole session; and the
+markers each test gets from what it needs (see pyproject.toml: build, browser, r, slow)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,32 @@ def built(tmp_path_factory) -> Path:
     project = copy_project(tmp_path_factory.mktemp("built") / "project")
     build(project, today=TODAY)
     return project
+
+
+# Tests that build a site themselves (not only through the `built` fixture), by module.
+BUILDS = {
+    "publish",
+    "test_versions.py",
+    "test_forest.py",
+    "test_followplots.py",
+    "test_inline.py",
+    "test_narrative.py",
+    "test_r_scripts.py",
+    "test_sof.py",
+    "test_synthetic_outcomes.py",
+}
+# The few tests that take seconds each: a real browser, R, and the byte-for-byte rebuild comparisons.
+SLOW = {"test_browser.py", "test_r_scripts.py", "test_incremental.py", "test_site.py"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        path = Path(str(item.fspath))
+        if "built" in item.fixturenames or path.name in BUILDS or path.parent.name in BUILDS:
+            item.add_marker(pytest.mark.build)
+        if path.name == "test_browser.py":
+            item.add_marker(pytest.mark.browser)
+        if path.name == "test_r_scripts.py":
+            item.add_marker(pytest.mark.r)
+        if path.name in SLOW:
+            item.add_marker(pytest.mark.slow)

@@ -7,34 +7,22 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from builder.analysis.result import AnalysisResult
+from builder.analysis.result import AnalysisResult, arms
 from builder.contract import Analysis
+from builder.contract.measures import MEASURES
 from builder.contract.study import Dataset
-from builder.stats import (
-    Fit,
-    fixed_iv,
-    log_odds_ratio,
-    log_ratio_of_means,
-    log_risk_ratio,
-    mantel_haenszel_or,
-    mantel_haenszel_rd,
-    mantel_haenszel_rr,
-    mean_difference,
-    peto_log_odds_ratio,
-    peto_or,
-    random_effects,
-    risk_difference,
-    standardised_mean_difference,
-)
+from builder.stats import Fit, fixed_iv, peto_log_odds_ratio, peto_or, random_effects
 from builder.stats.effects import EffectSizes
 
 LEGACY_I2_THRESHOLD = 50.0
 
 
 def inputs_of(ds: Dataset) -> dict[str, float]:
-    e, c = ds.experimental, ds.control
-    if e.events is not None:
+    e, c = arms(ds)
+    if e.events is not None and c.events is not None:
         return {"events_exp": e.events, "total_exp": e.total, "events_ctrl": c.events, "total_ctrl": c.total}
+    if e.mean is None or e.sd is None or c.mean is None or c.sd is None:
+        raise ValueError("a continuous dataset needs each group's mean and SD (ingest.derive converts others)")
     return {
         "mean_exp": e.mean,
         "sd_exp": e.sd,
@@ -45,24 +33,20 @@ def inputs_of(ds: Dataset) -> dict[str, float]:
     }
 
 
-DICHOTOMOUS = {"OR": log_odds_ratio, "RR": log_risk_ratio, "RD": risk_difference}
-CONTINUOUS = {"MD": mean_difference, "SMD": standardised_mean_difference, "ROM": log_ratio_of_means}
-MH = {"OR": mantel_haenszel_or, "RR": mantel_haenszel_rr, "RD": mantel_haenszel_rd}
-
-
 def effect_sizes(spec: Analysis, inputs: list[dict[str, float]]) -> EffectSizes:
     col = {k: [i[k] for i in inputs] for k in inputs[0]}
     if spec.method == "Peto":
         return peto_log_odds_ratio(col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
-    if spec.measure in DICHOTOMOUS:
-        return DICHOTOMOUS[spec.measure](
+    measure = MEASURES[spec.measure]
+    if measure.effect_sizes is None:
+        raise NotImplementedError(f"measure {spec.measure} from per-arm data is not available")
+    if measure.outcome_type == "dichotomous":
+        return measure.effect_sizes(
             col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"], add=spec.continuity_correction
         )
-    if spec.measure in CONTINUOUS:
-        return CONTINUOUS[spec.measure](
-            col["mean_exp"], col["sd_exp"], col["total_exp"], col["mean_ctrl"], col["sd_ctrl"], col["total_ctrl"]
-        )
-    raise NotImplementedError(f"measure {spec.measure} from per-arm data is not available")
+    return measure.effect_sizes(
+        col["mean_exp"], col["sd_exp"], col["total_exp"], col["mean_ctrl"], col["sd_ctrl"], col["total_ctrl"]
+    )
 
 
 def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> Fit:
@@ -71,7 +55,9 @@ def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> F
         cells = (col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
         if spec.method == "Peto":
             return peto_or(*cells, display=es)
-        return MH[spec.measure](*cells, es, add=spec.mh_continuity_correction)
+        pool = MEASURES[spec.measure].mantel_haenszel
+        assert pool is not None, "the data model allows Mantel-Haenszel only for measures that have it"
+        return pool(*cells, es, add=spec.mh_continuity_correction)
     return fixed_iv(es)
 
 
@@ -89,7 +75,7 @@ def fit(
     """The analysis's model on these effect sizes: (fit, the fixed-effect fit an I² switch looked at, notes).
 
     tau2_interval=False skips the Q-profile interval of tau², which follow-up refits do not report."""
-    notes = []
+    notes: list[str] = []
     if spec.model == "fixed":
         return _fixed(spec, es, inputs), None, notes
     if spec.model == "random":

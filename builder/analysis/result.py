@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from builder.contract import Analysis, Outcome, Study
-from builder.contract.study import Dataset
+from builder.contract.measures import MEASURES, EffectMeasure
+from builder.contract.study import Dataset, Group
 from builder.ingest.select import MissingStudy
 from builder.stats import Fit
 
-RATIO_MEASURES = {"OR", "RR", "ROM"}  # pooled on the log scale
+
+def arms(ds: Dataset) -> tuple[Group, Group]:
+    """The experimental and control groups of a dataset with data (the data model requires both there)."""
+    if ds.experimental is None or ds.control is None:
+        raise ValueError("a dataset without data has no groups to analyse")
+    return ds.experimental, ds.control
 
 
 @dataclass(frozen=True)
@@ -61,8 +67,12 @@ class AnalysisResult:
     key: str | None = None  # content key of everything the numbers depend on (set when run with a cache)
 
     @property
+    def effect_measure(self) -> EffectMeasure:
+        return MEASURES[self.spec.measure]
+
+    @property
     def scale(self) -> str:
-        return "log" if self.spec.measure in RATIO_MEASURES else "identity"
+        return self.effect_measure.scale
 
     @property
     def model(self) -> str | None:
@@ -79,7 +89,7 @@ class AnalysisResult:
     @property
     def planned_experimental_n(self) -> int:
         """Participants in the experimental arms of every planned study, with data or not."""
-        n = sum(r.study.arm(r.data.experimental.arm).n for r in self.rows)
+        n = sum(r.study.arm(arms(r.data)[0].arm).n for r in self.rows)
         return n + sum(
             a.n for m in self.missing for a in m.study.arms if a.role == "experimental" and a.kind == "allocated"
         )

@@ -12,12 +12,15 @@ from builder.analysis.fitting import effect_sizes, fit, inputs_of
 from builder.analysis.result import AnalysisResult, StudyRow
 from builder.analysis.sensitivity import high_risk
 from builder.caching import store as cache
+from builder.caching.outputs import Stored
 from builder.contract import Analysis, Outcome
 from builder.ingest.loader import ReviewData
 from builder.ingest.select import select
+from builder.stats import EffectSizes, Fit
 
 
 def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
+    """One analysis of the plan: its studies' effect sizes and the model it asks for (no follow-ups)."""
     outcome = data.review.outcome(spec.outcome)
     chosen, missing = select(spec, data.studies)
     if not chosen:
@@ -31,40 +34,36 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     result_fit, first, notes = (None, None, []) if estimable == 0 else fit(spec, es, inputs)
     if result_fit is not None and result_fit.note:
         notes.append(result_fit.note[0].upper() + result_fit.note[1:] + ".")
-    rows = []
-    for i, (study, name, ds) in enumerate(chosen):
-        ok = bool(es.estimable[i])
-        weight = None
-        if result_fit is not None and np.isfinite(result_fit.weights[i]):
-            weight = float(result_fit.weights[i])
-        rows.append(
-            StudyRow(
-                study,
-                name,
-                ds,
-                inputs[i],
-                float(es.yi[i]) if ok else None,
-                float(es.vi[i]) if ok else None,
-                bool(es.corrected[i]),
-                weight,
-            )
-        )
+    rows = _study_rows(chosen, inputs, es, result_fit)
     result = AnalysisResult(spec, outcome, rows, missing, result_fit, first, notes)
     if spec.subgroups and result_fit is not None:
         result = replace(result, subgroups=subgroups.compute(result))
     return result
 
 
-def _analysis_key(spec: Analysis, outcome: Outcome, chosen, memo: dict | None = None) -> str:
-    """Everything an analysis's numbers depend on: its plan, its outcome, and for each study used the dataset
-    and the study fields the follow-ups and subgroups read (label, year, design, risk of bias, country, arms).
-    Editing another outcome of the same study, or any other field, leaves the key unchanged.
+def _study_rows(chosen, inputs: list[dict[str, float]], es: EffectSizes, result_fit: Fit | None) -> list[StudyRow]:
+    """A row per chosen study: its inputs, effect size where estimable, and percent weight where pooled."""
+    weights = result_fit.weights if result_fit is not None else None
+    rows = []
+    for i, (study, name, ds) in enumerate(chosen):
+        ok = bool(es.estimable[i])
+        weight = float(weights[i]) if weights is not None and np.isfinite(weights[i]) else None
+        yi, vi = (float(es.yi[i]), float(es.vi[i])) if ok else (None, None)
+        rows.append(StudyRow(study, name, ds, inputs[i], yi, vi, bool(es.corrected[i]), weight))
+    return rows
+
+
+def _analysis_entry(spec: Analysis, outcome: Outcome, chosen, memo: dict | None = None) -> Stored:
+    """The stored numbers of an analysis, declared with everything they depend on: its plan, its outcome, and
+    for each study used the dataset and the study fields the follow-ups and subgroups read (label, year,
+    design, risk of bias, country, arms). Editing another outcome of the same study, or any other field,
+    leaves the key unchanged.
 
     `memo` keeps each study's and dataset's part for the other analyses of the same build: a study is in
     every analysis of its outcomes, and serialising it again for each was most of the time of restoring a
     large review's analyses."""
     memo = {} if memo is None else memo
-    parts = [spec.model_dump_json(), outcome.model_dump_json()]
+    studies: list[str] = []
     for study, name, ds in chosen:
         if study.id not in memo:
             memo[study.id] = json.dumps(
@@ -79,8 +78,11 @@ def _analysis_key(spec: Analysis, outcome: Outcome, chosen, memo: dict | None = 
             ) + "".join(arm.model_dump_json() for arm in study.arms)
         if id(ds) not in memo:
             memo[id(ds)] = (ds, ds.model_dump_json())  # the dataset is held, so its id stays its own
-        parts.extend((memo[study.id], name, memo[id(ds)][1]))
-    return cache.key("analysis", *parts)
+        studies.extend((memo[study.id], name, memo[id(ds)][1]))
+    return Stored(
+        "analyses",
+        {"plan": spec.model_dump_json(), "outcome": outcome.model_dump_json(), "studies and datasets": studies},
+    )
 
 
 def _restore(spec: Analysis, data: ReviewData, chosen, missing, saved: dict, saved_key: str) -> AnalysisResult:
@@ -104,17 +106,17 @@ def _restore(spec: Analysis, data: ReviewData, chosen, missing, saved: dict, sav
 
 def run_all(data: ReviewData, store: cache.Store | None = None) -> list[AnalysisResult]:
     """Every analysis of the plan, with the follow-ups of primary analyses. With a `store`, an analysis whose
-    key (see _analysis_key) is unchanged since an earlier build is restored instead of refitted."""
+    key (see _analysis_entry) is unchanged since an earlier build is restored instead of refitted."""
     results = []
     memo: dict = {}
     for spec in data.review.analyses:
-        k = None
+        entry = None
         if store is not None:
             chosen, missing = select(spec, data.studies)
-            k = _analysis_key(spec, data.review.outcome(spec.outcome), chosen, memo)
-            saved = store.get("analyses", k)
-            if saved is not None and len(saved["rows"]) == len(chosen):
-                results.append(_restore(spec, data, chosen, missing, saved, k))
+            entry = _analysis_entry(spec, data.review.outcome(spec.outcome), chosen, memo)
+            saved = entry.get(store)
+            if isinstance(saved, dict) and entry.key is not None and len(saved["rows"]) == len(chosen):
+                results.append(_restore(spec, data, chosen, missing, saved, entry.key))
                 continue
         r = run(spec, data)
         if r.spec.role == "primary" and r.fit is not None:
@@ -124,10 +126,9 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
                 cumulative=sensitivity.cumulative(r),
             )
             r.small_study.update(sensitivity.small_study(r))
-        if k is not None:
-            store.put(
-                "analyses",
-                k,
+        if entry is not None and entry.key is not None:
+            entry.put(
+                store,
                 {
                     "rows": [(x.yi, x.vi, x.corrected, x.weight) for x in r.rows],
                     "fit": r.fit,
@@ -138,6 +139,6 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
                     "subgroups": r.subgroups,
                 },
             )
-            r = replace(r, key=k)
+            r = replace(r, key=entry.key)
         results.append(r)
     return results

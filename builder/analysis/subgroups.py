@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from builder.analysis.fitting import refit  # the same refit as every sensitivity row (Mantel-Haenszel needs the cells)
-from builder.analysis.result import AnalysisResult, Subgroup, Subgroups
+from builder.analysis.result import AnalysisResult, Subgroup, Subgroups, arms
 from builder.contract.study import DESIGN_LABELS, Study
 from builder.stats import fixed_iv
 from builder.stats.effects import EffectSizes
@@ -35,7 +35,9 @@ def key(study: Study, by: str, experimental_arm: str) -> tuple[str, str]:
 
 def compute(result: AnalysisResult) -> Subgroups:
     by = result.spec.subgroups
-    keys = [key(r.study, by, r.data.experimental.arm) for r in result.rows]
+    if by is None:
+        raise ValueError(f"analysis {result.spec.id} declares no subgroups")
+    keys = [key(r.study, by, arms(r.data)[0].arm) for r in result.rows]
     order = list(dict.fromkeys(keys))
     if by == "design":
         order.sort(key=lambda k: list(DESIGN_LABELS).index(k[0]))

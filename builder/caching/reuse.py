@@ -2,14 +2,15 @@
 
 After one study is corrected, most of a large review's pages come out of Jinja exactly as before: the pages of
 the other studies, the outcomes the correction does not touch, their figures and downloads. Rendering them
-only to find that is most of the time of such a rebuild. So each generated file is written with a key (a
-hash of everything it is made from: see the callers in builder.report.pages) and the keys are kept beside the
+only to find that is most of the time of such a rebuild. So each generated file is declared as an Output
+(builder.caching.outputs: its path, its named inputs, how to make it; the report layer declares them in
+builder.report.pages), written with the key derived from its inputs, and the keys are kept beside the
 sources, in build/current. A file whose key is the one the last good build recorded is hard-linked from that
 build's sources instead of being rendered again.
 
-A key must cover everything the file is made from, or a stale file would be kept: the callers render a kept
-file from a context holding only what its key covers, and the tests compare incremental builds with builds
-from nothing, byte for byte. A build with `--full` reuses nothing but records the keys for the next one.
+A declaration must name everything the file is made from, or a stale file would be kept: each Output's
+`make` renders from a context holding only what its inputs cover, and the tests compare incremental builds
+with builds from nothing, byte for byte. A build with `--full` reuses nothing but records the keys for the next one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import json
 import os
 import shutil
 from pathlib import Path
+
+from builder.caching.outputs import Output
 
 KEYS = "render-keys.json"
 
@@ -46,7 +49,7 @@ class Reuse:
         if key is None:
             return False
         self.keys[rel] = key
-        if self._old.get(rel) != key:
+        if self.previous is None or self._old.get(rel) != key:
             return False
         source, target = self.previous / "docs" / rel, self.docs / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -59,6 +62,15 @@ class Reuse:
                 return False
         self.taken += 1
         return True
+
+    def write(self, output: Output) -> None:
+        """Write `output` into docs/, taken from the last good build if made from the same inputs."""
+        if self.take(output.path, output.key):
+            return
+        path = self.docs / output.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)  # a new file: never write through a link to the last build's sources
+        path.write_text(output.make(), encoding="utf-8")
 
     def save(self, root: Path) -> None:
         """Write the keys into `root` (the sources' folder that becomes build/current)."""

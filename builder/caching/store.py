@@ -1,8 +1,8 @@
 """A content-addressed store for build steps whose output depends only on their input bytes.
 
 Each value is kept in `<root>/<kind>/<key>.pickle`, where the key hashes everything the value was computed
-from plus the builder's own code, so an edited study, analysis plan or builder module can never be answered
-from an old entry. The store lives in the project's `build/` folder and is written by the builder only; a
+from plus the builder's own code (builder.caching.outputs derives it from the value's declared inputs), so an
+edited study, analysis plan or builder module can never be answered from an old entry. The store lives in the project's `build/` folder and is written by the builder only; a
 missing, unreadable or stale entry is simply computed again. Entries not used by a build are removed at its
 end, so the store holds one build's worth of values.
 """
@@ -30,14 +30,6 @@ def builder_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def key(*parts: bytes | str) -> str:
-    digest = hashlib.sha256(builder_fingerprint().encode())
-    for part in parts:
-        data = part.encode() if isinstance(part, str) else part
-        digest.update(len(data).to_bytes(8, "little") + data)
-    return digest.hexdigest()[:32]
-
-
 class Store:
     """Values by kind and key; `Store(None)` stores nothing (every lookup misses)."""
 
@@ -47,7 +39,7 @@ class Store:
         self.hits = 0
         self.misses = 0
 
-    def get(self, kind: str, k: str):
+    def get(self, kind: str, k: str) -> object | None:
         """The stored value, or None."""
         if self.root is None:
             return None
@@ -67,7 +59,7 @@ class Store:
         if self.root is not None:
             self.used.setdefault(kind, set()).add(k)
 
-    def put(self, kind: str, k: str, value) -> None:
+    def put(self, kind: str, k: str, value: object) -> None:
         if self.root is None:
             return
         folder = self.root / kind

@@ -8,10 +8,10 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from .common import FiniteFloat, Identifier, Label, Provenance, SafeUrl, Strict
+from .measures import MEASURES, Measure, mantel_haenszel_measures
 from .study import Citation, DesignCategory
 
 NUMBER = r"^[-−]?\d+(\.\d+)?$"
-Measure = Literal["OR", "RR", "RD", "MD", "SMD", "ROM", "GEN"]
 
 
 def _yaml(value) -> str:
@@ -171,8 +171,9 @@ class Analysis(Strict):
 
     @model_validator(mode="after")
     def _measure_method(self) -> Analysis:
-        if self.method == "MH" and self.measure not in ("OR", "RR", "RD"):
-            raise ValueError(f"Mantel-Haenszel applies to OR, RR and RD, not {self.measure}")
+        if self.method == "MH" and MEASURES[self.measure].mantel_haenszel is None:
+            *first, last = mantel_haenszel_measures()
+            raise ValueError(f"Mantel-Haenszel applies to {', '.join(first)} and {last}, not {self.measure}")
         if self.method == "Peto" and (self.measure != "OR" or self.model != "fixed"):
             raise ValueError("Peto's method gives a fixed-effect odds ratio: use measure OR and model fixed")
         if self.model == "fixed" and self.ci_method not in (None, "wald"):

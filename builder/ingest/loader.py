@@ -13,8 +13,8 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from builder.caching.outputs import Stored
 from builder.caching.store import Store
-from builder.caching.store import key as cache_key
 from builder.contract import Review, Study
 from builder.errors import DataError, Problem
 from builder.ingest.yamlio import Located, load_yaml
@@ -126,27 +126,29 @@ class _StoredLines:
 
     def line_of(self, path) -> int | None:
         if self._located is None:
-            self._located = self._store.get("lines", self._k) or Located(None, {})
+            found = self._store.get("lines", self._k)
+            self._located = found if isinstance(found, Located) else Located(None, {})
         return self._located.line_of(path)
 
 
 def _load_study(path: Path, root: Path, file: str, store: Store | None):
     """(located, study, problems, content key) of one study file; a valid file is parsed once per content
-    (see cache)."""
+    (see builder.caching.store)."""
     try:
-        k = cache_key("study", file, path.read_bytes())
+        entry = Stored("studies", {"file": file, "content": path.read_bytes()})
+        k = entry.key
     except OSError:
-        k = None
-    hit = store.get("studies", k) if store is not None and k else None
+        entry, k = None, None
+    hit = entry.get(store) if entry is not None else None
     if hit is not None and store is not None and k is not None:
         return _StoredLines(store, k), hit, [], k
     located, problems = load_yaml(path, root)
     if located is None:
         return None, None, problems, k
     study, found = _validate(located, Study, file)
-    if study is not None and not problems and not found and k and store is not None:
-        store.put("studies", k, study)
-        store.put("lines", k, Located(None, located.lines))
+    if study is not None and not problems and not found and entry is not None and store is not None and k:
+        entry.put(store, study)
+        store.put("lines", k, Located(None, located.lines))  # under the same key: made from the same file
     return located, study, problems + found, k
 
 

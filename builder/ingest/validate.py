@@ -12,14 +12,12 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
 from builder.contract import Review, Study
+from builder.contract.measures import measures_for
 from builder.contract.placeholders import check as check_placeholders
 from builder.contract.review import Analysis, Finding, Outcome
 from builder.contract.study import Arm, Dataset, Group
 from builder.errors import Problem
 from builder.ingest.yamlio import Located, Path_
-
-DICHOTOMOUS_MEASURES = {"OR", "RR", "RD"}
-CONTINUOUS_MEASURES = {"MD", "SMD", "ROM"}
 
 
 @dataclass
@@ -139,7 +137,7 @@ def _analysis_outcome_known(c: _Checker, i: int, analysis: Analysis) -> bool:
 
 def _analysis_measure_fits(c: _Checker, i: int, analysis: Analysis) -> None:
     outcome = c.outcomes[analysis.outcome]
-    wanted = DICHOTOMOUS_MEASURES if outcome.type == "dichotomous" else CONTINUOUS_MEASURES | {"GEN"}
+    wanted = measures_for(outcome.type)
     if analysis.measure not in wanted:
         c.at_review(
             ("analyses", i, "measure"), f"a {outcome.type} outcome takes one of {sorted(wanted)}", analysis.measure

@@ -451,18 +451,26 @@ def build(
     # stay (linked above), the changed pages and files, the search index.
     if not _theme_outputs_agree(fresh_site, old_site, change):
         return None
-    index_site = fresh_site if change.changed_pages else old_site
-    if not (index_site / SEARCH_INDEX).is_file():
-        return None  # the plugin could not put the changed pages' entries in place
-    if (index_site / SEARCH_SCRIPT).is_file() != (fresh_site / SEARCH_SCRIPT).is_file():
-        return None  # the offline plugin was switched on or off
+    index = _search_files(fresh_site if change.changed_pages else old_site, fresh_site)
+    if index is None:
+        return None
     for rel in sorted(replaced):
         if (fresh_site / rel).is_file():
             _link_or_copy(fresh_site / rel, out_site / rel)
-    for rel in SEARCH_FILES:
-        if (index_site / rel).is_file():
-            _link_or_copy(index_site / rel, out_site / rel)
+    for path in index:
+        _link_or_copy(path, out_site / path.relative_to(path.parent.parent))
     return len(change.changed_pages), len(change.pages)
+
+
+def _search_files(index_site: Path, fresh_site: Path) -> list[Path] | None:
+    """The search index of the new site (and its script form, if the site has the offline plugin), from the
+    run when it rendered pages, else from the last site; None if there is none or if the run and the last site
+    disagree on the script form (the offline plugin was switched on or off)."""
+    if not (index_site / SEARCH_INDEX).is_file():
+        return None  # the plugin could not put the changed pages' entries in place
+    if (index_site / SEARCH_SCRIPT).is_file() != (fresh_site / SEARCH_SCRIPT).is_file():
+        return None
+    return [index_site / rel for rel in sorted(SEARCH_FILES) if (index_site / rel).is_file()]
 
 
 def _changed_share(src: Path, files: list[str], change: _Change, old_site: Path) -> Share | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from builder.ingest.loader import ReviewData
 from builder.report import fmt
+from builder.stats.inference import excludes_null
 
 
 def _flatten(value, prefix: str = "") -> dict[str, object]:
@@ -112,7 +113,7 @@ def _significant(rec) -> bool | None:
     if rec is None or rec["pooled"] is None:
         return None
     p = rec["pooled"]
-    return p["ci_low"] > 0 or p["ci_high"] < 0
+    return excludes_null(p["ci_low"], p["ci_high"])
 
 
 def _flags(old, new) -> list[str]:

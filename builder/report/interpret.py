@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from builder.analysis.result import AnalysisResult
 from builder.report import fmt
-from builder.report.figures.forest import MEASURE_NAMES
 
 # Cochrane Handbook, section 10.10.2: deliberately overlapping bands.
 I2_BANDS = [
@@ -22,10 +21,6 @@ def i2_reading(i2: float | None) -> str:
     return " or ".join(bands)
 
 
-def null_value(result: AnalysisResult) -> float:
-    return 0.0  # on the analysis scale: log(1) for ratios, 0 for differences
-
-
 def favours_experimental(result: AnalysisResult, value: float) -> bool:
     higher = result.outcome.direction == "higher-is-better"
     return value > 0 if higher else value < 0
@@ -36,13 +31,13 @@ def effect_sentence(result: AnalysisResult, experimental: str = "MSC", control: 
     f = result.fit
     if f is None:
         return "No pooled estimate: no included study has usable data for this analysis yet."
-    measure = MEASURE_NAMES[result.spec.measure].lower()
+    measure = result.effect_measure.label.lower()
     est = fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, result.scale)
     value, rest = est.split(" [", 1)
     low, high = rest.rstrip("]").split(", ")
     numbers = f"{measure} {value} (95% CI {low} to {high}; {fmt.p_value(f.p)})"
     null = "1" if result.scale == "log" else "0"
-    if f.ci_low > 0 or f.ci_high < 0:
+    if f.pooled.excludes_null():
         side = experimental if favours_experimental(result, f.estimate) else control
         return f"Pooled {numbers}: the interval excludes no effect and favours {side}."
     return f"Pooled {numbers}: the interval includes no effect ({measure} {null})."
@@ -52,4 +47,4 @@ def significant(result: AnalysisResult) -> bool | None:
     f = result.fit
     if f is None:
         return None
-    return f.ci_low > 0 or f.ci_high < 0
+    return f.pooled.excludes_null()

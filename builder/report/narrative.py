@@ -10,6 +10,7 @@ import math
 
 from builder.contract.placeholders import PLACEHOLDER
 from builder.report import fmt
+from builder.stats.inference import excludes_null
 
 
 def _totals(record: dict) -> dict[str, int]:
@@ -71,7 +72,7 @@ def _analysis_field(record: dict, field: str) -> str | None:
     if field == "conclusion":
         if not pooled:
             return "no pooled estimate"
-        excludes = pooled["ci_low"] > 0 or pooled["ci_high"] < 0
+        excludes = excludes_null(pooled["ci_low"], pooled["ci_high"])
         return "the interval excludes no effect" if excludes else "the interval includes no effect"
     if field == "planned_experimental_n":
         return str(record["planned_experimental_n"])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import html
+import itertools
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -14,6 +16,7 @@ import jinja2
 from builder import __version__
 from builder.analysis.result import AnalysisResult
 from builder.caching import store as cache
+from builder.caching.outputs import Output, Stored, Value, derive
 from builder.caching.reuse import Reuse
 from builder.contract import Study
 from builder.contract.rob import TOOLS
@@ -51,6 +54,7 @@ def attr(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+# complexity: 17, above the project's 15: left whole while what the version history shows is reworked.
 def _history(info: dict, review, document: dict) -> list:
     """(version, date, {analysis id: record}) for each release up to this one, then this one."""
     out = []
@@ -85,23 +89,22 @@ class _Compiled(jinja2.BytecodeCache):
         self.memory = memory
         self.store = store
 
-    def _stored_key(self, bucket: jinja2.bccache.Bucket) -> str:
-        return cache.key("template", bucket.key, bucket.checksum)
+    def _stored(self, bucket: jinja2.bccache.Bucket) -> Stored:
+        return Stored("templates", {"name": bucket.key, "checksum": bucket.checksum})
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         # The store is asked even when memory has the template, so that it keeps the entry for the next build.
-        stored = self.store.get("templates", self._stored_key(bucket)) if self.store is not None else None
+        stored = self._stored(bucket).get(self.store)
         if isinstance(stored, bytes):
             bucket.bytecode_from_string(stored)
         elif bucket.key in self.memory:
             bucket.bytecode_from_string(self.memory[bucket.key])
-            if bucket.code is not None and self.store is not None:
-                self.store.put("templates", self._stored_key(bucket), self.memory[bucket.key])
+            if bucket.code is not None:
+                self._stored(bucket).put(self.store, self.memory[bucket.key])
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         self.memory[bucket.key] = bucket.bytecode_to_string()
-        if self.store is not None:
-            self.store.put("templates", self._stored_key(bucket), self.memory[bucket.key])
+        self._stored(bucket).put(self.store, self.memory[bucket.key])
 
 
 _COMPILED: dict[str, bytes] = {}
@@ -139,91 +142,153 @@ def render_site(
     reuse: Reuse | None = None,
 ) -> list:
     """Write every generated page and data file under `out`; return the navigation. With a `store`, figures
-    of analyses whose content is unchanged since an earlier build are reused (see _figures).
+    of analyses whose content is unchanged since an earlier build are reused (see AnalysisView).
 
     `version_info` says which version this is (archived, superseded, latest) and carries the release list
     and the changes since the previous release, for the versions page and the status banner.
 
-    With `reuse`, the pages of studies and outcomes, the figures and the downloads whose keys (everything
-    they are made from) match the last good build's are taken from it instead of being rendered (see
-    builder.caching.reuse); such a page is rendered from a context holding only what its key covers."""
+    Every file is declared as an Output (builder.caching.outputs) with what it is made from. With `reuse`,
+    the pages of studies and outcomes, the figures and the downloads whose inputs match the last good
+    build's are taken from it instead of being rendered (see builder.caching.reuse); such a page is
+    rendered from a context holding only what its inputs cover."""
+    info = version_info or _only_version(data.review)
     env = environment(templates, store)
-    reuse = reuse or Reuse(None, out)  # without one, nothing is taken and every file is written
-    env.globals["version_info"] = version_info or {
+    env.globals["version_info"] = info
+    document = results_document(data, results, store)
+    _add_helpers(env, Filler(document, data.review, data.studies))
+    site = _Site(data, results, store)
+    timelines = version_timelines(_history(info, data.review, document), site.primary)
+    env.globals["timelines"] = timelines
+    shared = _shared(templates, data.review, info)
+    writer = reuse or Reuse(None, out)  # without one, nothing is taken and every file is written
+    for output in itertools.chain(
+        _timeline_figures(timelines),
+        _overview_pages(env, site),
+        _study_pages(env, site, shared),
+        _outcome_pages(env, site, shared, timelines),
+        _figures(site, store),
+        [_page(env, "data.md", "data.md.j2", site.context)],
+        _downloads(env, site, shared),
+        _flow(env, site, info),
+        _risk_of_bias(env, site),
+        _summary_of_findings(env, site),
+        (_page(env, f"{name}.md", f"{name}.md.j2", site.context) for name in _PLAIN_PAGES),
+        _results_files(document),
+    ):
+        writer.write(output)
+    return navigation(site)
+
+
+_PLAIN_PAGES = ("background", "audit", "limitations", "versions")
+
+
+def _only_version(review) -> dict:
+    """The version context of a build that knows of no releases: this version is the latest, not yet released."""
+    return {
         "archived": False,
         "superseded": False,
         "releases": [],
         "changes": None,
-        "latest": data.review.version,
+        "latest": review.version,
+        "draft": True,
     }
-    review = data.review
-    document = results_document(data, results, store)
-    filler = Filler(document, review, data.studies)
+
+
+def _add_helpers(env: jinja2.Environment, filler: Filler) -> None:
     env.globals["fill"] = lambda text: filler.render(text, md)
     env.globals["cite"] = cite
     env.globals["fmt"] = fmt
     env.globals["figure"] = inline.marker  # figure(path, svg): the figure file docs/path, drawn in the page
-    rob_memo: dict[str, str] = {}  # one serialisation per study, not per study and analysis
 
-    def rob_json(study: Study) -> str:
-        if study.id not in rob_memo:
-            rob_memo[study.id] = rob_json_of(study)
-        return rob_memo[study.id]
 
-    views = [AnalysisView(r, review, store, rob_json) for r in results]
-    by_outcome = {
-        o.id: sorted([v for v in views if v.result.spec.outcome == o.id], key=lambda v: ROLE_ORDER[v.result.spec.role])
+class _Site:
+    """The review arranged as the pages show it: the analyses' views by outcome, the studies in the order of
+    the source review's tables, and which analyses use each study."""
+
+    def __init__(self, data: ReviewData, results: list[AnalysisResult], store: cache.Store | None):
+        self.data, self.review, self.results = data, data.review, results
+        self._rob_memo: dict[str, str] = {}  # one serialisation per study, not per study and analysis
+        self.views = [AnalysisView(r, self.review, store, self._rob_json) for r in results]
+        self.by_outcome = _by_outcome(self.views, self.review)
+        self.primary = {
+            oid: next((v for v in vs if v.spec.role == "primary"), None) for oid, vs in self.by_outcome.items()
+        }
+        self.studies = data.study_list()
+        self.clinical = _in_table(self.studies, "clinical-studies")
+        self.case_reports = _in_table(self.studies, "case-reports")
+        self.uses = _uses(self.studies, self.views)
+        self.context = dict(
+            up="",
+            review=self.review,
+            data=data,
+            views=self.views,
+            by_outcome=self.by_outcome,
+            primary=self.primary,
+            clinical=self.clinical,
+            case_reports=self.case_reports,
+            studies=self.studies,
+            uses=self.uses,
+            fmt=fmt,
+            builder_version=__version__,
+            rob_tools=TOOLS,
+            rob_label=robfig.label,
+        )
+
+    def _rob_json(self, study: Study) -> str:
+        if study.id not in self._rob_memo:
+            self._rob_memo[study.id] = rob_json_of(study)
+        return self._rob_memo[study.id]
+
+
+def _by_outcome(views: list[AnalysisView], review) -> dict[str, list[AnalysisView]]:
+    """Each outcome's analyses, the primary first, then the reproduction, then the sensitivity analyses."""
+    return {
+        o.id: sorted((v for v in views if v.spec.outcome == o.id), key=lambda v: ROLE_ORDER[v.spec.role])
         for o in review.outcomes
     }
-    primary = {oid: next((v for v in vs if v.spec.role == "primary"), None) for oid, vs in by_outcome.items()}
-    studies = data.study_list()
-    clinical = [s for s in studies if s.source_table == "clinical-studies"]
-    case_reports = [s for s in studies if s.source_table == "case-reports"]
-    clinical.sort(key=lambda s: (s.source_ref or 10**6, s.id))
-    case_reports.sort(key=lambda s: (s.source_ref or 10**6, s.id))
+
+
+def _in_table(studies: list[Study], table: str) -> list[Study]:
+    """The studies of one of the source review's tables, in its order."""
+    return sorted((s for s in studies if s.source_table == table), key=lambda s: (s.source_ref or 10**6, s.id))
+
+
+def _uses(studies: list[Study], views: list[AnalysisView]) -> dict[str, list[AnalysisView]]:
+    """For each study, the analyses that pool it or list it as missing."""
     uses: dict[str, list[AnalysisView]] = {s.id: [] for s in studies}
     for v in views:
         for sid in dict.fromkeys([r.study.id for r in v.result.rows] + [m.study.id for m in v.result.missing]):
             uses[sid].append(v)
-    ctx = dict(
-        up="",
-        review=review,
-        data=data,
-        views=views,
-        by_outcome=by_outcome,
-        primary=primary,
-        clinical=clinical,
-        case_reports=case_reports,
-        studies=studies,
-        uses=uses,
-        fmt=fmt,
-        builder_version=__version__,
-        rob_tools=TOOLS,
-        rob_label=robfig.label,
-    )
+    return uses
 
-    def write(rel: str, text: str) -> None:
-        path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)  # a new file: never write through a link to the last build's sources
-        path.write_text(text, encoding="utf-8")
 
-    def write_kept(rel: str, key: str | None, make) -> None:
-        """docs/rel made by `make()`, or taken from the last good build if made from the same `key`."""
-        if not reuse.take(rel, key):
-            write(rel, make())
-
-    info = env.globals["version_info"]
-    # What every study and outcome page shows besides its own data: the templates, the review (title,
-    # labels, outcomes, status line) and which version this is.
-    shared = cache.key(
+def _shared(templates: Path, review, info: dict) -> str | None:
+    """The key of what every study and outcome page shows besides its own data: the templates, the review
+    (title, labels, outcomes, status line) and which version this is."""
+    return derive(
         "pages",
-        _templates_digest(templates),
-        review.model_dump_json(),
-        json.dumps([info["archived"], info["superseded"], info["latest"]]),
+        {
+            "templates": _templates_digest(templates),
+            "review": review.model_dump_json(),
+            "version": json.dumps([info["archived"], info["superseded"], info["latest"]]),
+        },
     )
 
-    history = _history(env.globals["version_info"], review, document)
+
+def _page(env: jinja2.Environment, path: str, template: str, context: dict) -> Output:
+    """A page that shows the whole review: made anew by every build."""
+    return Output(path, lambda: env.get_template(template).render(**context))
+
+
+def _ready(path: str, text: str) -> Output:
+    """A file already made, while preparing a page that shows it too."""
+    return Output(path, lambda: text)
+
+
+# ------------------------------------------------------------------------------------ version history
+def version_timelines(history: list, primary: dict[str, AnalysisView | None]) -> dict[str, dict]:
+    """For each outcome with a primary analysis, the evidence-over-time figure of the versions in `history`
+    (see _history): {"svg", "points"}."""
     timelines = {}
     for oid, v in primary.items():
         if v is None or len(history) < 1:
@@ -235,135 +300,193 @@ def render_site(
                 pts,
                 v.result.scale,
                 f"timeline-{oid}",
-                caption.for_analysis("Evidence over time", v.result, review),
+                caption.for_analysis("Evidence over time", v.result, v.review),
             ),
             "points": pts,
         }
-    env.globals["timelines"] = timelines
+    return timelines
+
+
+def _timeline_figures(timelines: dict[str, dict]) -> Iterator[Output]:
     for oid, tl in timelines.items():
-        write(f"figures/timeline-{oid}.svg", tl["svg"])
-    write("index.md", env.get_template("index.md.j2").render(**ctx))
-    write("methods.md", env.get_template("methods.md.j2").render(**ctx))
-    sub = {**ctx, "up": "../"}  # pages one folder down
-    write("studies/index.md", env.get_template("studies.md.j2").render(**sub))
-    study_page = env.get_template("study.md.j2")
-    for study in studies:
-        used_in = [_Use(v.id, _UseSpec(v.spec.title, v.spec.outcome)) for v in uses[study.id]]
-        # The study's data are its file's (data.sources) as derived with the review's units (in `shared`).
-        source = data.sources.get(study.id) or study.model_dump_json()
-        key = cache.key("study-page", shared, source, json.dumps(used_in))
-        write_kept(
-            f"studies/{study.id}.md",
-            key,
-            lambda: study_page.render(
-                up="../", review=review, study=study, uses={study.id: used_in}, rob_tools=TOOLS, rob_label=robfig.label
-            ),
-        )
-    outcome_page = env.get_template("outcome.md.j2")
-    for outcome in review.outcomes:
-        analyses = by_outcome[outcome.id]
-        key = _outcome_key(shared, outcome, analyses, timelines.get(outcome.id))
-        write_kept(
-            f"outcomes/{outcome.id}.md",
-            key,
-            lambda: outcome_page.render(up="../", review=review, outcome=outcome, analyses=analyses),
-        )
-        for view in analyses:
-            # A figure depends only on its analysis and what the figure key adds (labels, risk of bias).
-            fkey = view.figure_key
-            if fkey is not None and store is not None:
-                store.keep("figures", fkey)  # needed again when a kept page must be rendered anew
-            write_kept(f"figures/{view.id}.svg", fkey and cache.key("forest", fkey), lambda: view.svg)
-            for key, (_, _, slug) in STEP_PLOTS.items():
-                if view.result.fit is not None and view.result.followups.get(key):
-                    write_kept(
-                        f"figures/{view.id}-{slug}.svg", fkey and cache.key(slug, fkey), lambda: view.plots[key]["svg"]
-                    )
-            if view.result.small_study and view.result.small_study.get("funnel") is not None:
-                write_kept(
-                    f"figures/{view.id}-funnel.svg", fkey and cache.key("funnel", fkey), lambda: view.small_study["svg"]
-                )
-    write("data.md", env.get_template("data.md.j2").render(**ctx))
+        yield _ready(f"figures/timeline-{oid}.svg", tl["svg"])
+
+
+# ------------------------------------------------------------------------------------------------ pages
+def _overview_pages(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
+    yield _page(env, "index.md", "index.md.j2", site.context)
+    yield _page(env, "methods.md", "methods.md.j2", site.context)
+    yield _page(env, "studies/index.md", "studies.md.j2", {**site.context, "up": "../"})  # one folder down
+
+
+def _study_pages(env: jinja2.Environment, site: _Site, shared: str | None) -> Iterator[Output]:
+    template = env.get_template("study.md.j2")
+    for study in site.studies:
+        used_in = [_Use(v.id, _UseSpec(v.spec.title, v.spec.outcome)) for v in site.uses[study.id]]
+        yield _study_page(template, site, study, used_in, shared)
+
+
+def _study_page(template: jinja2.Template, site: _Site, study: Study, used_in: list, shared: str | None) -> Output:
+    review = site.review
+    return Output(
+        f"studies/{study.id}.md",
+        lambda: template.render(
+            up="../", review=review, study=study, uses={study.id: used_in}, rob_tools=TOOLS, rob_label=robfig.label
+        ),
+        kind="study-page",
+        inputs={
+            "shared": shared,
+            # The study's data are its file's (data.sources) as derived with the review's units (in `shared`).
+            "study": site.data.sources.get(study.id) or study.model_dump_json(),
+            "used in": json.dumps(used_in),
+        },
+    )
+
+
+def _outcome_pages(env: jinja2.Environment, site: _Site, shared: str | None, timelines: dict) -> Iterator[Output]:
+    template = env.get_template("outcome.md.j2")
+    for outcome in site.review.outcomes:
+        yield _outcome_page(template, site, outcome, shared, timelines.get(outcome.id))
+
+
+def _outcome_page(template: jinja2.Template, site: _Site, outcome, shared: str | None, timeline_view) -> Output:
+    """An outcome page is made from its outcome, each analysis's figure key (the analysis's own key, which
+    covers its plan and every number and label of its studies, plus the arms' labels and the studies' risk
+    of bias), the studies it lists as missing, and the evidence-over-time figure."""
+    review, analyses = site.review, site.by_outcome[outcome.id]
+    figures = [v.figure_key for v in analyses]
+    inputs: dict[str, Value] = {"shared": shared, "outcome": outcome.model_dump_json(), "figures": figures}
+    if None not in figures:  # else the page is made anew anyway: the missing studies' data are not serialised
+        inputs["missing"] = [
+            json.dumps([m.dataset, m.reason]) + m.study.model_dump_json() for v in analyses for m in v.result.missing
+        ]
+    if timeline_view is not None:
+        inputs["timeline"] = timeline_view["svg"] + repr(timeline_view["points"])
+    return Output(
+        f"outcomes/{outcome.id}.md",
+        lambda: template.render(up="../", review=review, outcome=outcome, analyses=analyses),
+        kind="outcome-page",
+        inputs=inputs,
+    )
+
+
+# --------------------------------------------------------------------------------------------- figures
+def _figures(site: _Site, store: cache.Store | None) -> Iterator[Output]:
+    for outcome in site.review.outcomes:
+        for view in site.by_outcome[outcome.id]:
+            view.stored_figures.keep(store)  # needed again when a kept page must be rendered anew
+            yield from _analysis_figures(view)
+
+
+def _analysis_figures(view: AnalysisView) -> Iterator[Output]:
+    """The forest plot, the follow-up plots and the funnel plot of one analysis: each made from what its
+    figures are (the figure key: the analysis, the arms' labels, the studies' risk of bias)."""
+    made_from = {"figures": view.figure_key}
+    yield Output(f"figures/{view.id}.svg", lambda: view.svg, kind="forest", inputs=made_from)
+    for key, (_, _, slug) in STEP_PLOTS.items():
+        if view.result.fit is not None and view.result.followups.get(key):
+            yield _step_plot(view, key, slug)
+    if view.result.small_study and view.result.small_study.get("funnel") is not None:
+        yield Output(f"figures/{view.id}-funnel.svg", lambda: view.small_study["svg"], kind="funnel", inputs=made_from)
+
+
+def _step_plot(view: AnalysisView, key: str, slug: str) -> Output:
+    return Output(
+        f"figures/{view.id}-{slug}.svg", lambda: view.plots[key]["svg"], kind=slug, inputs={"figures": view.figure_key}
+    )
+
+
+# ------------------------------------------------------------------------------------------- downloads
+def _downloads(env: jinja2.Environment, site: _Site, shared: str | None) -> Iterator[Output]:
+    """Each analysis's study inputs as CSV and the R script that reproduces it."""
     r_script = env.get_template("analysis.R.j2")
-    for view in views:
+    for view in site.views:
         if view.result.rows:
-            rkey = view.result.key
-            write_kept(f"downloads/{view.id}.csv", rkey and cache.key("csv", rkey), lambda: analysis_csv(view.result))
-            write_kept(
-                f"downloads/{view.id}.R",
-                rkey and cache.key("R", shared, rkey),
-                lambda: r_script.render(spec=view.spec, result=view.result, review=review),
-            )
+            yield from _analysis_downloads(r_script, view, site.review, shared)
+
+
+def _analysis_downloads(r_script: jinja2.Template, view: AnalysisView, review, shared: str | None) -> Iterator[Output]:
+    result = view.result
+    yield Output(f"downloads/{view.id}.csv", lambda: analysis_csv(result), kind="csv", inputs={"analysis": result.key})
+    yield Output(
+        f"downloads/{view.id}.R",
+        lambda: r_script.render(spec=view.spec, result=result, review=review),
+        kind="R",
+        inputs={"shared": shared, "analysis": result.key},
+    )
+
+
+def _results_files(document: dict) -> Iterator[Output]:
+    yield Output("results.json", lambda: to_json(document))
+    yield Output("results.csv", lambda: to_csv(document))
+
+
+# ---------------------------------------------------------------------------- pages of the whole review
+def _flow(env: jinja2.Environment, site: _Site, info: dict) -> Iterator[Output]:
+    """The PRISMA flow diagram and its page; studies new since the previous release are counted as such."""
+    review = site.review
     earlier = [r for r in info["releases"] if Version.parse(r.version) < Version.parse(review.version)]
     previous_ids = {p.stem for p in (earlier[-1].data_dir / "studies").glob("*.yaml")} if earlier else None
-    flow = prisma.counts(review, data.studies, previous_ids)
+    flow = prisma.counts(review, site.data.studies, previous_ids)
     kind = "PRISMA 2020 flow diagram" + (" of an updated review" if flow.update else "")
     flow_svg = prisma.render(flow, caption.for_review(kind, review))
     flow_narrow = prisma.render_narrow(flow, caption.for_review(kind, review))
-    write("figures/prisma-flow.svg", flow_svg)
-    write("figures/prisma-flow-narrow.svg", flow_narrow)
-    write(
+    yield Output("figures/prisma-flow.svg", lambda: flow_svg)
+    yield Output("figures/prisma-flow-narrow.svg", lambda: flow_narrow)
+    yield Output(
         "flow.md",
-        env.get_template("flow.md.j2").render(
-            flow=flow, flow_svg=flow_svg, flow_narrow_svg=flow_narrow, flow_alt=prisma.describe(flow), **ctx
+        lambda: env.get_template("flow.md.j2").render(
+            flow=flow, flow_svg=flow_svg, flow_narrow_svg=flow_narrow, flow_alt=prisma.describe(flow), **site.context
         ),
     )
-    rob_sections = []
-    for tool_id, tool in TOOLS.items():
-        rows = [(s.label, s, r) for s in clinical + case_reports for r in s.risk_of_bias if r.tool == tool_id]
-        if rows:
-            rob_sections.append(
-                {
-                    "id": tool_id,
-                    "tool": tool,
-                    "rows": rows,
-                    "traffic": robfig.traffic_light(
-                        tool_id,
-                        [(n, r) for n, _, r in rows],
-                        caption.for_review(f"{tool.name}: judgements per study", review),
-                    ),
-                    "summary": robfig.summary_bars(
-                        tool_id,
-                        [r for _, _, r in rows],
-                        caption.for_review(f"{tool.name}: judgements per domain across studies", review),
-                    ),
-                }
-            )
-            write(f"figures/rob-{tool_id}.svg", rob_sections[-1]["traffic"])
-            write(f"figures/rob-{tool_id}-summary.svg", rob_sections[-1]["summary"])
-    unassessed = [s for s in clinical + case_reports if not s.risk_of_bias]
-    write(
-        "risk-of-bias.md",
-        env.get_template("risk-of-bias.md.j2").render(rob_sections=rob_sections, unassessed=unassessed, **ctx),
-    )
-    results_by_id = {r.spec.id: r for r in results}
-    sof_rows = [sof.row(c, results_by_id[c.analysis]) for c in review.certainty]
-    write(
-        "summary-of-findings.md",
-        env.get_template("summary-of-findings.md.j2").render(sof_rows=sof_rows, symbols=sof.SYMBOLS, **ctx),
-    )
-    for page in ("background", "audit", "limitations", "versions"):
-        write(f"{page}.md", env.get_template(f"{page}.md.j2").render(**ctx))
-    write("results.json", to_json(document))
-    write("results.csv", to_csv(document))
 
-    # MkDocs' themes print navigation titles as raw HTML: escape them like every other text from the data.
+
+def _risk_of_bias(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
+    """A traffic-light and a summary figure for each tool used, and the page that shows them."""
+    assessed = site.clinical + site.case_reports
+    sections = []
+    for tool_id, tool in TOOLS.items():
+        rows = [(s.label, s, r) for s in assessed for r in s.risk_of_bias if r.tool == tool_id]
+        if rows:
+            traffic = robfig.traffic_light(
+                tool_id,
+                [(n, r) for n, _, r in rows],
+                caption.for_review(f"{tool.name}: judgements per study", site.review),
+            )
+            summary = robfig.summary_bars(
+                tool_id,
+                [r for _, _, r in rows],
+                caption.for_review(f"{tool.name}: judgements per domain across studies", site.review),
+            )
+            sections.append({"id": tool_id, "tool": tool, "rows": rows, "traffic": traffic, "summary": summary})
+            yield _ready(f"figures/rob-{tool_id}.svg", traffic)
+            yield _ready(f"figures/rob-{tool_id}-summary.svg", summary)
+    unassessed = [s for s in assessed if not s.risk_of_bias]
+    context = {"rob_sections": sections, "unassessed": unassessed, **site.context}
+    yield _page(env, "risk-of-bias.md", "risk-of-bias.md.j2", context)
+
+
+def _summary_of_findings(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
+    results_by_id = {r.spec.id: r for r in site.results}
+    sof_rows = [sof.row(c, results_by_id[c.analysis]) for c in site.review.certainty]
+    context = {"sof_rows": sof_rows, "symbols": sof.SYMBOLS, **site.context}
+    yield _page(env, "summary-of-findings.md", "summary-of-findings.md.j2", context)
+
+
+# ------------------------------------------------------------------------------------------ navigation
+def navigation(site: _Site) -> list:
+    """The site's menu. MkDocs' themes print navigation titles as raw HTML: they are escaped like every
+    other text from the data."""
+    listed = site.clinical + site.case_reports if len(site.studies) <= STUDIES_IN_NAV else []
     return [
         {"Home": "index.md"},
         {"Background": "background.md"},
         {"Summary of findings": "summary-of-findings.md"},
-        {"Results": [{attr(o.label): f"outcomes/{o.id}.md"} for o in review.outcomes]},
+        {"Results": [{attr(o.label): f"outcomes/{o.id}.md"} for o in site.review.outcomes]},
         {"Audit of the source review": "audit.md"},
         {"Search and selection": "flow.md"},
         {"Risk of bias": "risk-of-bias.md"},
-        {
-            "Studies": ["studies/index.md"]
-            + (
-                [{attr(s.label): f"studies/{s.id}.md"} for s in clinical + case_reports]
-                if len(studies) <= STUDIES_IN_NAV
-                else []
-            )
-        },
+        {"Studies": ["studies/index.md"] + [{attr(s.label): f"studies/{s.id}.md"} for s in listed]},
         {"Methods": "methods.md"},
         {"Limitations": "limitations.md"},
         {"Data and downloads": "data.md"},
@@ -388,22 +511,6 @@ def _templates_digest(templates: Path) -> str:
     for path in sorted(p for p in templates.rglob("*") if p.is_file()):
         digest.update(path.relative_to(templates).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-def _outcome_key(shared: str, outcome, analyses: list[AnalysisView], timeline_view: dict | None) -> str | None:
-    """Everything an outcome page is made from: its outcome, each analysis's figure key (the analysis's own
-    key, which covers its plan and every number and label of its studies, plus the arms' labels and the
-    studies' risk of bias), the studies it lists as missing, and the evidence-over-time figure. None when an
-    analysis has no key."""
-    parts = [shared, outcome.model_dump_json()]
-    for view in analyses:
-        if view.figure_key is None:
-            return None
-        parts.append(view.figure_key)
-        parts.extend(json.dumps([m.dataset, m.reason]) + m.study.model_dump_json() for m in view.result.missing)
-    if timeline_view is not None:
-        parts.append(timeline_view["svg"] + repr(timeline_view["points"]))
-    return cache.key("outcome-page", *parts)
 
 
 def study_label(study: Study) -> str:

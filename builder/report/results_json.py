@@ -13,8 +13,9 @@ import math
 
 from builder import __version__
 from builder.analysis.fitting import LEGACY_I2_THRESHOLD
-from builder.analysis.result import AnalysisResult
+from builder.analysis.result import AnalysisResult, Subgroups
 from builder.caching import store as cache
+from builder.caching.outputs import Stored
 from builder.ingest.loader import ReviewData
 
 # 1.1: each analysis has "settings", every method setting in force (presets resolved).
@@ -103,41 +104,51 @@ def settings(spec) -> dict:
     }
 
 
+def _pooled_record(f) -> dict | None:
+    """The pooled estimate of an analysis's record (without the model, which the record states itself)."""
+    if f is None:
+        return None
+    return {
+        "estimate": _num(f.estimate),
+        "se": _num(f.se),
+        "ci_low": _num(f.ci_low),
+        "ci_high": _num(f.ci_high),
+        "statistic": _num(f.statistic),
+        "statistic_type": "t" if f.df is not None else "z",
+        "df": f.df,
+        "p": _num(f.p),
+        "pi_low": _num(f.pi_low),
+        "pi_high": _num(f.pi_high),
+        "k": f.k,
+    }
+
+
+def _heterogeneity(f) -> dict | None:
+    if f is None:
+        return None
+    return {
+        "q": _num(f.q),
+        "df": f.q_df,
+        "q_p": _num(f.q_p),
+        "tau2": _num(f.tau2),
+        "tau2_ci_low": _num(f.tau2_ci_low),
+        "tau2_ci_high": _num(f.tau2_ci_high),
+        "tau2_ci_method": "Q-profile" if f.tau2_ci_low is not None else None,
+        "i2": _num(f.i2),
+        "i2_ci_low": _num(f.i2_ci_low),
+        "i2_ci_high": _num(f.i2_ci_high),
+        "h2": _num(f.h2),
+        "h2_ci_low": _num(f.h2_ci_low),
+        "h2_ci_high": _num(f.h2_ci_high),
+        "i2_basis": f.i2_basis,
+        "i2_q": _num(f.i2_q),
+        "h2_q": _num(f.h2_q),
+    }
+
+
 def analysis_record(result: AnalysisResult) -> dict:
     spec, f = result.spec, result.fit
-    pooled = heterogeneity = None
-    if f is not None:
-        pooled = {
-            "estimate": _num(f.estimate),
-            "se": _num(f.se),
-            "ci_low": _num(f.ci_low),
-            "ci_high": _num(f.ci_high),
-            "statistic": _num(f.statistic),
-            "statistic_type": "t" if f.df is not None else "z",
-            "df": f.df,
-            "p": _num(f.p),
-            "pi_low": _num(f.pi_low),
-            "pi_high": _num(f.pi_high),
-            "k": f.k,
-        }
-        heterogeneity = {
-            "q": _num(f.q),
-            "df": f.q_df,
-            "q_p": _num(f.q_p),
-            "tau2": _num(f.tau2),
-            "tau2_ci_low": _num(f.tau2_ci_low),
-            "tau2_ci_high": _num(f.tau2_ci_high),
-            "tau2_ci_method": "Q-profile" if f.tau2_ci_low is not None else None,
-            "i2": _num(f.i2),
-            "i2_ci_low": _num(f.i2_ci_low),
-            "i2_ci_high": _num(f.i2_ci_high),
-            "h2": _num(f.h2),
-            "h2_ci_low": _num(f.h2_ci_low),
-            "h2_ci_high": _num(f.h2_ci_high),
-            "i2_basis": f.i2_basis,
-            "i2_q": _num(f.i2_q),
-            "h2_q": _num(f.h2_q),
-        }
+    pooled, heterogeneity = _pooled_record(f), _heterogeneity(f)
     return {
         "id": spec.id,
         "outcome": spec.outcome,
@@ -163,12 +174,11 @@ def analysis_record(result: AnalysisResult) -> dict:
         "notes": list(result.notes),
         **{key: [_followup(row) for row in rows] for key, rows in result.followups.items()},
         **({"small_study_effects": _small_study(result.small_study)} if result.small_study else {}),
-        **({"subgroups": _subgroups(result)} if result.subgroups is not None else {}),
+        **({"subgroups": _subgroups(result, result.subgroups)} if result.subgroups is not None else {}),
     }
 
 
-def _subgroups(result: AnalysisResult) -> dict:
-    s = result.subgroups
+def _subgroups(result: AnalysisResult, s: Subgroups) -> dict:
     groups = []
     for g in s.groups:
         f = g.fit
@@ -226,27 +236,28 @@ class Record(dict):
         self.csv = _csv_rows(record)
 
 
+def stored_record(result: AnalysisResult) -> Stored:
+    """An analysis's record as kept in the store: made from the analysis (its key) plus what the record adds
+    to it, the studies listed as missing and the participants planned."""
+    return Stored(
+        "records",
+        {
+            "analysis": result.key,
+            "missing": json.dumps([[m.study.id, m.study.label, m.dataset, m.reason] for m in result.missing]),
+            "planned experimental participants": json.dumps(result.planned_experimental_n),
+        },
+    )
+
+
 def _record(result: AnalysisResult, store: cache.Store | None) -> Record:
-    """The analysis's record; with a store, kept under the analysis's key plus what the record adds to it
-    (the studies listed as missing and the participants planned)."""
-    k = None
-    if store is not None and result.key is not None:
-        k = cache.key(
-            "record",
-            result.key,
-            json.dumps(
-                [
-                    result.planned_experimental_n,
-                    [[m.study.id, m.study.label, m.dataset, m.reason] for m in result.missing],
-                ]
-            ),
-        )
-        found = store.get("records", k)
-        if isinstance(found, Record):
-            return found
+    """The analysis's record, from the store when an earlier build wrote it."""
+    entry = stored_record(result) if store is not None and result.key is not None else None
+    found = entry.get(store) if entry is not None else None
+    if isinstance(found, Record):
+        return found
     record = Record(analysis_record(result))
-    if k is not None:
-        store.put("records", k, record)
+    if entry is not None:
+        entry.put(store, record)
     return record
 
 

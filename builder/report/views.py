@@ -14,6 +14,7 @@ from functools import cached_property
 from builder.analysis import subgroups as subgroups_mod
 from builder.analysis.result import AnalysisResult
 from builder.caching import store as cache
+from builder.caching.outputs import Stored
 from builder.contract import Review, Study
 from builder.contract.rob import TOOLS
 from builder.report import fmt, interpret, reproduce
@@ -47,28 +48,32 @@ class AnalysisView:
         return sum(1 for r in self.result.rows if r.estimable)
 
     @cached_property
-    def figure_key(self) -> str | None:
-        """The content key of the figures: the analysis's key plus what else they draw (the arms' labels and
-        the studies' risk of bias); None when the analysis has no key (a build that keeps nothing)."""
+    def stored_figures(self) -> Stored:
+        """The figures as kept in the store: made from the analysis (its key) plus what else they draw, the
+        arms' labels and the studies' risk of bias."""
         if self.result.key is None:
-            return None
-        return cache.key(
+            return Stored("figures", {"analysis": None})  # nothing to key by: drawn anew, never kept
+        return Stored(
             "figures",
-            self.result.key,
-            self.review.experimental_label,
-            self.review.control_label,
-            caption.source(self.review),  # each figure's title line names the review and its version
-            *(self._rob_json(r.study) for r in self.result.rows),
+            {
+                "analysis": self.result.key,
+                "arm labels": [self.review.experimental_label, self.review.control_label],
+                "risk of bias": [self._rob_json(r.study) for r in self.result.rows],
+                "title lines": caption.source(self.review),  # each figure names the review and its version
+            },
         )
+
+    @property
+    def figure_key(self) -> str | None:
+        """The content key of the figures; None when the analysis has no key (a build that keeps nothing)."""
+        return self.stored_figures.key
 
     @cached_property
     def _figures(self) -> dict:
         """The forest plot and the follow-up plots, from the store when an earlier build drew them."""
-        k = self.figure_key if self._store is not None else None
-        if k is not None:
-            found = self._store.get("figures", k)
-            if found is not None:
-                return found
+        found = self.stored_figures.get(self._store)
+        if isinstance(found, dict):
+            return found
         figures = {
             "svg": forest.render(
                 self.result,
@@ -78,8 +83,7 @@ class AnalysisView:
             ),
             "plots": followup_plots(self.result, self.review),
         }
-        if k is not None:
-            self._store.put("figures", k, figures)
+        self.stored_figures.put(self._store, figures)
         return figures
 
     @property
@@ -173,7 +177,7 @@ def _rows(result: AnalysisResult, rob: tuple) -> list[dict]:
     rows = []
     tool, robs, _ = rob
     for r, rob in zip(result.rows, robs):
-        if r.estimable:
+        if r.yi is not None and r.vi is not None:  # estimable
             half = study_half_width(r.vi)
             est = fmt.estimate_ci(r.yi, r.yi - half, r.yi + half, result.scale)
         else:
@@ -237,7 +241,7 @@ def _step_note(reason: str | None) -> str:
 
 def followup_plots(result: AnalysisResult, review: Review) -> dict[str, dict]:
     """The leave-one-out and cumulative refits as plots, beside the tables that carry the same numbers."""
-    out = {}
+    out: dict[str, dict] = {}
     if result.fit is None:
         return out
     left, right = forest.favours(result, review.experimental_label, review.control_label)
@@ -269,9 +273,10 @@ def small_study_view(result: AnalysisResult, title_lines: list[str] | None = Non
     s = result.small_study
     if not s:
         return {}
-    if s["funnel"] is None:
+    f = result.fit
+    if s["funnel"] is None or f is None:  # a funnel plot is drawn only around a pooled fit
         return {"reason": s["reason"], "k": s["k"]}
-    measure = forest.MEASURE_NAMES[result.spec.measure]
+    measure = result.effect_measure.label
     scale = result.scale
     e = s["egger"]
     if e is None:
@@ -290,7 +295,6 @@ def small_study_view(result: AnalysisResult, title_lines: list[str] | None = Non
             f"(P < {EGGER_THRESHOLD:.2f} is the usual threshold). The {measure.lower()} expected in a "
             f"study with a standard error of 0 (the regression's limit estimate) is {limit}."
         )
-    f = result.fit
     alt = (
         f"Funnel plot of {s['k']} studies: the standard error of each study's "
         f"{'log ' if scale == 'log' else ''}{measure.lower()} against its estimate, around the pooled "
@@ -308,7 +312,7 @@ def small_study_view(result: AnalysisResult, title_lines: list[str] | None = Non
     rows = [
         {"study": r.study, "estimate": fmt.num(fmt.back(r.yi, scale)), "se": fmt.num(r.vi**0.5, 3)}
         for r in result.rows
-        if r.estimable
+        if r.yi is not None and r.vi is not None  # estimable
     ]
     return {
         "svg": svg,
@@ -342,7 +346,7 @@ def subgroups_view(result: AnalysisResult) -> dict | None:
     return {
         "by": subgroups_mod.BY_LABELS[s.by],
         "rows": rows,
-        "test": forest.subgroup_differences_line(result).removeprefix("Test for subgroup differences: "),
+        "test": (forest.subgroup_differences_line(result) or "").removeprefix("Test for subgroup differences: "),
     }
 
 

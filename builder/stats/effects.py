@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 from scipy import special
@@ -22,10 +23,10 @@ class EffectSizes:
     def __len__(self) -> int:
         return len(self.yi)
 
-    def subset(self, keep) -> EffectSizes:
+    def subset(self, keep) -> Self:
         """The studies where `keep` (a boolean mask or index array) selects, in their original order."""
         keep = np.asarray(keep)
-        return EffectSizes(self.yi[keep], self.vi[keep], self.estimable[keep], self.corrected[keep])
+        return type(self)(self.yi[keep], self.vi[keep], self.estimable[keep], self.corrected[keep])
 
 
 def _arr(*values):
@@ -243,7 +244,7 @@ def generic(estimate, se=None, ci_low=None, ci_high=None, log: bool = False, lev
     midpoint on the analysis scale. A study with neither a positive standard error nor a valid interval, or with
     a non-positive ratio when log=True, is not estimable.
     """
-    estimate = _optional(estimate, None)
+    estimate = _floats(estimate)
     k = len(estimate)
     se, ci_low, ci_high = (_optional(x, k) for x in (se, ci_low, ci_high))
     z = z_quantile(0.5 + level / 2)
@@ -260,8 +261,13 @@ def generic(estimate, se=None, ci_low=None, ci_high=None, log: bool = False, lev
     return _finish(yi, vi, bad, _no_correction(k))
 
 
-def _optional(values, k: int | None) -> np.ndarray:
-    """Floats with None as NaN; all NaN of length k when `values` is None."""
+def _floats(values) -> np.ndarray:
+    """Floats with None as NaN."""
+    return np.array([np.nan if v is None else v for v in np.atleast_1d(np.asarray(values, dtype=object))], dtype=float)
+
+
+def _optional(values, k: int) -> np.ndarray:
+    """_floats of `values`, or all NaN of length k when `values` is None."""
     if values is None:
         return np.full(k, np.nan)
-    return np.array([np.nan if v is None else v for v in np.atleast_1d(np.asarray(values, dtype=object))], dtype=float)
+    return _floats(values)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -18,13 +19,16 @@ from .fit import Fit
 from .heterogeneity import cochran_q, i2_h2_from_q
 from .tau2 import ESTIMATORS
 
-Refit = Callable[[EffectSizes], Fit]
+# A refit takes the subset of the studies it was given (an EffectSizes or a subclass carrying more per-study
+# data) and gives the fit, or None where it has none.
+E = TypeVar("E", bound=EffectSizes)
+Refit = Callable[[E], Fit | None]
 
 # Egger's test has little power with few studies and is not recommended below 10 (Cochrane Handbook 13.3.5.4).
 MIN_K_EGGER = 10
 
 
-def _try(refit: Refit, es: EffectSizes) -> Fit | None:
+def _try(refit: Refit[E], es: E) -> Fit | None:
     """The refit, or None when there is nothing to fit or the model is undefined for this subset (ValueError,
     e.g. HKSJ with identical estimates) -- metafor's leave1out and cumul likewise give NA where a refit fails."""
     if not es.estimable.any():
@@ -35,7 +39,7 @@ def _try(refit: Refit, es: EffectSizes) -> Fit | None:
         return None
 
 
-def leave_one_out(es: EffectSizes, refit: Refit) -> list[Fit | None]:
+def leave_one_out(es: E, refit: Refit[E]) -> list[Fit | None]:
     """The model refitted without each study in turn (metafor's leave1out), aligned with `es`.
 
     None where the left-out study is not estimable (removing it changes nothing; metafor gives NA), where no
@@ -49,7 +53,7 @@ def leave_one_out(es: EffectSizes, refit: Refit) -> list[Fit | None]:
     return out
 
 
-def cumulative(es: EffectSizes, order: Sequence[int], refit: Refit) -> list[Fit | None]:
+def cumulative(es: E, order: Sequence[int], refit: Refit[E]) -> list[Fit | None]:
     """The model fitted to the first 1, 2, ... studies of `order` (indices into `es`, e.g. by publication date),
     as metafor's cumul; one entry per position of `order`.
 
@@ -57,10 +61,10 @@ def cumulative(es: EffectSizes, order: Sequence[int], refit: Refit) -> list[Fit 
     is not estimable (the fit would repeat the previous one; metafor gives NA there) or where `refit` raises
     ValueError.
     """
-    order = np.asarray(order, dtype=int)
-    if sorted(order.tolist()) != list(range(len(es))):
+    index = np.asarray(order, dtype=int)
+    if sorted(index.tolist()) != list(range(len(es))):
         raise ValueError("`order` must be a permutation of the study indices")
-    return [_try(refit, es.subset(order[: j + 1])) if es.estimable[order[j]] else None for j in range(len(order))]
+    return [_try(refit, es.subset(index[: j + 1])) if es.estimable[index[j]] else None for j in range(len(index))]
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class SubgroupResult:
     i2: float | None
 
 
-def subgroups(es: EffectSizes, groups: Sequence, refit: Refit) -> SubgroupResult:
+def subgroups(es: E, groups: Sequence, refit: Refit[E]) -> SubgroupResult:
     groups = list(groups)
     if len(groups) != len(es):
         raise ValueError(f"{len(groups)} group labels for {len(es)} studies")

@@ -66,16 +66,16 @@ def _mh_fit(
     k_het = int(ok.sum())
     if k_het > 1:
         q, q_df, q_p = cochran_q(display.yi[ok], display.vi[ok], estimate)
-        i2, h2 = i2_h2_from_q(q, q_df)
+        heterogeneity = Heterogeneity.from_q(q, q_df, q_p, *i2_h2_from_q(q, q_df))
     else:
-        q = q_df = q_p = i2 = h2 = None
+        heterogeneity = NO_HETEROGENEITY
     return Fit(
         model="fixed",
         method="MH",
         ci_method="wald",
         k=int(use.sum()),
         pooled=Pooled(estimate=estimate, se=se, ci_low=low, ci_high=high, statistic=z, df=None, p=p),
-        heterogeneity=Heterogeneity.from_q(q, q_df, q_p, i2, h2) if k_het > 1 else NO_HETEROGENEITY,
+        heterogeneity=heterogeneity,
         weights=weights,
     )
 

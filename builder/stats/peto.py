@@ -59,15 +59,15 @@ def peto_or(ai, n1i, ci, n2i, display: EffectSizes | None = None, level: float =
         q = max(0.0, float(np.sum(o_minus_e**2 / v) - o_minus_e.sum() ** 2 / total_v))
         q_df = k - 1
         q_p = dist.chi2_sf(q, q_df)
-        i2, h2 = i2_h2_from_q(q, q_df)
+        heterogeneity = Heterogeneity.from_q(q, q_df, q_p, *i2_h2_from_q(q, q_df))
     else:
-        q = q_df = q_p = i2 = h2 = None
+        heterogeneity = NO_HETEROGENEITY
     return Fit(
         model="fixed",
         method="Peto",
         ci_method="wald",
         k=k,
         pooled=Pooled(estimate=estimate, se=se, ci_low=low, ci_high=high, statistic=z, df=None, p=p),
-        heterogeneity=Heterogeneity.from_q(q, q_df, q_p, i2, h2) if k > 1 else NO_HETEROGENEITY,
+        heterogeneity=heterogeneity,
         weights=weights,
     )

@@ -213,7 +213,7 @@ def _log_likelihood(tau2: float, yi, vi, X, restricted: bool) -> float:
     return float(ll)
 
 
-def _score_step(yi: np.ndarray, vi: np.ndarray, X, tau2: float, kind: str, k: int, p: int) -> float:
+def _score_step(yi, vi, X, tau2: float, kind: str, k: int, p: int) -> float:
     """One Fisher-scoring step; for the intercept-only model (X None, yi the kernel.Studies) the traces have
     closed forms."""
     if X is None:
@@ -231,8 +231,9 @@ def _score_step(yi: np.ndarray, vi: np.ndarray, X, tau2: float, kind: str, k: in
     return float((P.rss * k / (k - p) - k) / np.sum(w))
 
 
-def _bracketed_root(yi: np.ndarray, vi: np.ndarray, X, kind: str, k: int, p: int) -> float:
-    """Where the scoring step (a positive multiple of the score) is zero, searched on [0, upper] by Brent's method."""
+def _bracketed_root(yi, vi, X, kind: str, k: int, p: int) -> float:
+    """Where the scoring step (a positive multiple of the score) is zero, searched on [0, upper] by Brent's method
+    (yi, vi and X as for _score_step)."""
 
     def score(t: float) -> float:
         return _score_step(yi, vi, X, t, kind, k, p)
@@ -322,7 +323,8 @@ def _newton_ml(d: kernel.Studies, kind: str) -> float:
     restricted = kind == "REML"
     tau2 = _hedges(d)
     low, high = 0.0, math.inf  # the root lies between: the score is >= 0 at `low` and < 0 at `high`
-    s0 = s1 = None  # the two steps before this one, while they are unaltered Newton steps
+    s0: float | None = None  # the two steps before this one, while they are unaltered Newton steps
+    s1: float | None = None
     for _ in range(MAX_ITER):
         step, newton, score = _ml_steps(d, tau2, restricted)
         if score > 0:
@@ -334,7 +336,7 @@ def _newton_ml(d: kernel.Studies, kind: str) -> float:
             size = abs(newton)
             if size <= TOL or size <= 1e-12 * tau2:  # _converged
                 return tau2
-            if s0 is not None and _quadratic_tail_negligible(s0, s1, newton, tau2):
+            if s0 is not None and s1 is not None and _quadratic_tail_negligible(s0, s1, newton, tau2):
                 return tau2
             s0, s1 = s1, newton
         else:

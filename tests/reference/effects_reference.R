@@ -1,4 +1,4 @@
-# Reference values from metafor for tests/test_effects_alignment.py.
+# Reference values from metafor for tests/stats/test_effects_alignment.py.
 #
 # What it does: computes, on a fixed set of datasets, every effect size the Python engine (builder/stats)
 # offers besides the log odds ratio (tests/reference/metafor_reference.R covers that one and the MD models):

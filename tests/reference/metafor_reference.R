@@ -1,4 +1,4 @@
-# Reference values from metafor for tests/test_metafor_alignment.py.
+# Reference values from metafor for tests/stats/test_metafor_alignment.py.
 #
 # What it does: fits every model the Python engine (builder/stats) claims to reproduce -- escalc effect
 # sizes, the inverse-variance common-effect model, random effects with the DL, REML and PM estimators of

@@ -1,4 +1,4 @@
-# Reference values from metafor for tests/test_models_alignment.py.
+# Reference values from metafor for tests/stats/test_models_alignment.py.
 #
 # What it does: on a fixed set of datasets, fits the random-effects model with every tau^2 estimator the Python
 # engine (builder/stats) offers -- DL, HE, SJ, ML, REML, EB, PM -- under z, Knapp-Hartung (test="knha") and

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from builder.report import fmt
 from builder.report.figures import forest
-from builder.report.figures.svg import Svg, _n
+from builder.report.figures.svg import Svg, coord
 from builder.stats import Fit
 
 ROW = forest.ROW
@@ -173,7 +173,7 @@ def funnel(title: str, desc: str, data, scale: str, ident: str, measure: str, ca
         svg.text(left - 7, ypos(s) + 4, f"{round(s, 6):g}", "s", "end")
     svg.text(left + plot_w / 2, height - 6, measure + (" (log scale)" if scale == "log" else ""), "s", "middle")
     svg.parts.append(
-        f'<text x="14" y="{_n(top + plot_h / 2)}" class="s" text-anchor="middle" '
-        f'transform="rotate(-90 14 {_n(top + plot_h / 2)})">Standard error</text>'
+        f'<text x="14" y="{coord(top + plot_h / 2)}" class="s" text-anchor="middle" '
+        f'transform="rotate(-90 14 {coord(top + plot_h / 2)})">Standard error</text>'
     )
     return svg.render(STYLE)

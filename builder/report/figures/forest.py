@@ -19,16 +19,6 @@ PLOT_WIDTH = 230.0
 ROB_CELL = 20.0  # width of a risk-of-bias column
 LOG_RANGES = [0.5, 0.2, 0.1, 0.05, 0.02, 0.01]  # lower limit of a log axis symmetric about 1; CIs beyond
 #                                                   0.01-100 are drawn as arrows, as RevMan does
-MEASURE_NAMES = {
-    "OR": "Odds Ratio",
-    "RR": "Risk Ratio",
-    "RD": "Risk Difference",
-    "MD": "Mean Difference",
-    "SMD": "Std. Mean Difference",
-    "ROM": "Ratio of Means",
-    "GEN": "Estimate",
-}
-
 STYLE = (
     ".fp text{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;font-size:12px;"
     "fill:var(--md-default-fg-color,#1d1d1f)}"
@@ -407,7 +397,7 @@ class _Plot:
         for column in lay.columns:
             svg.text(column.x, lay.head_y, column.head, "b", "end")
         svg.text(lay.weight_x, lay.head_y, "Weight", "b", "end")
-        measure, label = MEASURE_NAMES[self.result.spec.measure], method_label(self.result)
+        measure, label = self.result.effect_measure.label, method_label(self.result)
         for x in (lay.effect_x, (lay.plot_left + lay.plot_right) / 2):
             svg.text(x, lay.title_y, measure, "b", "middle")
             svg.text(x, lay.head_y, label, "m", "middle")
@@ -580,7 +570,7 @@ def describe(result: AnalysisResult, experimental: str = "MSC", control: str = "
     if f is None:
         return f"{result.outcome.label}: no study has usable data yet, so there is no pooled estimate."
     est = fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, result.scale)
-    measure = MEASURE_NAMES[result.spec.measure].lower()
+    measure = result.effect_measure.label.lower()
     i2 = f"; I² = {i2_from_q(f):.0f}%" if i2_from_q(f) is not None else ""
     if i2 and i2_from_tau2(f) is not None:
         i2 += f" from Q ({i2_from_tau2(f):.0f}% from tau²)"

@@ -7,6 +7,7 @@ computed (the latter counted from data/studies), so the diagram cannot disagree 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from builder.contract import Review, Study
 from builder.report.figures.svg import Svg
@@ -133,19 +134,19 @@ def _arrow(svg: Svg, points: list[tuple[float, float]]) -> None:
         svg.polygon([(x2, y2), (x2 - d, y2 - 4), (x2 - d, y2 + 4)])
 
 
-def render(c: Counts, caption: list[str] | None = None, ident: str = "prisma-flow") -> str:
-    """The diagram as PRISMA 2020 draws it: phases on the left, the database search in the middle with its
-    exclusions beside it, and for an updated review the previous version's studies (left) and the studies
-    identified by other methods (right) joining the included ones."""
-    band_w = 104.0
-    prev_x, prev_w = band_w + 14, 150.0
-    main_x = prev_x + prev_w + 24 if c.update else band_w + 14
-    main_w = 230.0
-    side_x, side_w = main_x + main_w + 30, 230.0
-    other_x, other_w = side_x + side_w + 24, 160.0
-    width = (other_x + other_w if c.other_methods else side_x + side_w) + 10
-
-    # rows: (phase, main box, boxes beside it (exclusions), previous-version box, other-methods box)
+def _wide_rows(
+    c: Counts,
+    main_x: float,
+    main_w: float,
+    side_x: float,
+    side_w: float,
+    prev_x: float,
+    prev_w: float,
+    other_x: float,
+    other_w: float,
+) -> list[tuple[str, dict, list[dict], dict | None, dict | None]]:
+    """The wide diagram's rows: (phase, the step's box, the boxes beside it (exclusions), the previous
+    version's box, the other methods' box)."""
     rows: list[tuple[str, dict, list[dict], dict | None, dict | None]] = [
         (
             "Identification",
@@ -197,6 +198,51 @@ def render(c: Counts, caption: list[str] | None = None, ident: str = "prisma-flo
         )
     rows.append(("" if c.update else "Included", _box(main_x, main_w, _included(c, main_w)), [], None, None))
 
+    return rows
+
+
+def _phase_bands(svg: Svg, rows: list[tuple[str, float, float]], band_w: float) -> None:
+    """The phases down the left: each band spans its rows (a row with no phase continues the one above)."""
+    spans: dict[str, list[float]] = {}
+    current = ""
+    for phase, top, h in rows:
+        current = phase or current
+        span = spans.setdefault(current, [top, top + h])
+        span[1] = top + h
+    for phase, (top, bottom) in spans.items():
+        svg.rect(0, top, band_w, bottom - top, "phase")
+        svg.text(band_w / 2, (top + bottom) / 2 + 4, phase, "ph", "middle")
+
+
+def _beside(svg: Svg, main: dict, top: float, sides: list[dict]) -> None:
+    """The boxes beside a step, stacked, with the arrows that lead to them from the step's box."""
+    side_top = top
+    branch = None  # where the arrow to the first box leaves the step's box
+    for b in sides:
+        _draw_box(svg, b, side_top)
+        if branch is None:  # level with the middle of the lower of the two boxes, so that it meets both
+            branch = top + min(b["h"], main["h"]) / 2
+            _arrow(svg, [(main["x"] + main["w"], branch), (b["x"], branch)])
+        else:  # a further box beside the same step: a branch of that arrow
+            fork = main["x"] + main["w"] + 15
+            my = side_top + min(b["h"], 2 * LINE + 2 * PAD) / 2
+            _arrow(svg, [(fork, branch), (fork, my), (b["x"], my)])
+        side_top += b["h"] + 12
+
+
+def render(c: Counts, caption: list[str] | None = None, ident: str = "prisma-flow") -> str:
+    """The diagram as PRISMA 2020 draws it: phases on the left, the database search in the middle with its
+    exclusions beside it, and for an updated review the previous version's studies (left) and the studies
+    identified by other methods (right) joining the included ones."""
+    band_w = 104.0
+    prev_x, prev_w = band_w + 14, 150.0
+    main_x = prev_x + prev_w + 24 if c.update else band_w + 14
+    main_w = 230.0
+    side_x, side_w = main_x + main_w + 30, 230.0
+    other_x, other_w = side_x + side_w + 24, 160.0
+    width = (other_x + other_w if c.other_methods else side_x + side_w) + 10
+
+    rows = _wide_rows(c, main_x, main_w, side_x, side_w, prev_x, prev_w, other_x, other_w)
     svg = Svg(width, 0, "fl flow", "PRISMA 2020 flow diagram", describe(c), ident, caption)
     y = 10.0
     placed = []
@@ -208,15 +254,7 @@ def render(c: Counts, caption: list[str] | None = None, ident: str = "prisma-flo
         y += h + 34
     svg.height = y - 24
 
-    spans: dict[str, list[float]] = {}
-    current = ""
-    for phase, top, h, *_ in placed:
-        current = phase or current
-        span = spans.setdefault(current, [top, top + h])
-        span[1] = top + h
-    for phase, (top, bottom) in spans.items():
-        svg.rect(0, top, band_w, bottom - top, "phase")
-        svg.text(band_w / 2, (top + bottom) / 2 + 4, phase, "ph", "middle")
+    _phase_bands(svg, [(phase, top, h) for phase, top, h, *_ in placed], band_w)
 
     cx = main_x + main_w / 2
     previous_bottom = None
@@ -225,18 +263,7 @@ def render(c: Counts, caption: list[str] | None = None, ident: str = "prisma-flo
         _draw_box(svg, main, top)
         if previous_bottom is not None:
             _arrow(svg, [(cx, previous_bottom), (cx, top)])
-        side_top = top
-        branch = None  # where the arrow to the first box beside the step leaves the step's box
-        for b in sides:
-            _draw_box(svg, b, side_top)
-            if branch is None:  # level with the middle of the lower of the two boxes, so that it meets both
-                branch = top + min(b["h"], main["h"]) / 2
-                _arrow(svg, [(main_x + main_w, branch), (side_x, branch)])
-            else:  # a further box beside the same step: a branch of that arrow
-                fork = main_x + main_w + 15
-                my = side_top + min(b["h"], 2 * LINE + 2 * PAD) / 2
-                _arrow(svg, [(fork, branch), (fork, my), (side_x, my)])
-            side_top += b["h"] + 12
+        _beside(svg, main, top, sides)
         if prev is not None:
             _draw_box(svg, prev, top)
             prev_from = (prev_x + prev_w / 2, top + prev["h"])
@@ -265,7 +292,7 @@ def render_narrow(c: Counts, caption: list[str] | None = None, ident: str = "pri
     methods' studies indented where they join it (arrows into it)."""
     rail, indent = 12.0, 28.0
     side_w = NARROW - indent
-    items: list[tuple[str, object]] = []  # ("phase", name) | ("main", box) | ("out", box) | ("in", box)
+    items: list[tuple[str, Any]] = []  # ("phase", name) | ("main", box) | ("out", box) | ("in", box)
     items.append(("phase", "Identification"))
     items.append(("main", _box(0, NARROW, wrap(f"Records identified from databases (n = {c.identified})", NARROW))))
     items.append(("phase", "Screening"))
@@ -301,7 +328,7 @@ def render_narrow(c: Counts, caption: list[str] | None = None, ident: str = "pri
             svg.text(indent + PAD, y + 14, str(item), "ph")
             y += 20 + 12
             continue
-        b = item  # type: ignore[assignment]
+        b = item
         if kind == "main":
             if last_main is not None:
                 _arrow(svg, [(rail, last_main), (rail, y)])

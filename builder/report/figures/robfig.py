@@ -83,8 +83,13 @@ def traffic_light(tool_id: str, rows: list[tuple[str, RiskOfBias]], caption: lis
     for j, d in enumerate(domains):
         svg.text(0, y + j * 16, f"D{j + 1}: {tool.domains[d]}", "", "start")
     ly = y + len(domains) * 16 + 8
-    keys = list(tool.judgements) + [NOT_RETRIEVED]
-    per_row = max(1, int((width - 10) // 135))  # the legend in rows as wide as the grid, for narrow screens
+    _legend(svg, list(tool.judgements) + [NOT_RETRIEVED], ly, width)
+    return svg.render(STYLE)
+
+
+def _legend(svg: Svg, keys: list[str], ly: float, width: float) -> None:
+    """The judgements with their symbols, in rows as wide as the grid (for narrow screens); sets the size."""
+    per_row = max(1, int((width - 10) // 135))
     for k, key in enumerate(keys):
         cx = 10 + (k % per_row) * 135
         ky = ly + (k // per_row) * 24
@@ -93,7 +98,6 @@ def traffic_light(tool_id: str, rows: list[tuple[str, RiskOfBias]], caption: lis
         svg.text(cx + 22, ky + 12, label(key))
     svg.height = ly + ((len(keys) - 1) // per_row) * 24 + 30
     svg.width = max(width, 10 + min(len(keys), per_row) * 135)
-    return svg.render(STYLE)
 
 
 def summary_bars(tool_id: str, assessments: list, caption: list[str] | None = None) -> str:

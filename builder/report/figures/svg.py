@@ -5,7 +5,8 @@ from __future__ import annotations
 from xml.sax.saxutils import escape, quoteattr
 
 
-def _n(value: float) -> str:
+def coord(value: float) -> str:
+    """A coordinate as the SVG text writes it: at most two decimals, no trailing zeros, never "-0"."""
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
@@ -47,7 +48,7 @@ class Svg:
         self.parts: list[str] = []
 
     def text(self, x: float, y: float, content: str, cls: str = "", anchor: str = "start") -> None:
-        attrs = f' x="{_n(x)}" y="{_n(y)}"'
+        attrs = f' x="{coord(x)}" y="{coord(y)}"'
         if anchor != "start":
             attrs += f' text-anchor="{anchor}"'
         if cls:
@@ -56,19 +57,19 @@ class Svg:
 
     def line(self, x1: float, y1: float, x2: float, y2: float, cls: str = "") -> None:
         c = f' class="{cls}"' if cls else ""
-        self.parts.append(f'<line x1="{_n(x1)}" y1="{_n(y1)}" x2="{_n(x2)}" y2="{_n(y2)}"{c}/>')
+        self.parts.append(f'<line x1="{coord(x1)}" y1="{coord(y1)}" x2="{coord(x2)}" y2="{coord(y2)}"{c}/>')
 
     def rect(self, x: float, y: float, w: float, h: float, cls: str = "") -> None:
         c = f' class="{cls}"' if cls else ""
-        self.parts.append(f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}"{c}/>')
+        self.parts.append(f'<rect x="{coord(x)}" y="{coord(y)}" width="{coord(w)}" height="{coord(h)}"{c}/>')
 
     def circle(self, cx: float, cy: float, r: float, cls: str = "") -> None:
         c = f' class="{cls}"' if cls else ""
-        self.parts.append(f'<circle cx="{_n(cx)}" cy="{_n(cy)}" r="{_n(r)}"{c}/>')
+        self.parts.append(f'<circle cx="{coord(cx)}" cy="{coord(cy)}" r="{coord(r)}"{c}/>')
 
     def polygon(self, points: list[tuple[float, float]], cls: str = "") -> None:
         c = f' class="{cls}"' if cls else ""
-        pts = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
+        pts = " ".join(f"{coord(x)},{coord(y)}" for x, y in points)
         self.parts.append(f'<polygon points="{pts}"{c}/>')
 
     def _caption(self) -> tuple[list[str], float]:
@@ -81,7 +82,7 @@ class Svg:
         ]
         offset = len(pieces) * CAPTION_LINE + 10 if pieces else 0.0
         out = [
-            f'<text x="0" y="{_n(-offset + (i + 1) * CAPTION_LINE - 4)}" class="{cls}">{escape(piece)}</text>'
+            f'<text x="0" y="{coord(-offset + (i + 1) * CAPTION_LINE - 4)}" class="{cls}">{escape(piece)}</text>'
             for i, (cls, piece) in enumerate(pieces)
         ]
         return out, offset
@@ -92,8 +93,8 @@ class Svg:
         height = self.height + offset
         head = (
             f'<svg xmlns="http://www.w3.org/2000/svg" class={quoteattr(self.css_class)} '
-            f'viewBox="0 {_n(-offset)} {_n(self.width)} {_n(height)}" width="{_n(self.width)}" '
-            f'height="{_n(height)}" style="max-width:100%;height:auto" role="img" aria-labelledby="{self.ident}-title {self.ident}-desc">'
+            f'viewBox="0 {coord(-offset)} {coord(self.width)} {coord(height)}" width="{coord(self.width)}" '
+            f'height="{coord(height)}" style="max-width:100%;height:auto" role="img" aria-labelledby="{self.ident}-title {self.ident}-desc">'
         )
         if caption:
             root = "." + self.css_class.split()[0]  # the figure's own rules, which never reach the page

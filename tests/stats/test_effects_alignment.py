@@ -5,7 +5,7 @@ tests/reference/effects.json is written by tests/reference/effects_reference.R (
 `Rscript tests/reference/effects_reference.R` from the repository root); it holds each dataset's inputs, so these
 tests need no R. Every escalc result and every model is rebuilt here from those inputs with our own functions,
 and every stored quantity is compared. The log odds ratio, the mean difference and the common-effect, DL, REML
-and PM models on them are in tests/test_metafor_alignment.py.
+and PM models on them are in tests/stats/test_metafor_alignment.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 import pytest
-from alignment import Tol, load_reference
+from alignment import CLOSED_FORM, P_VALUE, TAU2_ITERATIVE, Tol, as_float, compare_vector, load_reference
 
 from builder.stats.effects import (
     PRE_POST_R_DEFAULT,
@@ -42,27 +42,11 @@ CASES = REFERENCE["cases"]
 
 # ------------------------------------------------------------------------------------------ tolerances
 #
-# Closed-form quantities (escalc yi; everything in the Mantel-Haenszel and Peto fits; Q and its p-value in every
-# fit): the same formulas evaluated in a different order of floating-point operations, against a reference stored
-# with 15 significant digits (relative rounding below 5e-16). Agreement is ~1e-15; 1e-10 relative leaves room for
-# cancellation (a risk difference of two close proportions, Q, CI bounds near zero) but catches any difference of
-# formula (a variance with n - 1 for n, a different correction, another df). The absolute floor is for
-# quantities that are exactly zero (yi of a study with equal risks, a truncated I²).
-CLOSED_FORM = Tol(rtol=1e-10, atol=1e-12)
-
+# CLOSED_FORM, P_VALUE and TAU2_ITERATIVE, the same for every reference, are in tests/alignment.py.
+#
 # Sampling variances are positive and span 1e-7 (risk differences in BCG, with ~10,000 per arm) to 1e2: an
 # absolute floor of 1e-12 would accept a relative error of 1e-5 in the smallest, so compare them relatively only.
 VARIANCE = Tol(rtol=1e-10, atol=0.0)
-
-# p-values of closed-form statistics, relatively only: they reach ~1e-30 (Q of BCG) where any absolute tolerance
-# would accept anything. scipy and R evaluate normal, t and chi-squared tails to ~1e-14 relative; the relative
-# error of a p-value is about |z| times the absolute error of z.
-P_VALUE = Tol(rtol=1e-9, atol=0.0)
-
-# tau² from REML: the reference iterates until the change is below 1e-12 (metafor's default is 1e-5), as our
-# engine does; a linearly converging iteration can be a small multiple of its last step from the limit, so allow
-# 1e-9 absolute plus 1e-10 relative -- the same bound as tests/test_metafor_alignment.py.
-TAU2_ITERATIVE = Tol(rtol=1e-10, atol=1e-9)
 
 # Everything else in a REML fit is a closed-form function of tau², so it inherits tau²'s error times its
 # sensitivity d(quantity)/d(tau²), measured by perturbing tau² in our engine over these cases:
@@ -73,7 +57,7 @@ TAU2_ITERATIVE = Tol(rtol=1e-10, atol=1e-9)
 #     (the BCG risk difference, whose sampling variances ~1e-6 are far below tau² ~1e-3), i.e. up to ~5e-6; H² of
 #     the BCG risk difference (~1700) ~1e6, i.e. ~1e-3 absolute or 7e-7 relative: allow 2e-5 absolute and 1e-5
 #     relative.
-# Observed disagreements are far smaller (test_worst_differences prints them): tau² agrees to ~1e-13.
+# Observed disagreements are far smaller: tau² agrees to ~1e-13.
 ITERATIVE = Tol(rtol=1e-8, atol=1e-6)
 ITERATIVE_PERCENT = Tol(rtol=1e-5, atol=2e-5)
 PERCENT_QUANTITIES = {"I2", "H2", "weights"}
@@ -157,10 +141,6 @@ def case_key(case: dict) -> tuple:
 # ------------------------------------------------------------------------------------------- builders
 
 
-def as_float(values) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-
 def inputs(dataset: str) -> dict:
     return DATASETS[dataset]["inputs"]
 
@@ -218,19 +198,6 @@ def zero_variance_in_metafor(vi_ref: np.ndarray) -> np.ndarray:
     return np.nan_to_num(vi_ref, nan=1.0) == 0
 
 
-def compare_vector(name: str, actual: np.ndarray, expected: np.ndarray, tol: Tol) -> list[str]:
-    if actual.shape != expected.shape:
-        return [f"{name}: {len(actual)} values, reference has {len(expected)}"]
-    problems = []
-    for i, (a, e) in enumerate(zip(actual, expected)):
-        if math.isnan(e) or math.isnan(a):
-            if not (math.isnan(e) and math.isnan(a)):
-                problems.append(f"{name}[{i}]: ours {a!r}, metafor {e!r} (estimable in one only)")
-        elif not tol.ok(a, e):
-            problems.append(f"{name}[{i}]: ours {a!r}, metafor {e!r}, diff {a - e:.3e}")
-    return problems
-
-
 def compare_effect_sizes(es: EffectSizes, yi_ref: np.ndarray, vi_ref: np.ndarray) -> list[str]:
     """Compare yi/vi, applying the one documented difference (vi = 0 in metafor: not estimable here)."""
     zero_var = zero_variance_in_metafor(vi_ref)
@@ -240,7 +207,7 @@ def compare_effect_sizes(es: EffectSizes, yi_ref: np.ndarray, vi_ref: np.ndarray
     problems = []
     if not np.array_equal(es.estimable, ~np.isnan(yi_ref) & ~np.isnan(vi_ref)):
         problems.append(f"estimable: ours {es.estimable.tolist()}, metafor {(~np.isnan(vi_ref)).tolist()}")
-    # mean_difference (older, in tests/test_metafor_alignment.py) keeps yi/vi of a study it flags not estimable,
+    # mean_difference (older, in tests/stats/test_metafor_alignment.py) keeps yi/vi of a study it flags not estimable,
     # so compare values through the flags; test_not_estimable_is_nan checks the NaN convention of the others.
     yi, vi = (np.where(es.estimable, x, np.nan) for x in (es.yi, es.vi))
     return problems + compare_vector("yi", yi, yi_ref, CLOSED_FORM) + compare_vector("vi", vi, vi_ref, VARIANCE)
@@ -421,49 +388,3 @@ def test_not_estimable_pooled_results_raise():
     everyone_differs = ([0, 0], [10, 12], [10, 12], [10, 12])  # 0% vs 100% everywhere: MH RD variance 0
     with pytest.raises(ValueError, match="risk difference"):
         mantel_haenszel_rd(*everyone_differs, display=risk_difference(*everyone_differs))
-
-
-def test_worst_differences():
-    """Not a check: prints the largest differences per quantity, for the record (pytest -s)."""
-    worst: dict[str, list] = {}
-
-    def note(quantity, ours, ref, name):
-        if ours is None or ref is None or math.isnan(ours) or math.isnan(ref):
-            return
-        diff = abs(ours - ref)
-        rel = diff / abs(ref) if ref != 0 else (0.0 if diff == 0 else math.inf)
-        entry = worst.setdefault(quantity, [0.0, "", 0.0, ""])
-        if diff > entry[0]:
-            entry[:2] = diff, name
-        if rel > entry[2]:
-            entry[2:] = rel, name
-
-    for entry in ESCALC:
-        es = effect_sizes(entry["dataset"], entry["measure"], add=entry["add"], r=entry["r"])
-        for q, ours, ref in (("escalc yi", es.yi, entry["yi"]), ("escalc vi", es.vi, entry["vi"])):
-            for o, r in zip(ours, as_float(ref)):
-                note(q, o, r, entry["name"])
-    for case in CASES:
-        fit = fit_case(case)
-        kind = "random" if case["model"] == "random" else case["model"]
-        for q, ours in (
-            ("estimate", fit.estimate),
-            ("se", fit.se),
-            ("ci_lb", fit.ci_low),
-            ("ci_ub", fit.ci_high),
-            ("zval", fit.statistic),
-            ("pval", fit.p),
-            ("QE", fit.q),
-            ("QEp", fit.q_p),
-            ("I2", fit.i2),
-            ("H2", fit.h2),
-            ("tau2", fit.tau2),
-            ("pi_lb", fit.pi_low),
-            ("pi_ub", fit.pi_high),
-        ):
-            note(f"{kind} {q}", ours, case[q], case["name"])
-        for o, r in zip(fit.weights, as_float(case["weights"])):
-            note(f"{kind} weights", o, r, case["name"])
-    print()
-    for q, (diff, dname, rel, rname) in sorted(worst.items()):
-        print(f"  {q:>16}: abs {diff:.1e} ({dname}), rel {rel:.1e} ({rname})")

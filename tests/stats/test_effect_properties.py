@@ -1,7 +1,7 @@
 """Properties of the effect sizes and models that must hold for any data, checked on generated datasets.
 
 Hypothesis runs derandomized (the same examples on every run) with a modest number of examples, so the file is
-deterministic and takes a few seconds; tests/test_effects_alignment.py pins the values against metafor.
+deterministic and takes a few seconds; tests/stats/test_effects_alignment.py pins the values against metafor.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ tests/reference/models.json is written by tests/reference/models_reference.R (re
 `Rscript tests/reference/models_reference.R` from the repository root); it holds each dataset's inputs, so these
 tests need no R. Every case is rebuilt here from those inputs with our own functions and every stored quantity is
 compared. The common-effect and Mantel-Haenszel models and the effect sizes are covered by
-tests/test_metafor_alignment.py.
+tests/stats/test_metafor_alignment.py.
 """
 
 from __future__ import annotations
@@ -14,9 +14,18 @@ from itertools import product
 
 import numpy as np
 import pytest
-from alignment import Tol, load_reference
+from alignment import (
+    CI_METHOD,
+    CLOSED_FORM,
+    P_VALUE,
+    TAU2_ITERATIVE,
+    Tol,
+    as_float,
+    load_reference,
+    model_effect_sizes,
+)
 
-from builder.stats import EffectSizes, Fit, fixed_iv, log_odds_ratio, mean_difference, random_effects
+from builder.stats import EffectSizes, Fit, fixed_iv, random_effects
 from builder.stats.confint import tau2_ci
 from builder.stats.followups import MIN_K_EGGER, cumulative, egger, funnel_data, leave_one_out, subgroups
 from builder.stats.random import MIN_K_PREDICTION, ONE_STUDY_NOTE
@@ -28,27 +37,8 @@ CASES = REFERENCE["cases"]
 
 # ------------------------------------------------------------------------------------------ tolerances
 #
-# Closed-form quantities (every quantity of a DL, HE, SJ or common-effect fit; Q and its p-value in every fit):
-# the same formulas evaluated in a different order of floating-point operations, with the reference stored to 15
-# significant digits (relative rounding below 5e-16). Agreement is ~1e-14; 1e-10 relative leaves room for mild
-# cancellation (CI bounds near zero, Q of nearly equal estimates) but catches any difference of formula. The
-# absolute floor is for quantities that are exactly zero (a truncated tau² or I²).
-CLOSED_FORM = Tol(rtol=1e-10, atol=1e-12)
-
-# p-values of closed-form statistics: relative only, because they can be tiny (where any absolute tolerance
-# would accept anything). scipy and R evaluate normal, t and chi-squared tails to ~1e-14 relative, and the
-# relative error of a p-value is about |z| times the absolute error of z.
-P_VALUE = Tol(rtol=1e-9, atol=0.0)
-
-# tau² from the iterative estimators (ML, REML, EB: Fisher scoring; PM: root finding). The reference is converged
-# far beyond metafor's defaults (Fisher scoring until the change in tau² is below 1e-12, half steps; PM: uniroot
-# with tol 1e-14, i.e. to machine precision), and our engine stops Fisher scoring when the step is below 1e-12
-# (or 4 ulp of tau²) and brackets PM to 1e-12 absolute / 4 ulp relative. metafor's half steps converge linearly
-# with ratio >= 1/2, so its last iterate can be a small multiple of 1e-12 away from the limit; allow 1e-9
-# absolute -- ratios up to 0.999 -- plus a relative term for normand1999, where tau² ~ 700 and 1e-12 is below
-# double precision. 1000 times tighter than metafor's default threshold (1e-5) would allow.
-TAU2_ITERATIVE = Tol(rtol=1e-10, atol=1e-9)
-
+# CLOSED_FORM, P_VALUE and TAU2_ITERATIVE, the same for every reference, are in tests/alignment.py.
+#
 # Everything else in a fit with an iterative tau² is a closed-form function of tau², so it inherits tau²'s error
 # times its sensitivity d(quantity)/d(tau²). Perturbing tau² in our engine, the largest sensitivity over the model
 # cases is ~1200 (I² in percent on hackshaw1998, whose typical within-study variance is 0.05; weights in percent
@@ -90,7 +80,6 @@ DATASETS = {
 }
 TAU2_METHODS = ("DL", "HE", "SJ", "ML", "REML", "EB", "PM")
 TESTS = ("z", "knha", "adhoc")
-CI_METHOD = {"z": "wald", "knha": "hksj", "adhoc": "hksj-adhoc"}
 
 # Follow-up analyses: every model for subgroups and regtest, plus the common-effect model ("FE"); leave1out and
 # cumul (which refit one model on subsets) every estimator under z and DL and REML under all three tests.
@@ -112,20 +101,8 @@ def key(case: dict) -> tuple:
 # ------------------------------------------------------------------------------------------- builders
 
 
-def as_float(values) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-
 def effect_sizes(dataset: str) -> EffectSizes:
-    d = REFERENCE["datasets"][dataset]
-    x = d["inputs"]
-    if d["type"] == "binary":
-        return log_odds_ratio(x["ai"], x["n1i"], x["ci"], x["n2i"], add=0.5)
-    if d["type"] == "continuous":
-        return mean_difference(x["m1i"], x["sd1i"], x["n1i"], x["m2i"], x["sd2i"], x["n2i"])
-    yi, vi = as_float(x["yi"]), as_float(x["vi"])
-    ok = np.isfinite(yi) & np.isfinite(vi)
-    return EffectSizes(yi, vi, ok, np.zeros(len(yi), dtype=bool))
+    return model_effect_sizes(REFERENCE["datasets"][dataset])
 
 
 def refit_for(method: str, test: str):

@@ -7,20 +7,27 @@ here from those inputs with our own functions and every stored quantity is compa
 
 from __future__ import annotations
 
-import math
 from itertools import product
 
 import numpy as np
 import pytest
-from alignment import Tol, load_reference
+from alignment import (
+    CI_METHOD,
+    CLOSED_FORM,
+    P_VALUE,
+    TAU2_ITERATIVE,
+    Tol,
+    as_float,
+    compare_vector,
+    load_reference,
+    model_effect_sizes,
+)
 
 from builder.stats import (
     EffectSizes,
     Fit,
     fixed_iv,
-    log_odds_ratio,
     mantel_haenszel_or,
-    mean_difference,
     random_effects,
 )
 
@@ -30,28 +37,8 @@ CASES = REFERENCE["cases"]
 
 # ------------------------------------------------------------------------------------------ tolerances
 #
-# Closed-form quantities (escalc yi/vi; everything in the common-effect, DerSimonian-Laird and Mantel-Haenszel
-# fits; Q and its p-value in every fit): the same formulas evaluated in a different order of floating-point
-# operations, and the reference is stored with 15 significant digits (relative rounding below 5e-16).
-# Agreement should be ~1e-14; 1e-10 relative leaves room for mild cancellation (e.g. in Q, in CI bounds near
-# zero) but would catch any difference of formula, such as a wrong variance or a different df. The absolute
-# floor is for quantities that are exactly zero (yi of a study with equal odds, a truncated I²).
-CLOSED_FORM = Tol(rtol=1e-10, atol=1e-12)
-
-# p-values of closed-form statistics: compared relatively only, because they reach 1e-28 here (Q of BCG)
-# where any absolute tolerance would accept anything. scipy and R both evaluate normal, t and chi-squared
-# tails to ~1e-14 relative; the relative error of a p-value is about |z| times the absolute error of z.
-P_VALUE = Tol(rtol=1e-9, atol=0.0)
-
-# tau² from the iterative estimators. The reference is converged far beyond metafor's defaults (REML: Fisher
-# scoring until the change in tau² is below 1e-12, half steps; PM: uniroot with tol 1e-14, i.e. to machine
-# precision), and our engine stops REML steps below 1e-12 and brackets PM to 1e-12 absolute / 4 ulp relative.
-# A linearly converging iteration can still be a small multiple of its last step away from the limit (step
-# size times r / (1 - r) for contraction ratio r), so allow 1e-9 absolute -- ratios up to 0.999 -- plus a
-# relative term for the large tau² of normand1999 (~700), where 1e-12 is below double precision.
-# This is 1000 times tighter than a comparison with metafor's default threshold (1e-5) would allow.
-TAU2_ITERATIVE = Tol(rtol=1e-10, atol=1e-9)
-
+# CLOSED_FORM, P_VALUE and TAU2_ITERATIVE, the same for every reference, are in tests/alignment.py.
+#
 # Everything else in a REML or PM fit is a closed-form function of tau², so it inherits tau²'s error times its
 # sensitivity d(quantity)/d(tau²). Perturbing tau² in our engine, the largest sensitivity over these cases is
 # ~110 (I² in percent on the sparse set; weights in percent ~30, prediction bounds ~20 where tau² is near 0),
@@ -79,7 +66,6 @@ DATASETS = {
 TAU2_METHODS = ("DL", "REML", "PM")
 TESTS = ("z", "knha")
 MH_CONTINUITY_CORRECTIONS = (0.0, 0.5)
-CI_METHOD = {"z": "wald", "knha": "hksj"}
 
 
 def expected_grid() -> set[tuple]:
@@ -100,16 +86,8 @@ def case_key(case: dict) -> tuple:
 # ------------------------------------------------------------------------------------------- builders
 
 
-def as_float(values) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-
 def effect_sizes(dataset: str) -> EffectSizes:
-    d = REFERENCE["datasets"][dataset]
-    x = d["inputs"]
-    if d["type"] == "binary":
-        return log_odds_ratio(x["ai"], x["n1i"], x["ci"], x["n2i"], add=0.5)
-    return mean_difference(x["m1i"], x["sd1i"], x["n1i"], x["m2i"], x["sd2i"], x["n2i"])
+    return model_effect_sizes(REFERENCE["datasets"][dataset])
 
 
 def fit_case(case: dict) -> Fit:
@@ -129,19 +107,6 @@ def tolerance(case: dict, quantity: str) -> Tol:
             return TAU2_ITERATIVE
         return P_VALUE_ITERATIVE if p_value else ITERATIVE
     return P_VALUE if p_value else CLOSED_FORM
-
-
-def compare_vector(name: str, actual: np.ndarray, expected: np.ndarray, tol: Tol) -> list[str]:
-    if actual.shape != expected.shape:
-        return [f"{name}: {len(actual)} values, reference has {len(expected)}"]
-    problems = []
-    for i, (a, e) in enumerate(zip(actual, expected)):
-        if math.isnan(e) or math.isnan(a):
-            if not (math.isnan(e) and math.isnan(a)):
-                problems.append(f"{name}[{i}]: ours {a!r}, metafor {e!r} (estimable in one only)")
-        elif not tol.ok(a, e):
-            problems.append(f"{name}[{i}]: ours {a!r}, metafor {e!r}, diff {a - e:.3e}")
-    return problems
 
 
 # ------------------------------------------------------------------------------------------------ tests
