@@ -226,6 +226,9 @@ def test_a_draft_version_says_its_permalink_works_once_released(project):
     page = (project / "site/outcomes/survival.html").read_text(encoding="utf-8")
     assert "Permalink: v1.2/outcomes/survival.html#survival-primary (version 1.2 is not released yet" in page
     assert 'href="../v1.2/' not in page  # no link into a folder that does not exist yet
+    versions_page = (project / "site/versions.html").read_text(encoding="utf-8")
+    assert 'href="v1.2/' not in versions_page and "<code>v1.2/</code>, once it is released" in versions_page
+    assert "Version 1.2 (not yet released)" in versions_page
 
 
 def test_release_stamps_its_date_and_writes_citation_metadata(project):
