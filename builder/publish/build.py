@@ -22,10 +22,12 @@ import yaml
 from builder.analysis import run as analysis
 from builder.caching import store as cache
 from builder.caching.reuse import Reuse
+from builder.errors import DataError
 from builder.ingest.loader import ReviewData, data_hash, load
 from builder.publish import incremental, mkdocs_warm
 from builder.releases import archive as versions
 from builder.releases import history
+from builder.releases.guard import released_data_problems
 from builder.report import pages
 from builder.report.figures import inline
 from builder.report.results_json import results_document
@@ -246,12 +248,9 @@ def _build(
 
 
 def _check_not_released(project: Path, data: ReviewData) -> None:
-    for rel in versions.releases(project):
-        if rel.version == data.review.version and rel.manifest["data_hash"] != data.data_hash:
-            raise BuildError(
-                f"data/ differs from released version {rel.version}, whose numbers must not change: "
-                "set a new version (and what triggered it) in data/review.yaml before building"
-            )
+    problems = released_data_problems(project, data)
+    if problems:
+        raise DataError(problems)
 
 
 def _build_staged(run: _Build, report: dict | None) -> None:

@@ -26,6 +26,7 @@ from builder.ingest.loader import ReviewData
 from builder.report import fmt, sof
 from builder.report.cite import cite
 from builder.report.figures import inline, prisma, robfig, timeline
+from builder.report.methods import methods_in_use, pooling_method
 from builder.report.narrative import Filler
 from builder.report.results_json import results_document, to_csv, to_json
 from builder.report.views import STEP_PLOTS, AnalysisView, rob_json_of
@@ -342,7 +343,8 @@ def _timeline_figures(timelines: dict[str, dict]) -> Iterator[Output]:
 # ------------------------------------------------------------------------------------------------ pages
 def _overview_pages(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
     yield _page(env, "index.md", "index.md.j2", site.context)
-    yield _page(env, "methods.md", "methods.md.j2", site.context)
+    in_use = methods_in_use(site.results)
+    yield _page(env, "methods.md", "methods.md.j2", {**site.context, "methods": in_use, "pooling": pooling_method})
     yield _page(env, "studies/index.md", "studies.md.j2", {**site.context, "up": "../"})  # one folder down
 
 

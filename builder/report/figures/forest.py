@@ -10,6 +10,7 @@ from builder.contract.rob import NOT_RETRIEVED, TOOLS
 from builder.report import fmt
 from builder.report.figures import robfig
 from builder.report.figures.svg import Svg
+from builder.report.methods import pooling_method
 from builder.stats import Fit
 from builder.stats.inference import study_half_width
 
@@ -36,7 +37,7 @@ def method_label(result: AnalysisResult) -> str:
     if f is None:
         return "95% CI"
     if f.model == "fixed":
-        return f"{'M-H' if f.method == 'MH' else 'IV'}, Fixed, 95% CI"
+        return f"{pooling_method(result)}, Fixed, 95% CI"
     ci = {"hksj": "HKSJ 95% CI", "hksj-adhoc": "HKSJ (ad hoc) 95% CI"}.get(f.ci_method, "95% CI")
     return f"IV, Random, {f.method}, {ci}"
 
