@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import hashlib
 import re
 import types
 import typing
@@ -14,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from builder.caching.digest import files_digest
 from builder.caching.outputs import Stored
 from builder.caching.store import Store
 from builder.contract import Review, Study
@@ -114,14 +114,14 @@ _SITE_URL = re.compile(rb"(?m)^url:[^\n]*(?:\n[ \t]+[^\n]*)*\n?")
 
 
 def data_hash(files: list[Path], root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        content = path.read_bytes()
-        if path.name == "review.yaml":
-            content = _SITE_URL.sub(b"", content)
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(content + b"\0")
-    return digest.hexdigest()
+    """The fingerprint of a data folder that release manifests record (see builder.caching.digest), with the
+    review's site url left out."""
+    return files_digest(files, root, _without_site_url)
+
+
+def _without_site_url(path: Path) -> bytes:
+    content = path.read_bytes()
+    return _SITE_URL.sub(b"", content) if path.name == "review.yaml" else content
 
 
 class _StoredLines:

@@ -21,6 +21,7 @@ import yaml
 
 from builder.analysis import run as analysis
 from builder.caching import store as cache
+from builder.caching.digest import add_files
 from builder.caching.reuse import Reuse
 from builder.errors import DataError
 from builder.ingest.loader import ReviewData, data_hash, load
@@ -377,9 +378,7 @@ def _archive_key(project: Path, rel, latest: str, all_versions: list[str], url: 
     digest.update(json.dumps([snapshot, manifest, cache.builder_fingerprint(), latest, all_versions, url]).encode())
     for part in ("templates", "docs", "mkdocs.yml"):
         root = project / part
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        for path in files:
-            digest.update(path.relative_to(project).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        add_files(digest, [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file()), project)
     return digest.hexdigest()[:16]
 
 

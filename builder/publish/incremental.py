@@ -29,7 +29,6 @@ checks and the same fallback to one run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -42,6 +41,8 @@ from typing import Any
 
 import yaml
 
+from builder.caching.digest import content_digest
+
 STATE = "site-state.json"
 STUB_TEMPLATE = "incremental-stub.html"
 MAX_CHANGED_SHARE = 0.4  # above this, a full build costs about the same and is simpler
@@ -50,7 +51,7 @@ _FRONT_MATTER = re.compile(r"\A---\n(.*?\n)---\n", re.S)
 
 
 def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return content_digest(path.read_bytes())
 
 
 def source_hashes(src: Path) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import html
 import itertools
 import json
@@ -16,6 +15,7 @@ import jinja2
 from builder import __version__
 from builder.analysis.result import AnalysisResult
 from builder.caching import store as cache
+from builder.caching.digest import files_digest
 from builder.caching.outputs import Output, Stored, Value, derive
 from builder.caching.reuse import Reuse
 from builder.contract import Study
@@ -524,10 +524,7 @@ class _Use(NamedTuple):
 
 
 def _templates_digest(templates: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in templates.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(templates).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return files_digest((p for p in templates.rglob("*") if p.is_file()), templates)
 
 
 def study_label(study: Study) -> str:
