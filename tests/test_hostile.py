@@ -643,7 +643,7 @@ class TestReleaseIntegrity:
         code, out = review(project, "release", "1.2", capsys=capsys)
         assert code == 0, out
         manifest = json.loads((project / "versions/1.2/manifest.json").read_text(encoding="utf-8"))
-        assert set(manifest["files"]) == {"results.json", "data/review.yaml"} | {
+        assert set(manifest["files"]) == {"results.json", "CITATION.cff", ".zenodo.json", "data/review.yaml"} | {
             f"data/studies/{p.name}" for p in (project / "data/studies").glob("*.yaml")
         }
         for name, change in (
@@ -669,6 +669,11 @@ class TestReleaseIntegrity:
         with unchanged(project):
             code, out = review(project, "build", capsys=capsys)
         assert code == 3 and "versions/1.0/manifest.json" in out and "Traceback" not in out, out
+
+    def test_check_names_an_edited_snapshot_too(self, project, capsys):
+        edit(project / "versions/1.1/data/studies/shu-2020.yaml", "    n: 29\n", "    n: 28\n")
+        code, out = review(project, "check", capsys=capsys)
+        assert code == 3 and "versions/1.1/data was changed after release" in out, out
 
     def test_a_missing_results_file_is_named(self, project, capsys):
         (project / "versions/1.1/results.json").unlink()

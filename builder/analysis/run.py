@@ -16,9 +16,11 @@ from builder.caching.outputs import Stored
 from builder.contract import Analysis, Outcome
 from builder.ingest.loader import ReviewData
 from builder.ingest.select import select
+from builder.stats import EffectSizes, Fit
 
 
 def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
+    """One analysis of the plan: its studies' effect sizes and the model it asks for (no follow-ups)."""
     outcome = data.review.outcome(spec.outcome)
     chosen, missing = select(spec, data.studies)
     if not chosen:
@@ -32,28 +34,23 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     result_fit, first, notes = (None, None, []) if estimable == 0 else fit(spec, es, inputs)
     if result_fit is not None and result_fit.note:
         notes.append(result_fit.note[0].upper() + result_fit.note[1:] + ".")
-    rows = []
-    for i, (study, name, ds) in enumerate(chosen):
-        ok = bool(es.estimable[i])
-        weight = None
-        if result_fit is not None and result_fit.weights is not None and np.isfinite(result_fit.weights[i]):
-            weight = float(result_fit.weights[i])
-        rows.append(
-            StudyRow(
-                study,
-                name,
-                ds,
-                inputs[i],
-                float(es.yi[i]) if ok else None,
-                float(es.vi[i]) if ok else None,
-                bool(es.corrected[i]),
-                weight,
-            )
-        )
+    rows = _study_rows(chosen, inputs, es, result_fit)
     result = AnalysisResult(spec, outcome, rows, missing, result_fit, first, notes)
     if spec.subgroups and result_fit is not None:
         result = replace(result, subgroups=subgroups.compute(result))
     return result
+
+
+def _study_rows(chosen, inputs: list[dict[str, float]], es: EffectSizes, result_fit: Fit | None) -> list[StudyRow]:
+    """A row per chosen study: its inputs, effect size where estimable, and percent weight where pooled."""
+    weights = result_fit.weights if result_fit is not None else None
+    rows = []
+    for i, (study, name, ds) in enumerate(chosen):
+        ok = bool(es.estimable[i])
+        weight = float(weights[i]) if weights is not None and np.isfinite(weights[i]) else None
+        yi, vi = (float(es.yi[i]), float(es.vi[i])) if ok else (None, None)
+        rows.append(StudyRow(study, name, ds, inputs[i], yi, vi, bool(es.corrected[i]), weight))
+    return rows
 
 
 def _analysis_entry(spec: Analysis, outcome: Outcome, chosen, memo: dict | None = None) -> Stored:

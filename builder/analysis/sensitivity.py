@@ -75,13 +75,18 @@ def high_risk(study) -> bool | None:
 
 
 def panel(result: AnalysisResult) -> list[Row]:
-    """The standard sensitivity analyses of one (primary) analysis."""
+    """The standard sensitivity analyses of one (primary) analysis: other models, other methods for sparse
+    events, and subsets of its studies."""
     if result.fit is None:
         return []
-    spec = result.spec
-    n = len(result.rows)
-    every = np.ones(n, dtype=bool)
     refit = Refitter.of(result)
+    return [*_other_models(result, refit), *_sparse_events(result, refit), *_subsets(result, refit)]
+
+
+def _other_models(result: AnalysisResult, refit: Refitter) -> list[Row]:
+    """The fixed-effect model, RevMan 5's DerSimonian-Laird random effects, and HKSJ's ad hoc variant."""
+    spec = result.spec
+    every = np.ones(len(result.rows), dtype=bool)
     rows = []
     if spec.model != "fixed":
         method = "MH" if MEASURES[spec.measure].mantel_haenszel is not None else "IV"
@@ -122,6 +127,14 @@ def panel(result: AnalysisResult) -> list[Row]:
                 refit=refit,
             )
         )
+    return rows
+
+
+def _sparse_events(result: AnalysisResult, refit: Refitter) -> list[Row]:
+    """For dichotomous outcomes: Peto's odds ratio, and the risk difference (double-zero studies count)."""
+    spec = result.spec
+    every = np.ones(len(result.rows), dtype=bool)
+    rows = []
     if MEASURES[spec.measure].outcome_type == "dichotomous":
         peto = spec.model_copy(update={"measure": "OR", "model": "fixed", "method": "Peto", "ci_method": None})
         rows.append(_row(result, "peto", "Peto odds ratio (for sparse events)", every, peto, refit=refit))
@@ -135,6 +148,13 @@ def panel(result: AnalysisResult) -> list[Row]:
             }
         )
         rows.append(_rd_row(result, rd))
+    return rows
+
+
+def _subsets(result: AnalysisResult, refit: Refitter) -> list[Row]:
+    """The analysis on randomised trials only, without studies at high risk of bias, without converted values."""
+    n = len(result.rows)
+    rows = []
     rct = np.array([r.study.design.category == "rct" for r in result.rows])
     rows.append(
         _row(

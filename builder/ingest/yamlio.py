@@ -180,6 +180,25 @@ def read_file(path: Path, root: Path) -> tuple[bytes | None, Problem | None]:
     return b"".join(chunks), None
 
 
+def _compose(raw: bytes, name: str) -> tuple[yaml.Node | None, Problem | None]:
+    """The YAML node tree of a file's bytes, or the problem that stops it."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, Problem(name, None, "", f"file is not UTF-8 text ({exc.reason} at byte {exc.start})")
+    try:
+        node = yaml.compose(text, Loader=_PARSER)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        return None, Problem(name, line, "", f"YAML syntax error: {exc.problem or exc.context}")
+    except yaml.YAMLError as exc:
+        return None, Problem(name, None, "", f"YAML error: {exc}")
+    if node is None:
+        return None, Problem(name, 1, "", "file is empty; expected a mapping of fields")
+    return node, None
+
+
 def load_yaml(path: Path, root: Path, raw: bytes | None = None) -> tuple[Located | None, list[Problem]]:
     """Parse one YAML file (`raw`: its bytes, if already read with read_file); return its data with line
     numbers, or the problems that stopped it."""
@@ -188,20 +207,9 @@ def load_yaml(path: Path, root: Path, raw: bytes | None = None) -> tuple[Located
         raw, problem = read_file(path, root)
         if raw is None:
             return None, [problem] if problem is not None else []
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, [Problem(name, None, "", f"file is not UTF-8 text ({exc.reason} at byte {exc.start})")]
-    try:
-        node = yaml.compose(text, Loader=_PARSER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        return None, [Problem(name, line, "", f"YAML syntax error: {exc.problem or exc.context}")]
-    except yaml.YAMLError as exc:
-        return None, [Problem(name, None, "", f"YAML error: {exc}")]
+    node, problem = _compose(raw, name)
     if node is None:
-        return None, [Problem(name, 1, "", "file is empty; expected a mapping of fields")]
+        return None, [problem] if problem is not None else []
     problems: list[Problem] = []
     lines: dict = {}
     try:

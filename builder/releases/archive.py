@@ -6,6 +6,7 @@ snapshot, and the build refuses to publish a version whose recomputed numbers di
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import math
@@ -16,9 +17,7 @@ from pathlib import Path
 from builder import __version__
 from builder.analysis import run as analysis
 from builder.contract.version import Version, VersionError
-from builder.errors import DataError, Problem
-from builder.ingest.loader import ReviewData, data_hash, load
-from builder.ingest.yamlio import load_yaml
+from builder.ingest.loader import ReviewData, data_hash, load, load_review_only
 from builder.report.results_json import results_document, to_json
 
 
@@ -46,6 +45,17 @@ class Release:
             raise ReleaseError(f"versions/{self.version}/results.json is not a results document (no 'analyses')")
         return document
 
+    @property
+    def date(self) -> dt.date:
+        """The release date: stamped in the manifest by `review release`; a manifest without one falls back
+        on the date in the archived review.yaml."""
+        if self.manifest.get("date"):
+            return dt.date.fromisoformat(self.manifest["date"])
+        review = load_review_only(self.data_dir)
+        if review is None:
+            raise ReleaseError(f"versions/{self.version}: no date in manifest.json nor a valid data/review.yaml")
+        return review.date
+
 
 def _manifest(path: Path) -> dict:
     name = f"versions/{path.parent.name}/manifest.json"
@@ -55,9 +65,14 @@ def _manifest(path: Path) -> dict:
         raise ReleaseError(f"{name} cannot be read: {exc}") from exc
     if not isinstance(manifest, dict):
         raise ReleaseError(f"{name} is not a JSON object")
-    for key in ("version", "data_hash", "date"):
+    for key in ("version", "data_hash"):
         if not isinstance(manifest.get(key), str):
             raise ReleaseError(f"{name} has no '{key}' (text)")
+    if manifest.get("date") is not None:
+        try:
+            dt.date.fromisoformat(manifest["date"])
+        except (TypeError, ValueError) as exc:
+            raise ReleaseError(f"{name}: 'date' is not a date (YYYY-MM-DD)") from exc
     try:
         Version.parse(manifest["version"])
     except VersionError as exc:
@@ -121,34 +136,13 @@ def check_integrity(rel: Release) -> None:
         raise ReleaseError(f"{where}/data was changed after release (its fingerprint differs from the manifest)")
 
 
-def check_current(project: Path, data: ReviewData, rels: list[Release]) -> None:
-    """The version in data/review.yaml is a release with the same data, or greater than every release:
-    DataError (pointing at the version's line) or ReleaseError otherwise."""
-    current = Version.parse(data.review.version)
-    for rel in rels:
-        if Version.parse(rel.version) == current and rel.manifest["data_hash"] != data.data_hash:
-            raise ReleaseError(
-                f"data/ differs from released version {rel.version}, whose numbers must not change: "
-                "set a new version (and what triggered it) in data/review.yaml before building"
-            )
-    if rels and current < Version.parse(rels[-1].version) and all(Version.parse(r.version) != current for r in rels):
-        located, _ = load_yaml(project / "data" / "review.yaml", project)
-        line = located.line_of(("version",)) if located is not None else None
-        raise DataError(
-            [
-                Problem(
-                    "data/review.yaml",
-                    line,
-                    "version",
-                    f"must be greater than every released version; the latest is {rels[-1].version}",
-                    repr(data.review.version),
-                )
-            ]
-        )
+def release(project: Path, version: str, today: dt.date | None = None) -> Release:
+    """Freeze data/ as `version`: its data, results.json, a manifest stamped with the release date (`today`,
+    by default the day it runs) and the release metadata (CITATION.cff, .zenodo.json; see metadata)."""
+    from builder.releases import metadata
 
-
-def release(project: Path, version: str) -> Release:
-    data = load(project / "data")
+    day = today or dt.date.today()
+    data = load(project / "data", today=day)  # a version dated after its release is refused
     if data.review.version != version:
         raise ReleaseError(
             f"data/review.yaml says version {data.review.version}; set it to {version} "
@@ -170,13 +164,18 @@ def release(project: Path, version: str) -> Release:
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(project / "data", tmp / "data")
     (tmp / "results.json").write_text(to_json(document), encoding="utf-8")
+    previous = earlier[-1].version if earlier else None
+    (tmp / "CITATION.cff").write_text(metadata.citation_cff(data.review, day, data.review.url), encoding="utf-8")
+    (tmp / ".zenodo.json").write_text(
+        metadata.zenodo_json(data.review, day, data.review.url, previous), encoding="utf-8"
+    )
     manifest = {
         "version": version,
-        "date": data.review.date.isoformat(),
+        "date": day.isoformat(),
         "data_hash": data.data_hash,
         "files": _digests(tmp),
         "builder_version": __version__,
-        "previous": earlier[-1].version if earlier else None,
+        "previous": previous,
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.rename(folder)

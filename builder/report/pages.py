@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import jinja2
 from builder import __version__
 from builder.analysis.result import AnalysisResult
 from builder.caching import store as cache
+from builder.caching.digest import files_digest
 from builder.caching.outputs import Output, Stored, Value, derive
 from builder.caching.reuse import Reuse
 from builder.contract import Study
@@ -23,7 +23,8 @@ from builder.contract.version import Version
 from builder.ingest.loader import ReviewData
 from builder.report import escape, fmt, sof
 from builder.report.cite import cite
-from builder.report.figures import inline, prisma, robfig, timeline
+from builder.report.figures import caption, inline, prisma, robfig, timeline
+from builder.report.methods import methods_in_use, pooling_method
 from builder.report.narrative import Filler
 from builder.report.results_json import results_document, to_csv, to_json
 from builder.report.views import STEP_PLOTS, AnalysisView, rob_json_of
@@ -41,24 +42,16 @@ def clause(text: object) -> str:
     return md(str(text).strip().rstrip("."))
 
 
-# complexity: 17, above the project's 15: left whole while what the version history shows is reworked.
 def _history(info: dict, review, document: dict) -> list:
-    """(version, date, {analysis id: record}, labels added) for each release up to this one, then this one."""
-    out, previous = [], None
+    """(version, date, {analysis id: record}) for each release up to this one, then this one."""
+    out = []
     for rel in info["releases"]:
         if rel.version == review.version:
             break
         if info.get("archived") and Version.parse(rel.version) > Version.parse(review.version):
             break
-        records = {a["id"]: a for a in rel.results()["analyses"]}
-        labels = {s["id"]: s["label"] for a in records.values() for s in a["studies"]}
-        added = sorted(labels[s] for s in labels if previous is not None and s not in previous)
-        out.append((rel.version, rel.manifest["date"], records, added))
-        previous = set(labels)
-    records = {a["id"]: a for a in document["analyses"]}
-    labels = {s["id"]: s["label"] for a in records.values() for s in a["studies"]}
-    added = sorted(labels[s] for s in labels if previous is not None and s not in previous)
-    out.append((review.version, review.date.isoformat(), records, added))
+        out.append((rel.version, rel.date.isoformat(), {a["id"]: a for a in rel.results()["analyses"]}))
+    out.append((review.version, review.date.isoformat(), {a["id"]: a for a in document["analyses"]}))
     return out
 
 
@@ -115,7 +108,9 @@ def environment(templates: Path, store: cache.Store | None = None) -> jinja2.Env
         autoescape=False,  # output is Markdown; free text goes through the `md` filter explicitly
     )
     env.filters.update(md=md, attr=attr, num=fmt.num, p=fmt.p_value, pct=fmt.percent, design=design, clause=clause)
-    env.filters.update(url=escape.url, doi_url=escape.doi_url, r_comment=escape.r_comment, r_string=escape.r_string)
+    env.filters.update(
+        url=escape.url, doi_url=escape.doi_url, link=escape.link, r_comment=escape.r_comment, r_string=escape.r_string
+    )
     return env
 
 
@@ -150,7 +145,7 @@ def render_site(
     env = environment(templates, store)
     env.globals["version_info"] = info
     document = results_document(data, results, store)
-    _add_helpers(env, Filler(document, data.review, data.studies))
+    _add_helpers(env, Filler(document, data.review, data.studies), data.review, info)
     site = _Site(data, results, store)
     timelines = version_timelines(_history(info, data.review, document), site.primary)
     env.globals["timelines"] = timelines
@@ -184,16 +179,37 @@ def _only_version(review) -> dict:
         "superseded": False,
         "releases": [],
         "changes": None,
+        "history": [],
         "latest": review.version,
         "draft": True,
+        "date": review.date,
+        "url": review.url,
     }
 
 
-def _add_helpers(env: jinja2.Environment, filler: Filler) -> None:
+def _add_helpers(env: jinja2.Environment, filler: Filler, review, info: dict) -> None:
     env.globals["fill"] = lambda text: filler.render(text, md)
-    env.globals["cite"] = cite
+    env.globals["cite"] = _citer(review, info)
     env.globals["fmt"] = fmt
     env.globals["figure"] = inline.marker  # figure(path, svg): the figure file docs/path, drawn in the page
+
+
+def _citer(review, info: dict):
+    """cite(page, what=None, root="") for the templates: a citation of this version, with its permalink, the
+    site's address and its release date; `root` is the way from the citing page to the root of its version."""
+
+    def bound(page: str, what: str | None = None, root: str = ""):
+        return cite(
+            review,
+            page,
+            what,
+            url=info.get("url"),
+            day=info.get("date"),
+            draft=bool(info.get("draft")) and not info["archived"],
+            root=root + ("../" if info["archived"] else ""),  # an archived version's pages are one folder down
+        )
+
+    return bound
 
 
 class _Site:
@@ -265,7 +281,10 @@ def _shared(templates: Path, review, info: dict) -> str | None:
         {
             "templates": _templates_digest(templates),
             "review": review.model_dump_json(),
-            "version": json.dumps([info["archived"], info["superseded"], info["latest"]]),
+            "version": json.dumps(
+                [info["archived"], info["superseded"], info["latest"], info.get("draft"), info.get("url")]
+                + [str(info.get("date"))]
+            ),
         },
     )
 
@@ -288,10 +307,14 @@ def version_timelines(history: list, primary: dict[str, AnalysisView | None]) ->
     for oid, v in primary.items():
         if v is None or len(history) < 1:
             continue
-        pts = timeline.points([(ver, day, recs.get(v.id), added) for ver, day, recs, added in history])
+        pts = timeline.points([(ver, day, recs.get(v.id)) for ver, day, recs in history])
         timelines[oid] = {
             "svg": timeline.render(
-                f"{v.result.outcome.label}: the primary result in each version", pts, v.result.scale, f"timeline-{oid}"
+                f"{v.result.outcome.label}: the primary result in each version",
+                pts,
+                v.result.scale,
+                f"timeline-{oid}",
+                caption.for_analysis("Evidence over time", v.result, v.review),
             ),
             "points": pts,
         }
@@ -306,7 +329,8 @@ def _timeline_figures(timelines: dict[str, dict]) -> Iterator[Output]:
 # ------------------------------------------------------------------------------------------------ pages
 def _overview_pages(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
     yield _page(env, "index.md", "index.md.j2", site.context)
-    yield _page(env, "methods.md", "methods.md.j2", site.context)
+    in_use = methods_in_use(site.results)
+    yield _page(env, "methods.md", "methods.md.j2", {**site.context, "methods": in_use, "pooling": pooling_method})
     yield _page(env, "studies/index.md", "studies.md.j2", {**site.context, "up": "../"})  # one folder down
 
 
@@ -419,11 +443,15 @@ def _flow(env: jinja2.Environment, site: _Site, info: dict) -> Iterator[Output]:
     earlier = [r for r in info["releases"] if Version.parse(r.version) < Version.parse(review.version)]
     previous_ids = {p.stem for p in (earlier[-1].data_dir / "studies").glob("*.yaml")} if earlier else None
     flow = prisma.counts(review, site.data.studies, previous_ids)
-    yield Output("figures/prisma-flow.svg", lambda: prisma.render(flow))
+    kind = "PRISMA 2020 flow diagram" + (" of an updated review" if flow.update else "")
+    flow_svg = prisma.render(flow, caption.for_review(kind, review))
+    flow_narrow = prisma.render_narrow(flow, caption.for_review(kind, review))
+    yield Output("figures/prisma-flow.svg", lambda: flow_svg)
+    yield Output("figures/prisma-flow-narrow.svg", lambda: flow_narrow)
     yield Output(
         "flow.md",
         lambda: env.get_template("flow.md.j2").render(
-            flow=flow, flow_svg=prisma.render(flow), flow_alt=prisma.describe(flow), **site.context
+            flow=flow, flow_svg=flow_svg, flow_narrow_svg=flow_narrow, flow_alt=prisma.describe(flow), **site.context
         ),
     )
 
@@ -435,8 +463,16 @@ def _risk_of_bias(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
     for tool_id, tool in TOOLS.items():
         rows = [(s.label, s, r) for s in assessed for r in s.risk_of_bias if r.tool == tool_id]
         if rows:
-            traffic = robfig.traffic_light(tool_id, [(n, r) for n, _, r in rows])
-            summary = robfig.summary_bars(tool_id, [r for _, _, r in rows])
+            traffic = robfig.traffic_light(
+                tool_id,
+                [(n, r) for n, _, r in rows],
+                caption.for_review(f"{tool.name}: judgements per study", site.review),
+            )
+            summary = robfig.summary_bars(
+                tool_id,
+                [r for _, _, r in rows],
+                caption.for_review(f"{tool.name}: judgements per domain across studies", site.review),
+            )
             sections.append({"id": tool_id, "tool": tool, "rows": rows, "traffic": traffic, "summary": summary})
             yield _ready(f"figures/rob-{tool_id}.svg", traffic)
             yield _ready(f"figures/rob-{tool_id}-summary.svg", summary)
@@ -486,10 +522,7 @@ class _Use(NamedTuple):
 
 
 def _templates_digest(templates: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in templates.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(templates).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return files_digest((p for p in templates.rglob("*") if p.is_file()), templates)
 
 
 def study_label(study: Study) -> str:
