@@ -25,13 +25,21 @@ def _report(exc: DataError) -> int:
 
 
 def cmd_check(args) -> int:
+    """Every check of the data that `review build` makes, without building; then warnings that do not fail."""
+    from builder.ingest.advice import advice
     from builder.ingest.loader import load
+    from builder.releases.guard import released_data_problems
 
     project = _project(args.project)
     try:
         data = load(project / "data")
+        problems = released_data_problems(project, data)
+        if problems:
+            raise DataError(problems)
     except DataError as exc:
         return _report(exc)
+    for warning in advice(project, data):
+        print(f"warning: {warning}", file=sys.stderr)
     print(
         f"OK: review '{data.review.id}' version {data.review.version}, {len(data.studies)} studies, "
         f"{len(data.review.analyses)} analyses."

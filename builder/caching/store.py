@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 
 from builder import __version__
+from builder.caching.digest import add_files
 
 
 @cache
@@ -24,9 +25,7 @@ def builder_fingerprint() -> str:
     """A hash of the builder's version and source files: a changed builder invalidates every entry."""
     digest = hashlib.sha256(__version__.encode() + b"\0")
     package = Path(__file__).parents[1]
-    for module in sorted(package.rglob("*.py")):
-        digest.update(module.relative_to(package).as_posix().encode() + b"\0")
-        digest.update(module.read_bytes() + b"\0")
+    add_files(digest, package.rglob("*.py"), package)
     return digest.hexdigest()
 
 

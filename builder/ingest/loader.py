@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import hashlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from builder.caching.digest import files_digest
 from builder.caching.outputs import Stored
 from builder.caching.store import Store
 from builder.contract import Review, Study
@@ -111,11 +111,8 @@ def _validate(located: Located, model: type[BaseModel], file: str):
 
 
 def data_hash(files: list[Path], root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    """The fingerprint of a data folder that release manifests record (see builder.caching.digest)."""
+    return files_digest(files, root)
 
 
 class _StoredLines:

@@ -21,12 +21,15 @@ import yaml
 
 from builder.analysis import run as analysis
 from builder.caching import store as cache
+from builder.caching.digest import add_files
 from builder.caching.reuse import Reuse
 from builder.contract.version import Version
+from builder.errors import DataError
 from builder.ingest.loader import ReviewData, data_hash, load
 from builder.publish import incremental, mkdocs_warm
 from builder.releases import archive as versions
 from builder.releases import diff
+from builder.releases.guard import released_data_problems
 from builder.report import pages
 from builder.report.figures import inline
 from builder.report.results_json import results_document
@@ -247,12 +250,9 @@ def _build(
 
 
 def _check_not_released(project: Path, data: ReviewData) -> None:
-    for rel in versions.releases(project):
-        if rel.version == data.review.version and rel.manifest["data_hash"] != data.data_hash:
-            raise BuildError(
-                f"data/ differs from released version {rel.version}, whose numbers must not change: "
-                "set a new version (and what triggered it) in data/review.yaml before building"
-            )
+    problems = released_data_problems(project, data)
+    if problems:
+        raise DataError(problems)
 
 
 def _build_staged(run: _Build, report: dict | None) -> None:
@@ -372,9 +372,7 @@ def _archive_key(project: Path, rel, latest: str, all_versions: list[str]) -> st
     digest.update(json.dumps([snapshot, cache.builder_fingerprint(), latest, all_versions]).encode())
     for part in ("templates", "docs", "mkdocs.yml"):
         root = project / part
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        for path in files:
-            digest.update(path.relative_to(project).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        add_files(digest, [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file()), project)
     return digest.hexdigest()[:16]
 
 

@@ -29,7 +29,6 @@ checks and the same fallback to one run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -42,15 +41,20 @@ from typing import Any
 
 import yaml
 
+from builder.caching.digest import content_digest
+
 STATE = "site-state.json"
 STUB_TEMPLATE = "incremental-stub.html"
 MAX_CHANGED_SHARE = 0.4  # above this, a full build costs about the same and is simpler
 SEARCH_INDEX = "search/search_index.json"
+# The same index as a script, which the offline plugin writes so that search works from a file:// URL.
+SEARCH_SCRIPT = "search/search_index.js"
+SEARCH_FILES = {SEARCH_INDEX, SEARCH_SCRIPT}
 _FRONT_MATTER = re.compile(r"\A---\n(.*?\n)---\n", re.S)
 
 
 def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return content_digest(path.read_bytes())
 
 
 def source_hashes(src: Path) -> dict[str, str]:
@@ -153,10 +157,19 @@ def merge_search(old: dict, new: dict, changed_urls: set[str]) -> dict | None:
     return {"config": old["config"], "docs": docs}
 
 
-def write_search_index(path: Path | str, index: dict) -> None:
-    """As the theme's search plugin writes it."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(index, separators=(",", ":"), default=str), encoding="utf-8")
+def write_search_index(path: Path | str, index: dict, script: bool = False) -> None:
+    """As the theme's search plugin writes it; with `script`, also beside it as the offline plugin writes its
+    script form (search_index.js, for pages opened from disk): `var __index = ` and the same JSON. Both are
+    written as new files, never through a link into the last good site."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(index, separators=(",", ":"), default=str)
+    targets = {path: text}
+    if script:
+        targets[path.with_name(Path(SEARCH_SCRIPT).name)] = "var __index = " + text
+    for target, content in targets.items():
+        target.unlink(missing_ok=True)
+        target.write_text(content, encoding="utf-8")
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -243,7 +256,7 @@ def _outputs_agree(sites: list[Path], owner: dict[str, int]) -> set[str] | None:
     such a file missing from one run or different in it, a page missing from its run, or a stub that produced
     a page."""
     listing = [_files_of(site) for site in sites]
-    common = set.union(*listing) - set(owner) - {SEARCH_INDEX}
+    common = set.union(*listing) - set(owner) - SEARCH_FILES
     if any(rel not in files_of for rel in common for files_of in listing):
         return None
     for rel in common:
@@ -311,7 +324,7 @@ def build_split(
         _link_or_copy(sites[0] / rel, out_site / rel)
     for rel, i in owner.items():
         _link_or_copy(sites[i] / rel, out_site / rel)
-    write_search_index(out_site / SEARCH_INDEX, index)
+    write_search_index(out_site / SEARCH_INDEX, index, script=(sites[0] / SEARCH_SCRIPT).is_file())
     return True
 
 
@@ -388,7 +401,7 @@ def _theme_outputs_agree(fresh_site: Path, old_site: Path, change: _Change) -> b
     produced = _files_of(fresh_site)
     expected_new = {_out(p) for p in change.changed_pages} | {p.removeprefix("docs/") for p in change.statics}
     unchanged_outputs = {_out(p) for p in change.pages - change.changed_pages}
-    for rel in produced - expected_new - {SEARCH_INDEX} - SITEMAPS:
+    for rel in produced - expected_new - SEARCH_FILES - SITEMAPS:
         old_file = old_site / rel
         if rel in unchanged_outputs or not old_file.is_file() or _digest(old_file) != _digest(fresh_site / rel):
             return False
@@ -428,7 +441,7 @@ def build(
         return None
     fresh_site = work / "site"
     replaced = {_out(p) for p in change.changed_pages} | {p.removeprefix("docs/") for p in change.changed_statics}
-    gone = {p.removeprefix("docs/") for p in change.removed_statics} | {SEARCH_INDEX}
+    gone = {p.removeprefix("docs/") for p in change.removed_statics} | SEARCH_FILES
     with ThreadPoolExecutor(max_workers=1) as pool:
         running = pool.submit(run_mkdocs, new_src / "mkdocs.yml", fresh_site, part)
         # Meanwhile, the new site starts as the old one's files that stay.
@@ -439,14 +452,26 @@ def build(
     # stay (linked above), the changed pages and files, the search index.
     if not _theme_outputs_agree(fresh_site, old_site, change):
         return None
-    index = fresh_site / SEARCH_INDEX if change.changed_pages else old_site / SEARCH_INDEX
-    if not index.is_file():
-        return None  # the plugin could not put the changed pages' entries in place
+    index = _search_files(fresh_site if change.changed_pages else old_site, fresh_site)
+    if index is None:
+        return None
     for rel in sorted(replaced):
         if (fresh_site / rel).is_file():
             _link_or_copy(fresh_site / rel, out_site / rel)
-    _link_or_copy(index, out_site / SEARCH_INDEX)
+    for path in index:
+        _link_or_copy(path, out_site / path.relative_to(path.parent.parent))
     return len(change.changed_pages), len(change.pages)
+
+
+def _search_files(index_site: Path, fresh_site: Path) -> list[Path] | None:
+    """The search index of the new site (and its script form, if the site has the offline plugin), from the
+    run when it rendered pages, else from the last site; None if there is none or if the run and the last site
+    disagree on the script form (the offline plugin was switched on or off)."""
+    if not (index_site / SEARCH_INDEX).is_file():
+        return None  # the plugin could not put the changed pages' entries in place
+    if (index_site / SEARCH_SCRIPT).is_file() != (fresh_site / SEARCH_SCRIPT).is_file():
+        return None
+    return [index_site / rel for rel in sorted(SEARCH_FILES) if (index_site / rel).is_file()]
 
 
 def _changed_share(src: Path, files: list[str], change: _Change, old_site: Path) -> Share | None:

@@ -11,8 +11,9 @@ sources it must leave out and which pages it must read as stubs. Through MkDocs'
   (compiling them costs a third of a second, more than most such runs spend on pages; Jinja checks that each
   was compiled from the same source before using it);
 - `on_post_build`, after the search plugin wrote the run's index: puts the entries of the pages this run
-  rendered in place in the last site's index. If they cannot be placed, it removes the index, and the
-  caller builds the whole site instead.
+  rendered in place in the last site's index (and in its script form, search_index.js, which the offline
+  plugin writes for pages opened from disk). If they cannot be placed, it removes the index, and the caller
+  builds the whole site instead.
 
 The site's own configuration names no plugin of ours, so any engine that reads it builds the same site.
 """
@@ -27,7 +28,14 @@ import jinja2
 from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import Files, InclusionLevel
 
-from builder.publish.incremental import SEARCH_INDEX, STUB_TEMPLATE, Share, merge_search, write_search_index
+from builder.publish.incremental import (
+    SEARCH_INDEX,
+    SEARCH_SCRIPT,
+    STUB_TEMPLATE,
+    Share,
+    merge_search,
+    write_search_index,
+)
 
 NAME = "builder-share"
 
@@ -62,7 +70,13 @@ class SharePlugin(BasePlugin):
         fresh = os.path.join(config["site_dir"], SEARCH_INDEX)
         with open(self.share.merge_index, encoding="utf-8") as old, open(fresh, encoding="utf-8") as new:
             merged = merge_search(json.load(old), json.load(new), set(self.share.merged_pages))
+        script = os.path.join(config["site_dir"], SEARCH_SCRIPT)
         if merged is None:
             os.remove(fresh)
+            if os.path.exists(script):  # the offline plugin's copy of the run's index, which is not the site's
+                os.remove(script)
         else:
-            write_search_index(fresh, merged)
+            # The offline plugin's script form of the index, if the site has that plugin: written here from
+            # the merged index, whether that plugin's own step ran before this one or runs after it.
+            offline = any(name.rsplit("/", 1)[-1] == "offline" for name in config["plugins"])  # "material/offline"
+            write_search_index(fresh, merged, script=offline)

@@ -26,7 +26,7 @@ import threading
 import traceback
 from dataclasses import dataclass
 
-# What a site's build imports in any case: MkDocs, the Material theme and its search plugin, the Markdown
+# What a site's build imports in any case: MkDocs, the Material theme and its search and offline plugins, the Markdown
 # extensions of mkdocs.yml. A module that is missing is left for MkDocs itself to report.
 PRELOAD = (
     "mkdocs.commands.build",
@@ -35,6 +35,7 @@ PRELOAD = (
     "builder.publish.mkdocs_plugin",
     "material",
     "material.plugins.search.plugin",
+    "material.plugins.offline.plugin",
     "markdown.extensions.toc",
     "markdown.extensions.tables",
     "markdown.extensions.md_in_html",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import html
 import itertools
 import json
@@ -16,6 +15,7 @@ import jinja2
 from builder import __version__
 from builder.analysis.result import AnalysisResult
 from builder.caching import store as cache
+from builder.caching.digest import files_digest
 from builder.caching.outputs import Output, Stored, Value, derive
 from builder.caching.reuse import Reuse
 from builder.contract import Study
@@ -25,7 +25,8 @@ from builder.contract.version import Version
 from builder.ingest.loader import ReviewData
 from builder.report import fmt, sof
 from builder.report.cite import cite
-from builder.report.figures import inline, prisma, robfig, timeline
+from builder.report.figures import caption, inline, prisma, robfig, timeline
+from builder.report.methods import methods_in_use, pooling_method
 from builder.report.narrative import Filler
 from builder.report.results_json import results_document, to_csv, to_json
 from builder.report.views import STEP_PLOTS, AnalysisView, rob_json_of
@@ -56,22 +57,15 @@ def attr(text: object) -> str:
 
 # complexity: 17, above the project's 15: left whole while what the version history shows is reworked.
 def _history(info: dict, review, document: dict) -> list:
-    """(version, date, {analysis id: record}, labels added) for each release up to this one, then this one."""
-    out, previous = [], None
+    """(version, date, {analysis id: record}) for each release up to this one, then this one."""
+    out = []
     for rel in info["releases"]:
         if rel.version == review.version:
             break
         if info.get("archived") and Version.parse(rel.version) > Version.parse(review.version):
             break
-        records = {a["id"]: a for a in rel.results()["analyses"]}
-        labels = {s["id"]: s["label"] for a in records.values() for s in a["studies"]}
-        added = sorted(labels[s] for s in labels if previous is not None and s not in previous)
-        out.append((rel.version, rel.manifest["date"], records, added))
-        previous = set(labels)
-    records = {a["id"]: a for a in document["analyses"]}
-    labels = {s["id"]: s["label"] for a in records.values() for s in a["studies"]}
-    added = sorted(labels[s] for s in labels if previous is not None and s not in previous)
-    out.append((review.version, review.date.isoformat(), records, added))
+        out.append((rel.version, rel.manifest["date"], {a["id"]: a for a in rel.results()["analyses"]}))
+    out.append((review.version, review.date.isoformat(), {a["id"]: a for a in document["analyses"]}))
     return out
 
 
@@ -300,10 +294,14 @@ def version_timelines(history: list, primary: dict[str, AnalysisView | None]) ->
     for oid, v in primary.items():
         if v is None or len(history) < 1:
             continue
-        pts = timeline.points([(ver, day, recs.get(v.id), added) for ver, day, recs, added in history])
+        pts = timeline.points([(ver, day, recs.get(v.id)) for ver, day, recs in history])
         timelines[oid] = {
             "svg": timeline.render(
-                f"{v.result.outcome.label}: the primary result in each version", pts, v.result.scale, f"timeline-{oid}"
+                f"{v.result.outcome.label}: the primary result in each version",
+                pts,
+                v.result.scale,
+                f"timeline-{oid}",
+                caption.for_analysis("Evidence over time", v.result, v.review),
             ),
             "points": pts,
         }
@@ -318,7 +316,8 @@ def _timeline_figures(timelines: dict[str, dict]) -> Iterator[Output]:
 # ------------------------------------------------------------------------------------------------ pages
 def _overview_pages(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
     yield _page(env, "index.md", "index.md.j2", site.context)
-    yield _page(env, "methods.md", "methods.md.j2", site.context)
+    in_use = methods_in_use(site.results)
+    yield _page(env, "methods.md", "methods.md.j2", {**site.context, "methods": in_use, "pooling": pooling_method})
     yield _page(env, "studies/index.md", "studies.md.j2", {**site.context, "up": "../"})  # one folder down
 
 
@@ -439,11 +438,15 @@ def _flow(env: jinja2.Environment, site: _Site, info: dict) -> Iterator[Output]:
     earlier = [r for r in info["releases"] if Version.parse(r.version) < Version.parse(review.version)]
     previous_ids = {p.stem for p in (earlier[-1].data_dir / "studies").glob("*.yaml")} if earlier else None
     flow = prisma.counts(review, site.data.studies, previous_ids)
-    yield Output("figures/prisma-flow.svg", lambda: prisma.render(flow))
+    kind = "PRISMA 2020 flow diagram" + (" of an updated review" if flow.update else "")
+    flow_svg = prisma.render(flow, caption.for_review(kind, review))
+    flow_narrow = prisma.render_narrow(flow, caption.for_review(kind, review))
+    yield Output("figures/prisma-flow.svg", lambda: flow_svg)
+    yield Output("figures/prisma-flow-narrow.svg", lambda: flow_narrow)
     yield Output(
         "flow.md",
         lambda: env.get_template("flow.md.j2").render(
-            flow=flow, flow_svg=prisma.render(flow), flow_alt=prisma.describe(flow), **site.context
+            flow=flow, flow_svg=flow_svg, flow_narrow_svg=flow_narrow, flow_alt=prisma.describe(flow), **site.context
         ),
     )
 
@@ -455,8 +458,16 @@ def _risk_of_bias(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
     for tool_id, tool in TOOLS.items():
         rows = [(s.label, s, r) for s in assessed for r in s.risk_of_bias if r.tool == tool_id]
         if rows:
-            traffic = robfig.traffic_light(tool_id, [(n, r) for n, _, r in rows])
-            summary = robfig.summary_bars(tool_id, [r for _, _, r in rows])
+            traffic = robfig.traffic_light(
+                tool_id,
+                [(n, r) for n, _, r in rows],
+                caption.for_review(f"{tool.name}: judgements per study", site.review),
+            )
+            summary = robfig.summary_bars(
+                tool_id,
+                [r for _, _, r in rows],
+                caption.for_review(f"{tool.name}: judgements per domain across studies", site.review),
+            )
             sections.append({"id": tool_id, "tool": tool, "rows": rows, "traffic": traffic, "summary": summary})
             yield _ready(f"figures/rob-{tool_id}.svg", traffic)
             yield _ready(f"figures/rob-{tool_id}-summary.svg", summary)
@@ -506,10 +517,7 @@ class _Use(NamedTuple):
 
 
 def _templates_digest(templates: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in templates.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(templates).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return files_digest((p for p in templates.rglob("*") if p.is_file()), templates)
 
 
 def study_label(study: Study) -> str:

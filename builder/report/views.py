@@ -18,7 +18,7 @@ from builder.caching.outputs import Stored
 from builder.contract import Review, Study
 from builder.contract.rob import TOOLS
 from builder.report import fmt, interpret, reproduce
-from builder.report.figures import followplot, forest, robfig
+from builder.report.figures import caption, followplot, forest, robfig
 from builder.stats.inference import study_half_width
 
 
@@ -59,6 +59,7 @@ class AnalysisView:
                 "analysis": self.result.key,
                 "arm labels": [self.review.experimental_label, self.review.control_label],
                 "risk of bias": [self._rob_json(r.study) for r in self.result.rows],
+                "title lines": caption.source(self.review),  # each figure names the review and its version
             },
         )
 
@@ -74,7 +75,12 @@ class AnalysisView:
         if isinstance(found, dict):
             return found
         figures = {
-            "svg": forest.render(self.result, self.review.experimental_label, self.review.control_label),
+            "svg": forest.render(
+                self.result,
+                self.review.experimental_label,
+                self.review.control_label,
+                caption=caption.for_analysis("Forest plot", self.result, self.review),
+            ),
             "plots": followup_plots(self.result, self.review),
         }
         self.stored_figures.put(self._store, figures)
@@ -112,7 +118,10 @@ class AnalysisView:
     @cached_property
     def i2_reading(self) -> str:
         f = self.result.fit
-        return interpret.i2_reading(f.i2 if f else None)
+        reading = interpret.i2_reading(f.i2 if f else None)
+        tau2_based = forest.i2_from_tau2(f) if f else None
+        # Beside the heterogeneity line, whose I² is from Q: the reading of the I² from tau² says which it is.
+        return f"from tau² {tau2_based:.0f}%: {reading}" if tau2_based is not None else reading
 
     @cached_property
     def prediction(self) -> str | None:
@@ -163,7 +172,7 @@ class AnalysisView:
     def small_study(self) -> dict:
         """Primary analyses: funnel plot and Egger's test ({"svg", "alt", "egger", "rows"}), or {"reason"};
         empty for other analyses."""
-        return small_study_view(self.result)
+        return small_study_view(self.result, caption.for_analysis("Funnel plot", self.result, self.review))
 
 
 def rob_json_of(study: Study) -> str:
@@ -258,6 +267,7 @@ def followup_plots(result: AnalysisResult, review: Review) -> dict[str, dict]:
             result.scale,
             f"{result.spec.id}-{slug}-plot",
             (left, right),
+            caption=caption.for_analysis(kind, result, review),
         )
         out[key] = {"svg": svg, "alt": alt}
     return out
@@ -266,7 +276,7 @@ def followup_plots(result: AnalysisResult, review: Review) -> dict[str, dict]:
 EGGER_THRESHOLD = 0.10  # the conventional level for Egger's test, which has little power
 
 
-def small_study_view(result: AnalysisResult) -> dict:
+def small_study_view(result: AnalysisResult, title_lines: list[str] | None = None) -> dict:
     s = result.small_study
     if not s:
         return {}
@@ -304,6 +314,7 @@ def small_study_view(result: AnalysisResult) -> dict:
         scale,
         f"{result.spec.id}-funnel-plot",
         measure,
+        title_lines,
     )
     rows = [
         {"study": r.study, "estimate": fmt.num(fmt.back(r.yi, scale)), "se": fmt.num(r.vi**0.5, 3)}

@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT
 
 from builder.caching import outputs
+from builder.caching.digest import files_digest
 from builder.caching.outputs import Output, Stored, derive
 from builder.caching.reuse import KEYS, Reuse
 from builder.caching.store import Store, builder_fingerprint
@@ -122,3 +123,10 @@ def test_the_report_declares_its_reusable_outputs_and_a_template_reaches_them(re
     changed = {rel for rel in keys if edited[rel] != keys[rel]}
     # Every page (study, outcome) and R script shows the shared part; the CSVs and figures do not.
     assert changed == {rel for rel in keys if rel.startswith(("studies/", "outcomes/")) or rel.endswith(".R")}
+
+
+def test_the_one_file_digest_still_gives_the_fingerprints_releases_recorded():
+    """Released manifests record data_hash: the shared digest must give exactly the value archived in 1.0."""
+    release = ROOT / "versions" / "1.0"
+    manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+    assert files_digest(sorted((release / "data").rglob("*.yaml")), release) == manifest["data_hash"]

@@ -179,6 +179,60 @@ def test_search_finds_a_study(browser_env, server):
     assert "Lanzoni" in text
 
 
+@pytest.mark.parametrize("path", ["index.html", "outcomes/survival.html", "v1.0/index.html"])
+def test_search_works_from_a_page_opened_from_disk(browser_env, built, path):
+    """Opened as a file:// URL, as the README suggests, search must find a study, with no request leaving the
+    site's folder (the theme's worker cannot start there; the site brings its own stand-in)."""
+    context = browser_env.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("request", lambda r: r.url.startswith(("file:", "data:", "blob:", "about:")) or problems.append(r.url))
+    try:
+        page.goto((built / "site" / path).as_uri())
+        page.keyboard.press("/")
+        page.keyboard.type("Lanzoni", delay=50)
+        page.wait_for_selector(".md-search-result__item", timeout=15_000)
+        text = page.inner_text(".md-search-result")
+    finally:
+        context.close()
+    assert "Lanzoni 2021" in text and "matching document" in text
+    assert problems == []
+
+
+def test_on_a_phone_figures_stay_legible(browser_env, server):
+    """At 390 px the forest plot scrolls in its box and says so; the PRISMA diagram is drawn as one column at
+    full size (12 px text) instead of the wide one shrunk to a third."""
+    visit = _Visit(browser_env, server, width=390)
+    try:
+        page = visit.open("outcomes/survival.html")
+        box = page.locator(".figure-scroll").first
+        assert "overflows" in box.get_attribute("class")
+        assert "Scroll sideways" in box.evaluate("e => getComputedStyle(e, '::before').content")
+        assert box.get_attribute("tabindex") == "0" and "scrolls sideways" in box.get_attribute("aria-label")
+        page = visit.open("flow.html")
+        assert not page.locator(".flow-wide").is_visible()
+        shown, drawn = page.eval_on_selector(
+            ".flow-narrow svg", "s => [s.getBoundingClientRect().width, s.viewBox.baseVal.width]"
+        )
+        assert abs(shown - drawn) < 1, (shown, drawn)
+    finally:
+        visit.close()
+    assert visit.problems == []
+
+
+def test_on_a_desktop_figures_that_fit_show_no_scroll_cue(browser_env, server):
+    visit = _Visit(browser_env, server, width=1280)
+    try:
+        page = visit.open("outcomes/survival.html")
+        assert "overflows" not in page.locator(".figure-scroll").first.get_attribute("class")
+        page = visit.open("flow.html")
+        assert page.locator(".flow-wide").is_visible() and not page.locator(".flow-narrow").is_visible()
+    finally:
+        visit.close()
+    assert visit.problems == []
+
+
 def test_dark_scheme_keeps_the_forest_plot_legible(browser_env, server):
     visit = _Visit(browser_env, server, scheme="dark")
     try:

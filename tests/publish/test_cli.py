@@ -57,3 +57,21 @@ def test_new_study_refuses_bad_or_existing_ids(project, capsys):
     assert main(["-C", str(project), "new-study", "Smith 2024"]) == 2
     assert main(["-C", str(project), "new-study", "shu-2020"]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_check_warns_of_template_text_and_unpooled_data_without_failing(project, capsys):
+    study = project / "data/studies/leng-2020.yaml"
+    text = study.read_text(encoding="utf-8")
+    study.write_text(text.replace("label: Leng 2020", "label: TODO Surname Year", 1), encoding="utf-8")
+    review = project / "data/review.yaml"
+    text = review.read_text(encoding="utf-8").replace(" leng-2020,", "").replace('version: "1.1"', 'version: "9.0"')
+    review.write_text(text, encoding="utf-8")  # a new version: the data now differ from the release
+    assert main(["-C", str(project), "check"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: data/studies/leng-2020.yaml:" in err and "label: still says TODO (got label: TODO Surname" in err
+    assert "warning: data/studies/leng-2020.yaml: outcomes.survival: no analysis pools these data" in err
+
+
+def test_check_of_the_project_as_it_is_gives_no_warning(project, capsys):
+    assert main(["-C", str(project), "check"]) == 0
+    assert "warning" not in capsys.readouterr().err

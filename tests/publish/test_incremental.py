@@ -92,6 +92,14 @@ def test_editing_one_number_rerenders_few_pages_and_matches_a_cold_build(synthet
     rerendered, pages = report["pages"]
     assert 1 <= rerendered < pages / 2, report
     assert _digest(project / "site") == _cold(project, tmp_path)
+    _assert_offline_index_is_the_index(project / "site")
+
+
+def _assert_offline_index_is_the_index(site: Path) -> None:
+    """The script form of the search index (for pages opened from disk) holds the whole site's index."""
+    index = (site / "search/search_index.json").read_text(encoding="utf-8")
+    assert (site / "search/search_index.js").read_text(encoding="utf-8") == "var __index = " + index
+    assert len(json.loads(index)["docs"]) > 50
 
 
 def test_a_changed_risk_of_bias_judgement_reaches_the_forest_plots(synthetic_project, tmp_path):
@@ -248,6 +256,7 @@ def test_a_build_split_across_mkdocs_runs_equals_one_run(tmp_path, monkeypatch):
     assert _digest(tmp_path / "split") == _digest(tmp_path / "one")
     index = json.loads((tmp_path / "split" / "search" / "search_index.json").read_text(encoding="utf-8"))
     assert any(d["location"].startswith("studies/") for d in index["docs"])
+    _assert_offline_index_is_the_index(tmp_path / "split")
 
 
 def test_a_share_excludes_what_needs_no_output_and_stubs_the_pages_of_the_navigation(tmp_path):

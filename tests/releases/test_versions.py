@@ -17,6 +17,7 @@ from conftest import TODAY
 
 from builder.cli import main
 from builder.contract.version import Version
+from builder.errors import DataError
 from builder.publish.build import BuildError, build
 from builder.releases.archive import ReleaseError, release, releases
 from builder.report import pages
@@ -129,8 +130,11 @@ def test_adding_a_study_to_a_copy_shows_in_the_diff(project, capsys):
 def test_changing_released_data_without_a_new_version_stops_the_build(project):
     _set_version(project, "1.1")
     _edit_leng(project)
-    with pytest.raises(BuildError, match="differs from released version 1.1"):
+    with pytest.raises(DataError, match="differs from released version 1.1") as caught:
         build(project, today=TODAY)
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.line, problem.field) == ("data/review.yaml", 6, "version")
+    assert main(["-C", str(project), "check"]) == 1  # `review check` refuses it too, as a data problem
 
 
 def _copy_release(project, source: str, version: str) -> None:

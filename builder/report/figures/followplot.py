@@ -45,6 +45,7 @@ def steps(
     ident: str,
     favours: tuple[str, str],
     pooled_label: str = "All studies",
+    caption: list[str] | None = None,
 ) -> str:
     """One row per refit: a square at its estimate and its 95% CI as a line, the estimate in numbers on the
     right; the pooled estimate of every study as a dashed reference line and as a diamond in the last row."""
@@ -67,7 +68,7 @@ def steps(
     def xpos(v: float) -> float:
         return plot_left + (min(max(v, lo), hi) - lo) / (hi - lo) * PLOT_WIDTH
 
-    svg = Svg(width, height, "fp followup", title, desc, ident)
+    svg = Svg(width, height, "fp followup", title, desc, ident, caption)
     svg.text(0, ROW, head, "b")
     svg.text((plot_left + plot_right) / 2, ROW, "Estimate and 95% CI", "b", "middle")
     svg.text(effect_x, ROW, "Estimate [95% CI]", "b")
@@ -129,7 +130,7 @@ def describe_steps(kind: str, rows: list[Step], pooled: Fit, scale: str) -> str:
     )
 
 
-def funnel(title: str, desc: str, data, scale: str, ident: str, measure: str) -> str:
+def funnel(title: str, desc: str, data, scale: str, ident: str, measure: str, caption: list[str] | None = None) -> str:
     """Funnel plot (metafor's funnel(), yaxis = "sei"): each study at its estimate (x) and standard error (y,
     0 at the top), the pooled estimate as a vertical line and the pseudo 95% confidence region around it."""
     import numpy as np
@@ -153,7 +154,7 @@ def funnel(title: str, desc: str, data, scale: str, ident: str, measure: str) ->
     def ypos(se: float) -> float:
         return top + se / se_top * plot_h
 
-    svg = Svg(width, height, "fp funnel", title, desc, ident)
+    svg = Svg(width, height, "fp funnel", title, desc, ident, caption)
     region = [(xpos(float(a)), ypos(float(s))) for a, s in zip(data.low, data.se_grid)]
     region += [(xpos(float(b)), ypos(float(s))) for b, s in zip(data.high[::-1], data.se_grid[::-1])]
     svg.polygon(region, "band")

@@ -10,6 +10,7 @@ from builder.contract.rob import NOT_RETRIEVED, TOOLS
 from builder.report import fmt
 from builder.report.figures import robfig
 from builder.report.figures.svg import Svg
+from builder.report.methods import pooling_method
 from builder.stats import Fit
 from builder.stats.inference import study_half_width
 
@@ -36,7 +37,7 @@ def method_label(result: AnalysisResult) -> str:
     if f is None:
         return "95% CI"
     if f.model == "fixed":
-        return f"{'M-H' if f.method == 'MH' else 'IV'}, Fixed, 95% CI"
+        return f"{pooling_method(result)}, Fixed, 95% CI"
     ci = {"hksj": "HKSJ 95% CI", "hksj-adhoc": "HKSJ (ad hoc) 95% CI"}.get(f.ci_method, "95% CI")
     return f"IV, Random, {f.method}, {ci}"
 
@@ -52,8 +53,23 @@ def heterogeneity_text(f) -> str:
     if f.model == "random":
         parts.append(f"Tau² = {fmt.tau2(f.tau2)}")
     parts.append(f"Chi² = {fmt.num(f.q)}, df = {f.q_df} ({fmt.p_value(f.q_p)})")
-    parts.append(f"I² = {f.i2:.0f}%")
+    i2 = i2_from_q(f)
+    if i2 is not None:
+        parts.append(f"I² = {i2:.0f}%")
     return "Heterogeneity: " + "; ".join(parts)
+
+
+def i2_from_q(f) -> float | None:
+    """I² as RevMan prints it beside Chi²: from Q, (Q - df) / Q. A random-effects fit's own I² (f.i2) is
+    metafor's, from tau², and differs; wherever that one is shown it is labelled "from tau²"."""
+    if f.i2_q is not None:
+        return f.i2_q
+    return f.i2 if f.i2_basis == "Q" else None
+
+
+def i2_from_tau2(f) -> float | None:
+    """The fit's I² from tau², or None when its I² is the one from Q."""
+    return f.i2 if f.i2_basis == "tau2" else None
 
 
 def overall_effect_line(result: AnalysisResult) -> str:
@@ -307,8 +323,15 @@ class _Item:
     text: str = ""
 
 
-def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Control", ident: str = "") -> str:
-    """The forest plot as SVG: the layout first, from the content, then each part drawn into it."""
+def render(
+    result: AnalysisResult,
+    experimental: str = "MSC",
+    control: str = "Control",
+    ident: str = "",
+    caption: list[str] | None = None,
+) -> str:
+    """The forest plot as SVG: the layout first, from the content, then each part drawn into it. `caption`:
+    the title lines above it (see figures.caption)."""
     tool, robs, _ = robfig.for_analysis(result.rows, result.outcome.id)
     rob_heads = _rob_heads(tool)
     rob_keys = [*TOOLS[tool].judgements, NOT_RETRIEVED] if tool is not None else []
@@ -331,6 +354,7 @@ def render(result: AnalysisResult, experimental: str = "MSC", control: str = "Co
         f"Forest plot: {result.outcome.label}, {result.spec.title}",
         describe(result, experimental, control),
         ident or f"forest-{result.spec.id}",
+        caption,
     )
     plot = _Plot(svg, lay, result, tool, axis(result))
     plot.header(experimental, control, rob_heads)
@@ -551,7 +575,9 @@ def describe(result: AnalysisResult, experimental: str = "MSC", control: str = "
         return f"{result.outcome.label}: no study has usable data yet, so there is no pooled estimate."
     est = fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, result.scale)
     measure = result.effect_measure.label.lower()
-    i2 = f"; I² = {f.i2:.0f}%" if f.i2 is not None else ""
+    i2 = f"; I² = {i2_from_q(f):.0f}%" if i2_from_q(f) is not None else ""
+    if i2 and i2_from_tau2(f) is not None:
+        i2 += f" from Q ({i2_from_tau2(f):.0f}% from tau²)"
     text = (
         f"{result.outcome.label}, {experimental} versus {control.lower()}: {n} studies "
         f"({f.k} contributing), pooled {measure} {est.replace('[', '(95% CI ').replace(']', ')')}, "

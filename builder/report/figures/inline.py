@@ -11,9 +11,10 @@ an incremental build compares.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
+
+from builder.caching.digest import content_digest
 
 _MARKER = re.compile(rb"<!-- review-figure (\S+) ([0-9a-f]{16}) -->")
 _HINT = b"<!-- review-figure "
@@ -24,7 +25,7 @@ class FigureError(Exception):
 
 
 def _digest(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()[:16]
+    return content_digest(content)[:16]
 
 
 def marker(path: str, svg: str) -> str:

@@ -7,6 +7,7 @@ computed (the latter counted from data/studies), so the diagram cannot disagree 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from builder.contract import Review, Study
 from builder.report.figures.svg import Svg
@@ -54,6 +55,7 @@ class Counts:
     case_reports: int
     previous: int
     new: int
+    update: bool = False  # a version after the first: drawn with PRISMA 2020's template for updated reviews
 
 
 def counts(review: Review, studies: dict[str, Study], previous_ids: set[str] | None = None) -> Counts:
@@ -75,6 +77,7 @@ def counts(review: Review, studies: dict[str, Study], previous_ids: set[str] | N
         case_reports=sum(1 for s in studies.values() if s.source_table == "case-reports"),
         previous=previous,
         new=len(studies) - previous,
+        update=previous_ids is not None or bool(f.previous_version_studies),
     )
 
 
@@ -84,6 +87,8 @@ def describe(c: Counts) -> str:
         f"{c.assessed} full-text reports assessed; {c.reports_excluded} excluded; {c.included} studies "
         f"included ({c.clinical} clinical studies and {c.case_reports} case reports)"
     )
+    if c.update:
+        text += f"; {c.previous} of them included in the previous version and {c.new} new in this one"
     if c.other_methods:
         text += f"; {c.other_methods} studies identified by other methods"
     if c.unaccounted:
@@ -91,89 +96,248 @@ def describe(c: Counts) -> str:
     return text + "."
 
 
-def render(c: Counts) -> str:
-    left_x, left_w = 118.0, 300.0
-    right_x, right_w = 458.0, 300.0
-    width = right_x + right_w + 10
+def _box(x: float, w: float, lines: list[str], cls: str = "") -> dict:
+    return {"x": x, "w": w, "lines": lines, "cls": cls, "h": len(lines) * LINE + 2 * PAD}
 
-    def box(x, w, lines, cls=""):
-        return {"x": x, "w": w, "lines": lines, "cls": cls, "h": len(lines) * LINE + 2 * PAD}
 
-    def reasons(title, total, items):
-        out = wrap(f"{title} (n = {total})", right_w)
-        for name, n in items.items():
-            out += wrap(f"• {name} (n = {n})", right_w)
-        return out
+def _listed(title: str, total: int, items: dict[str, int], width: float) -> list[str]:
+    out = wrap(f"{title} (n = {total})", width)
+    for name, n in items.items():
+        out += wrap(f"• {name} (n = {n})", width)
+    return out
 
-    rows = [
+
+def _included(c: Counts, width: float) -> list[str]:
+    """The last box: every study of this version, by design."""
+    lines = wrap(f"{'Total studies' if c.update else 'Studies'} included in this version (n = {c.included})", width)
+    lines += wrap(f"• clinical studies (n = {c.clinical})", width)
+    lines += wrap(f"• case reports (n = {c.case_reports})", width)
+    return lines
+
+
+def _draw_box(svg: Svg, b: dict, top: float) -> None:
+    svg.rect(b["x"], top, b["w"], b["h"], b["cls"])
+    for i, text in enumerate(b["lines"]):
+        svg.text(b["x"] + PAD, top + PAD + (i + 0.8) * LINE, text, "b" if i == 0 else "")
+
+
+def _arrow(svg: Svg, points: list[tuple[float, float]]) -> None:
+    """A line through `points` with an arrowhead at the last one (the last segment is horizontal or vertical)."""
+    for (x1, y1), (x2, y2) in zip(points, points[1:]):
+        svg.line(x1, y1, x2, y2)
+    (x1, y1), (x2, y2) = points[-2], points[-1]
+    if x1 == x2:  # vertical
+        d = 7 if y2 > y1 else -7
+        svg.polygon([(x2, y2), (x2 - 4, y2 - d), (x2 + 4, y2 - d)])
+    else:
+        d = 7 if x2 > x1 else -7
+        svg.polygon([(x2, y2), (x2 - d, y2 - 4), (x2 - d, y2 + 4)])
+
+
+def _wide_rows(
+    c: Counts,
+    main_x: float,
+    main_w: float,
+    side_x: float,
+    side_w: float,
+    prev_x: float,
+    prev_w: float,
+    other_x: float,
+    other_w: float,
+) -> list[tuple[str, dict, list[dict], dict | None, dict | None]]:
+    """The wide diagram's rows: (phase, the step's box, the boxes beside it (exclusions), the previous
+    version's box, the other methods' box)."""
+    rows: list[tuple[str, dict, list[dict], dict | None, dict | None]] = [
         (
             "Identification",
-            box(left_x, left_w, wrap(f"Records identified from databases (n = {c.identified})", left_w)),
-            None,
+            _box(main_x, main_w, wrap(f"Records identified from databases (n = {c.identified})", main_w)),
+            [],
+            _box(prev_x, prev_w, wrap(f"Studies included in the previous version (n = {c.previous})", prev_w))
+            if c.update
+            else None,
+            _box(other_x, other_w, wrap(f"Studies identified by other methods (n = {c.other_methods})", other_w))
+            if c.other_methods
+            else None,
         ),
         (
             "Screening",
-            box(left_x, left_w, wrap(f"Records screened (n = {c.screened})", left_w)),
-            box(right_x, right_w, reasons("Records excluded", c.excluded, c.excluded_reasons)),
+            _box(main_x, main_w, wrap(f"Records screened (n = {c.screened})", main_w)),
+            [_box(side_x, side_w, _listed("Records excluded", c.excluded, c.excluded_reasons, side_w))],
+            None,
+            None,
         ),
         (
             "",
-            box(left_x, left_w, wrap(f"Reports assessed for eligibility (n = {c.assessed})", left_w)),
-            box(right_x, right_w, reasons("Reports excluded", c.reports_excluded, c.reports_excluded_reasons)),
+            _box(main_x, main_w, wrap(f"Reports assessed for eligibility (n = {c.assessed})", main_w)),
+            [_box(side_x, side_w, _listed("Reports excluded", c.reports_excluded, c.reports_excluded_reasons, side_w))]
+            + (
+                [
+                    _box(
+                        side_x,
+                        side_w,
+                        wrap(f"Reports not accounted for by the published counts (n = {c.unaccounted})", side_w),
+                        "warn",
+                    )
+                ]
+                if c.unaccounted
+                else []
+            ),
+            None,
+            None,
         ),
     ]
-    included_lines = wrap(f"Studies included in this version (n = {c.included})", left_w)
-    included_lines += wrap(f"• clinical studies (n = {c.clinical})", left_w)
-    included_lines += wrap(f"• case reports (n = {c.case_reports})", left_w)
-    if c.other_methods:
-        included_lines += wrap(f"• identified by other methods (n = {c.other_methods})", left_w)
-    included_lines += wrap(
-        f"• included in the previous version (n = {c.previous}); new in this version (n = {c.new})", left_w
-    )
-    side = None
-    if c.unaccounted:
-        side = box(
-            right_x,
-            right_w,
-            wrap(f"Reports not accounted for by the published counts (n = {c.unaccounted})", right_w),
-            "warn",
+    if c.update:
+        rows.append(
+            (
+                "Included",
+                _box(main_x, main_w, wrap(f"New studies included in this version (n = {c.new})", main_w)),
+                [],
+                None,
+                None,
+            )
         )
-    rows.append(("Included", box(left_x, left_w, included_lines), side))
+    rows.append(("" if c.update else "Included", _box(main_x, main_w, _included(c, main_w)), [], None, None))
 
+    return rows
+
+
+def _phase_bands(svg: Svg, rows: list[tuple[str, float, float]], band_w: float) -> None:
+    """The phases down the left: each band spans its rows (a row with no phase continues the one above)."""
+    spans: dict[str, list[float]] = {}
+    current = ""
+    for phase, top, h in rows:
+        current = phase or current
+        span = spans.setdefault(current, [top, top + h])
+        span[1] = top + h
+    for phase, (top, bottom) in spans.items():
+        svg.rect(0, top, band_w, bottom - top, "phase")
+        svg.text(band_w / 2, (top + bottom) / 2 + 4, phase, "ph", "middle")
+
+
+def _beside(svg: Svg, main: dict, top: float, sides: list[dict]) -> None:
+    """The boxes beside a step, stacked, with the arrows that lead to them from the step's box."""
+    side_top = top
+    branch = None  # where the arrow to the first box leaves the step's box
+    for b in sides:
+        _draw_box(svg, b, side_top)
+        if branch is None:  # level with the middle of the lower of the two boxes, so that it meets both
+            branch = top + min(b["h"], main["h"]) / 2
+            _arrow(svg, [(main["x"] + main["w"], branch), (b["x"], branch)])
+        else:  # a further box beside the same step: a branch of that arrow
+            fork = main["x"] + main["w"] + 15
+            my = side_top + min(b["h"], 2 * LINE + 2 * PAD) / 2
+            _arrow(svg, [(fork, branch), (fork, my), (b["x"], my)])
+        side_top += b["h"] + 12
+
+
+def render(c: Counts, caption: list[str] | None = None, ident: str = "prisma-flow") -> str:
+    """The diagram as PRISMA 2020 draws it: phases on the left, the database search in the middle with its
+    exclusions beside it, and for an updated review the previous version's studies (left) and the studies
+    identified by other methods (right) joining the included ones."""
+    band_w = 104.0
+    prev_x, prev_w = band_w + 14, 150.0
+    main_x = prev_x + prev_w + 24 if c.update else band_w + 14
+    main_w = 230.0
+    side_x, side_w = main_x + main_w + 30, 230.0
+    other_x, other_w = side_x + side_w + 24, 160.0
+    width = (other_x + other_w if c.other_methods else side_x + side_w) + 10
+
+    rows = _wide_rows(c, main_x, main_w, side_x, side_w, prev_x, prev_w, other_x, other_w)
+    svg = Svg(width, 0, "fl flow", "PRISMA 2020 flow diagram", describe(c), ident, caption)
     y = 10.0
     placed = []
-    for phase, main, right in rows:
-        h = max(main["h"], right["h"] if right else 0)
-        placed.append((phase, y, h, main, right))
+    for phase, main, sides, prev, other in rows:
+        h = max(
+            [main["h"], sum(b["h"] for b in sides) + 12 * max(0, len(sides) - 1)] + [b["h"] for b in (prev, other) if b]
+        )
+        placed.append((phase, y, h, main, sides, prev, other))
         y += h + 34
-    height = y - 24
-    svg = Svg(width, height, "fl flow", "PRISMA 2020 flow diagram", describe(c), "prisma-flow")
+    svg.height = y - 24
 
-    phase_spans: dict[str, list[float]] = {}
-    current = ""
-    for phase, top, h, _main, _right in placed:
-        current = phase or current
-        span = phase_spans.setdefault(current, [top, top + h])
-        span[1] = top + h
-    for phase, (top, bottom) in phase_spans.items():
-        svg.rect(0, top, 104, bottom - top, "phase")
-        svg.text(52, (top + bottom) / 2 + 4, phase, "ph", "middle")
+    _phase_bands(svg, [(phase, top, h) for phase, top, h, *_ in placed], band_w)
 
+    cx = main_x + main_w / 2
     previous_bottom = None
-    for _phase, top, _h, main, right in placed:
-        for b in (main, right):
-            if b is None:
-                continue
-            svg.rect(b["x"], top, b["w"], b["h"], b["cls"])
-            for i, text in enumerate(b["lines"]):
-                svg.text(b["x"] + PAD, top + PAD + (i + 0.8) * LINE, text, "b" if i == 0 else "")
-        cx = left_x + left_w / 2
+    prev_from = other_from = None
+    for _phase, top, _h, main, sides, prev, other in placed:
+        _draw_box(svg, main, top)
         if previous_bottom is not None:
-            svg.line(cx, previous_bottom, cx, top - 1)
-            svg.polygon([(cx, top), (cx - 4, top - 7), (cx + 4, top - 7)])
-        if right is not None:
-            my = top + main["h"] / 2
-            svg.line(left_x + left_w, my, right_x - 1, my)
-            svg.polygon([(right_x, my), (right_x - 7, my - 4), (right_x - 7, my + 4)])
+            _arrow(svg, [(cx, previous_bottom), (cx, top)])
+        _beside(svg, main, top, sides)
+        if prev is not None:
+            _draw_box(svg, prev, top)
+            prev_from = (prev_x + prev_w / 2, top + prev["h"])
+        if other is not None:
+            _draw_box(svg, other, top)
+            other_from = (other_x + other_w / 2, top + other["h"])
         previous_bottom = top + main["h"]
+    # the previous version's studies join the total, the other methods' studies the new (or all) studies
+    last_top, last_main = placed[-1][1], placed[-1][3]
+    if prev_from is not None:
+        my = last_top + min(last_main["h"], 40) / 2
+        _arrow(svg, [prev_from, (prev_from[0], my), (main_x, my)])
+    if other_from is not None:
+        target_top, target = (placed[-2][1], placed[-2][3]) if c.update else (last_top, last_main)
+        my = target_top + target["h"] / 2
+        _arrow(svg, [other_from, (other_from[0], my), (main_x + main_w, my)])
+    return svg.render(STYLE)
+
+
+NARROW = 350.0  # fits a phone's column (390 px wide screen) at full size
+
+
+def render_narrow(c: Counts, caption: list[str] | None = None, ident: str = "prisma-flow-narrow") -> str:
+    """The same diagram as one column for phones: each step in a box, a rail on the left leading from step
+    to step, exclusions indented beside the rail (arrows out of it) and the previous version's and the other
+    methods' studies indented where they join it (arrows into it)."""
+    rail, indent = 12.0, 28.0
+    side_w = NARROW - indent
+    items: list[tuple[str, Any]] = []  # ("phase", name) | ("main", box) | ("out", box) | ("in", box)
+    items.append(("phase", "Identification"))
+    items.append(("main", _box(0, NARROW, wrap(f"Records identified from databases (n = {c.identified})", NARROW))))
+    items.append(("phase", "Screening"))
+    items.append(("main", _box(0, NARROW, wrap(f"Records screened (n = {c.screened})", NARROW))))
+    items.append(("out", _box(indent, side_w, _listed("Records excluded", c.excluded, c.excluded_reasons, side_w))))
+    items.append(("main", _box(0, NARROW, wrap(f"Reports assessed for eligibility (n = {c.assessed})", NARROW))))
+    items.append(
+        (
+            "out",
+            _box(indent, side_w, _listed("Reports excluded", c.reports_excluded, c.reports_excluded_reasons, side_w)),
+        )
+    )
+    if c.unaccounted:
+        text = f"Reports not accounted for by the published counts (n = {c.unaccounted})"
+        items.append(("out", _box(indent, side_w, wrap(text, side_w), "warn")))
+    items.append(("phase", "Included"))
+    if c.other_methods:
+        text = f"Studies identified by other methods (n = {c.other_methods})"
+        items.append(("in", _box(indent, side_w, wrap(text, side_w))))
+    if c.update:
+        items.append(("main", _box(0, NARROW, wrap(f"New studies included in this version (n = {c.new})", NARROW))))
+        text = f"Studies included in the previous version (n = {c.previous})"
+        items.append(("in", _box(indent, side_w, wrap(text, side_w))))
+    items.append(("main", _box(0, NARROW, _included(c, NARROW))))
+
+    svg = Svg(NARROW + 2, 0, "fl flow narrow", "PRISMA 2020 flow diagram", describe(c), ident, caption)
+    y = 1.0
+    last_main = None
+    for kind, item in items:
+        if kind == "phase":
+            y += 6
+            svg.rect(indent, y, NARROW - indent, 20, "phase")
+            svg.text(indent + PAD, y + 14, str(item), "ph")
+            y += 20 + 12
+            continue
+        b = item
+        if kind == "main":
+            if last_main is not None:
+                _arrow(svg, [(rail, last_main), (rail, y)])
+            _draw_box(svg, b, y)
+            last_main = y + b["h"]
+        else:
+            _draw_box(svg, b, y)
+            my = y + min(b["h"], 2 * LINE + 2 * PAD) / 2
+            _arrow(svg, [(rail, my), (indent, my)] if kind == "out" else [(indent, my), (rail, my)])
+        y += b["h"] + 14
+    svg.height = y - 13
     return svg.render(STYLE)

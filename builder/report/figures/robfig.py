@@ -34,7 +34,10 @@ def label(judgement: str) -> str:
     return STYLE_OF[judgement][2]
 
 
-def traffic_light(tool_id: str, rows: list[tuple[str, RiskOfBias]]) -> str:
+OVERALL_GAP = 18.0  # between the last domain's column and the wider "Overall" heading's
+
+
+def traffic_light(tool_id: str, rows: list[tuple[str, RiskOfBias]], caption: list[str] | None = None) -> str:
     """rows: (study label, RiskOfBias). One column per domain, plus Overall when the tool has one."""
     tool = TOOLS[tool_id]
     domains = list(tool.domains)
@@ -42,7 +45,12 @@ def traffic_light(tool_id: str, rows: list[tuple[str, RiskOfBias]]) -> str:
     cols = len(domains) + (1 if has_overall else 0)
     left, cell, top = 170.0, 34.0, 40.0
     legend_h = 22.0 * (len(tool.judgements) + 1) + 10
-    width = left + cols * cell + 20
+    gap = OVERALL_GAP if has_overall else 0.0
+    width = left + cols * cell + gap + 20
+
+    def col_x(j: int) -> float:  # the centre of column j; the Overall column stands apart from the domains
+        return left + (j + 0.5) * cell + (gap if j >= len(domains) else 0.0)
+
     height = top + len(rows) * cell + 20 + legend_h
     desc = "; ".join(
         f"{name}: "
@@ -51,38 +59,48 @@ def traffic_light(tool_id: str, rows: list[tuple[str, RiskOfBias]]) -> str:
         for name, rob in rows
     )
     svg = Svg(
-        width, height, "rb robtl", f"{tool.name}: risk-of-bias judgements per study", desc, f"rob-{tool_id}-traffic"
+        width,
+        height,
+        "rb robtl",
+        f"{tool.name}: risk-of-bias judgements per study",
+        desc,
+        f"rob-{tool_id}-traffic",
+        caption,
     )
     for j in range(cols):
         head = f"D{j + 1}" if j < len(domains) else "Overall"
-        svg.text(left + (j + 0.5) * cell, top - 12, head, "b", "middle")
+        svg.text(col_x(j), top - 12, head, "b", "middle")
     for i, (name, rob) in enumerate(rows):
         y = top + i * cell
         svg.text(left - 10, y + cell / 2 + 4, name, "", "end")
         by_domain = {d.domain: d.judgement for d in rob.domains}
         values = [by_domain[d] for d in domains] + ([rob.overall or NOT_RETRIEVED] if has_overall else [])
         for j, value in enumerate(values):
-            cx, cy = left + (j + 0.5) * cell, y + cell / 2
+            cx, cy = col_x(j), y + cell / 2
             svg.parts.append(f'<circle cx="{cx:g}" cy="{cy:g}" r="12" class="j-{value}"/>')
             svg.text(cx, cy + 5, STYLE_OF[value][1], _sym(value), "middle")
     y = top + len(rows) * cell + 24
     for j, d in enumerate(domains):
         svg.text(0, y + j * 16, f"D{j + 1}: {tool.domains[d]}", "", "start")
     ly = y + len(domains) * 16 + 8
-    lx = left + cols * cell + 20
-    del lx
-    keys = list(tool.judgements) + [NOT_RETRIEVED]
-    for k, key in enumerate(keys):
-        cx = 10 + k * 135
-        svg.parts.append(f'<circle cx="{cx + 8:g}" cy="{ly + 8:g}" r="8" class="j-{key}"/>')
-        svg.text(cx + 8, ly + 12, STYLE_OF[key][1], _sym(key), "middle")
-        svg.text(cx + 22, ly + 12, label(key))
-    svg.height = ly + 30
-    svg.width = max(width, 10 + len(keys) * 135)
+    _legend(svg, list(tool.judgements) + [NOT_RETRIEVED], ly, width)
     return svg.render(STYLE)
 
 
-def summary_bars(tool_id: str, assessments: list) -> str:
+def _legend(svg: Svg, keys: list[str], ly: float, width: float) -> None:
+    """The judgements with their symbols, in rows as wide as the grid (for narrow screens); sets the size."""
+    per_row = max(1, int((width - 10) // 135))
+    for k, key in enumerate(keys):
+        cx = 10 + (k % per_row) * 135
+        ky = ly + (k // per_row) * 24
+        svg.parts.append(f'<circle cx="{cx + 8:g}" cy="{ky + 8:g}" r="8" class="j-{key}"/>')
+        svg.text(cx + 8, ky + 12, STYLE_OF[key][1], _sym(key), "middle")
+        svg.text(cx + 22, ky + 12, label(key))
+    svg.height = ly + ((len(keys) - 1) // per_row) * 24 + 30
+    svg.width = max(width, 10 + min(len(keys), per_row) * 135)
+
+
+def summary_bars(tool_id: str, assessments: list, caption: list[str] | None = None) -> str:
     """Share of studies at each judgement, per domain (unweighted), as robvis's rob_summary()."""
     tool = TOOLS[tool_id]
     keys = list(tool.judgements) + [NOT_RETRIEVED]
@@ -98,6 +116,7 @@ def summary_bars(tool_id: str, assessments: list) -> str:
         f"{tool.name}: summary of judgements across {n} studies",
         "",
         f"rob-{tool_id}-summary",
+        caption,
     )
     for i, (domain, name) in enumerate(domains):
         y = 20 + i * row

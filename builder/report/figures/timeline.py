@@ -35,20 +35,29 @@ class Point:
         return self.estimate, self.ci_low, self.ci_high
 
 
-def points(history: list[tuple[str, str, dict | None, list[str]]]) -> list[Point]:
-    """history: (version, date, results.json record of the analysis or None, labels of studies added)."""
+def points(history: list[tuple[str, str, dict | None]]) -> list[Point]:
+    """history: (version, date, results.json record of the analysis or None), oldest first. A version's
+    `added` are the studies of its record that the version before did not have: the studies that brought data
+    to this analysis, not every study the version added to the review."""
     out = []
-    for version, date, rec, added in history:
+    before: set[str] | None = None  # the studies of the version before, None for the first
+    for version, date, rec in history:
+        studies = rec["studies"] if rec else []
+        added = sorted(s["label"] for s in studies if before is not None and s["id"] not in before)
         pooled = (rec or {}).get("pooled") or {}
-        k = len(rec["studies"]) if rec else 0
-        out.append(Point(version, date, pooled.get("estimate"), pooled.get("ci_low"), pooled.get("ci_high"), k, added))
+        out.append(
+            Point(
+                version, date, pooled.get("estimate"), pooled.get("ci_low"), pooled.get("ci_high"), len(studies), added
+            )
+        )
+        before = {s["id"] for s in studies}
     return out
 
 
 LEFT, TOP, PLOT_H, COL = 70.0, 20.0, 180.0, 150.0  # the plot's left edge and top, its height, a version's column
 
 
-def render(title: str, pts: list[Point], scale: str, ident: str) -> str:
+def render(title: str, pts: list[Point], scale: str, ident: str, caption: list[str] | None = None) -> str:
     lo, hi = _limits(pts)
     width = LEFT + COL * max(1, len(pts)) + 110  # room for the last point's label
     height = TOP + PLOT_H + 70
@@ -56,7 +65,7 @@ def render(title: str, pts: list[Point], scale: str, ident: str) -> str:
     def y(v: float) -> float:
         return TOP + (hi - v) / (hi - lo) * PLOT_H
 
-    svg = Svg(width, height, "tl timeline", title, _describe(pts, scale), ident)
+    svg = Svg(width, height, "tl timeline", title, _describe(pts, scale), ident, caption)
     svg.line(LEFT, y(0.0), width - 10, y(0.0), "null")
     svg.text(LEFT - 8, y(0.0) + 4, "1" if scale == "log" else "0", "s", "end")
     for i, p in enumerate(pts):

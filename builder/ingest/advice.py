@@ -1,0 +1,56 @@
+"""Things the data may contain but probably should not, reported by `review check` as warnings: text left
+from the `review new-study` template, and studies no analysis uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from builder.errors import Problem
+from builder.ingest.loader import ReviewData
+from builder.ingest.select import select
+
+
+def _todo_lines(path: Path, root: Path) -> list[Problem]:
+    """Lines whose value (not a comment) still says TODO."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    out = []
+    for number, line in enumerate(lines, 1):
+        value = line.split(" #", 1)[0]
+        if not value.lstrip().startswith("#") and "TODO" in value:
+            field = value.split(":", 1)[0].strip(" -") if ":" in value else ""
+            out.append(Problem(path.relative_to(root).as_posix(), number, field, "still says TODO", value.strip()))
+    return out
+
+
+def unused_data(data: ReviewData) -> list[tuple[str, str]]:
+    """(study id, outcome id) of every study with data available for an outcome that no analysis pools: the
+    study's id is missing from the analyses' `studies`, or every analysis excludes it."""
+    pooled: set[tuple[str, str]] = set()
+    for spec in data.review.analyses:
+        chosen, *_ = select(spec, data.studies, data.integrity_rules)
+        pooled.update((study.id, spec.outcome) for study, _, _ in chosen)
+    return [
+        (sid, oid)
+        for sid, study in data.studies.items()
+        for oid, datasets in study.outcomes.items()
+        if any(ds.status == "available" for ds in datasets.values()) and (sid, oid) not in pooled
+    ]
+
+
+def advice(project: Path, data: ReviewData) -> list[Problem]:
+    files = [project / "data" / "review.yaml", *sorted((project / "data" / "studies").glob("*.yaml"))]
+    found = [p for path in files for p in _todo_lines(path, project)]
+    for sid, oid in unused_data(data):
+        found.append(
+            Problem(
+                f"data/studies/{sid}.yaml",
+                None,
+                f"outcomes.{oid}",
+                f"no analysis pools these data: add '{sid}' to the `studies` of an analysis of '{oid}' in "
+                "data/review.yaml, or remove it from its `exclude`",
+            )
+        )
+    return found

@@ -1,0 +1,71 @@
+"""What the methods page states, worked out from the analyses of this version, so that it can say only what the
+code does: which measures, models, intervals and corrections are in use, and how pre-post data are pooled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from builder.analysis.result import AnalysisResult
+from builder.contract import Analysis
+from builder.contract.measures import MEASURES
+
+TAU2_NAMES = {
+    "REML": "restricted maximum likelihood (REML)",
+    "DL": "DerSimonian-Laird",
+    "PM": "Paule-Mandel",
+    "ML": "maximum likelihood",
+    "HE": "Hedges",
+    "SJ": "Sidik-Jonkman",
+    "EB": "empirical Bayes",
+}
+INTERVAL_NAMES = {
+    "hksj": "the Hartung-Knapp-Sidik-Jonkman interval",
+    "hksj-adhoc": "the Hartung-Knapp-Sidik-Jonkman interval, never narrower than Wald's (ad hoc variant)",
+    "wald": "a Wald (normal) interval",
+}
+
+
+def pooling_method(result: AnalysisResult) -> str:
+    """The pooling method as RevMan names it: M-H, Peto or IV (inverse variance, random effects included)."""
+    method = result.fit.method if result.fit is not None else result.spec.method
+    return {"MH": "M-H", "Peto": "Peto"}.get(method or "", "IV")
+
+
+@dataclass(frozen=True)
+class MethodsInUse:
+    measures: list[str]  # labels, in the registry's order
+    zero_cell_corrections: list[float]  # added to a zero-cell study's own estimate (dichotomous analyses)
+    mh_corrections: list[float]  # added inside the Mantel-Haenszel estimate
+    peto: bool
+    random_effects: list[str]  # "<tau² estimator> with <interval>", each combination once
+    prediction_interval: bool  # some random-effects analysis reports one
+    i2_switch: bool  # some analysis chooses its model from I² (reproductions of the source review)
+    pre_post: list[str]  # titles of the analyses that pool one-arm before-after data
+
+
+def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
+    specs = [r.spec for r in results]
+    random = [s for s in specs if s.model in ("random", "i2-switch")]
+    return MethodsInUse(
+        measures=[m.label for code, m in MEASURES.items() if any(s.measure == code for s in specs)],
+        zero_cell_corrections=_zero_cell_corrections(specs),
+        mh_corrections=sorted({s.mh_continuity_correction for s in specs if s.method == "MH"}),
+        peto=any(s.method == "Peto" for s in specs),
+        random_effects=_random_effects(random),
+        prediction_interval=any(s.shows_prediction_interval for s in random),
+        i2_switch=any(s.model == "i2-switch" for s in specs),
+        pre_post=[r.spec.title for r in results if _pools_pre_post(r)],
+    )
+
+
+def _zero_cell_corrections(specs: list[Analysis]) -> list[float]:
+    return sorted({s.continuity_correction for s in specs if MEASURES[s.measure].outcome_type == "dichotomous"})
+
+
+def _random_effects(specs: list[Analysis]) -> list[str]:
+    """Each combination of tau² estimator and interval once, in the plan's order."""
+    return list(dict.fromkeys(f"{TAU2_NAMES[s.tau2]} with {INTERVAL_NAMES[s.interval]}" for s in specs))
+
+
+def _pools_pre_post(result: AnalysisResult) -> bool:
+    return any(row.data.design == "pre-post" for row in result.rows)
