@@ -108,19 +108,27 @@ def cmd_new_study(args) -> int:
 
 
 def cmd_release(args) -> int:
+    import datetime as dt
+
     from builder.releases.archive import ReleaseError, release
 
     project = _project(args.project)
     try:
-        rel = release(project, args.version)
+        day = dt.date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print(f"review: error: --date {args.date!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        rel = release(project, args.version, day)
     except DataError as exc:
         return _report(exc)
     except ReleaseError as exc:
         print(f"review: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(
-        f"Released version {rel.version}: versions/{rel.version}/ holds its data, results.json and "
-        f"manifest.json. Commit it; `review build` now publishes it at v{rel.version}/."
+        f"Released version {rel.version} on {rel.manifest['date']}: versions/{rel.version}/ holds its data, "
+        "results.json, manifest.json and the release metadata (CITATION.cff, .zenodo.json: deposit the folder "
+        f"to give this version a DOI). Commit it; `review build` now publishes it at v{rel.version}/."
     )
     return EXIT_OK
 
@@ -189,6 +197,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="write the JSON Schemas into docs/schema/").set_defaults(func=cmd_schema)
     r = sub.add_parser("release", help="freeze the current data and results as a released version")
     r.add_argument("version", help="must equal the version in data/review.yaml, e.g. 1.1")
+    r.add_argument("--date", help="the release date stamped in the manifest, YYYY-MM-DD (default: today)")
     r.set_defaults(func=cmd_release)
     d = sub.add_parser("diff", help="what changed between two versions (a released version or 'current')")
     d.add_argument("old")

@@ -4,20 +4,23 @@ content, in path order. Released versions' manifests record `data_hash` in this 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
-def add_files(digest: hashlib._Hash, files: Iterable[Path], root: Path) -> None:
-    """Feed `digest` each file's path relative to `root` and its bytes, each followed by a NUL, in path order."""
+def add_files(
+    digest: hashlib._Hash, files: Iterable[Path], root: Path, read: Callable[[Path], bytes] = Path.read_bytes
+) -> None:
+    """Feed `digest` each file's path relative to `root` and its bytes (as `read` gives them), each followed
+    by a NUL, in path order."""
     for path in sorted(files):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+        digest.update(read(path) + b"\0")
 
 
-def files_digest(files: Iterable[Path], root: Path) -> str:
+def files_digest(files: Iterable[Path], root: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> str:
     digest = hashlib.sha256()
-    add_files(digest, files, root)
+    add_files(digest, files, root, read)
     return digest.hexdigest()
 
 

@@ -20,7 +20,9 @@ from collections.abc import Callable
 
 from builder.contract.review import Analysis, Review
 
-PLACEHOLDER = re.compile(r"\[\[([a-z]+:)?([a-z0-9-]+)(?:\.([a-z0-9_]+))?\]\]")
+# Names are analysis, study and count ids (hyphens) or flow fields (underscores); fields use underscores.
+PLACEHOLDER = re.compile(r"\[\[([a-z]+:)?([a-z0-9_-]+)(?:\.([a-z0-9_]+))?\]\]")
+OPENING = "[["  # every occurrence must start a PLACEHOLDER: anything else would be printed as is
 
 RESULT_FIELDS = (
     "estimate",
@@ -82,7 +84,7 @@ COUNTS = (
 
 def check(text: str, review: Review, study_ids: set[str]) -> list[str]:
     """Problems with the placeholders of one text (unknown analysis, field, study...)."""
-    problems = []
+    problems = unparsed(text)
     analyses = {a.id: a for a in review.analyses}
     for m in PLACEHOLDER.finditer(text):
         kind, name, field = m.groups()
@@ -93,6 +95,25 @@ def check(text: str, review: Review, study_ids: set[str]) -> list[str]:
         problem = check_one(name, field, analyses, study_ids)
         if problem:
             problems.append(f"{m.group(0)}: {problem}")
+    return problems
+
+
+def unparsed(text: str) -> list[str]:
+    """Problems for each '[[' of a text that does not start a placeholder of the grammar above: a typo
+    (capitals, spaces, a missing bracket) that would otherwise reach the page unfilled."""
+    problems, start = [], text.find(OPENING)
+    while start != -1:
+        m = PLACEHOLDER.match(text, start)
+        if m is None:
+            end = text.find("]]", start)
+            shown = text[start : end + 2] if 0 <= end - start < 60 else text[start : start + 30] + "..."
+            problems.append(
+                f"{shown}: not a placeholder; expected [[<analysis-id>.<field>]], [[printed:<analysis-id>.<field>]], "
+                "[[flow:<field>]], [[count:<what>]] or [[study:<study-id>.n]] (lower case, no spaces)"
+            )
+            start = text.find(OPENING, start + 1)
+        else:
+            start = text.find(OPENING, m.end())
     return problems
 
 

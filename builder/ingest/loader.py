@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from builder.ingest.yamlio import Located, load_yaml
 class ReviewData:
     review: Review
     studies: dict[str, Study]  # ordered by id
-    data_hash: str  # sha256 of every data file, names included
+    data_hash: str  # sha256 of every data file, names included (the review's site url left out)
     # Each study's file, as a hash of its name and content: with the review, all a study's data depend on.
     sources: dict[str, str] = field(default_factory=dict)
     # Leave out virtual and historical arms and cohorts another study counts (builder.ingest.select). Off only
@@ -110,9 +111,20 @@ def _validate(located: Located, model: type[BaseModel], file: str):
         return None, pydantic_problems(exc, located, file, model)
 
 
+# The review's `url` is where the site is published: configuration of the site, not data of a version. It is
+# left out of the fingerprint, so a fork sets it without a new version and released snapshots stay valid.
+_SITE_URL = re.compile(rb"(?m)^url:[^\n]*(?:\n[ \t]+[^\n]*)*\n?")
+
+
 def data_hash(files: list[Path], root: Path) -> str:
-    """The fingerprint of a data folder that release manifests record (see builder.caching.digest)."""
-    return files_digest(files, root)
+    """The fingerprint of a data folder that release manifests record (see builder.caching.digest), with the
+    review's site url left out."""
+    return files_digest(files, root, _without_site_url)
+
+
+def _without_site_url(path: Path) -> bytes:
+    content = path.read_bytes()
+    return _SITE_URL.sub(b"", content) if path.name == "review.yaml" else content
 
 
 class _StoredLines:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from builder.contract import Review, Study
 from builder.contract.measures import measures_for
+from builder.contract.placeholders import OPENING
 from builder.contract.placeholders import check as check_placeholders
 from builder.contract.review import Analysis, Finding, Outcome
 from builder.contract.study import Arm, Dataset, Group
@@ -206,6 +207,30 @@ def _placeholders_resolve(c: _Checker) -> None:
             c.at_review(path, message)
 
 
+def _no_placeholders_elsewhere(c: _Checker) -> None:
+    """A placeholder in a text that is never filled (a title, a GRADE reason...) would be printed as is."""
+    prose = {path for path, _ in _prose(c.review)}
+    for path, text in _strings(c.review_loc.data, ()):
+        if OPENING in text and path not in prose:
+            c.at_review(
+                path,
+                "placeholders are filled only in narrative texts and the flow notes; here '[[' would be printed "
+                "as is (write the number, or move the sentence into the narrative)",
+                text if len(text) <= 80 else text[:77] + "...",
+            )
+
+
+def _strings(value: object, path: Path_) -> Iterator[tuple[Path_, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, (*path, i))
+
+
 def _prose(review: Review) -> Iterator[tuple[Path_, str]]:
     """Every text of the review that may hold placeholders, with its path, in the order of the file."""
     if review.flow.unaccounted_note:
@@ -240,6 +265,7 @@ REVIEW_CHECKS: tuple[Callable[[_Checker], None], ...] = (
     _certainty_references_exist,
     _audit_references_exist,
     _placeholders_resolve,
+    _no_placeholders_elsewhere,
 )
 
 

@@ -23,12 +23,11 @@ from builder.analysis import run as analysis
 from builder.caching import store as cache
 from builder.caching.digest import add_files
 from builder.caching.reuse import Reuse
-from builder.contract.version import Version
 from builder.errors import DataError
 from builder.ingest.loader import ReviewData, data_hash, load
 from builder.publish import incremental, mkdocs_warm
 from builder.releases import archive as versions
-from builder.releases import diff
+from builder.releases import history
 from builder.releases.guard import released_data_problems
 from builder.report import pages
 from builder.report.figures import inline
@@ -85,23 +84,23 @@ def version_context(
     archived: str | None = None,
     latest: str | None = None,
     today: dt.date | None = None,
+    url: str | None = None,
 ) -> dict:
-    """Which version a rendering is, the list of releases, and the changes since the previous release."""
+    """Which version a rendering is, the list of releases, the history of the versions up to this one (each
+    with what changed from the one before), and the site's address: `url` is the latest review.yaml's, which
+    archived versions' citations use too (it is the site's configuration, not part of a version)."""
     rels = versions.releases(project)
-    this = archived or data.review.version
-    earlier = [r for r in rels if Version.parse(r.version) < Version.parse(this)]
-    changes = None
-    if earlier:
-        prev = earlier[-1]
-        prev_data = load(prev.data_dir, today=today)
-        changes = diff.compare(prev_data, prev.results(), data, results_document(data, results))
+    entries = history.history(rels, data, results_document(data, results), today)
     return {
         "archived": archived is not None,
         "superseded": archived is not None and archived != latest,
         "latest": latest or data.review.version,
         "releases": rels,
-        "changes": changes,
-        "draft": not any(r.version == data.review.version for r in rels),
+        "history": entries,
+        "changes": entries[-1].changes,
+        "draft": not entries[-1].released,
+        "date": entries[-1].date,  # this version's release date, or its review.yaml date before release
+        "url": url if archived is not None else data.review.url,
     }
 
 
@@ -305,7 +304,11 @@ def _archive(run: _Build, rel, all_versions: list[str], pool: ThreadPoolExecutor
     A released version's pages depend only on its snapshot, the builder, the templates and which version is
     the latest: they are reused from the cache when none of these changed."""
     latest = run.data.review.version
-    cached = run.build_dir / "cache" / f"v{rel.version}-{_archive_key(run.project, rel, latest, all_versions)}"
+    cached = (
+        run.build_dir
+        / "cache"
+        / f"v{rel.version}-{_archive_key(run.project, rel, latest, all_versions, run.data.review.url)}"
+    )
     if cached.is_dir() and not run.full:
         return rel.version, cached, None
     # Old versions are rebuilt from their own snapshot, and must reproduce their archived numbers.
@@ -315,7 +318,9 @@ def _archive(run: _Build, rel, all_versions: list[str], pool: ThreadPoolExecutor
         versions.verify(rel, old, results_document(old, old_results))
     except versions.ReleaseError as exc:
         raise BuildError(str(exc)) from exc
-    info = version_context(run.project, old, old_results, archived=rel.version, latest=latest, today=run.today)
+    info = version_context(
+        run.project, old, old_results, archived=rel.version, latest=latest, today=run.today, url=run.data.review.url
+    )
     cfg = render(run.project, old, run.staging / f"src-v{rel.version}", info, old_results, run.store)
     runs.append(pool.submit(mkdocs_build, cfg, run.staging / f"site-v{rel.version}", old.review.date))
     return rel.version, run.staging / f"site-v{rel.version}", cached
@@ -366,10 +371,11 @@ def _split_build(
     return False
 
 
-def _archive_key(project: Path, rel, latest: str, all_versions: list[str]) -> str:
+def _archive_key(project: Path, rel, latest: str, all_versions: list[str], url: str | None) -> str:
     digest = hashlib.sha256()
     snapshot = data_hash(sorted(rel.data_dir.rglob("*.yaml")), rel.folder)  # the files as they are now
-    digest.update(json.dumps([snapshot, cache.builder_fingerprint(), latest, all_versions]).encode())
+    manifest = json.dumps(rel.manifest, sort_keys=True)  # its release date is cited
+    digest.update(json.dumps([snapshot, manifest, cache.builder_fingerprint(), latest, all_versions, url]).encode())
     for part in ("templates", "docs", "mkdocs.yml"):
         root = project / part
         add_files(digest, [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file()), project)

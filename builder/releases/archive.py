@@ -6,6 +6,7 @@ snapshot, and the build refuses to publish a version whose recomputed numbers di
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import shutil
@@ -15,7 +16,7 @@ from pathlib import Path
 from builder import __version__
 from builder.analysis import run as analysis
 from builder.contract.version import Version
-from builder.ingest.loader import ReviewData, load
+from builder.ingest.loader import ReviewData, load, load_review_only
 from builder.report.results_json import results_document, to_json
 
 
@@ -36,6 +37,17 @@ class Release:
     def results(self) -> dict:
         return json.loads((self.folder / "results.json").read_text(encoding="utf-8"))
 
+    @property
+    def date(self) -> dt.date:
+        """The release date: stamped in the manifest by `review release`; a manifest without one falls back
+        on the date in the archived review.yaml."""
+        if self.manifest.get("date"):
+            return dt.date.fromisoformat(self.manifest["date"])
+        review = load_review_only(self.data_dir)
+        if review is None:
+            raise ReleaseError(f"versions/{self.version}: no date in manifest.json nor a valid data/review.yaml")
+        return review.date
+
 
 def releases(project: Path) -> list[Release]:
     """Every archived version, oldest first."""
@@ -47,8 +59,13 @@ def releases(project: Path) -> list[Release]:
     return sorted(out, key=lambda r: Version.parse(r.version))
 
 
-def release(project: Path, version: str) -> Release:
-    data = load(project / "data")
+def release(project: Path, version: str, today: dt.date | None = None) -> Release:
+    """Freeze data/ as `version`: its data, results.json, a manifest stamped with the release date (`today`,
+    by default the day it runs) and the release metadata (CITATION.cff, .zenodo.json; see metadata)."""
+    from builder.releases import metadata
+
+    day = today or dt.date.today()
+    data = load(project / "data", today=day)  # a version dated after its release is refused
     if data.review.version != version:
         raise ReleaseError(
             f"data/review.yaml says version {data.review.version}; set it to {version} "
@@ -68,13 +85,18 @@ def release(project: Path, version: str) -> Release:
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(project / "data", tmp / "data")
     (tmp / "results.json").write_text(to_json(document), encoding="utf-8")
+    previous = earlier[-1].version if earlier else None
+    (tmp / "CITATION.cff").write_text(metadata.citation_cff(data.review, day, data.review.url), encoding="utf-8")
+    (tmp / ".zenodo.json").write_text(
+        metadata.zenodo_json(data.review, day, data.review.url, previous), encoding="utf-8"
+    )
     manifest = {
         "version": version,
-        "date": data.review.date.isoformat(),
+        "date": day.isoformat(),
         "data_hash": data.data_hash,
         "builder_version": __version__,
         "integrity_rules": True,  # computed leaving out virtual arms and double-counted cohorts by default
-        "previous": earlier[-1].version if earlier else None,
+        "previous": previous,
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.rename(folder)

@@ -35,6 +35,12 @@ class StudyChange:
         return any(p.startswith("risk_of_bias") for p, _, _ in self.fields)
 
 
+CROSSED_IN = "the 95% CI now excludes no effect"
+CROSSED_OUT = "the 95% CI now includes no effect"
+FLIPPED = "the direction of the effect flipped"
+CONCLUSION_FLAGS = (CROSSED_IN, CROSSED_OUT, FLIPPED)  # the flags that change what a result concludes
+
+
 @dataclass
 class AnalysisChange:
     id: str
@@ -43,6 +49,16 @@ class AnalysisChange:
     old: dict | None
     new: dict | None
     flags: list[str] = field(default_factory=list)
+
+    @property
+    def role(self) -> str | None:
+        rec = self.new or self.old or {}
+        return rec.get("role")
+
+    @property
+    def conclusion_flags(self) -> list[str]:
+        """The flags that say the conclusion changed: significance crossed or the direction flipped."""
+        return [f for f in self.flags if f in CONCLUSION_FLAGS]
 
     def shift(self, key: str) -> str:
         """'before → now' for tau2, i2 or the prediction interval, as printed on the site."""
@@ -82,10 +98,23 @@ class Diff:
     analyses: list[AnalysisChange]
     certainty: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # outcome, old, new
 
+    def conclusions(self) -> list[str]:
+        """Every change of a conclusion: a primary analysis's interval crossing no effect or its direction
+        flipping, then the same in the other analyses, then each GRADE rating that moved."""
+        ordered = sorted(self.analyses, key=lambda a: a.role != "primary")
+        out = [f"{a.title}: {flag}" for a in ordered for flag in a.conclusion_flags]
+        out += [f"certainty of {o}: {a or 'not rated'} → {b or 'not rated'}" for o, a, b in self.certainty]
+        return out
+
+    @property
+    def primary_conclusion_changed(self) -> bool:
+        return bool(self.certainty) or any(a.conclusion_flags for a in self.analyses if a.role == "primary")
+
     def to_json(self) -> dict:
         return {
             "old_version": self.old_version,
             "new_version": self.new_version,
+            "conclusions_changed": self.conclusions(),
             "studies_added": [i for i, _ in self.added],
             "studies_removed": [i for i, _ in self.removed],
             "studies_changed": [
@@ -128,10 +157,10 @@ def _flags(old, new) -> list[str]:
         return []
     so, sn = _significant(old), _significant(new)
     if so != sn:
-        flags.append("the 95% CI now excludes no effect" if sn else "the 95% CI now includes no effect")
+        flags.append(CROSSED_IN if sn else CROSSED_OUT)
     eo, en = old["pooled"]["estimate"], new["pooled"]["estimate"]
     if eo * en < 0:
-        flags.append("the direction of the effect flipped")
+        flags.append(FLIPPED)
     for key in ("estimate", "ci_low", "ci_high"):
         if not math.isclose(old["pooled"][key], new["pooled"][key], rel_tol=1e-9, abs_tol=1e-12):
             flags.append("pooled result changed")
@@ -191,16 +220,10 @@ def _certainty_changes(old: ReviewData, new: ReviewData) -> list[tuple[str, str 
 
 def to_text(d: Diff) -> str:
     lines = [f"Changes from version {d.old_version} to {d.new_version}", ""]
+    lines.append("Conclusions changed: " + ("; ".join(d.conclusions()) or "none"))
     lines.append("Studies added: " + (", ".join(label for _, label in d.added) or "none"))
     lines.append("Studies removed: " + (", ".join(label for _, label in d.removed) or "none"))
-    if d.changed:
-        lines.append("Studies corrected:")
-        for c in d.changed:
-            lines.append(f"  {c.label}" + (" (risk of bias changed)" if c.risk_of_bias else ""))
-            for path, o, n in c.fields[:20]:
-                lines.append(f"    {path}: {o!r} -> {n!r}")
-    else:
-        lines.append("Studies corrected: none")
+    lines += _corrections_text(d)
     for outcome, before, after in d.certainty:
         lines.append(f"Certainty of {outcome}: {before or 'not rated'} -> {after or 'not rated'}")
     if not d.certainty:
@@ -211,3 +234,14 @@ def to_text(d: Diff) -> str:
         note = "; ".join(a.flags) if a.flags else "unchanged"
         lines.append(f"  {a.id}: {a.describe('estimate')}  [{note}]")
     return "\n".join(lines) + "\n"
+
+
+def _corrections_text(d: Diff) -> list[str]:
+    if not d.changed:
+        return ["Studies corrected: none"]
+    lines = ["Studies corrected:"]
+    for c in d.changed:
+        lines.append(f"  {c.label}" + (" (risk of bias changed)" if c.risk_of_bias else ""))
+        for path, o, n in c.fields[:20]:
+            lines.append(f"    {path}: {o!r} -> {n!r}")
+    return lines

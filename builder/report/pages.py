@@ -55,7 +55,6 @@ def attr(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-# complexity: 17, above the project's 15: left whole while what the version history shows is reworked.
 def _history(info: dict, review, document: dict) -> list:
     """(version, date, {analysis id: record}) for each release up to this one, then this one."""
     out = []
@@ -64,7 +63,7 @@ def _history(info: dict, review, document: dict) -> list:
             break
         if info.get("archived") and Version.parse(rel.version) > Version.parse(review.version):
             break
-        out.append((rel.version, rel.manifest["date"], {a["id"]: a for a in rel.results()["analyses"]}))
+        out.append((rel.version, rel.date.isoformat(), {a["id"]: a for a in rel.results()["analyses"]}))
     out.append((review.version, review.date.isoformat(), {a["id"]: a for a in document["analyses"]}))
     return out
 
@@ -156,7 +155,7 @@ def render_site(
     env = environment(templates, store)
     env.globals["version_info"] = info
     document = results_document(data, results, store)
-    _add_helpers(env, Filler(document, data.review, data.studies))
+    _add_helpers(env, Filler(document, data.review, data.studies), data.review, info)
     site = _Site(data, results, store)
     timelines = version_timelines(_history(info, data.review, document), site.primary)
     env.globals["timelines"] = timelines
@@ -190,16 +189,37 @@ def _only_version(review) -> dict:
         "superseded": False,
         "releases": [],
         "changes": None,
+        "history": [],
         "latest": review.version,
         "draft": True,
+        "date": review.date,
+        "url": review.url,
     }
 
 
-def _add_helpers(env: jinja2.Environment, filler: Filler) -> None:
+def _add_helpers(env: jinja2.Environment, filler: Filler, review, info: dict) -> None:
     env.globals["fill"] = lambda text: filler.render(text, md)
-    env.globals["cite"] = cite
+    env.globals["cite"] = _citer(review, info)
     env.globals["fmt"] = fmt
     env.globals["figure"] = inline.marker  # figure(path, svg): the figure file docs/path, drawn in the page
+
+
+def _citer(review, info: dict):
+    """cite(page, what=None, root="") for the templates: a citation of this version, with its permalink, the
+    site's address and its release date; `root` is the way from the citing page to the root of its version."""
+
+    def bound(page: str, what: str | None = None, root: str = ""):
+        return cite(
+            review,
+            page,
+            what,
+            url=info.get("url"),
+            day=info.get("date"),
+            draft=bool(info.get("draft")) and not info["archived"],
+            root=root + ("../" if info["archived"] else ""),  # an archived version's pages are one folder down
+        )
+
+    return bound
 
 
 class _Site:
@@ -271,7 +291,10 @@ def _shared(templates: Path, review, info: dict) -> str | None:
         {
             "templates": _templates_digest(templates),
             "review": review.model_dump_json(),
-            "version": json.dumps([info["archived"], info["superseded"], info["latest"]]),
+            "version": json.dumps(
+                [info["archived"], info["superseded"], info["latest"], info.get("draft"), info.get("url")]
+                + [str(info.get("date"))]
+            ),
         },
     )
 

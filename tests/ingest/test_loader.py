@@ -181,3 +181,36 @@ def test_a_study_read_from_the_cache_still_points_at_its_lines(project, tmp_path
     in_studies = [(p.file, p.line, p.field) for p in cached.value.problems if p.file.startswith("data/studies/")]
     assert in_studies and all(line is not None for _, line, _ in in_studies)
     assert in_studies == [(p.file, p.line, p.field) for p in fresh if p.file.startswith("data/studies/")]
+
+
+def test_flow_placeholders_with_underscores_are_understood(project):
+    from builder.contract.placeholders import PLACEHOLDER
+
+    m = PLACEHOLDER.fullmatch("[[flow:full_texts_assessed]]")
+    assert m is not None and m.groups() == ("flow:", "full_texts_assessed", None)
+    load(project / "data", today=TODAY)  # the real notes use them, and are valid
+
+
+def test_an_unknown_flow_placeholder_names_file_and_line(project):
+    review = project / "data/review.yaml"
+    edit(review, "excluded\n    [[flow:full_texts_excluded]]", "excluded\n    [[flow:full_texts_rejected]]")
+    [p] = problems(project)
+    assert p.file == "data/review.yaml" and p.field == "flow.unaccounted_note"
+    assert p.line == line_of(review, "unaccounted_note:")
+    assert "[[flow:full_texts_rejected]]" in p.message and "flow:full_texts_excluded" in p.message
+
+
+def test_a_malformed_placeholder_is_an_error_not_text(project):
+    review = project / "data/review.yaml"
+    edit(review, "[[count:source-studies]] included", "[[count: source-studies]] included")
+    [p] = problems(project)
+    assert p.field == "flow.unaccounted_note" and p.line == line_of(review, "unaccounted_note:")
+    assert p.message.startswith("[[count: source-studies]]: not a placeholder")
+
+
+def test_a_placeholder_where_none_is_filled_is_an_error(project):
+    review = project / "data/review.yaml"
+    edit(review, "short_title: MSC therapy for COVID-19", "short_title: MSC therapy in [[count:studies]] studies")
+    [p] = problems(project)
+    assert p.field == "short_title" and p.line == line_of(review, "short_title:")
+    assert "filled only in narrative texts" in p.message

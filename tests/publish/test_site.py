@@ -128,6 +128,16 @@ class _Requests(HTMLParser):
             self.urls.append(attrs["data"])
 
 
+def test_no_page_prints_a_placeholder(built):
+    """Every HTML file of the site, the archived versions' pages included, has its placeholders filled."""
+    pages = sorted((built / "site").rglob("*.html"))
+    assert any(p.parts[-2] == "v1.0" for p in pages) and any(p.parts[-2] == "v1.1" for p in pages)
+    raw = [p.relative_to(built / "site").as_posix() for p in pages if "[[" in p.read_text(encoding="utf-8")]
+    assert raw == []
+    flow = (built / "site/v1.0/flow.html").read_text(encoding="utf-8")
+    assert '<span class="stat" data-source="flow:full_texts_assessed">41</span>' in flow
+
+
 def test_site_requests_nothing_from_other_hosts(built):
     external = []
     for page in (built / "site").rglob("*.html"):

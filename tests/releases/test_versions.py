@@ -164,3 +164,175 @@ def test_an_archived_version_shows_no_later_release_in_its_history(project):
     info = {"releases": releases(project), "archived": True}
     history = pages._history(info, review, {"analyses": []})
     assert [version for version, *_ in history] == ["1.0", "1.1", "1.2"]
+
+
+# --- citations, release metadata and the version history ----------------------------------------------------
+
+PERMALINK = re.compile(r'Permalink to version ([\d.]+), which never changes: <a href="([^"]+)">([^<]+)</a>')
+
+
+def test_every_cite_block_gives_the_versioned_permalink_on_latest_and_archived_pages(built):
+    site = built / "site"
+    # the latest is version 1.2, a draft: its permalink is stated, but not linked until it is released
+    latest = (site / "outcomes/survival.html").read_text(encoding="utf-8")
+    assert PERMALINK.findall(latest) == []
+    assert "Permalink: v1.2/outcomes/survival.html#survival-primary (version 1.2 is not released yet" in latest
+    archived = PERMALINK.findall((site / "v1.1/outcomes/survival.html").read_text(encoding="utf-8"))
+    cited = "v1.1/outcomes/survival.html#survival-primary"
+    assert ("1.1", "../../" + cited, cited) in archived
+    old = PERMALINK.findall((site / "v1.0/outcomes/survival.html").read_text(encoding="utf-8"))
+    assert (
+        "1.0",
+        "../../v1.0/outcomes/survival.html#survival-primary",
+        "v1.0/outcomes/survival.html#survival-primary",
+    ) in old
+    home = PERMALINK.findall((site / "v1.1/index.html").read_text(encoding="utf-8"))
+    assert home == [("1.1", "../v1.1/index.html", "v1.1/index.html")]
+
+
+def test_every_permalink_resolves_to_its_anchor_in_the_version_copy(built):
+    site = built / "site"
+    checked = 0
+    for page in site.rglob("*.html"):
+        for _, href, _ in PERMALINK.findall(page.read_text(encoding="utf-8")):
+            target, _, anchor = href.partition("#")
+            html = (page.parent / target).resolve().read_text(encoding="utf-8")
+            assert not anchor or f'id="{anchor}"' in html, (page, href)
+            checked += 1
+    assert checked > 20  # the two released versions' pages; the draft 1.2 links none yet
+
+
+def test_cite_blocks_come_in_four_formats_with_the_version_and_its_date(built):
+    import html as html_mod
+
+    page = (built / "site/v1.0/outcomes/survival.html").read_text(encoding="utf-8")
+    for tab in ("Text", "BibTeX", "RIS", "CSL-JSON"):
+        assert f">{tab}</label>" in page
+    text = html_mod.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "version 1.0, 2026-11-25. v1.0/outcomes/survival.html#survival-primary" in text
+    assert "url = {v1.0/outcomes/survival.html#survival-primary}" in text
+    assert "UR  - v1.0/outcomes/survival.html#survival-primary" in text
+    assert '"URL": "v1.0/outcomes/survival.html#survival-primary"' in text
+    assert '"date-parts": [\n' in text and '"version": "1.0"' in text
+
+
+def test_setting_the_url_needs_no_new_version_and_makes_every_permalink_absolute(project):
+    path = project / "data/review.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("short_title:", "url: https://example.org/review/\nshort_title:", 1), encoding="utf-8")
+    build(project, today=TODAY)  # a new url is not a change of any released version's data
+    for page in ("v1.1/outcomes/survival.html", "v1.0/outcomes/survival.html"):
+        links = PERMALINK.findall((project / "site" / page).read_text(encoding="utf-8"))
+        version = page[1:4]
+        assert (
+            version,
+            f"../../v{version}/outcomes/survival.html#survival-primary",
+            f"https://example.org/review/v{version}/outcomes/survival.html#survival-primary",
+        ) in links
+    latest = (project / "site/outcomes/survival.html").read_text(encoding="utf-8")
+    assert "Permalink: https://example.org/review/v1.2/outcomes/survival.html#survival-primary" in latest
+
+
+def test_a_draft_version_says_its_permalink_works_once_released(project):
+    _set_version(project, "1.2")
+    build(project, today=TODAY)
+    page = (project / "site/outcomes/survival.html").read_text(encoding="utf-8")
+    assert "Permalink: v1.2/outcomes/survival.html#survival-primary (version 1.2 is not released yet" in page
+    assert 'href="../v1.2/' not in page  # no link into a folder that does not exist yet
+    versions_page = (project / "site/versions.html").read_text(encoding="utf-8")
+    assert 'href="v1.2/' not in versions_page and "<code>v1.2/</code>, once it is released" in versions_page
+    assert "Version 1.2 (not yet released)" in versions_page
+
+
+def test_release_stamps_its_date_and_writes_citation_metadata(project):
+
+    import yaml
+
+    _set_version(project, "1.2")
+    path = project / "data/review.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("short_title:", "url: https://example.org/r\nshort_title:", 1),
+        encoding="utf-8",
+    )
+    assert main(["-C", str(project), "release", "1.2", "--date", "2026-12-01"]) == 0
+    folder = project / "versions/1.2"
+    assert json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["date"] == "2026-12-01"
+    cff = yaml.safe_load((folder / "CITATION.cff").read_text(encoding="utf-8"))
+    assert cff["cff-version"] == "1.2.0" and cff["version"] == "1.2" and cff["type"] == "dataset"
+    assert str(cff["date-released"]) == "2026-12-01" and cff["url"] == "https://example.org/r/v1.2/index.html"
+    assert cff["authors"] == [{"name": "Living review team"}]
+    assert cff["references"][0]["doi"] == "10.12998/wjcc.v10.i27.9714"
+    zenodo = json.loads((folder / ".zenodo.json").read_text(encoding="utf-8"))
+    assert zenodo["version"] == "1.2" and zenodo["publication_date"] == "2026-12-01"
+    assert zenodo["upload_type"] == "dataset" and zenodo["creators"] == [{"name": "Living review team"}]
+    assert "Supersedes version 1.1" in zenodo["notes"]
+    assert {"identifier": "10.12998/wjcc.v10.i27.9714", "relation": "isDerivedFrom", "scheme": "doi"} in zenodo[
+        "related_identifiers"
+    ]
+    assert releases(project)[-1].date == dt.date(2026, 12, 1)
+    assert main(["-C", str(project), "release", "1.3", "--date", "yesterday"]) == 2
+
+
+def test_a_manifest_without_a_date_takes_it_from_its_review_file(project):
+
+    _copy_release(project, "1.1", "1.2")
+    manifest_path = project / "versions/1.2/manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    del manifest["date"]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    snapshot = project / "versions/1.2/data/review.yaml"
+    snapshot.write_text(snapshot.read_text(encoding="utf-8").replace("date: 2026-11-25", "date: 2026-11-20"), "utf-8")
+    assert releases(project)[-1].date == dt.date(2026, 11, 20)
+
+
+def test_the_versions_page_keeps_every_release_and_its_changes(project):
+    _set_version(project, "1.2")
+    _edit_leng(project)
+    release(project, "1.2", TODAY)
+    build(project, today=TODAY)
+    page = (project / "site/versions.html").read_text(encoding="utf-8")
+    sections = re.split(r'<h3 id="version-', page)[1:]
+    assert [s.split('"')[0] for s in sections] == ["1-2", "1-1", "1-0"]
+    newest, middle, first = sections
+    assert "Released 2026-12-01" in newest
+    assert "Studies corrected: Feng G 2021 (1 field), Leng 2020 (1 field)" in newest  # 1.2 marks Feng G's cohort
+    assert "Studies added: Bowdish 2023" in middle and "0.70 → 0.78" in middle  # 1.0 -> 1.1 is kept
+    assert "What changed from version 1.0 to 1.1" in middle
+    assert "A randomised trial published after the source review" in middle  # 1.1's trigger
+    assert "This is the first version" in first
+    assert "No conclusion changed from version 1.1" in newest
+
+
+def _record(estimate, low, high, role="primary"):
+    return {
+        "id": "a",
+        "title": "Survival",
+        "scale": "log",
+        "role": role,
+        "pooled": {"estimate": estimate, "ci_low": low, "ci_high": high, "pi_low": None, "pi_high": None},
+        "heterogeneity": {"tau2": 0.0, "i2": 0.0},
+    }
+
+
+def test_a_conclusion_change_is_flagged_when_significance_crosses_or_direction_flips():
+    from builder.releases.diff import Diff, _analysis_changes
+
+    def diff(old, new, certainty=()):
+        return Diff(
+            "1.0", "1.1", [], [], [], _analysis_changes({"analyses": [old]}, {"analyses": [new]}), list(certainty)
+        )
+
+    crossed = diff(_record(0.5, -0.1, 1.1), _record(0.6, 0.1, 1.1))
+    assert crossed.conclusions() == ["Survival: the 95% CI now excludes no effect"]
+    assert crossed.primary_conclusion_changed
+    flipped = diff(_record(0.5, -0.1, 1.1), _record(-0.2, -1.0, 0.6))
+    assert flipped.conclusions() == ["Survival: the direction of the effect flipped"]
+    moved = diff(_record(0.5, -0.1, 1.1), _record(0.4, -0.1, 1.0), [("survival", "low", "moderate")])
+    assert moved.conclusions() == ["certainty of survival: low → moderate"] and moved.primary_conclusion_changed
+    same = diff(_record(0.5, -0.1, 1.1), _record(0.4, -0.2, 1.0))
+    assert same.conclusions() == [] and not same.primary_conclusion_changed
+    other = diff(_record(0.5, -0.1, 1.1, "sensitivity"), _record(0.6, 0.1, 1.1, "sensitivity"))
+    assert other.conclusions() and not other.primary_conclusion_changed
+    assert diff(_record(0.5, -0.1, 1.1), _record(0.6, 0.1, 1.1)).to_json()["conclusions_changed"] == [
+        "Survival: the 95% CI now excludes no effect"
+    ]
