@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PARTS = ("data", "templates", "docs", "mkdocs.yml", "versions")
-TODAY = dt.date(2026, 11, 25)  # fixed so that "dates in the future" checks do not depend on the calendar
+TODAY = dt.date(2026, 12, 1)  # fixed so that "dates in the future" checks do not depend on the calendar
 
 
 def copy_project(dest: Path) -> Path:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from builder.contract import Analysis, Outcome, Study
 from builder.contract.measures import MEASURES, EffectMeasure
 from builder.contract.study import Dataset, Group
-from builder.ingest.select import MissingStudy
+from builder.ingest.select import LeftOut, MissingStudy
 from builder.stats import Fit
 
 
@@ -51,6 +51,11 @@ class StudyRow:
     def estimable(self) -> bool:
         return self.yi is not None
 
+    @property
+    def unverified(self) -> bool:
+        """The values were recalled, not read in a retrievable copy (provenance kind `unverified`)."""
+        return self.data.provenance.kind == "unverified"
+
 
 @dataclass(frozen=True)
 class AnalysisResult:
@@ -65,6 +70,7 @@ class AnalysisResult:
     small_study: dict = field(default_factory=dict)  # primary analyses: Egger's test and funnel data, or why not
     subgroups: Subgroups | None = None  # when the analysis declares subgroups
     key: str | None = None  # content key of everything the numbers depend on (set when run with a cache)
+    left_out: list[LeftOut] = field(default_factory=list)  # named but left out by the integrity rules
 
     @property
     def effect_measure(self) -> EffectMeasure:

@@ -22,9 +22,9 @@ from builder.stats import EffectSizes, Fit
 def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     """One analysis of the plan: its studies' effect sizes and the model it asks for (no follow-ups)."""
     outcome = data.review.outcome(spec.outcome)
-    chosen, missing = select(spec, data.studies)
+    chosen, missing, left_out = select(spec, data.studies, data.integrity_rules)
     if not chosen:
-        return AnalysisResult(spec, outcome, [], missing, None)
+        return AnalysisResult(spec, outcome, [], missing, None, left_out=left_out)
     units = sorted({ds.unit or "no unit" for _, _, ds in chosen}) if outcome.type == "continuous" else []
     if len(units) > 1:  # the loader reports this with file and line (derive.check_units); never pool it
         raise ValueError(f"analysis '{spec.id}' would pool values in different units: {', '.join(units)}")
@@ -35,7 +35,7 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     if result_fit is not None and result_fit.note:
         notes.append(result_fit.note[0].upper() + result_fit.note[1:] + ".")
     rows = _study_rows(chosen, inputs, es, result_fit)
-    result = AnalysisResult(spec, outcome, rows, missing, result_fit, first, notes)
+    result = AnalysisResult(spec, outcome, rows, missing, result_fit, first, notes, left_out=left_out)
     if spec.subgroups and result_fit is not None:
         result = replace(result, subgroups=subgroups.compute(result))
     return result
@@ -85,7 +85,9 @@ def _analysis_entry(spec: Analysis, outcome: Outcome, chosen, memo: dict | None 
     )
 
 
-def _restore(spec: Analysis, data: ReviewData, chosen, missing, saved: dict, saved_key: str) -> AnalysisResult:
+def _restore(
+    spec: Analysis, data: ReviewData, chosen, missing, left_out, saved: dict, saved_key: str
+) -> AnalysisResult:
     rows = [
         StudyRow(study, name, ds, inputs_of(ds), *numbers) for (study, name, ds), numbers in zip(chosen, saved["rows"])
     ]
@@ -101,6 +103,7 @@ def _restore(spec: Analysis, data: ReviewData, chosen, missing, saved: dict, sav
         dict(saved["small_study"]),
         saved["subgroups"],
         saved_key,
+        left_out,
     )
 
 
@@ -112,11 +115,11 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
     for spec in data.review.analyses:
         entry = None
         if store is not None:
-            chosen, missing = select(spec, data.studies)
+            chosen, missing, left_out = select(spec, data.studies, data.integrity_rules)
             entry = _analysis_entry(spec, data.review.outcome(spec.outcome), chosen, memo)
             saved = entry.get(store)
             if isinstance(saved, dict) and entry.key is not None and len(saved["rows"]) == len(chosen):
-                results.append(_restore(spec, data, chosen, missing, saved, entry.key))
+                results.append(_restore(spec, data, chosen, missing, left_out, saved, entry.key))
                 continue
         r = run(spec, data)
         if r.spec.role == "primary" and r.fit is not None:

@@ -80,7 +80,23 @@ def panel(result: AnalysisResult) -> list[Row]:
     if result.fit is None:
         return []
     refit = Refitter.of(result)
-    return [*_other_models(result, refit), *_sparse_events(result, refit), *_subsets(result, refit)]
+    return [
+        *_other_models(result, refit),
+        *_sparse_events(result, refit),
+        *_subsets(result, refit),
+        _unverified_row(result, refit),
+    ]
+
+
+UNVERIFIED_LABEL = "Excluding unverified values"
+
+
+def _unverified_row(result: AnalysisResult, refit: Refitter) -> Row:
+    """The analysis without the studies whose values could not be checked against a retrievable copy."""
+    flags = np.array([r.unverified for r in result.rows])
+    if not flags.any():
+        return Row("exclude-unverified", UNVERIFIED_LABEL, [], None, "no study's values are unverified")
+    return _row(result, "exclude-unverified", UNVERIFIED_LABEL, ~flags, refit=refit)
 
 
 def _other_models(result: AnalysisResult, refit: Refitter) -> list[Row]:

@@ -1,12 +1,15 @@
 """Placeholders editors may write in the review's prose, and the check that each names something real.
 
 Grammar of a placeholder, written in double square brackets:
-  [[<analysis-id>.<field>]]          a computed result (see RESULT_FIELDS), exactly as in results.json
+  [[<analysis-id>.<field>]]          a computed result (see RESULT_FIELDS), exactly as in results.json;
+                                     randomised_k, randomised_participants and pct_randomised count the
+                                     studies of design rct, left_out_k and left_out_participants what the
+                                     integrity rules left out
   [[printed:<analysis-id>.<field>]]  a value as the source review printed it (its `reported` block)
   [[flow:<field>]]                   a PRISMA count; `full_texts_included` is computed
   [[count:<what>]]                   studies, clinical-studies or case-reports, counted from data/studies;
                                      source-studies etc. count only those the source review included
-  [[study:<study-id>.n]]             the real participants of a study (combined and virtual arms excluded)
+  [[study:<study-id>.n]]             the real participants of a study (combined, virtual and historical arms excluded)
 builder.report.narrative fills them from the results.
 """
 
@@ -40,6 +43,11 @@ RESULT_FIELDS = (
     "pct_exp",
     "pct_ctrl",
     "continuity_correction",
+    "randomised_k",
+    "randomised_participants",
+    "pct_randomised",
+    "left_out_k",
+    "left_out_participants",
     "planned_experimental_n",
     "conclusion",
 )

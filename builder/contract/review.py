@@ -134,6 +134,13 @@ PRESETS: dict[str, dict[str, object]] = {
 }
 
 
+class Keep(Strict):
+    """A study an analysis keeps on purpose although the integrity rules would leave it out."""
+
+    study: Identifier
+    reason: str = Field(min_length=10, description="Why this analysis keeps it, e.g. to reproduce the source review.")
+
+
 class Analysis(Strict):
     id: Annotated[Identifier, AfterValidator(_free_analysis_id)] = Field(
         description="Stable id; part of the result's permalink. Never reuse or rename. Names of generated "
@@ -177,6 +184,12 @@ class Analysis(Strict):
     studies: list[Identifier] | None = Field(None, description="Only these studies (default: every study with data).")
     exclude: list[Identifier] = Field(default_factory=list)
     designs: list[DesignCategory] | None = Field(None, description="Only studies of these design categories.")
+    keeps: list[Keep] = Field(
+        default_factory=list,
+        description="Studies kept on purpose, each with its reason, although they would be left out by "
+        "default: a comparison with a virtual or historical arm, or a cohort whose patients another study "
+        "already counts (design category follow-up-cohort or design.patients_counted_in).",
+    )
     reported: ReportedResult | None = None
     subgroups: Literal["design", "country", "cell-source"] | None = Field(
         None,
@@ -266,6 +279,39 @@ class Narrative(Strict):
 
 GRADE_LEVELS = ("very-low", "low", "moderate", "high")
 
+FACT_QUANTITIES = {
+    "share-randomised": "a share of participants in randomised trials",
+    "studies": "a number of studies",
+    "participants": "a number of participants",
+}
+
+
+class Fact(Strict):
+    """A checkable fact a GRADE reason rests on, computed from the rated analysis at every build; when the
+    data contradict it, the Summary of findings asks for a reassessment."""
+
+    quantity: Literal["share-randomised", "studies", "participants"] = Field(
+        description="share-randomised: percent of the analysis's participants in randomised trials; studies; "
+        "participants."
+    )
+    below: FiniteFloat | None = Field(None, description="The reason holds while the quantity is below this.")
+    at_least: FiniteFloat | None = Field(None, description="The reason holds while the quantity is at least this.")
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Fact:
+        if (self.below is None) == (self.at_least is None):
+            raise ValueError("give one bound: 'below' or 'at_least'")
+        return self
+
+    @property
+    def text(self) -> str:
+        bound = f"below {self.below:g}" if self.below is not None else f"at least {self.at_least:g}"
+        unit = "%" if self.quantity == "share-randomised" else ""
+        return f"{FACT_QUANTITIES[self.quantity]} {bound}{unit}"
+
+    def holds(self, value: float) -> bool:
+        return value < self.below if self.below is not None else value >= (self.at_least or 0.0)
+
 
 class GradeStep(Strict):
     domain: Literal[
@@ -280,6 +326,7 @@ class GradeStep(Strict):
     ]
     levels: int = Field(ge=1, le=2)
     reason: str = Field(min_length=10)
+    rests_on: list[Fact] = Field(default_factory=list, description="Checkable facts the reason rests on.")
 
 
 class Certainty(Strict):
@@ -289,6 +336,9 @@ class Certainty(Strict):
     analysis: Identifier = Field(description="The analysis whose result the Summary of findings reports.")
     start: Literal["high", "low"] = Field(description="high for randomised trials, low for non-randomised.")
     start_reason: str
+    start_rests_on: list[Fact] = Field(
+        default_factory=list, description="Checkable facts the start reason rests on, e.g. share-randomised below 50."
+    )
     downgrades: list[GradeStep] = Field(default_factory=list)
     upgrades: list[GradeStep] = Field(default_factory=list)
     comment: str | None = None

@@ -58,6 +58,12 @@ class Design(Strict):
     )
     as_labelled_by_review: str = Field(description="How the source review labelled the study.")
     as_reported_by_authors: str | None = Field(None, description="How the study's own authors describe it.")
+    patients_counted_in: Identifier | None = Field(
+        None,
+        description="The study whose report already counts these patients (for a follow-up or a second "
+        "report of the same cohort). Analyses and participant counts leave this study out unless an analysis "
+        "keeps it by name; a follow-up-cohort is left out even without it.",
+    )
     provenance: Provenance
 
 
@@ -73,10 +79,12 @@ class Arm(Strict):
     id: Identifier
     label: str
     role: Literal["experimental", "control"]
-    kind: Literal["allocated", "combined", "virtual"] = Field(
+    kind: Literal["allocated", "combined", "virtual", "historical"] = Field(
         "allocated",
         description="allocated: a real group of the study; combined: the union of other arms "
-        "(list them in 'combines'); virtual: not patients at all, e.g. a control built from a literature rate.",
+        "(list them in 'combines'); virtual: not patients at all, e.g. a control built from a literature rate; "
+        "historical: patients of an earlier period or another report, not enrolled in this study. Analyses "
+        "leave out a comparison with a virtual or historical arm unless they keep the study by name.",
     )
     combines: list[Identifier] = Field(default_factory=list, description="For a combined arm: the arms it unites.")
     n: PositiveCount = Field(description="Participants allocated to the arm.")
@@ -271,5 +279,11 @@ class Study(Strict):
 
     @property
     def total_n(self) -> int:
-        """Real participants: combined arms would count people twice and virtual ones are not people."""
+        """Real participants: combined arms would count people twice, virtual ones are not people and
+        historical ones were not enrolled in the study."""
         return sum(a.n for a in self.arms if a.kind == "allocated")
+
+    @property
+    def counts_patients_again(self) -> bool:
+        """Whether the study's patients are already counted by another study (a follow-up or a duplicate)."""
+        return self.design.category == "follow-up-cohort" or self.design.patients_counted_in is not None

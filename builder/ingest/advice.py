@@ -30,7 +30,7 @@ def unused_data(data: ReviewData) -> list[tuple[str, str]]:
     study's id is missing from the analyses' `studies`, or every analysis excludes it."""
     pooled: set[tuple[str, str]] = set()
     for spec in data.review.analyses:
-        chosen, _ = select(spec, data.studies)
+        chosen, *_ = select(spec, data.studies, data.integrity_rules)
         pooled.update((study.id, spec.outcome) for study, _, _ in chosen)
     return [
         (sid, oid)

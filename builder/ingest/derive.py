@@ -207,7 +207,7 @@ def check_units(review: Review, studies: dict[str, Study], located: dict[str, tu
         outcome = review.outcome(spec.outcome)
         if outcome.type != "continuous":
             continue
-        chosen, _ = select(spec, studies)
+        chosen, *_ = select(spec, studies)
         units: dict[str | None, tuple[Study, str]] = {}
         for study, name, ds in chosen:
             units.setdefault(ds.unit, (study, name))

@@ -28,6 +28,9 @@ class ReviewData:
     data_hash: str  # sha256 of every data file, names included (the review's site url left out)
     # Each study's file, as a hash of its name and content: with the review, all a study's data depend on.
     sources: dict[str, str] = field(default_factory=dict)
+    # Leave out virtual and historical arms and cohorts another study counts (builder.ingest.select). Off only
+    # to recompute a version released before the rules existed, which must reproduce its archived numbers.
+    integrity_rules: bool = True
 
     def study_list(self) -> list[Study]:
         return list(self.studies.values())

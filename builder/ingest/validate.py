@@ -18,6 +18,7 @@ from builder.contract.placeholders import check as check_placeholders
 from builder.contract.review import Analysis, Finding, Outcome
 from builder.contract.study import Arm, Dataset, Group
 from builder.errors import Problem
+from builder.ingest.select import flagged
 from builder.ingest.yamlio import Located, Path_
 
 
@@ -127,6 +128,7 @@ def _analyses_consistent(c: _Checker) -> None:
         if _analysis_outcome_known(c, i, analysis):
             _analysis_measure_fits(c, i, analysis)
             _analysis_studies_exist(c, i, analysis)
+            _analysis_keeps_fit(c, i, analysis)
 
 
 def _analysis_outcome_known(c: _Checker, i: int, analysis: Analysis) -> bool:
@@ -150,6 +152,24 @@ def _analysis_studies_exist(c: _Checker, i: int, analysis: Analysis) -> None:
         for j, sid in enumerate(getattr(analysis, key) or []):
             if not c.is_study(sid):
                 c.at_review(("analyses", i, key, j), "no study file with this id", sid)
+
+
+def _analysis_keeps_fit(c: _Checker, i: int, analysis: Analysis) -> None:
+    """Each study an analysis keeps exists, is one of its studies, and would otherwise be left out."""
+    valid = {sid: study for sid, (study, _, _) in c.studies.items()}
+    for j, keep in enumerate(analysis.keeps):
+        path = ("analyses", i, "keeps", j, "study")
+        if not c.is_study(keep.study):
+            c.at_review(path, "no study file with this id", keep.study)
+        elif analysis.studies is not None and keep.study not in analysis.studies:
+            c.at_review(path, "not one of this analysis's studies; add it to 'studies' or remove it here", keep.study)
+        elif keep.study in valid and not flagged(valid[keep.study], valid):
+            c.at_review(
+                path,
+                "nothing to keep: this study has no virtual or historical arm and its patients are not counted by "
+                "another study (design category follow-up-cohort or design.patients_counted_in)",
+                keep.study,
+            )
 
 
 def _certainty_references_exist(c: _Checker) -> None:
@@ -213,16 +233,19 @@ def _strings(value: object, path: Path_) -> Iterator[tuple[Path_, str]]:
 
 def _prose(review: Review) -> Iterator[tuple[Path_, str]]:
     """Every text of the review that may hold placeholders, with its path, in the order of the file."""
+    if review.flow.unaccounted_note:
+        yield ("flow", "unaccounted_note"), review.flow.unaccounted_note
+    if review.flow.other_methods_note:
+        yield ("flow", "other_methods_note"), review.flow.other_methods_note
+    for i, analysis in enumerate(review.analyses):
+        if analysis.description:
+            yield ("analyses", i, "description"), analysis.description
     narrative = review.narrative
     for key in ("background", "summary", "limitations"):
         for i, text in enumerate(getattr(narrative, key)):
             yield ("narrative", key, i), text
     if narrative.audit_intro:
         yield ("narrative", "audit_intro"), narrative.audit_intro
-    if review.flow.unaccounted_note:
-        yield ("flow", "unaccounted_note"), review.flow.unaccounted_note
-    if review.flow.other_methods_note:
-        yield ("flow", "other_methods_note"), review.flow.other_methods_note
     for i, finding in enumerate(narrative.audit):
         yield from _finding_prose(i, finding)
 
@@ -335,8 +358,20 @@ def _group_consistent(
         c.at_study(file, located, path, f"outcome '{oid}' is continuous: expected 'mean', 'sd' and 'total'")
 
 
+def _counted_in_exists(c: _Checker, study: Study, located: Located, file: str) -> None:
+    """design.patients_counted_in names another study of the review."""
+    other = study.design.patients_counted_in
+    if other is None:
+        return
+    if other == study.id:
+        c.at_study(file, located, ("design", "patients_counted_in"), "names this study itself", other)
+    elif not c.is_study(other):
+        c.at_study(file, located, ("design", "patients_counted_in"), "no study file with this id", other)
+
+
 STUDY_CHECKS: tuple[Callable[[_Checker, Study, Located, str], None], ...] = (
     _arms_consistent,
+    _counted_in_exists,
     _datasets_fit_outcomes,
 )
 

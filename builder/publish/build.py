@@ -322,7 +322,7 @@ def _archive(run: _Build, rel, all_versions: list[str], pool: ThreadPoolExecutor
     if cached.is_dir() and not run.full:
         return rel.version, cached, None
     # Old versions are rebuilt from their own snapshot, and must reproduce their archived numbers.
-    old = load(rel.data_dir, today=run.today, store=run.store)
+    old = versions.as_released(rel, load(rel.data_dir, today=run.today, store=run.store))
     old_results = analysis.run_all(old, run.store)
     try:
         versions.verify(rel, old, results_document(old, old_results))

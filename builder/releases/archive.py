@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from builder import __version__
@@ -175,11 +175,18 @@ def release(project: Path, version: str, today: dt.date | None = None) -> Releas
         "data_hash": data.data_hash,
         "files": _digests(tmp),
         "builder_version": __version__,
+        "integrity_rules": True,  # computed leaving out virtual arms and double-counted cohorts by default
         "previous": previous,
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.rename(folder)
     return Release(version, folder, manifest)
+
+
+def as_released(rel: Release, data: ReviewData) -> ReviewData:
+    """A snapshot's data with the rules its release was computed under: a version released before the
+    integrity rules (no "integrity_rules" in its manifest) pooled every study its analyses named."""
+    return replace(data, integrity_rules=bool(rel.manifest.get("integrity_rules", False)))
 
 
 def verify(rel: Release, data: ReviewData, document: dict) -> None:

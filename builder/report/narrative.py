@@ -20,7 +20,7 @@ def _totals(record: dict) -> dict[str, int]:
 
 def result_value(record: dict, field: str) -> str:
     """Format one field of a results.json analysis record as the site prints it."""
-    for family in (_pooled_field, _heterogeneity_field, _count_field, _analysis_field):
+    for family in (_pooled_field, _heterogeneity_field, _count_field, _integrity_field, _analysis_field):
         value = family(record, field)
         if value is not None:
             return value
@@ -63,6 +63,28 @@ def _count_field(record: dict, field: str) -> str | None:
         return str(totals[field])
     side = field[4:]
     return f"{100 * totals['events_' + side] / totals['total_' + side]:.1f}"
+
+
+def _integrity_field(record: dict, field: str) -> str | None:
+    """Counts that show what an analysis rests on: its randomised share and what it left out."""
+    if field == "left_out_k":
+        return str(len(record.get("left_out", [])))
+    if field == "left_out_participants":
+        return str(sum(x["participants"] for x in record.get("left_out", [])))
+    if field not in ("randomised_k", "randomised_participants", "pct_randomised"):
+        return None
+    rct = [s for s in record["studies"] if s["design"] == "rct"]
+    if field == "randomised_k":
+        return str(len(rct))
+    n = sum(_participants(s) for s in rct)
+    if field == "randomised_participants":
+        return str(n)
+    total = sum(_participants(s) for s in record["studies"])
+    return "—" if not total else f"{100 * n / total:.0f}"
+
+
+def _participants(study: dict) -> int:
+    return study["inputs"].get("total_exp", 0) + study["inputs"].get("total_ctrl", 0)
 
 
 def _analysis_field(record: dict, field: str) -> str | None:

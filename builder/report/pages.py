@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import jinja2
 
@@ -375,6 +375,14 @@ def _outcome_page(template: jinja2.Template, site: _Site, outcome, shared: str |
         inputs["missing"] = [
             json.dumps([m.dataset, m.reason]) + m.study.model_dump_json() for v in analyses for m in v.result.missing
         ]
+        inputs["left out"] = [
+            json.dumps([x.study.id, x.study.label, x.dataset, x.reason, x.participants])
+            for v in analyses
+            for x in v.result.left_out
+        ]
+        # descriptions may name other analyses' results: the page is made from their filled text
+        fill = cast(Callable[[str], str], template.environment.globals["fill"])
+        inputs["descriptions"] = [fill(v.spec.description or "") for v in analyses]
     if timeline_view is not None:
         inputs["timeline"] = timeline_view["svg"] + repr(timeline_view["points"])
     return Output(

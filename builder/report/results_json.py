@@ -19,7 +19,8 @@ from builder.caching.outputs import Stored
 from builder.ingest.loader import ReviewData
 
 # 1.1: each analysis has "settings", every method setting in force (presets resolved).
-SCHEMA_VERSION = "1.1"
+# 1.2: each analysis lists the studies it "left_out" by the integrity rules, with the reason.
+SCHEMA_VERSION = "1.2"
 
 
 def _num(value):
@@ -169,6 +170,16 @@ def analysis_record(result: AnalysisResult) -> dict:
         "missing": [
             {"id": m.study.id, "label": m.study.label, "dataset": m.dataset, "reason": m.reason} for m in result.missing
         ],
+        "left_out": [
+            {
+                "id": x.study.id,
+                "label": x.study.label,
+                "dataset": x.dataset,
+                "reason": x.reason,
+                "participants": x.participants,
+            }
+            for x in result.left_out
+        ],
         "pooled": pooled,
         "heterogeneity": heterogeneity,
         "notes": list(result.notes),
@@ -244,6 +255,9 @@ def stored_record(result: AnalysisResult) -> Stored:
         {
             "analysis": result.key,
             "missing": json.dumps([[m.study.id, m.study.label, m.dataset, m.reason] for m in result.missing]),
+            "left out": json.dumps(
+                [[x.study.id, x.study.label, x.dataset, x.reason, x.participants] for x in result.left_out]
+            ),
             "planned experimental participants": json.dumps(result.planned_experimental_n),
         },
     )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from builder.analysis.result import AnalysisResult
-from builder.contract.review import Certainty
+from builder.contract.review import Certainty, Fact
 from builder.report import fmt
 
 SYMBOLS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very-low": "⊕◯◯◯"}
@@ -21,6 +21,39 @@ class Row:
     experimental: str
     k: int
     participants: int
+    reassess: list[str] = field(default_factory=list)  # facts a reason rests on that the data contradict
+
+
+def fact_value(quantity: str, result: AnalysisResult) -> tuple[float, str]:
+    """A fact's quantity computed from the rated analysis, and how it is made up, e.g. (83.2, '287 of 345')."""
+    if quantity == "studies":
+        return float(len(result.rows)), f"{len(result.rows)} studies"
+    if quantity == "participants":
+        return float(result.participants), f"{result.participants} participants"
+    randomised = sum(
+        int(r.inputs["total_exp"] + r.inputs["total_ctrl"]) for r in result.rows if r.study.design.category == "rct"
+    )
+    share = 100 * randomised / result.participants if result.participants else 0.0
+    return share, f"{randomised} of {result.participants} participants ({share:.0f}%)"
+
+
+def contradicted(where: str, facts: list[Fact], result: AnalysisResult) -> list[str]:
+    """A sentence for each fact the data no longer bear out."""
+    out = []
+    for fact in facts:
+        value, shown = fact_value(fact.quantity, result)
+        if not fact.holds(value):
+            out.append(f"the {where} rests on {fact.text}, but the data give {shown}")
+    return out
+
+
+def reassessments(certainty: Certainty, result: AnalysisResult) -> list[str]:
+    """Every reason of a rating whose declared facts the current data contradict."""
+    out = contradicted("starting level", certainty.start_rests_on, result)
+    for kind, steps in (("downgrade", certainty.downgrades), ("upgrade", certainty.upgrades)):
+        for step in steps:
+            out += contradicted(f"{kind} for {step.domain.replace('-', ' ')}", step.rests_on, result)
+    return out
 
 
 def risk_with_or(odds_ratio: float, control_risk: float) -> float:
@@ -32,7 +65,9 @@ def row(certainty: Certainty, result: AnalysisResult) -> Row:
     f = result.fit
     k = len(result.rows) + len(result.missing)
     if f is None:
-        return Row(certainty, result, "Not estimable: no study-level data", "—", "—", k, 0)
+        return Row(
+            certainty, result, "Not estimable: no study-level data", "—", "—", k, 0, reassessments(certainty, result)
+        )
     relative = f"{result.spec.measure} " + fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, result.scale)
     if result.spec.measure == "OR":
         t = result.totals()
@@ -43,4 +78,13 @@ def row(certainty: Certainty, result: AnalysisResult) -> Row:
     else:
         control = "—"
         experimental = f"MD {fmt.num(f.estimate)} ({fmt.num(f.ci_low)} to {fmt.num(f.ci_high)}) {result.outcome.unit}"
-    return Row(certainty, result, relative, control, experimental, len(result.rows), result.participants)
+    return Row(
+        certainty,
+        result,
+        relative,
+        control,
+        experimental,
+        len(result.rows),
+        result.participants,
+        reassessments(certainty, result),
+    )

@@ -148,6 +148,12 @@ class AnalysisView:
         return _followup_rows(self.result)
 
     @cached_property
+    def kept(self) -> list[tuple[Study, str]]:
+        """The studies the analysis keeps by name although the integrity rules would leave them out."""
+        reasons = {k.study: k.reason for k in self.spec.keeps}
+        return [(r.study, reasons[r.study.id]) for r in self.result.rows if r.study.id in reasons]
+
+    @cached_property
     def rob_tool(self) -> str | None:
         """The name of the risk-of-bias tool shown beside the forest plot."""
         return _rob_tool(self._rob)
@@ -198,6 +204,7 @@ def _rows(result: AnalysisResult, rob: tuple) -> list[dict]:
                 "weight": fmt.weight(r.weight) or "—",
                 "provenance": r.data.provenance,
                 "corrected": r.corrected,
+                "unverified": r.unverified,
                 "rob": robfig.judgement_text(tool, rob) if tool else None,
             }
         )

@@ -122,7 +122,7 @@ def test_unknown_study_in_analysis_plan(project):
 
 
 def test_date_in_the_future(project):
-    edit(project / "data/review.yaml", "date: 2026-11-25", "date: 2027-01-01")
+    edit(project / "data/review.yaml", "date: 2026-12-01", "date: 2027-01-01")
     [p] = problems(project)
     assert p.field == "date" and "future" in p.message
 

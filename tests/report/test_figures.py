@@ -31,7 +31,7 @@ def test_a_downloaded_forest_plot_says_what_it_shows(built):
     root = _svg(built, "survival-primary.svg")
     lines = _caption(root)
     assert lines[0] == "Forest plot: Overall survival, current methods, published values"
-    assert lines[1] == "MSC therapy for COVID-19: living review, version\u00a01.1"
+    assert lines[1] == "MSC therapy for COVID-19: living review, version\u00a01.2"
     assert lines[2] == "Events: participants alive at the end of follow-up"
     # the lines sit above the drawing, which keeps its coordinates: the view box grows upwards
     top = float(root.get("viewBox").split()[1])
@@ -56,7 +56,7 @@ def test_a_downloaded_forest_plot_says_what_it_shows(built):
 def test_every_figure_has_a_title_line_with_the_version(built, name, first):
     lines = _caption(_svg(built, name))
     assert lines[0].startswith(first), lines
-    assert "living review, version\u00a01.1" in " ".join(lines[1:])
+    assert "living review, version\u00a01.2" in " ".join(lines[1:])
     if name.startswith("crp"):
         assert not any(line.startswith("Events") for line in lines)  # continuous: no event to define
 
@@ -67,13 +67,13 @@ def test_archived_versions_figures_name_their_own_version(built):
 
 
 def test_heterogeneity_line_prints_i2_from_q_as_revman_does(built):
-    """Survival, primary: Q = 8.87 on 5 df gives I² = (8.87 - 5) / 8.87 = 44%; metafor's I² from tau² is 49%."""
+    """Survival, primary: Q = 5.72 on 4 df gives I² = (5.72 - 4) / 5.72 = 30%; metafor's I² from tau² is 36%."""
     svg = (built / "site/figures/survival-primary.svg").read_text(encoding="utf-8")
-    assert "Heterogeneity: Tau² = 0.78; Chi² = 8.87, df = 5 (P = 0.11); I² = 44%" in svg
-    assert "I² = 44% from Q (49% from tau²)" in svg  # the description labels the tau²-based value
+    assert "Heterogeneity: Tau² = 0.45; Chi² = 5.72, df = 4 (P = 0.22); I² = 30%" in svg
+    assert "I² = 30% from Q (36% from tau²)" in svg  # the description labels the tau²-based value
     page = (built / "site/outcomes/survival.html").read_text(encoding="utf-8")
-    assert "I² = 44%" in page and "I² from tau² 49%:" in page
-    assert "I² = 49%" not in page
+    assert "I² = 30%" in page and "I² from tau² 36%:" in page
+    assert "I² = 36%" not in page
 
 
 @pytest.mark.parametrize("outcome", ["crp", "d-dimer", "il-6"])
@@ -115,7 +115,7 @@ def test_prisma_for_an_updated_review_has_the_previous_version_and_other_methods
     for text in (
         "Studies included",
         "in the previous",
-        "version (n\u00a0=\u00a021)",
+        "version (n\u00a0=\u00a022)",  # version 1.1's studies
         "by other methods",
         "New studies included in this",
         "Total studies included in",
@@ -152,5 +152,5 @@ def test_the_narrow_prisma_diagram_fits_a_phone_at_full_size(built):
     width = float(root.get("viewBox").split()[2])
     assert width <= 358  # a 390 px screen's column, so 12 px text stays 12 px
     text = " ".join(t.text or "" for t in root.findall(f"{SVG}text"))
-    for n in (823, 782, 41, 16, 4, 1, 21, 22):
+    for n in (823, 782, 41, 16, 4, 1, 0, 22):  # version 1.2 adds no study to 1.1's 22
         assert re.search(rf"n\u00a0=\u00a0{n}\)", text), n

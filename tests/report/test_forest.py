@@ -120,7 +120,7 @@ def test_risk_of_bias_columns_follow_the_assessments(results):
     strings = [t for _, _, t in texts]
     assert [f"D{i}" for i in range(1, 8)] == [t for t in strings if re.fullmatch(r"D\d", t)]
     assert "(D1) Random sequence generation" in strings and "(D7) Other bias" in strings
-    label_y = {t: y for _, y, t in texts}
+    label_y = {t.removesuffix(" †"): y for _, y, t in texts}
     circles = [(float(c.get("cy")), c.get("class")) for c in root.findall("s:circle", NS)]
     for row in r.rows:
         marks = [cls for cy, cls in circles if abs(cy - (label_y[row.study.label] - 4)) < 0.01]
@@ -129,7 +129,7 @@ def test_risk_of_bias_columns_follow_the_assessments(results):
             assert marks == [f"j-{d.judgement}" for d in rob.domains]
         else:
             assert marks == ["na"] * 7
-    assert "Risk of bias (Cochrane RoB 1) is shown beside the plot for 1 of 8 studies." in forest.describe(r)
+    assert "Risk of bias (Cochrane RoB 1) is shown beside the plot for 1 of 6 studies." in forest.describe(r)
     assert robfig.for_analysis(results["crp-primary"].rows, "crp")[0] is None
     assert 'class="fp forest"' in forest.render(results["crp-primary"])  # no study assessed: no columns
 
@@ -202,3 +202,22 @@ def test_the_data_table_prints_the_continuity_correction_the_analysis_used(proje
     assert page.count("(0.25 added to zero cells)") == corrected
     assert page.count("(0.5 added to zero cells)") == others
     assert "0.25 added to zero cells for the study" in page
+
+
+def test_unverified_values_carry_a_dagger_and_a_footnote(results):
+    """Lanzoni 2021's published survival counts are unverified: its label ends in a dagger, and a footer line
+    says why. The reproduction uses the values the source review entered (inferred), so it has no dagger."""
+    for ident in ("survival-primary", "survival-no-duplicate-no-virtual-control"):
+        _, texts, _, _ = parse(results[ident])
+        strings = [t for _, _, t in texts]
+        assert "Lanzoni 2021 †" in strings and "Shu 2020" in strings and "Shu 2020 †" not in strings, ident
+        assert any("† values not verified in a retrievable copy of the report" in s for s in strings), ident
+    _, texts, _, _ = parse(results["survival-reproduction"])
+    assert "Lanzoni 2021 *" in [t for _, _, t in texts] and not any("†" in t for _, _, t in texts)
+
+
+def test_unverified_values_are_marked_in_the_table(built):
+    html = (built / "site/outcomes/survival.html").read_text(encoding="utf-8")
+    primary = html.split('id="survival-primary"')[1].split('id="survival-primary-sensitivity"')[0]
+    assert "Lanzoni 2021</a> †" in primary and "published, unverified" in primary
+    assert "Values not verified in a retrievable copy of the report" in primary

@@ -88,6 +88,18 @@ def expected(source: str, results: dict, review: dict, studies: dict) -> str:
             return str(sums["total_exp"] + sums["total_ctrl"])
         if field in sums:
             return str(sums[field])
+        if field in ("randomised_k", "randomised_participants", "pct_randomised"):
+            rct = [s for s in a["studies"] if s["design"] == "rct"]
+            n = sum(s["inputs"]["total_exp"] + s["inputs"]["total_ctrl"] for s in rct)
+            if field == "randomised_k":
+                return str(len(rct))
+            if field == "randomised_participants":
+                return str(n)
+            return f"{100 * n / (sums['total_exp'] + sums['total_ctrl']):.0f}"
+        if field == "left_out_k":
+            return str(len(a["left_out"]))
+        if field == "left_out_participants":
+            return str(sum(x["participants"] for x in a["left_out"]))
         if field.startswith("pct_"):
             side = field[4:]
             return f"{100 * sums['events_' + side] / sums['total_' + side]:.1f}"
@@ -160,3 +172,23 @@ def test_the_checker_catches_a_wrong_number(built, sources):
     assert expected("printed:survival-reproduction.percent_experimental", results, review, studies) == "90.3"
     assert expected("count:source-clinical-studies", results, review, studies) == "13"
     assert expected("count:clinical-studies", results, review, studies) == "14"
+
+
+def test_counts_and_shares_in_text_are_computed(built, sources):
+    """The primary survival analysis's description and the summary state its studies, participants and
+    randomised share from the data (version 1.2: 6 studies, 345 participants, 287 randomised)."""
+    results, review, studies = sources
+    assert expected("result:survival-primary.k", *sources) == "6"
+    assert expected("result:survival-primary.participants", *sources) == "345"
+    assert expected("result:survival-primary.randomised_participants", *sources) == "287"
+    assert expected("result:survival-primary.pct_randomised", *sources) == "83"
+    assert expected("result:survival-primary.left_out_participants", *sources) == "60"
+    description = next(a for a in review["analyses"] if a["id"] == "survival-primary")["description"]
+    assert "seven" not in description and "[[survival-primary.k]]" in description
+    parser = _Article()
+    parser.feed((built / "site/outcomes/survival.html").read_text(encoding="utf-8"))
+    shown = dict(parser.stats)
+    assert shown["result:survival-primary.k"] == "6"
+    assert shown["result:survival-primary.pct_randomised"] == "83"
+    for source, value in parser.stats:
+        assert value == expected(source, *sources), source

@@ -41,9 +41,17 @@ def synthetic_site(tmp_path_factory):
     )
     path = project / "data/review.yaml"
     review = yaml.safe_load(path.read_text(encoding="utf-8"))
+    # The generator makes every design, follow-up cohorts included; this review pools them all on purpose.
+    followups = [
+        f.stem
+        for f in sorted((project / "data/studies").glob("*.yaml"))
+        if yaml.safe_load(f.read_text(encoding="utf-8"))["design"]["category"] == "follow-up-cohort"
+    ]
     for a in review["analyses"]:
         if a["id"] in SUBGROUPED:
             a["subgroups"] = "design"
+        kept = [sid for sid in followups if a.get("studies") is None or sid in a["studies"]]
+        a["keeps"] = [{"study": sid, "reason": "synthetic data: every design is pooled"} for sid in kept]
     rct = next(a for a in review["analyses"] if a["id"] == "crp-d28-controlled")
     review["analyses"].append({**rct, "id": RCT, "title": "CRP, randomised trials only", "designs": ["rct"]})
     path.write_text(yaml.safe_dump(review, sort_keys=False, allow_unicode=True), encoding="utf-8")

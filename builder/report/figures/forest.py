@@ -436,7 +436,8 @@ class _Plot:
 
     def study(self, row: StudyRow, y: float, rob) -> None:
         svg, lay, scale = self.svg, self.lay, self.scale
-        svg.text(lay.left, y, row.study.label + (" *" if row.dataset != "published" else ""))
+        marks = (" *" if row.dataset != "published" else "") + (" †" if row.unverified else "")
+        svg.text(lay.left, y, row.study.label + marks)
         if self.tool is not None:
             self.rob_marks(rob, y - 4)
         for column in lay.columns:
@@ -521,6 +522,8 @@ class _Plot:
         notes = []
         if any(r.dataset != "published" for r in result.rows):
             notes.append("* values as the source review analysed them (see the study's page)")
+        if any(r.unverified for r in result.rows):
+            notes.append("† values not verified in a retrievable copy of the report")
         if any(r.corrected for r in result.rows):
             notes.append(f"{result.spec.continuity_correction:g} added to zero cells for the study's own estimate")
         if notes:
