@@ -28,16 +28,22 @@ def cmd_check(args) -> int:
     """Every check of the data that `review build` makes, without building; then warnings that do not fail."""
     from builder.ingest.advice import advice
     from builder.ingest.loader import load
+    from builder.releases.archive import ReleaseError, check_integrity, releases
     from builder.releases.guard import released_data_problems
 
     project = _project(args.project)
     try:
+        for rel in releases(project):
+            check_integrity(rel)
         data = load(project / "data")
         problems = released_data_problems(project, data)
         if problems:
             raise DataError(problems)
     except DataError as exc:
         return _report(exc)
+    except ReleaseError as exc:
+        print(f"review: error: {exc}", file=sys.stderr)
+        return 3
     for warning in advice(project, data):
         print(f"warning: {warning}", file=sys.stderr)
     print(
@@ -48,12 +54,15 @@ def cmd_check(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from builder.publish.build import BuildError, build
+    from builder.publish.build import BuildError, SitePathError, build
 
     project = _project(args.project)
     try:
         report: dict = {}
-        data = build(project, Path(args.site).resolve() if args.site else None, full=args.full, report=report)
+        data = build(project, Path(args.site).absolute() if args.site else None, full=args.full, report=report)
+    except SitePathError as exc:
+        print(f"review: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except DataError as exc:
         _report(exc)
         print("Build stopped; the previously built site is unchanged.", file=sys.stderr)
@@ -87,8 +96,11 @@ def cmd_new_study(args) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if not (project / "data" / "review.yaml").is_file():
+        print(f"review: error: {project} is not a review project (it has no data/review.yaml)", file=sys.stderr)
+        return EXIT_USAGE
     path = project / "data" / "studies" / f"{args.id}.yaml"
-    if path.exists():
+    if path.exists() or path.is_symlink():
         print(f"review: error: {path.relative_to(project)} already exists", file=sys.stderr)
         return EXIT_USAGE
     review = load_review_only(project / "data")
@@ -99,6 +111,7 @@ def cmd_new_study(args) -> int:
         .get_template("new-study.yaml.j2")
         .render(id=args.id, outcomes=review.outcomes if review else [])
     )
+    path.parent.mkdir(exist_ok=True)
     path.write_text(text, encoding="utf-8")
     print(
         f"wrote {path.relative_to(project)}: fill in every TODO, add '{args.id}' to the analyses in "
@@ -139,7 +152,7 @@ def cmd_diff(args) -> int:
     from builder.analysis import run as analysis
     from builder.ingest.loader import load
     from builder.releases import diff
-    from builder.releases.archive import releases
+    from builder.releases.archive import ReleaseError, releases
     from builder.report.results_json import results_document
 
     project = _project(args.project)
@@ -160,6 +173,9 @@ def cmd_diff(args) -> int:
         return EXIT_USAGE
     except DataError as exc:
         return _report(exc)
+    except ReleaseError as exc:
+        print(f"review: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     d = diff.compare(old[0], old[1], new[0], new[1])
     print(
         json.dumps(d.to_json(), indent=2, sort_keys=True, ensure_ascii=False) if args.json else diff.to_text(d),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 Identifier = Annotated[
@@ -14,20 +15,38 @@ Identifier = Annotated[
 ]
 
 
+# Bounds on what the data may say: far beyond any real review, well inside what a float holds exactly.
+MAX_COUNT = 1_000_000_000  # participants, events, records
+MAX_MAGNITUDE = 1e12  # a mean, SD, quartile...
+
+
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("must be a finite number (not NaN or infinity)")
+    if abs(value) > MAX_MAGNITUDE:
+        raise ValueError(f"must be between -{MAX_MAGNITUDE:g} and {MAX_MAGNITUDE:g}")
     return value
 
 
-FiniteFloat = Annotated[float, AfterValidator(_finite)]
+FiniteFloat = Annotated[float, AfterValidator(_finite), Field(strict=True)]
+# A count: a whole number written as one (not true/false, not text), from 0 to MAX_COUNT.
+Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
+PositiveCount = Annotated[int, Field(strict=True, ge=1, le=MAX_COUNT)]
+StrictInt = Annotated[int, Field(strict=True)]  # bounds given by the field
 
-_URL = re.compile(r"^(https?://\S+|doi:\S+)$")
+# A link: http(s) with a host, or doi:10.x/...; none of the characters that cannot appear in a URL unencoded
+# (spaces, quotes, angle brackets, braces, backslash, caret, backtick, bar).
+_URL = re.compile(
+    r"^(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][^\s\"<>{}|\\^`]*)?|doi:10\.[0-9]{4,9}/[^\s\"<>{}|\\^`]+)$"
+)
 
 
 def _safe_url(value: str) -> str:
     if not _URL.match(value):
-        raise ValueError("must be an http(s) URL or a doi: link")
+        raise ValueError(
+            "must be an http(s) URL with a host, or a doi:10.… link, without spaces, quotes, '<', '>', braces, "
+            "'|', '\\', '^' or '`' (percent-encode them)"
+        )
     return value
 
 
@@ -45,10 +64,47 @@ def _plain_label(value: str) -> str:
 Label = Annotated[str, AfterValidator(_plain_label), Field(max_length=120)]
 
 
+def control_character(text: str) -> str | None:
+    """Why `text` may not be stored, or None: control characters (other than tab and line feed), which
+    break figures (invalid XML), lines of scripts and citations, and terminals; and unpaired surrogates."""
+    for i, c in enumerate(text):
+        if c in "\t\n":
+            continue
+        category = unicodedata.category(c)
+        if category in ("Cc", "Cs"):
+            what = "control character" if category == "Cc" else "unpaired surrogate"
+            return f"contains {what} U+{ord(c):04X} at character {i + 1}; remove it"
+    return None
+
+
+def _check_text(value: object, where: str = "") -> None:
+    if isinstance(value, BaseModel):
+        return
+    if isinstance(value, str):
+        problem = control_character(value)
+        if problem:
+            raise ValueError(f"{where}: {problem}" if where else problem)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_text(item, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, f"{where}, a key")
+            _check_text(item, f"{where}.{key}")
+
+
 class Strict(BaseModel):
-    """Every model rejects unknown fields, so a typo such as `evnets` is an error, not silence."""
+    """Every model rejects unknown fields, so a typo such as `evnets` is an error, not silence; and no text
+    in it holds a control character."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: object, info: ValidationInfo) -> object:
+        # Models inside the value have checked their own text; lists and mappings of text are checked here.
+        _check_text(value, "" if isinstance(value, str) else str(info.field_name))
+        return value
 
 
 ProvenanceKind = Literal["extracted", "inferred", "as-printed-in-review", "unverified"]

@@ -3,15 +3,55 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from .common import FiniteFloat, Identifier, Label, Provenance, SafeUrl, Strict
+from .common import Count, FiniteFloat, Identifier, Label, PositiveCount, Provenance, SafeUrl, Strict
 from .measures import MEASURES, Measure, mantel_haenszel_measures
 from .study import Citation, DesignCategory
+from .version import PATTERN as VERSION_PATTERN
 
-NUMBER = r"^[-−]?\d+(\.\d+)?$"
+NUMBER = r"^[-−]?\d{1,12}(\.\d{1,12})?$"
+# A P value as printed: a decimal from 0 to 1, optionally after '<' (no exponents: '1E-200000000' would be
+# a number too small for any computation to compare with).
+P_VALUE = r"^([<>≤] ?)?(0(\.\d{1,12})?|1(\.0{1,12})?|\.\d{1,12})$"
+EVENTS = r"^\d{1,10} ?/ ?\d{1,10}$"
+EARLIEST_DATE = dt.date(1970, 1, 1)
+
+
+def _not_before_1970(day: dt.date) -> dt.date:
+    if day < EARLIEST_DATE:
+        raise ValueError("must be 1970-01-01 or later: the pages are stamped with this date as a Unix time")
+    return day
+
+
+# Names of generated figures and page sections an analysis id would take over (see builder.report.pages).
+_GENERATED_PREFIXES = ("prisma-flow", "timeline-", "rob-")
+_GENERATED_SUFFIXES = (
+    "-leave-one-out",
+    "-cumulative",
+    "-funnel",
+    "-subgroups",
+    "-sensitivity",
+    "-over-time",
+    "-small-study-effects",
+)
+
+
+def _free_analysis_id(value: str) -> str:
+    if value == "prisma-flow" or value.startswith(_GENERATED_PREFIXES):
+        raise ValueError(
+            f"'{value}' is the name of a generated figure (prisma-flow, timeline-<outcome>, rob-<tool>); "
+            "choose another id"
+        )
+    for suffix in _GENERATED_SUFFIXES:
+        if value.endswith(suffix):
+            raise ValueError(
+                f"an id ending in '{suffix}' is the name of a generated figure or section of another analysis; "
+                "choose another id"
+            )
+    return value
 
 
 def _yaml(value) -> str:
@@ -62,13 +102,16 @@ class ReportedResult(Strict):
     estimate: str = Field(pattern=NUMBER, description="As printed, in quotes to keep its decimals: '2.87'.")
     ci_low: str = Field(pattern=NUMBER)
     ci_high: str = Field(pattern=NUMBER)
-    p: str = Field(description="As printed, e.g. '0.02' or '< 0.00001'.")
-    q_p: str | None = None
+    p: str = Field(
+        pattern=P_VALUE,
+        description="As printed, a decimal from 0 to 1, e.g. '0.02' or '< 0.00001' (no words, no exponent).",
+    )
+    q_p: str | None = Field(None, pattern=P_VALUE, description="P of the test for heterogeneity, as printed.")
     i2: FiniteFloat | None = Field(None, ge=0, le=100)
-    k: int | None = Field(None, ge=1)
-    participants: int | None = Field(None, ge=1)
-    events_experimental: str | None = None
-    events_control: str | None = None
+    k: PositiveCount | None = None
+    participants: PositiveCount | None = None
+    events_experimental: str | None = Field(None, pattern=EVENTS, description="As printed: events/total, '67/74'.")
+    events_control: str | None = Field(None, pattern=EVENTS)
     percent_experimental: str | None = Field(None, pattern=NUMBER, description="Event rate as printed, in percent.")
     percent_control: str | None = Field(None, pattern=NUMBER)
     model: str | None = None
@@ -99,7 +142,10 @@ class Keep(Strict):
 
 
 class Analysis(Strict):
-    id: Identifier = Field(description="Stable id; part of the result's permalink. Never reuse or rename.")
+    id: Annotated[Identifier, AfterValidator(_free_analysis_id)] = Field(
+        description="Stable id; part of the result's permalink. Never reuse or rename. Names of generated "
+        "figures (prisma-flow, timeline-…, rob-…, …-funnel, …-cumulative, …-leave-one-out) are taken."
+    )
     outcome: Identifier
     role: Literal["primary", "reproduction", "sensitivity"]
     title: str
@@ -320,22 +366,20 @@ class Certainty(Strict):
 class Flow(Strict):
     """PRISMA counts typed by the reviewers; counts of included studies are derived from data/studies."""
 
-    records_identified: int = Field(ge=0)
-    records_excluded: int = Field(ge=0)
-    records_excluded_reasons: dict[str, int] = Field(default_factory=dict)
-    full_texts_assessed: int = Field(ge=0)
-    full_texts_excluded: int = Field(ge=0)
-    full_texts_excluded_reasons: dict[str, int] = Field(default_factory=dict)
-    unaccounted: int = Field(
+    records_identified: Count
+    records_excluded: Count
+    records_excluded_reasons: dict[str, Count] = Field(default_factory=dict)
+    full_texts_assessed: Count
+    full_texts_excluded: Count
+    full_texts_excluded_reasons: dict[str, Count] = Field(default_factory=dict)
+    unaccounted: Count = Field(
         0,
-        ge=0,
         description="Reports the published counts leave unexplained: full texts "
         "assessed minus those excluded minus the studies in data/studies. Must be stated.",
     )
     unaccounted_note: str | None = None
-    other_methods: int = Field(
+    other_methods: Count = Field(
         0,
-        ge=0,
         description="Studies identified by other methods than the database search "
         "(registers, citation searching, hand searching) and included.",
     )
@@ -378,8 +422,11 @@ class Review(Strict):
     id: Identifier
     title: str
     short_title: Label
-    version: str = Field(pattern=r"^\d+\.\d+(\.\d+)?$")
-    date: dt.date
+    version: str = Field(
+        pattern=VERSION_PATTERN,
+        description="Two or three whole numbers separated by dots, without leading zeros: 1.2, 1.2.1.",
+    )
+    date: Annotated[dt.date, AfterValidator(_not_before_1970)]
     living: Living
     authors: list[str] = Field(min_length=1)
     source_review: Citation

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from .common import FiniteFloat, Identifier, Label, Provenance, SafeUrl, Strict
+from .common import Count, FiniteFloat, Identifier, Label, PositiveCount, Provenance, SafeUrl, Strict, StrictInt
 from .rob import RiskOfBias
 
 DesignCategory = Literal[
@@ -28,17 +28,23 @@ DESIGN_LABELS = {
 }
 
 
+def _not_a_page_name(value: str) -> str:
+    if value == "index":
+        raise ValueError("'index' is the page studies/index (the list of studies); choose another id")
+    return value
+
+
 class Citation(Strict):
     authors: list[str] = Field(
         min_length=1, description="Authors as 'Surname Initials'; end with 'et al' if truncated."
     )
     title: str | None = None
     journal: str | None = None
-    year: int | None = Field(None, ge=1900, le=2100)
+    year: StrictInt | None = Field(None, ge=1900, le=2100)
     volume: str | None = None
     issue: str | None = None
     pages: str | None = None
-    doi: str | None = Field(None, pattern=r"^10\.\d{4,9}/\S+$")
+    doi: str | None = Field(None, pattern=r"^10\.\d{4,9}/[^\s\"<>{}|\\^`]+$")
     pmid: str | None = Field(None, pattern=r"^\d{1,9}$")
     pmcid: str | None = Field(None, pattern=r"^PMC\d+$")
     url: SafeUrl | None = None
@@ -81,7 +87,7 @@ class Arm(Strict):
         "leave out a comparison with a virtual or historical arm unless they keep the study by name.",
     )
     combines: list[Identifier] = Field(default_factory=list, description="For a combined arm: the arms it unites.")
-    n: int = Field(ge=1, description="Participants allocated to the arm.")
+    n: PositiveCount = Field(description="Participants allocated to the arm.")
     intervention: Intervention | None = None
     provenance: Provenance
 
@@ -113,8 +119,8 @@ class Group(Strict):
 
     arm: Identifier = Field(description="The id of an arm of this study.")
     timepoint: str | None = Field(None, description="When measured, if it differs from the dataset's time point.")
-    total: int = Field(ge=1, description="Participants with data for this outcome.")
-    events: int | None = Field(None, ge=0, description="Participants with the event (dichotomous outcomes).")
+    total: PositiveCount = Field(description="Participants with data for this outcome.")
+    events: Count | None = Field(None, description="Participants with the event (dichotomous outcomes).")
     mean: FiniteFloat | None = None
     sd: FiniteFloat | None = Field(None, gt=0)
     se: FiniteFloat | None = Field(
@@ -248,9 +254,11 @@ class Dataset(Strict):
 
 
 class Study(Strict):
-    id: Identifier = Field(description="Must equal the file name without '.yaml'.")
+    id: Annotated[Identifier, AfterValidator(_not_a_page_name)] = Field(
+        description="Must equal the file name without '.yaml'; not 'index' (the page listing the studies)."
+    )
     label: Label = Field(description="Short label shown in tables, plots and menus, e.g. 'Shu 2020'.")
-    source_ref: int | None = Field(None, ge=1, description="Reference number in the source review.")
+    source_ref: StrictInt | None = Field(None, ge=1, le=100_000, description="Reference number in the source review.")
     source_table: Literal["clinical-studies", "case-reports"] = Field(
         description="Which table of the source review lists the study."
     )

@@ -18,7 +18,7 @@ from builder.caching.outputs import Stored
 from builder.caching.store import Store
 from builder.contract import Review, Study
 from builder.errors import DataError, Problem
-from builder.ingest.yamlio import Located, load_yaml
+from builder.ingest.yamlio import Located, load_yaml, read_file
 
 
 @dataclass(frozen=True)
@@ -146,15 +146,15 @@ class _StoredLines:
 def _load_study(path: Path, root: Path, file: str, store: Store | None):
     """(located, study, problems, content key) of one study file; a valid file is parsed once per content
     (see builder.caching.store)."""
-    try:
-        entry = Stored("studies", {"file": file, "content": path.read_bytes()})
-        k = entry.key
-    except OSError:
-        entry, k = None, None
-    hit = entry.get(store) if entry is not None else None
+    raw, problem = read_file(path, root)  # a regular file of bounded size, or the problem with it
+    if raw is None:
+        return None, None, [problem] if problem else [], None
+    entry = Stored("studies", {"file": file, "content": raw})
+    k = entry.key
+    hit = entry.get(store)
     if hit is not None and store is not None and k is not None:
         return _StoredLines(store, k), hit, [], k
-    located, problems = load_yaml(path, root)
+    located, problems = load_yaml(path, root, raw)
     if located is None:
         return None, None, problems, k
     study, found = _validate(located, Study, file)

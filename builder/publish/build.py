@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
+import errno
 import gc
 import hashlib
 import html
@@ -173,6 +175,7 @@ def build(
     figures and downloads (see reuse), released versions' pages (build/cache), and the HTML of pages whose
     Markdown is unchanged (see incremental). The result is the same site, byte for byte."""
     project = Path(project).resolve()
+    site = check_site(project, site or project / "site")
     with _cycle_collector_paused():
         # A build that will likely reuse the last good site runs MkDocs once, on a few pages, in this process:
         # measured faster than a process started ahead, whose start-up competes with the builder's own work.
@@ -240,7 +243,7 @@ def _build(
     _check_not_released(project, data)
     build_dir.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))
-    run = _Build(project, Path(site or project / "site").resolve(), today, full, store, warm, data, staging)
+    run = _Build(project, Path(site or project / "site"), today, full, store, warm, data, staging)
     try:
         _build_staged(run, report)
     finally:
@@ -249,6 +252,13 @@ def _build(
 
 
 def _check_not_released(project: Path, data: ReviewData) -> None:
+    """Every release is as released (see archive.check_integrity: BuildError naming the release and the
+    file), and data/ is one of them or a version greater than all (see guard: DataError)."""
+    try:
+        for rel in versions.releases(project):
+            versions.check_integrity(rel)
+    except versions.ReleaseError as exc:
+        raise BuildError(str(exc)) from exc
     problems = released_data_problems(project, data)
     if problems:
         raise DataError(problems)
@@ -376,17 +386,98 @@ def _archive_key(project: Path, rel, latest: str, all_versions: list[str], url: 
     snapshot = data_hash(sorted(rel.data_dir.rglob("*.yaml")), rel.folder)  # the files as they are now
     manifest = json.dumps(rel.manifest, sort_keys=True)  # its release date is cited
     digest.update(json.dumps([snapshot, manifest, cache.builder_fingerprint(), latest, all_versions, url]).encode())
+    # results.json too: an edited archive is verified against its snapshot again, not served from the cache
+    digest.update(b"results.json\0" + (rel.folder / "results.json").read_bytes() + b"\0")
     for part in ("templates", "docs", "mkdocs.yml"):
         root = project / part
         add_files(digest, [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file()), project)
     return digest.hexdigest()[:16]
 
 
+class SitePathError(Exception):
+    """The site folder asked for may not be written (exit 2, before anything is touched)."""
+
+
+# What `review build --site` may never write into, replace or contain: the project's sources and its build.
+PROTECTED = ("data", "versions", "templates", "docs", "builder", "build", "tests", "benchmarks", ".git", ".venv")
+
+
+def check_site(project: Path, site: Path) -> Path:
+    """The site folder, resolved (links followed), or SitePathError saying why it may not be used: it is, holds
+    or lies inside the project's sources, build/ or the project itself; it is a file; or it is a folder with
+    files that is not a site (no index.html), which replacing it would destroy."""
+    shown = str(site)
+    resolved = Path(site).resolve()
+    if resolved == project or project.is_relative_to(resolved):
+        raise SitePathError(
+            f"--site {shown}: refusing to build into {'the project folder' if resolved == project else 'a folder that holds the project'}; "
+            "choose a new folder, e.g. site"
+        )
+    for name in PROTECTED:
+        source = (project / name).resolve()
+        if resolved == source or resolved.is_relative_to(source) or source.is_relative_to(resolved):
+            raise SitePathError(
+                f"--site {shown}: refusing to build into {name}/, which is part of the project; "
+                "the site would replace it. Choose a new folder, e.g. site"
+            )
+    if resolved.exists() and not resolved.is_dir():
+        raise SitePathError(f"--site {shown}: refusing to replace a file with the site; choose a folder")
+    if resolved.is_dir() and any(resolved.iterdir()) and not (resolved / "index.html").is_file():
+        raise SitePathError(
+            f"--site {shown}: refusing to replace {resolved.name}/, which is not a site (it has files but no "
+            "index.html); choose a new or empty folder"
+        )
+    return resolved
+
+
 def _swap(new: Path, target: Path) -> None:
-    """Replace `target` with `new` by renames, so a reader never sees a half-written folder for long."""
-    old = target.with_name(target.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    shutil.move(str(new), str(target))
-    shutil.rmtree(old, ignore_errors=True)
+    """Replace the folder `target` with `new`, removing nothing but the previous `target`.
+
+    `new` is first moved (or copied, from another file system) beside `target`, then the two are exchanged
+    in one step (renameat2 with RENAME_EXCHANGE), so that `target` holds at every moment the old or the new
+    folder; the old one, now beside it, is then removed. Where the exchange is not available, the old folder
+    is moved aside and the new one renamed in; a crash between the two leaves the old one aside, and the next
+    swap puts it back before anything else. Leftovers of a crash are only ever these hidden siblings."""
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staged, aside = parent / f".{target.name}.swap-new", parent / f".{target.name}.swap-old"
+    if aside.exists() and not target.exists():
+        os.rename(aside, target)  # a crash left the previous folder aside: it is the current one
+    for leftover in (staged, aside):
+        if leftover.exists():
+            _remove(leftover)
+    _copy_beside(new, staged)
+    if not target.exists():
+        os.rename(staged, target)
+        return
+    try:
+        _exchange(staged, target)
+    except OSError:  # no atomic exchange on this system or file system
+        os.rename(target, aside)
+        os.rename(staged, target)
+        _remove(aside)
+        return
+    _remove(staged)  # the previous folder
+
+
+def _copy_beside(new: Path, staged: Path) -> None:
+    try:
+        os.rename(new, staged)
+    except OSError:  # another file system: copied under the staged name, which only swaps remove
+        shutil.copytree(new, staged, symlinks=True)
+
+
+def _remove(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); OSError where that is not possible."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available")
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(b))

@@ -7,6 +7,7 @@ snapshot, and the build refuses to publish a version whose recomputed numbers di
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import shutil
@@ -15,8 +16,8 @@ from pathlib import Path
 
 from builder import __version__
 from builder.analysis import run as analysis
-from builder.contract.version import Version
-from builder.ingest.loader import ReviewData, load, load_review_only
+from builder.contract.version import Version, VersionError
+from builder.ingest.loader import ReviewData, data_hash, load, load_review_only
 from builder.report.results_json import results_document, to_json
 
 
@@ -35,7 +36,14 @@ class Release:
         return self.folder / "data"
 
     def results(self) -> dict:
-        return json.loads((self.folder / "results.json").read_text(encoding="utf-8"))
+        path = self.folder / "results.json"
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ReleaseError(f"versions/{self.version}/results.json cannot be read: {exc}") from exc
+        if not isinstance(document, dict) or not isinstance(document.get("analyses"), list):
+            raise ReleaseError(f"versions/{self.version}/results.json is not a results document (no 'analyses')")
+        return document
 
     @property
     def date(self) -> dt.date:
@@ -49,14 +57,83 @@ class Release:
         return review.date
 
 
+def _manifest(path: Path) -> dict:
+    name = f"versions/{path.parent.name}/manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReleaseError(f"{name} cannot be read: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise ReleaseError(f"{name} is not a JSON object")
+    for key in ("version", "data_hash"):
+        if not isinstance(manifest.get(key), str):
+            raise ReleaseError(f"{name} has no '{key}' (text)")
+    if manifest.get("date") is not None:
+        try:
+            dt.date.fromisoformat(manifest["date"])
+        except (TypeError, ValueError) as exc:
+            raise ReleaseError(f"{name}: 'date' is not a date (YYYY-MM-DD)") from exc
+    try:
+        Version.parse(manifest["version"])
+    except VersionError as exc:
+        raise ReleaseError(f"{name}: {exc}") from exc
+    if manifest["version"] != path.parent.name:
+        raise ReleaseError(f"{name} says version {manifest['version']}, but its folder is {path.parent.name}")
+    return manifest
+
+
 def releases(project: Path) -> list[Release]:
-    """Every archived version, oldest first."""
+    """Every archived version, oldest first; ReleaseError names a manifest that cannot be read."""
     root = project / "versions"
     out = []
-    for folder in root.glob("*/manifest.json") if root.exists() else []:
-        manifest = json.loads(folder.read_text(encoding="utf-8"))
-        out.append(Release(manifest["version"], folder.parent, manifest))
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if folder.name.startswith(".") or not folder.is_dir():
+            continue  # an unfinished release (.1.2.tmp) is not a release
+        if not (folder / "manifest.json").is_file():
+            raise ReleaseError(f"versions/{folder.name} has no manifest.json")
+        manifest = _manifest(folder / "manifest.json")
+        out.append(Release(manifest["version"], folder, manifest))
     return sorted(out, key=lambda r: Version.parse(r.version))
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    """sha256 of every file of a release folder but its manifest, by path within it."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
+
+
+def check_integrity(rel: Release) -> None:
+    """The release's files are as released, or ReleaseError naming the release and the file.
+
+    A manifest written by this version of `review release` lists the sha256 of every file (data/ and
+    results.json): all are checked, and a file added or removed is named. Older manifests (1.0, 1.1) hold
+    only `data_hash`, the fingerprint of review.yaml and the study files: those are checked; their
+    results.json is checked by recomputing its numbers (see verify), which the build does whenever the
+    file's content is new to it."""
+    where = f"versions/{rel.version}"
+    files = rel.manifest.get("files")
+    if files is not None:
+        if not isinstance(files, dict):
+            raise ReleaseError(f"{where}/manifest.json: 'files' is not a mapping of paths to digests")
+        found = _digests(rel.folder)
+        for path in sorted(set(files) | set(found)):
+            if path not in found:
+                raise ReleaseError(f"{where}/{path} is missing; the manifest lists it")
+            if path not in files:
+                raise ReleaseError(f"{where}/{path} was added after the release; the manifest does not list it")
+            if files[path] != found[path]:
+                raise ReleaseError(f"{where}/{path} was changed after the release (its sha256 differs)")
+    rel.results()  # readable, and a results document
+    snapshot = [rel.data_dir / "review.yaml", *sorted((rel.data_dir / "studies").glob("*.yaml"))]
+    try:
+        fingerprint = data_hash([p for p in snapshot if p.is_file()], rel.folder)
+    except OSError as exc:
+        raise ReleaseError(f"{where}/data cannot be read: {exc}") from exc
+    if fingerprint != rel.manifest["data_hash"]:
+        raise ReleaseError(f"{where}/data was changed after release (its fingerprint differs from the manifest)")
 
 
 def release(project: Path, version: str, today: dt.date | None = None) -> Release:
@@ -78,6 +155,8 @@ def release(project: Path, version: str, today: dt.date | None = None) -> Releas
             "never change: choose a new version number"
         )
     earlier = releases(project)
+    if any(Version.parse(r.version) == Version.parse(version) for r in earlier):
+        raise ReleaseError(f"version {version} equals a released version; choose a new version number")
     if earlier and Version.parse(earlier[-1].version) >= Version.parse(version):
         raise ReleaseError(f"version {version} must be newer than the last release, {earlier[-1].version}")
     document = results_document(data, analysis.run_all(data))
@@ -94,6 +173,7 @@ def release(project: Path, version: str, today: dt.date | None = None) -> Releas
         "version": version,
         "date": day.isoformat(),
         "data_hash": data.data_hash,
+        "files": _digests(tmp),
         "builder_version": __version__,
         "integrity_rules": True,  # computed leaving out virtual arms and double-counted cohorts by default
         "previous": previous,
@@ -111,19 +191,23 @@ def as_released(rel: Release, data: ReviewData) -> ReviewData:
 
 def verify(rel: Release, data: ReviewData, document: dict) -> None:
     """The numbers recomputed from a snapshot must equal its archived results.json."""
-    archived = {a["id"]: a for a in rel.results()["analyses"]}
+    archived = {a.get("id"): a for a in rel.results()["analyses"] if isinstance(a, dict)}
     if data.data_hash != rel.manifest["data_hash"]:
         raise ReleaseError(f"versions/{rel.version}/data was changed after release (its fingerprint differs)")
+    where = f"versions/{rel.version}/results.json"
     for a in document["analyses"]:
         old = archived.get(a["id"])
-        if old is None or (old["pooled"] is None) != (a["pooled"] is None):
-            raise ReleaseError(f"version {rel.version}: analysis {a['id']} no longer matches its archive")
-        if a["pooled"] is None:
-            continue
-        for key in ("estimate", "ci_low", "ci_high", "p"):
-            x, y = old["pooled"][key], a["pooled"][key]
-            if not math.isclose(x, y, rel_tol=1e-8, abs_tol=1e-12):
-                raise ReleaseError(
-                    f"version {rel.version}: {a['id']} {key} recomputes as {y}, archived {x}; "
-                    "the builder changed a released number"
-                )
+        try:
+            if old is None or (old["pooled"] is None) != (a["pooled"] is None):
+                raise ReleaseError(f"{where}: analysis {a['id']} no longer matches the archive")
+            if a["pooled"] is None:
+                continue
+            for key in ("estimate", "ci_low", "ci_high", "p"):
+                x, y = old["pooled"][key], a["pooled"][key]
+                if not isinstance(x, (int, float)) or not math.isclose(x, y, rel_tol=1e-8, abs_tol=1e-12):
+                    raise ReleaseError(
+                        f"{where}: {a['id']} {key} is archived as {x!r} but recomputes as {y}; the archive "
+                        "was edited, or the builder changed a released number"
+                    )
+        except (KeyError, TypeError) as exc:
+            raise ReleaseError(f"{where}: the record of {a['id']} is damaged (no {exc})") from exc

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass
 
 from builder.contract import Review
+from builder.report import escape
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def absolute(url: str | None, path: str) -> str:
 
 
 def _bib(value: str) -> str:
-    return re.sub(r"([{}\\%&$#_^~])", r"\\\1", value)
+    return escape.bibtex(value)
 
 
 def cite(
@@ -100,7 +100,7 @@ def _bibtex(review: Review, key: str, title: str, day: dt.date, link: str) -> st
             f"  year = {{{day.year}}},",
             f"  date = {{{day.isoformat()}}},",
             f"  version = {{{review.version}}},",
-            f"  url = {{{link}}}",
+            f"  url = {{{escape.link(link)}}}",
             "}",
         ]
     )
@@ -110,13 +110,13 @@ def _ris(review: Review, title: str, day: dt.date, link: str) -> str:
     return "\n".join(
         [
             "TY  - ELEC",
-            *[f"AU  - {a}" for a in review.authors],
-            f"TI  - {title}",
+            *[f"AU  - {escape.ris(a)}" for a in review.authors],
+            f"TI  - {escape.ris(title)}",
             f"PY  - {day.year}",
             f"DA  - {day.strftime('%Y/%m/%d')}",
             f"ET  - {review.version}",
             "M3  - Living systematic review",
-            f"UR  - {link}",
+            f"UR  - {escape.link(link)}",
             "ER  - ",
         ]
     )

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import html
 import itertools
 import json
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple, cast
@@ -23,7 +21,7 @@ from builder.contract.rob import TOOLS
 from builder.contract.study import DESIGN_LABELS
 from builder.contract.version import Version
 from builder.ingest.loader import ReviewData
-from builder.report import fmt, sof
+from builder.report import escape, fmt, sof
 from builder.report.cite import cite
 from builder.report.figures import caption, inline, prisma, robfig, timeline
 from builder.report.methods import methods_in_use, pooling_method
@@ -31,15 +29,8 @@ from builder.report.narrative import Filler
 from builder.report.results_json import results_document, to_csv, to_json
 from builder.report.views import STEP_PLOTS, AnalysisView, rob_json_of
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
-
-
-def md(text: object) -> str:
-    """Escape free text from the data for Markdown and HTML: it is shown as text, never as markup."""
-    if text is None:
-        return ""
-    escaped = html.escape(str(text), quote=False)
-    return _MD_SPECIAL.sub(r"\\\1", escaped).replace("\n", " ")
+# Free text reaches the pages only through builder.report.escape (see there for each context).
+md, attr = escape.md, escape.attr
 
 
 def design(category: str) -> str:
@@ -49,10 +40,6 @@ def design(category: str) -> str:
 def clause(text: object) -> str:
     """Escaped text without its final full stop, to be embedded in a longer sentence."""
     return md(str(text).strip().rstrip("."))
-
-
-def attr(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def _history(info: dict, review, document: dict) -> list:
@@ -121,6 +108,9 @@ def environment(templates: Path, store: cache.Store | None = None) -> jinja2.Env
         autoescape=False,  # output is Markdown; free text goes through the `md` filter explicitly
     )
     env.filters.update(md=md, attr=attr, num=fmt.num, p=fmt.p_value, pct=fmt.percent, design=design, clause=clause)
+    env.filters.update(
+        url=escape.url, doi_url=escape.doi_url, link=escape.link, r_comment=escape.r_comment, r_string=escape.r_string
+    )
     return env
 
 
