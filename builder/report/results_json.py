@@ -48,26 +48,12 @@ def _study(row) -> dict:
 
 
 def _pooled(f) -> dict | None:
-    if f is None:
+    """A follow-up's or subgroup's fit: the pooled estimate as in an analysis record, with its model."""
+    record = _pooled_record(f)
+    if record is None:
         return None
-    return {
-        "estimate": _num(f.estimate),
-        "se": _num(f.se),
-        "ci_low": _num(f.ci_low),
-        "ci_high": _num(f.ci_high),
-        "statistic": _num(f.statistic),
-        "statistic_type": "t" if f.df is not None else "z",
-        "df": f.df,
-        "p": _num(f.p),
-        "pi_low": _num(f.pi_low),
-        "pi_high": _num(f.pi_high),
-        "k": f.k,
-        "model": f.model,
-        "method": f.method,
-        "ci_method": f.ci_method,
-        "tau2": _num(f.tau2),
-        "i2": _num(f.i2),
-    }
+    extra = {"model": f.model, "method": f.method, "ci_method": f.ci_method, "tau2": _num(f.tau2), "i2": _num(f.i2)}
+    return {**record, **extra}
 
 
 def _followup(row) -> dict:
