@@ -87,3 +87,20 @@ def model_effect_sizes(dataset: dict) -> EffectSizes:
     yi, vi = as_float(x["yi"]), as_float(x["vi"])
     ok = np.isfinite(yi) & np.isfinite(vi)
     return EffectSizes(yi, vi, ok, np.zeros(len(yi), dtype=bool))
+
+
+def rma_quantities(fit) -> dict:
+    """Our fit's numbers under the names metafor's rma objects give them; tau² and the prediction interval
+    are added by the caller for random-effects fits (metafor reports tau² = 0 for a common effect)."""
+    return {
+        "estimate": fit.estimate,
+        "se": fit.se,
+        "ci_lb": fit.ci_low,
+        "ci_ub": fit.ci_high,
+        "zval": fit.statistic,
+        "pval": fit.p,
+        "QE": fit.q,
+        "QEp": fit.q_p,
+        "I2": fit.i2,
+        "H2": fit.h2,
+    }

@@ -14,7 +14,16 @@ import math
 
 import numpy as np
 import pytest
-from alignment import CLOSED_FORM, P_VALUE, TAU2_ITERATIVE, Tol, as_float, compare_vector, load_reference
+from alignment import (
+    CLOSED_FORM,
+    P_VALUE,
+    TAU2_ITERATIVE,
+    Tol,
+    as_float,
+    compare_vector,
+    load_reference,
+    rma_quantities,
+)
 
 from builder.stats.effects import (
     PRE_POST_R_DEFAULT,
@@ -298,18 +307,7 @@ def test_fit_matches_metafor(case):
         assert fit.df is None and fit.model == "fixed"
         assert fit.method == {"mh": "MH", "peto": "Peto"}[case["model"]]
 
-    pairs = {
-        "estimate": fit.estimate,
-        "se": fit.se,
-        "ci_lb": fit.ci_low,
-        "ci_ub": fit.ci_high,
-        "zval": fit.statistic,
-        "pval": fit.p,
-        "QE": fit.q,
-        "QEp": fit.q_p,
-        "I2": fit.i2,
-        "H2": fit.h2,
-    }
+    pairs = rma_quantities(fit)
     if case["model"] == "random":
         pairs.update(tau2=fit.tau2, pi_lb=fit.pi_low, pi_ub=fit.pi_high)
         assert fit.i2_basis == "tau2"

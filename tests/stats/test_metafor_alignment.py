@@ -21,6 +21,7 @@ from alignment import (
     compare_vector,
     load_reference,
     model_effect_sizes,
+    rma_quantities,
 )
 
 from builder.stats import (
@@ -158,18 +159,7 @@ def test_fit_matches_metafor(case):
     else:
         assert fit.df is None
 
-    pairs = {
-        "estimate": fit.estimate,
-        "se": fit.se,
-        "ci_lb": fit.ci_low,
-        "ci_ub": fit.ci_high,
-        "zval": fit.statistic,
-        "pval": fit.p,
-        "QE": fit.q,
-        "QEp": fit.q_p,
-        "I2": fit.i2,
-        "H2": fit.h2,
-    }
+    pairs = rma_quantities(fit)
     if fixed:
         # metafor reports tau² = 0 for a common-effect model; ours has no tau² and no prediction interval.
         assert case["tau2"] == 0 and fit.tau2 is None
