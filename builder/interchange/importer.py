@@ -1,0 +1,521 @@
+"""`review import`: a RevMan 5 file or a Cochrane data package to study files and analyses of this project.
+
+Everything is written into a temporary folder first and checked with the same loader `review build` uses;
+only a result that validates is moved into place, study files never over an existing file, `review.yaml` last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from builder.contract.rob import NOT_RETRIEVED, TOOLS
+from builder.errors import DataError, Problem
+from builder.ingest.loader import load
+
+from .model import Imported, Judgement, RevManAnalysis, Row
+from .package import read_package
+from .rm5 import read_rm5
+from .safe import read_limited
+
+DATASET = "as-analysed"
+PROJECT_ASSETS = ("templates", "docs", "mkdocs.yml")
+# RevMan's names of RoB 1 items (5.0 asked questions, later versions name the domain) -> the rob1 domain.
+ROB1_WORDS = (
+    ("sequence", "random-sequence-generation"),
+    ("concealment", "allocation-concealment"),
+    ("outcome assess", "blinding-outcome-assessment"),
+    ("blinding", "blinding-participants-personnel"),
+    ("incomplete", "incomplete-outcome-data"),
+    ("selective", "selective-reporting"),
+    ("other", "other-bias"),
+)
+
+
+def slug(text: str, limit: int = 56) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return s[:limit].rstrip("-")
+
+
+def _unique(base: str, taken: set[str], fallback: str) -> str:
+    base = base or fallback
+    name, n = base, 2
+    while name in taken or name == "index":
+        name, n = f"{base}-{n}", n + 1
+    taken.add(name)
+    return name
+
+
+def _label(text: str) -> str:
+    return (text.replace("<", "(").replace(">", ")").strip() or "Unnamed")[:120]
+
+
+def _decimal(value: float) -> str:
+    text = f"{value:.4f}"
+    return "0.0000" if text == "-0.0000" else text
+
+
+def _p(value: float) -> str:
+    return "< 0.00001" if value < 0.00001 else f"{value:.4f}"
+
+
+def read(path: Path) -> Imported:
+    """The file's contents, by its format (its first bytes, not its name)."""
+    name = path.name
+    raw = read_limited(path, name)
+    if raw[:4] == b"PK\x03\x04":
+        return read_package(raw, name)
+    if raw.lstrip()[:1] == b"<" or raw[:3] == b"\xef\xbb\xbf":
+        return read_rm5(raw, name)
+    raise DataError(
+        [Problem(name, None, "(file)", "expected a RevMan 5 file (.rm5, XML) or a Cochrane data package (.zip)")]
+    )
+
+
+# ------------------------------------------------------------------------------------ to this project's files
+@dataclass
+class Plan:
+    """What the import writes: review.yaml's new outcomes and analyses and one file per study."""
+
+    outcomes: list[dict]
+    analyses: list[dict]
+    studies: dict[str, dict]  # id -> the study file's content
+    notes: list[str]
+
+
+def _source(imp: Imported, place) -> dict:
+    return {"kind": "as-printed-in-review", "source": f"{imp.format} {place}"}
+
+
+class _Builder:
+    def __init__(self, imp: Imported, taken_studies: set[str], taken_outcomes: set[str], taken_analyses: set[str]):
+        self.imp = imp
+        self.problems: list[Problem] = []
+        self.ids: dict[str, str] = {}  # study name -> id
+        self.taken_studies = taken_studies
+        self.taken_outcomes = taken_outcomes
+        self.taken_analyses = taken_analyses
+        self.arms: dict[str, dict[tuple[str, str], dict]] = {}  # study id -> (role, label) -> arm
+        self.outcomes_of: dict[str, dict] = {}  # study id -> outcome id -> {dataset: ...}
+
+    def study_id(self, name: str) -> str:
+        if name not in self.ids:
+            self.ids[name] = _unique(slug(name), self.taken_studies, "study")
+        return self.ids[name]
+
+    def arm(self, sid: str, role: str, label: str, n: int, place) -> str:
+        arms = self.arms.setdefault(sid, {})
+        key = (role, label)
+        if key not in arms:
+            taken = {a["id"] for a in arms.values()}
+            arm_id = _unique(slug(label, 40), taken, role)
+            if role == "experimental" and arm_id == "control":
+                arm_id = _unique("experimental", taken, "experimental")
+            arms[key] = {
+                "id": arm_id,
+                "label": label,
+                "role": role,
+                "n": n,
+                "provenance": {
+                    "kind": "inferred",
+                    "source": f"{self.imp.format} {place}",
+                    "reasoning": "RevMan records participants per analysis, not per arm: the arm's size is the "
+                    "largest total of this group in the file's analyses",
+                },
+            }
+        arms[key]["n"] = max(arms[key]["n"], n)
+        return arms[key]["id"]
+
+    def group(self, row: Row, side: str, dichotomous: bool) -> dict:
+        c = row.cells
+        if dichotomous:
+            return {"total": c[f"total_{side}"], "events": c[f"events_{side}"]}
+        return {"total": c[f"total_{side}"], "mean": c[f"mean_{side}"], "sd": c[f"sd_{side}"]}
+
+    def dataset(self, a: RevManAnalysis, oid: str, row: Row, unit: str | None) -> str | None:
+        dich = a.data_type == "dichotomous"
+        expected = 4 if dich else 6
+        if len(row.cells) < expected:
+            return None  # its problems are already listed by the reader
+        if row.cells["total_exp"] < 1 or row.cells["total_ctrl"] < 1:
+            self.problems.append(
+                Problem(
+                    row.place.file, row.place.line, row.place.what, "expected at least one participant in each group"
+                )
+            )
+            return None
+        if not dich and (row.cells["sd_exp"] <= 0 or row.cells["sd_ctrl"] <= 0):
+            self.problems.append(
+                Problem(row.place.file, row.place.line, row.place.what, "expected standard deviations above 0")
+            )
+            return None
+        sid = self.study_id(row.study)
+        datasets = self.outcomes_of.setdefault(sid, {})
+        if oid in datasets:
+            self.problems.append(
+                Problem(
+                    row.place.file,
+                    row.place.line,
+                    row.place.what,
+                    "the study appears twice in this analysis (e.g. in two subgroups); this project takes one dataset per study and outcome: split it into two studies in RevMan first",
+                )
+            )
+            return None
+        exp_arm = self.arm(sid, "experimental", a.label_experimental, int(row.cells["total_exp"]), a.place)
+        ctl_arm = self.arm(sid, "control", a.label_control, int(row.cells["total_ctrl"]), a.place)
+        data: dict[str, object] = {
+            "experimental": {"arm": exp_arm, **self.group(row, "exp", dich)},
+            "control": {"arm": ctl_arm, **self.group(row, "ctrl", dich)},
+            "provenance": _source(self.imp, row.place),
+        }
+        if unit:
+            data = {"unit": unit, **data}
+        datasets[oid] = {DATASET: data}
+        return sid
+
+    def analysis(self, a: RevManAnalysis) -> tuple[dict, dict] | None:
+        if a.ci_study != 95 or a.ci_total != 95:
+            self.problems.append(
+                Problem(
+                    a.place.file,
+                    a.place.line,
+                    a.place.what,
+                    "expected 95% confidence intervals (this project computes 95% intervals only)",
+                    f"{a.ci_study:g}% / {a.ci_total:g}%",
+                )
+            )
+            return None
+        oid = _unique(slug(a.name), self.taken_outcomes, f"outcome-{a.comparison}-{a.number}")
+        dich = a.data_type == "dichotomous"
+        unit = None if dich else (a.units or "unit not recorded")
+        studies = [sid for row in a.rows if (sid := self.dataset(a, oid, row, unit))]
+        lower_better = "control" not in a.graph_left.lower()
+        outcome = {
+            "id": oid,
+            "label": _label(a.name),
+            "type": a.data_type,
+            **({"event": f"the event counted in '{_label(a.name)}'"} if dich else {"unit": unit}),
+            "direction": "lower-is-better" if lower_better else "higher-is-better",
+            "description": f"Outcome {a.code} of comparison '{a.comparison_name}' in {self.imp.file}.",
+        }
+        analysis: dict[str, object] = {
+            "id": _unique(f"analysis-{a.comparison}-{a.number}", self.taken_analyses, "analysis"),
+            "outcome": oid,
+            "role": "primary",
+            "title": _label(a.name),
+            "description": f"Imported from {self.imp.file} ({self.imp.format}), comparison {a.comparison} "
+            f"'{a.comparison_name}', outcome {a.code}: {a.label_experimental} versus {a.label_control}, with "
+            "the settings RevMan used.",
+            "measure": a.measure,
+            "model": "random" if a.random else "fixed",
+            "method": a.method if not (a.random and a.method == "Peto") else "IV",
+            "preset": "revman5",
+            "datasets": [DATASET],
+            "studies": studies,
+        }
+        reported = self.reported(a, len(studies))
+        if reported:
+            analysis["reported"] = reported
+        return outcome, analysis
+
+    def reported(self, a: RevManAnalysis, k: int) -> dict | None:
+        rec = a.recorded
+        if not rec.present or rec.p_z is None:
+            return None
+        out: dict = {
+            "estimate": _decimal(rec.estimate),  # type: ignore[arg-type]
+            "ci_low": _decimal(rec.ci_low),  # type: ignore[arg-type]
+            "ci_high": _decimal(rec.ci_high),  # type: ignore[arg-type]
+            "p": _p(rec.p_z),
+        }
+        if rec.p_chi2 is not None and rec.chi2:
+            out["q_p"] = _p(rec.p_chi2)
+        if rec.i2 is not None:
+            out["i2"] = round(rec.i2, 2)
+        if k:
+            out["k"] = k
+        if a.data_type == "dichotomous" and a.rows:
+            for side, key in (("exp", "events_experimental"), ("ctrl", "events_control")):
+                events = sum(int(r.cells.get(f"events_{side}", 0)) for r in a.rows)
+                total = sum(int(r.cells.get(f"total_{side}", 0)) for r in a.rows)
+                out[key] = f"{events}/{total}"
+        out["model"] = f"{a.method}, {'random' if a.random else 'fixed'} effect, as computed by RevMan"
+        out["provenance"] = {
+            "kind": "as-printed-in-review",
+            "source": f"{self.imp.format} {a.place}: the results RevMan computed and stored with the analysis",
+        }
+        return out
+
+    def risk_of_bias(self, sid: str, name: str) -> list[dict]:
+        found = [j for j in self.imp.judgements if j.study == name]
+        domains: dict[str, Judgement] = {}
+        for j in found:
+            domain = next((d for word, d in ROB1_WORDS if word in j.domain.lower()), None)
+            if domain is not None and domain not in domains:
+                domains[domain] = j
+        if not domains:
+            return []
+        first = next(iter(domains.values()))
+        return [
+            {
+                "tool": "rob1",
+                "assessed_by": f"the review in {self.imp.file}",
+                "domains": [
+                    {
+                        "domain": d,
+                        "judgement": domains[d].judgement if d in domains else NOT_RETRIEVED,
+                        "support": (domains[d].support or f"RevMan: {domains[d].place}")
+                        if d in domains
+                        else f"no judgement for this domain in {self.imp.file}",
+                    }
+                    for d in TOOLS["rob1"].domains
+                ],
+                "provenance": _source(self.imp, first.place),
+            }
+        ]
+
+    def study(self, sid: str, name: str) -> dict:
+        info = self.imp.studies.get(name)
+        place = info.place if info else f"{self.imp.file}: study '{name}' (in the data rows only)"
+        prov = _source(self.imp, place)
+        citation: dict = {"authors": info.authors if info and info.authors else [_label(name)]}
+        if info and info.title:
+            citation["title"] = info.title
+        if info and info.journal:
+            citation["journal"] = info.journal
+        if info and info.year:
+            citation["year"] = info.year
+        citation["provenance"] = prov
+        return {
+            "id": sid,
+            "label": _label(name),
+            "source_table": "clinical-studies",
+            "citation": citation,
+            "design": {
+                "category": "rct",
+                "as_labelled_by_review": f"Included study of {self.imp.file}",
+                "provenance": {
+                    "kind": "inferred",
+                    "source": f"{self.imp.format} {place}",
+                    "reasoning": "RevMan records no design per study; a Cochrane intervention review includes "
+                    "randomised trials unless it says otherwise: check and correct",
+                },
+            },
+            "registry": {
+                "id": None,
+                "provenance": {"kind": "unverified", "source": f"not recorded in {self.imp.file}"},
+            },
+            "location": {
+                "country": "Not reported",
+                "provenance": {"kind": "unverified", "source": f"not recorded in {self.imp.file}"},
+            },
+            "arms": list(self.arms[sid].values()),
+            "outcomes": self.outcomes_of[sid],
+            **({"risk_of_bias": rob} if (rob := self.risk_of_bias(sid, name)) else {}),
+        }
+
+
+def plan(imp: Imported, taken_studies: set[str], taken_outcomes: set[str], taken_analyses: set[str]) -> Plan:
+    b = _Builder(imp, set(taken_studies), set(taken_outcomes), set(taken_analyses))
+    outcomes, analyses = [], []
+    notes = list(f"not carried over: {x}" for x in imp.left_out)
+    for a in imp.analyses:
+        made = b.analysis(a)
+        if made:
+            outcomes.append(made[0])
+            analyses.append(made[1])
+        if a.subgroups:
+            notes.append(
+                f"outcome {a.code} '{a.name}': RevMan's subgroups ({', '.join(a.subgroups)}) are not carried over; the analysis pools all its studies"
+            )
+    if b.problems:
+        raise DataError(b.problems)
+    if not analyses:
+        raise DataError(
+            [Problem(imp.file, None, "(file)", "expected at least one dichotomous or continuous analysis with data")]
+        )
+    studies = {sid: b.study(sid, name) for name, sid in b.ids.items() if sid in b.outcomes_of}
+    return Plan(outcomes, analyses, studies, notes)
+
+
+# ------------------------------------------------------------------------------------------------ writing
+def _dump(value) -> str:
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=110)
+
+
+def _splice(text: str, key: str, items: list[dict]) -> str:
+    """review.yaml's text with its top-level list `key` replaced by `items` (comments elsewhere kept)."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if re.match(rf"{key}\s*:", line)), None)
+    block = _dump({key: items})
+    if start is None:
+        return text + ("" if text.endswith("\n") or not text else "\n") + block
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t-#"):
+        end += 1
+    while end > start + 1 and lines[end - 1].lstrip().startswith("#"):
+        end -= 1  # a comment above the next key belongs to it
+    return "".join(lines[:start]) + block + "".join(lines[end:])
+
+
+def _new_review(imp: Imported, p: Plan, today: dt.date) -> str:
+    title = _label(imp.title)
+    counted = len(p.studies)
+    review = {
+        "id": slug(title, 48) or "imported-review",
+        "title": title,
+        "short_title": title[:60],
+        "version": "1.0",
+        "date": today.isoformat(),
+        "living": {
+            "last_search": today.isoformat(),
+            "next_update": "TODO: when the next search is planned",
+            "trigger": f"Imported from {imp.file}.",
+        },
+        "authors": ["TODO: the review's authors"],
+        "source_review": {
+            "authors": ["TODO: the authors of the imported review"],
+            "title": title,
+            "provenance": {"kind": "as-printed-in-review", "source": f"{imp.format} {imp.file}, title"},
+        },
+        "question": {k: "TODO" for k in ("population", "intervention", "comparator", "outcomes")},
+        "outcomes": p.outcomes,
+        "flow": {
+            "records_identified": counted,
+            "records_excluded": 0,
+            "full_texts_assessed": counted,
+            "full_texts_excluded": 0,
+            "provenance": {
+                "kind": "inferred",
+                "source": f"{imp.format} {imp.file}",
+                "reasoning": "RevMan files hold no PRISMA counts: these count the included studies only; "
+                "enter the search's counts",
+            },
+        },
+        "analyses": p.analyses,
+        "experimental_label": "Experimental",
+        "control_label": "Control",
+    }
+    return "# The review imported by `review import`; fill in every TODO, then `review check`.\n" + _dump(review)
+
+
+def _existing(project: Path) -> tuple[dict, str]:
+    path = project / "data" / "review.yaml"
+    try:
+        text = path.read_text(encoding="utf-8")
+        doc = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DataError([Problem("data/review.yaml", None, "(file)", f"cannot be read as YAML ({exc})")]) from None
+    if not isinstance(doc, dict):
+        raise DataError([Problem("data/review.yaml", None, "(file)", "expected a mapping of the review's fields")])
+    return doc, text
+
+
+def _ids(items) -> set[str]:
+    return {x["id"] for x in items or [] if isinstance(x, dict) and isinstance(x.get("id"), str)}
+
+
+@dataclass
+class Outcome:
+    project: Path
+    studies: list[str]
+    analyses: list[str]
+    notes: list[str]
+
+
+def _write_studies(folder: Path, p: Plan) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    header = "# yaml-language-server: $schema=../../docs/schema/study.schema.json\n"
+    for sid, study in p.studies.items():
+        (folder / f"{sid}.yaml").write_text(header + _dump(study), encoding="utf-8")
+
+
+def _check(project: Path, today: dt.date) -> None:
+    load(project / "data", today=today)
+
+
+def import_into(file: Path, project: Path, today: dt.date | None = None) -> Outcome:
+    """Import into an existing project without study data (e.g. one `review init` wrote)."""
+    today = today or dt.date.today()
+    imp = read(file)
+    if not (project / "data" / "review.yaml").is_file():
+        raise DataError(
+            [
+                Problem(
+                    str(project.name),
+                    None,
+                    "data/review.yaml",
+                    "is not a review project: run `review init` first, or give --into NEW_FOLDER",
+                )
+            ]
+        )
+    present = sorted((project / "data" / "studies").glob("*.yaml"))
+    if present:
+        raise DataError(
+            [
+                Problem(
+                    "data/studies",
+                    None,
+                    "(folder)",
+                    f"this project already has {len(present)} study file(s); import into a new folder with --into NEW_FOLDER (nothing was written)",
+                )
+            ]
+        )
+    doc, text = _existing(project)
+    p = plan(imp, set(), _ids(doc.get("outcomes")), _ids(doc.get("analyses")))
+    outcomes = [x for x in doc.get("outcomes") or [] if not _is_placeholder(x)] + p.outcomes
+    analyses = [x for x in doc.get("analyses") or [] if not _is_placeholder(x)] + p.analyses
+    new_text = _splice(_splice(text, "outcomes", outcomes), "analyses", analyses)
+    with tempfile.TemporaryDirectory(prefix=".import-", dir=project) as tmp:
+        stage = Path(tmp)
+        shutil.copytree(project / "data", stage / "data", symlinks=True)
+        (stage / "data" / "review.yaml").write_text(new_text, encoding="utf-8")
+        _write_studies(stage / "data" / "studies", p)
+        _check(stage, today)
+        target = project / "data" / "studies"
+        target.mkdir(exist_ok=True)
+        for sid in p.studies:
+            dest = target / f"{sid}.yaml"
+            os.link(stage / "data" / "studies" / f"{sid}.yaml", dest)  # fails rather than overwrite
+        os.replace(stage / "data" / "review.yaml", project / "data" / "review.yaml")
+    return Outcome(project, list(p.studies), [a["id"] for a in p.analyses], p.notes)
+
+
+def _is_placeholder(item) -> bool:
+    """An example entry a new project's review.yaml may hold (marked `example: true`), replaced by the import."""
+    return isinstance(item, dict) and item.get("example") is True
+
+
+def import_new(file: Path, into: Path, assets_from: Path, today: dt.date | None = None) -> Outcome:
+    """Import into a new project folder `into` (which must not exist or be empty)."""
+    today = today or dt.date.today()
+    if into.exists() and (not into.is_dir() or any(into.iterdir())):
+        raise DataError(
+            [Problem(str(into.name), None, "--into", "expected a new or empty folder; nothing was written")]
+        )
+    imp = read(file)
+    p = plan(imp, set(), set(), set())
+    into.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{into.name}-", dir=into.parent) as tmp:
+        stage = Path(tmp) / "project"
+        (stage / "data").mkdir(parents=True)
+        for name in PROJECT_ASSETS:
+            source = assets_from / name
+            if source.is_dir():
+                shutil.copytree(source, stage / name)
+            elif source.is_file():
+                shutil.copy2(source, stage / name)
+        (stage / "data" / "review.yaml").write_text(_new_review(imp, p, today), encoding="utf-8")
+        _write_studies(stage / "data" / "studies", p)
+        _check(stage, today)
+        if into.exists():
+            into.rmdir()
+        os.replace(stage, into)
+    return Outcome(into, list(p.studies), [a["id"] for a in p.analyses], p.notes)
