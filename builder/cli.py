@@ -16,9 +16,9 @@ def _project(path: str | None) -> Path:
     return Path(path).resolve() if path else Path.cwd()
 
 
-def _report(exc: DataError) -> int:
+def _report(exc: DataError, what: str = "The data") -> int:
     n = len(exc.problems)
-    print(f"The data has {n} problem{'s' if n != 1 else ''}:", file=sys.stderr)
+    print(f"{what} has {n} problem{'s' if n != 1 else ''}:", file=sys.stderr)
     for problem in exc.problems:
         print(f"  {problem}", file=sys.stderr)
     return EXIT_INVALID
@@ -195,7 +195,7 @@ def cmd_import(args) -> int:
         else:
             done = import_into(file, project)
     except DataError as exc:
-        _report(exc)
+        _report(exc, "The import")
         print("Nothing was imported.", file=sys.stderr)
         return EXIT_INVALID
     except FileExistsError as exc:

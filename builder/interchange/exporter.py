@@ -11,10 +11,13 @@ from pathlib import Path
 
 from builder.analysis.result import AnalysisResult
 from builder.analysis.run import run_all
+from builder.errors import DataError, Problem
 from builder.ingest.loader import ReviewData, load
 from builder.report.pages import analysis_csv, environment
 
 from .model import MEASURE_NAMES
+
+TEMPLATES = ("analysis.R.j2", "analysis.meta.R.j2")
 
 SETTINGS_COLUMNS = [
     "Analysis group", "Analysis number", "Analysis name", "Analysis group name", "Data source",
@@ -26,6 +29,12 @@ SETTINGS_COLUMNS = [
     "Experimental N", "Control cases", "Control N", "Mean", "CI start", "CI end", "Heterogeneity Tau²",
     "Heterogeneity Chi²", "Heterogeneity df", "Heterogeneity P", "Heterogeneity I²", "Effect Z", "Effect P",
     "Subgroup Chi²", "Subgroup df", "Subgroup P", "Subgroup I²", "ID",
+]  # fmt: skip
+# Settings RevMan 5's columns cannot say, after RevMan Web's own columns: `review import` reads them back, so
+# that an analysis with current methods (REML, HKSJ, a prediction interval) round-trips.
+EXTENSION_COLUMNS = [
+    "Tau² estimator", "Random-effects CI", "Prediction interval", "Continuity correction",
+    "MH continuity correction",
 ]  # fmt: skip
 ROW_COLUMNS = [
     "Analysis group", "Analysis number", "Analysis name", "Subgroup", "Applicability", "Study", "Study year",
@@ -95,6 +104,11 @@ def _settings_row(n: int, result: AnalysisResult, data: ReviewData) -> dict:
         "Control cases": str(totals.get("events_ctrl", "")),
         "Control N": str(totals["total_ctrl"]),
         "ID": f"analysis:{spec.id}",
+        "Tau² estimator": spec.tau2,
+        "Random-effects CI": spec.interval if result.model == "random" else "wald",
+        "Prediction interval": "true" if spec.shows_prediction_interval else "false",
+        "Continuity correction": _num(spec.continuity_correction),
+        "MH continuity correction": _num(spec.mh_continuity_correction),
     }
     if fit is not None and het is not None:
         row.update(
@@ -229,7 +243,9 @@ def package(data: ReviewData, results: list[AnalysisResult]) -> bytes:
     rob_columns, rob = _rob_rows(data)
     members = {
         f"{rid}-analysis-data/{rid}-data-rows.csv": _csv(ROW_COLUMNS, rows),
-        f"{rid}-analysis-data/{rid}-overall-estimates-and-settings.csv": _csv(SETTINGS_COLUMNS, settings),
+        f"{rid}-analysis-data/{rid}-overall-estimates-and-settings.csv": _csv(
+            SETTINGS_COLUMNS + EXTENSION_COLUMNS, settings
+        ),
         f"{rid}-analysis-data/{rid}-subgroup-estimates.csv": _csv(SUBGROUP_COLUMNS, subgroups),
         f"{rid}-study-data/{rid}-included.ris": _ris(data),
         f"{rid}-study-data/{rid}-risk-of-bias.csv": _csv(rob_columns, rob),
@@ -251,6 +267,11 @@ def export(project: Path, out: Path) -> list[Path]:
     data = load(project / "data")
     results = run_all(data)
     env = environment(project / "templates")
+    for name in TEMPLATES:
+        if not (project / "templates" / name).is_file():
+            raise DataError(
+                [Problem(f"templates/{name}", None, "(file)", "is missing; copy it from the builder's templates/")]
+            )
     out.mkdir(parents=True, exist_ok=True)
     written = []
     target = out / f"{data.review.id}-data.zip"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from builder.contract.review import PRESETS
 from builder.contract.rob import NOT_RETRIEVED, TOOLS
 from builder.errors import DataError, Problem
 from builder.ingest.loader import load
@@ -80,6 +81,17 @@ def read(path: Path) -> Imported:
 
 
 # ------------------------------------------------------------------------------------ to this project's files
+def _settings(a: RevManAnalysis) -> dict[str, object]:
+    """preset revman5 for what RevMan computed; the settings written out when the file says they differ
+    (a package `review export` wrote for an analysis with current methods)."""
+    if not a.settings or all(a.settings.get(k) == v for k, v in PRESETS["revman5"].items()):
+        return {"preset": "revman5"}
+    out = dict(a.settings)
+    if not a.random:
+        out.pop("ci_method", None)
+    return out
+
+
 @dataclass
 class Plan:
     """What the import writes: review.yaml's new outcomes and analyses and one file per study."""
@@ -216,7 +228,7 @@ class _Builder:
             "measure": a.measure,
             "model": "random" if a.random else "fixed",
             "method": a.method if not (a.random and a.method == "Peto") else "IV",
-            "preset": "revman5",
+            **_settings(a),
             "datasets": [DATASET],
             "studies": studies,
         }

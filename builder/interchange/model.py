@@ -100,6 +100,9 @@ class RevManAnalysis:
     recorded: Recorded
     subgroups: dict[str, Recorded]
     place: Place
+    # Settings beyond RevMan 5's, from the columns `review export` adds (tau2, ci_method, prediction_interval,
+    # continuity_correction, mh_continuity_correction); empty for RevMan's own files.
+    settings: dict[str, object] = field(default_factory=dict)
 
     @property
     def code(self) -> str:

@@ -124,7 +124,35 @@ def _data_archive(archive: Archive) -> Archive:
     )
 
 
-def _recorded(t: _Table, i: int, prefix: str = "") -> Recorded:
+TAU2 = ("REML", "DL", "PM", "ML", "HE", "SJ", "EB")
+CI_METHODS = ("wald", "hksj", "hksj-adhoc")
+
+
+def _extension(t: _Table, i: int) -> dict[str, object]:
+    """The settings `review export` writes after RevMan Web's columns, checked; {} when absent."""
+    if "Tau² estimator" not in t.columns:
+        return {}
+    out: dict[str, object] = {}
+    tau2, ci, pi = t.text(i, "Tau² estimator"), t.text(i, "Random-effects CI"), t.text(i, "Prediction interval")
+    if tau2 not in TAU2:
+        t.fail(i, "Tau² estimator", f"expected one of {', '.join(TAU2)}", repr(tau2))
+    if ci not in CI_METHODS:
+        t.fail(i, "Random-effects CI", f"expected one of {', '.join(CI_METHODS)}", repr(ci))
+    if pi not in ("true", "false"):
+        t.fail(i, "Prediction interval", "expected true or false", repr(pi))
+    out.update(tau2=tau2, ci_method=ci, prediction_interval=pi == "true")
+    for key, column in (
+        ("continuity_correction", "Continuity correction"),
+        ("mh_continuity_correction", "MH continuity correction"),
+    ):
+        value = t.number(i, column, required=True)
+        if value is not None and value < 0:
+            t.fail(i, column, "expected 0 or more", repr(value))
+        out[key] = value
+    return out
+
+
+def _recorded(t: _Table, i: int) -> Recorded:
     values = Recorded(
         estimate=t.number(i, "Mean"),
         ci_low=t.number(i, "CI start"),
@@ -268,6 +296,7 @@ def _analyses(archive: Archive, names: list[str], out: Imported) -> None:
                 recorded=_recorded(settings, i),
                 subgroups=subgroups.get(key, {}),
                 place=Place(settings.name, i + 2, where[key]),
+                settings=_extension(settings, i),
             )
         )
     problems = settings.problems + rows.problems
