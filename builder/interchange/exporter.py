@@ -74,10 +74,28 @@ def _back(result: AnalysisResult, value: float | None) -> float | None:
     return math.exp(value) if result.scale == "log" else value
 
 
+def _pooled_columns(result: AnalysisResult) -> dict[str, str]:
+    fit = result.fit
+    if fit is None:
+        return {}
+    het = fit.heterogeneity
+    return {
+        "Mean": _num(_back(result, fit.estimate)),
+        "CI start": _num(_back(result, fit.ci_low)),
+        "CI end": _num(_back(result, fit.ci_high)),
+        "Heterogeneity Tau²": _num(het.tau2) if fit.model == "random" else "",
+        "Heterogeneity Chi²": _num(het.q),
+        "Heterogeneity df": str(het.q_df) if het.q_df is not None else "",
+        "Heterogeneity P": _num(het.q_p),
+        "Heterogeneity I²": _num(het.i2),
+        "Effect Z": _num(abs(fit.statistic)),
+        "Effect P": _num(fit.p, 8),
+    }
+
+
 def _settings_row(n: int, result: AnalysisResult, data: ReviewData) -> dict:
-    spec, fit = result.spec, result.fit
+    spec = result.spec
     totals = result.totals()
-    het = fit.heterogeneity if fit else None
     row = {
         "Analysis group": "1",
         "Analysis number": str(n),
@@ -110,21 +128,7 @@ def _settings_row(n: int, result: AnalysisResult, data: ReviewData) -> dict:
         "Continuity correction": _num(spec.continuity_correction),
         "MH continuity correction": _num(spec.mh_continuity_correction),
     }
-    if fit is not None and het is not None:
-        row.update(
-            {
-                "Mean": _num(_back(result, fit.estimate)),
-                "CI start": _num(_back(result, fit.ci_low)),
-                "CI end": _num(_back(result, fit.ci_high)),
-                "Heterogeneity Tau²": _num(het.tau2) if fit.model == "random" else "",
-                "Heterogeneity Chi²": _num(het.q),
-                "Heterogeneity df": str(het.q_df) if het.q_df is not None else "",
-                "Heterogeneity P": _num(het.q_p),
-                "Heterogeneity I²": _num(het.i2),
-                "Effect Z": _num(abs(fit.statistic)),
-                "Effect P": _num(fit.p, 8),
-            }
-        )
+    row.update(_pooled_columns(result))
     if result.subgroups and result.subgroups.q is not None:
         s = result.subgroups
         row.update(
