@@ -14,16 +14,20 @@ from builder.stats import fixed_iv
 from builder.stats.effects import EffectSizes
 from builder.stats.followups import subgroups as subgroup_test
 
-BY_LABELS = {"design": "design", "country": "country", "cell-source": "cell source"}
+BY_LABELS = {"design": "design", "country": "country", "cell-source": "cell source", "listed": "subgroup"}
 NOT_REPORTED = "Not reported"
+NOT_LISTED = "Not listed"
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "none"
 
 
-def key(study: Study, by: str, experimental_arm: str) -> tuple[str, str]:
-    """(id, label) of the study's subgroup."""
+def key(study: Study, by: str, experimental_arm: str, listed: dict[str, str] | None = None) -> tuple[str, str]:
+    """(id, label) of the study's subgroup; `listed` maps study ids to labels for `subgroups: listed`."""
+    if by == "listed":
+        label = (listed or {}).get(study.id, NOT_LISTED)
+        return _slug(label), label
     if by == "design":
         return study.design.category, DESIGN_LABELS[study.design.category]
     if by == "country":
@@ -37,10 +41,14 @@ def compute(result: AnalysisResult) -> Subgroups:
     by = result.spec.subgroups
     if by is None:
         raise ValueError(f"analysis {result.spec.id} declares no subgroups")
-    keys = [key(r.study, by, arms(r.data)[0].arm) for r in result.rows]
+    listed = {sid: g.label for g in result.spec.listed_subgroups for sid in g.studies}
+    keys = [key(r.study, by, arms(r.data)[0].arm, listed) for r in result.rows]
     order = list(dict.fromkeys(keys))
     if by == "design":
         order.sort(key=lambda k: list(DESIGN_LABELS).index(k[0]))
+    elif by == "listed":  # in the order listed, then 'Not listed'
+        position = {g.label: i for i, g in enumerate(result.spec.listed_subgroups)}
+        order.sort(key=lambda k: position.get(k[1], len(position)))
     groups = []
     for gid, label in order:
         mask = np.array([k[0] == gid for k in keys])

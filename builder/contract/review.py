@@ -141,6 +141,13 @@ class Keep(Strict):
     reason: str = Field(min_length=10, description="Why this analysis keeps it, e.g. to reproduce the source review.")
 
 
+class ListedSubgroup(Strict):
+    """One subgroup of an analysis with `subgroups: listed`: its label and the studies in it."""
+
+    label: Label
+    studies: list[Identifier] = Field(min_length=1)
+
+
 class Analysis(Strict):
     id: Annotated[Identifier, AfterValidator(_free_analysis_id)] = Field(
         description="Stable id; part of the result's permalink. Never reuse or rename. Names of generated "
@@ -191,11 +198,17 @@ class Analysis(Strict):
         "already counts (design category follow-up-cohort or design.patients_counted_in).",
     )
     reported: ReportedResult | None = None
-    subgroups: Literal["design", "country", "cell-source"] | None = Field(
+    subgroups: Literal["design", "country", "cell-source", "listed"] | None = Field(
         None,
         description="Split the forest plot into subgroups by a study characteristic, with a subtotal per "
         "subgroup and the test for subgroup differences: design (the design category), country (of the study's "
-        "location) or cell-source (of the experimental arm's intervention).",
+        "location) or cell-source (of the experimental arm's intervention); or listed: the subgroups given in "
+        "'listed_subgroups' (as RevMan assigns studies to subgroups within one analysis).",
+    )
+    listed_subgroups: list[ListedSubgroup] = Field(
+        default_factory=list,
+        description="With subgroups: listed, each subgroup's label and studies, in the order shown; a study in "
+        "none of them is shown under 'Not listed'.",
     )
     preset: Literal["revman5"] | None = Field(
         None,
@@ -237,6 +250,24 @@ class Analysis(Strict):
             raise ValueError("Peto's method gives a fixed-effect odds ratio: use measure OR and model fixed")
         if self.model == "fixed" and self.ci_method not in (None, "wald"):
             raise ValueError("the Hartung-Knapp-Sidik-Jonkman interval applies to random-effects models only")
+        return self
+
+    @model_validator(mode="after")
+    def _listed_subgroups(self) -> Analysis:
+        if (self.subgroups == "listed") != bool(self.listed_subgroups):
+            raise ValueError("give 'listed_subgroups' exactly when 'subgroups' is listed")
+        seen: set[str] = set()
+        labels: set[str] = set()
+        for group in self.listed_subgroups:
+            if group.label in labels:
+                raise ValueError(f"the subgroup label '{group.label}' is listed twice")
+            labels.add(group.label)
+            twice = seen.intersection(group.studies)
+            if twice or len(set(group.studies)) != len(group.studies):
+                raise ValueError(
+                    f"a study can be in one listed subgroup only: {', '.join(sorted(twice)) or group.label}"
+                )
+            seen.update(group.studies)
         return self
 
     @property

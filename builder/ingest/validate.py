@@ -152,6 +152,10 @@ def _analysis_studies_exist(c: _Checker, i: int, analysis: Analysis) -> None:
         for j, sid in enumerate(getattr(analysis, key) or []):
             if not c.is_study(sid):
                 c.at_review(("analyses", i, key, j), "no study file with this id", sid)
+    for g, group in enumerate(analysis.listed_subgroups):
+        for j, sid in enumerate(group.studies):
+            if not c.is_study(sid):
+                c.at_review(("analyses", i, "listed_subgroups", g, "studies", j), "no study file with this id", sid)
 
 
 def _analysis_keeps_fit(c: _Checker, i: int, analysis: Analysis) -> None:

@@ -81,6 +81,15 @@ def read(path: Path) -> Imported:
 
 
 # ------------------------------------------------------------------------------------ to this project's files
+def _subgroups(a: RevManAnalysis, placed: list[tuple[str | None, str]]) -> dict[str, object]:
+    """RevMan's subgroups of the analysis as `subgroups: listed`, in RevMan's order; {} without subgroups."""
+    if not any(label for label, _ in placed):
+        return {}
+    order = list(dict.fromkeys([*a.subgroups, *(label for label, _ in placed if label)]))
+    groups = [{"label": _label(g), "studies": [sid for label, sid in placed if label == g]} for g in order]
+    return {"subgroups": "listed", "listed_subgroups": [g for g in groups if g["studies"]]}
+
+
 def _settings(a: RevManAnalysis) -> dict[str, object]:
     """preset revman5 for what RevMan computed; the settings written out when the file says they differ
     (a package `review export` wrote for an analysis with current methods)."""
@@ -207,7 +216,8 @@ class _Builder:
         oid = _unique(slug(a.name), self.taken_outcomes, f"outcome-{a.comparison}-{a.number}")
         dich = a.data_type == "dichotomous"
         unit = None if dich else (a.units or "unit not recorded")
-        studies = [sid for row in a.rows if (sid := self.dataset(a, oid, row, unit))]
+        placed = [(row.subgroup, sid) for row in a.rows if (sid := self.dataset(a, oid, row, unit))]
+        studies = [sid for _, sid in placed]
         lower_better = "control" not in a.graph_left.lower()
         outcome = {
             "id": oid,
@@ -231,6 +241,7 @@ class _Builder:
             **_settings(a),
             "datasets": [DATASET],
             "studies": studies,
+            **_subgroups(a, placed),
         }
         reported = self.reported(a, len(studies))
         if reported:
@@ -343,10 +354,6 @@ def plan(imp: Imported, taken_studies: set[str], taken_outcomes: set[str], taken
         if made:
             outcomes.append(made[0])
             analyses.append(made[1])
-        if a.subgroups:
-            notes.append(
-                f"outcome {a.code} '{a.name}': RevMan's subgroups ({', '.join(a.subgroups)}) are not carried over; the analysis pools all its studies"
-            )
     if b.problems:
         raise DataError(b.problems)
     if not analyses:

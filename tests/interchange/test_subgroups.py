@@ -1,0 +1,115 @@
+"""RevMan's subgroups (studies assigned to subgroups within one analysis) come in as `subgroups: listed`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conftest import TODAY
+from revman_project import FIXTURES, minimal_project
+
+from builder.analysis.run import run_all
+from builder.ingest.loader import load
+from builder.interchange.exporter import export
+from builder.interchange.importer import import_into
+
+EARLY = ("STD-MRC_x002d_1", "STD-CDP", "STD-MRC_x002d_2")  # 1974 to 1979, the first three rows of outcome 1.1
+
+
+def _with_subgroups(tmp_path: Path) -> Path:
+    """The Fleiss file with outcome 1.1's studies in two subgroups, as RevMan 5 nests them."""
+    text = (FIXTURES / "Fleiss1993.rm5").read_text(encoding="iso-8859-1")
+    start = text.index("<DICH_DATA ")
+    end = text.index("</DICH_OUTCOME>")
+    rows = re.findall(r"<DICH_DATA [^>]*/>", text[start:end])
+    early = [r for r in rows if any(f'STUDY_ID="{s}"' in r for s in EARLY)]
+    late = [r for r in rows if r not in early]
+
+    def group(no: int, name: str, members: list[str]) -> str:
+        return f'<DICH_SUBGROUP NO="{no}"><NAME>{name}</NAME>\n' + "\n".join(members) + "\n</DICH_SUBGROUP>\n"
+
+    nested = group(1, "Early trials", early) + group(2, "Later trials", late)
+    path = tmp_path / "Subgrouped.rm5"
+    path.write_text(text[:start] + nested + text[end:], encoding="iso-8859-1")
+    return path
+
+
+def _result(project: Path, analysis: str = "analysis-1-1"):
+    data = load(project / "data", today=TODAY)
+    return next(r for r in run_all(data) if r.spec.id == analysis)
+
+
+def test_subgroups_are_imported_in_revmans_order(tmp_path: Path):
+    project = minimal_project(tmp_path / "review")
+    import_into(_with_subgroups(tmp_path), project, today=TODAY)
+    result = _result(project)
+    assert result.spec.subgroups == "listed"
+    assert [(g.label, g.studies) for g in result.spec.listed_subgroups] == [
+        ("Early trials", ["mrc-1", "cdp", "mrc-2"]),
+        ("Later trials", ["gasp", "paris", "amis", "isis-2"]),
+    ]
+    s = result.subgroups
+    assert [g.label for g in s.groups] == ["Early trials", "Later trials"]
+    assert [len(g.rows) for g in s.groups] == [3, 4] and s.df == 1
+    # The overall result is RevMan's still: subgroups change the display and add the test, not the pooling.
+    assert f"{result.fit.heterogeneity.q:.3f}" == "9.946"
+
+
+def test_subgroups_round_trip_through_the_package(tmp_path: Path):
+    project = minimal_project(tmp_path / "review")
+    import_into(_with_subgroups(tmp_path), project, today=TODAY)
+    before = _result(project)
+    package = export(project, tmp_path / "out")[0]
+    again = minimal_project(tmp_path / "again")
+    import_into(package, again, today=TODAY)
+    after = _result(again)
+    assert after.spec.listed_subgroups == before.spec.listed_subgroups
+    assert [g.fit.estimate for g in after.subgroups.groups] == [g.fit.estimate for g in before.subgroups.groups]
+    assert after.subgroups.q == before.subgroups.q
+
+
+def _analysis(**extra) -> dict:
+    base = {"id": "a", "outcome": "o", "role": "primary", "title": "A", "measure": "OR", "model": "fixed"}
+    return {**base, **extra}
+
+
+def test_listed_subgroups_are_checked():
+    import pytest
+    from pydantic import ValidationError
+
+    from builder.contract.review import Analysis
+
+    with pytest.raises(ValidationError, match="exactly when 'subgroups' is listed"):
+        Analysis(**_analysis(subgroups="listed"))
+    with pytest.raises(ValidationError, match="exactly when 'subgroups' is listed"):
+        Analysis(**_analysis(listed_subgroups=[{"label": "X", "studies": ["s1"]}]))
+    with pytest.raises(ValidationError, match="one listed subgroup only: s1"):
+        Analysis(
+            **_analysis(
+                subgroups="listed",
+                listed_subgroups=[{"label": "X", "studies": ["s1"]}, {"label": "Y", "studies": ["s1", "s2"]}],
+            )
+        )
+    with pytest.raises(ValidationError, match="listed twice"):
+        Analysis(
+            **_analysis(
+                subgroups="listed",
+                listed_subgroups=[{"label": "X", "studies": ["s1"]}, {"label": "X", "studies": ["s2"]}],
+            )
+        )
+
+
+def test_a_listed_study_must_exist(tmp_path: Path):
+    import pytest
+
+    from builder.errors import DataError
+
+    project = minimal_project(tmp_path / "review")
+    import_into(_with_subgroups(tmp_path), project, today=TODAY)
+    path = project / "data" / "review.yaml"
+    head, tail = path.read_text().split("listed_subgroups:", 1)
+    path.write_text(head + "listed_subgroups:" + tail.replace("- mrc-2", "- mrc-9", 1))
+    with pytest.raises(
+        DataError, match=r"listed_subgroups\[0\]\.studies\[2\]: no study file with this id \(got 'mrc-9'\)"
+    ):
+        load(project / "data", today=TODAY)
