@@ -37,18 +37,24 @@ def key(study: Study, by: str, experimental_arm: str, listed: dict[str, str] | N
     return _slug(source), source
 
 
+def _ordered(order: list[tuple[str, str]], result: AnalysisResult) -> list[tuple[str, str]]:
+    """Subgroups by design in the order of the categories; listed ones as listed, then 'Not listed'; others as
+    they first appear."""
+    if result.spec.subgroups == "design":
+        return sorted(order, key=lambda k: list(DESIGN_LABELS).index(k[0]))
+    if result.spec.subgroups == "listed":
+        position = {g.label: i for i, g in enumerate(result.spec.listed_subgroups)}
+        return sorted(order, key=lambda k: position.get(k[1], len(position)))
+    return order
+
+
 def compute(result: AnalysisResult) -> Subgroups:
     by = result.spec.subgroups
     if by is None:
         raise ValueError(f"analysis {result.spec.id} declares no subgroups")
     listed = {sid: g.label for g in result.spec.listed_subgroups for sid in g.studies}
     keys = [key(r.study, by, arms(r.data)[0].arm, listed) for r in result.rows]
-    order = list(dict.fromkeys(keys))
-    if by == "design":
-        order.sort(key=lambda k: list(DESIGN_LABELS).index(k[0]))
-    elif by == "listed":  # in the order listed, then 'Not listed'
-        position = {g.label: i for i, g in enumerate(result.spec.listed_subgroups)}
-        order.sort(key=lambda k: position.get(k[1], len(position)))
+    order = _ordered(list(dict.fromkeys(keys)), result)
     groups = []
     for gid, label in order:
         mask = np.array([k[0] == gid for k in keys])
