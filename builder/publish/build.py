@@ -87,6 +87,7 @@ def version_context(
     latest: str | None = None,
     today: dt.date | None = None,
     url: str | None = None,
+    meta_scripts: bool = True,
 ) -> dict:
     """Which version a rendering is, the list of releases, the history of the versions up to this one (each
     with what changed from the one before), and the site's address: `url` is the latest review.yaml's, which
@@ -103,6 +104,7 @@ def version_context(
         "draft": not entries[-1].released,
         "date": entries[-1].date,  # this version's release date, or its review.yaml date before release
         "url": url if archived is not None else data.review.url,
+        "meta_scripts": meta_scripts,  # offer meta scripts beside metafor's (versions released before: no)
     }
 
 
@@ -329,7 +331,14 @@ def _archive(run: _Build, rel, all_versions: list[str], pool: ThreadPoolExecutor
     except versions.ReleaseError as exc:
         raise BuildError(str(exc)) from exc
     info = version_context(
-        run.project, old, old_results, archived=rel.version, latest=latest, today=run.today, url=run.data.review.url
+        run.project,
+        old,
+        old_results,
+        archived=rel.version,
+        latest=latest,
+        today=run.today,
+        url=run.data.review.url,
+        meta_scripts=bool(rel.manifest.get("meta_scripts", False)),
     )
     cfg = render(run.project, old, run.staging / f"src-v{rel.version}", info, old_results, run.store)
     runs.append(pool.submit(mkdocs_build, cfg, run.staging / f"site-v{rel.version}", old.review.date))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -158,7 +159,7 @@ def render_site(
         _outcome_pages(env, site, shared, timelines),
         _figures(site, store),
         [_page(env, "data.md", "data.md.j2", site.context)],
-        _downloads(env, site, shared),
+        _downloads(env, site, shared, info),
         _flow(env, site, info),
         _risk_of_bias(env, site),
         _summary_of_findings(env, site),
@@ -420,23 +421,29 @@ def _step_plot(view: AnalysisView, key: str, slug: str) -> Output:
 
 
 # ------------------------------------------------------------------------------------------- downloads
-def _downloads(env: jinja2.Environment, site: _Site, shared: str | None) -> Iterator[Output]:
-    """Each analysis's study inputs as CSV and the R script that reproduces it."""
-    r_script = env.get_template("analysis.R.j2")
+def _downloads(env: jinja2.Environment, site: _Site, shared: str | None, info: dict) -> Iterator[Output]:
+    """Each analysis's study inputs as CSV and the R scripts that reproduce it: metafor's and, in versions
+    released with it (or not released yet), meta's."""
+    scripts = {"R": env.get_template("analysis.R.j2")}
+    if info.get("meta_scripts", True):
+        scripts["meta.R"] = env.get_template("analysis.meta.R.j2")
     for view in site.views:
         if view.result.rows:
-            yield from _analysis_downloads(r_script, view, site.review, shared)
+            yield from _analysis_downloads(scripts, view, site.review, shared)
 
 
-def _analysis_downloads(r_script: jinja2.Template, view: AnalysisView, review, shared: str | None) -> Iterator[Output]:
+def _analysis_downloads(
+    scripts: dict[str, jinja2.Template], view: AnalysisView, review, shared: str | None
+) -> Iterator[Output]:
     result = view.result
     yield Output(f"downloads/{view.id}.csv", lambda: analysis_csv(result), kind="csv", inputs={"analysis": result.key})
-    yield Output(
-        f"downloads/{view.id}.R",
-        lambda: r_script.render(spec=view.spec, result=result, review=review),
-        kind="R",
-        inputs={"shared": shared, "analysis": result.key},
-    )
+    for suffix, template in scripts.items():
+        yield Output(
+            f"downloads/{view.id}.{suffix}",
+            functools.partial(template.render, spec=view.spec, result=result, review=review),
+            kind="R",
+            inputs={"shared": shared, "analysis": result.key},
+        )
 
 
 def _results_files(document: dict) -> Iterator[Output]:
