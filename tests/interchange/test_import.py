@@ -126,3 +126,36 @@ def test_imported_review_builds(tmp_path: Path):
         tmp_path / "site" / "outcomes" / "aspirin-for-preventing-death-after-myocardial-infarction.html"
     ).read_text()
     assert "0.90 [0.84, 0.96]" in page
+
+
+def test_mantel_haenszel_random_effects_as_revman(tmp_path: Path):
+    """An M-H random-effects analysis (RANDOM="YES") takes tau² from the Mantel-Haenszel Q, as RevMan 5 does: the
+    reference is tests/reference/revman_mh_random_reference.R's case for the same seven trials."""
+    from alignment import CLOSED_FORM, load_reference
+
+    expected = next(c for c in load_reference("revman_mh_random")["cases"] if c["name"] == "fleiss1993-or")
+    text = (FIXTURES / "Fleiss1993.rm5").read_bytes()
+    random_file = tmp_path / "Random.rm5"
+    random_file.write_bytes(
+        text.replace(b'RANDOM="NO" SCALE="100.0" SORT_BY="USER"', b'RANDOM="YES" SCALE="100.0" SORT_BY="USER"', 1)
+    )
+    project = minimal_project(tmp_path / "review")
+    import_into(random_file, project, today=TODAY)
+    data = load(project / "data", today=TODAY)
+    result = next(r for r in run_all(data) if r.spec.id == "analysis-1-1")
+    assert (result.spec.model, result.spec.method, result.spec.tau2, result.spec.interval) == (
+        "random",
+        "MH",
+        "DL",
+        "wald",
+    )
+    fit = result.fit
+    for ours, name in (
+        (fit.heterogeneity.q, "q_mh"),
+        (fit.heterogeneity.tau2, "tau2"),
+        (fit.estimate, "estimate"),
+        (fit.ci_low, "ci_low"),
+        (fit.ci_high, "ci_high"),
+    ):
+        assert CLOSED_FORM.ok(ours, expected[name]), name
+    assert fit.prediction is None  # the revman5 preset: no prediction interval
