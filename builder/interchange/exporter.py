@@ -30,11 +30,12 @@ SETTINGS_COLUMNS = [
     "Heterogeneity Chi²", "Heterogeneity df", "Heterogeneity P", "Heterogeneity I²", "Effect Z", "Effect P",
     "Subgroup Chi²", "Subgroup df", "Subgroup P", "Subgroup I²", "ID",
 ]  # fmt: skip
-# Settings RevMan 5's columns cannot say, after RevMan Web's own columns: `review import` reads them back, so
-# that an analysis with current methods (REML, HKSJ, a prediction interval) round-trips.
+# What RevMan's columns cannot say, after RevMan Web's own columns: `review import` reads them back, so that an
+# analysis with current methods (REML, HKSJ, a prediction interval) round-trips with its outcome's direction and
+# its role.
 EXTENSION_COLUMNS = [
     "Tau² estimator", "Random-effects CI", "Prediction interval", "Continuity correction",
-    "MH continuity correction",
+    "MH continuity correction", "Outcome direction", "Analysis role",
 ]  # fmt: skip
 ROW_COLUMNS = [
     "Analysis group", "Analysis number", "Analysis name", "Subgroup", "Applicability", "Study", "Study year",
@@ -127,6 +128,8 @@ def _settings_row(n: int, result: AnalysisResult, data: ReviewData) -> dict:
         "Prediction interval": "true" if spec.shows_prediction_interval else "false",
         "Continuity correction": _num(spec.continuity_correction),
         "MH continuity correction": _num(spec.mh_continuity_correction),
+        "Outcome direction": result.outcome.direction,
+        "Analysis role": spec.role,
     }
     row.update(_pooled_columns(result))
     if result.subgroups and result.subgroups.q is not None:

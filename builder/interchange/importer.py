@@ -27,6 +27,7 @@ from .rm5 import read_rm5
 from .safe import read_limited
 
 DATASET = "as-analysed"
+ROLES = ("primary", "reproduction", "sensitivity")
 PROJECT_ASSETS = ("templates", "docs", "mkdocs.yml")
 # RevMan's names of RoB 1 items (5.0 asked questions, later versions name the domain) -> the rob1 domain.
 ROB1_WORDS = (
@@ -125,6 +126,9 @@ class _Builder:
         self.taken_analyses = taken_analyses
         self.arms: dict[str, dict[tuple[str, str], dict]] = {}  # study id -> (role, label) -> arm
         self.outcomes_of: dict[str, dict] = {}  # study id -> outcome id -> {dataset: ...}
+        self.outcome_ids: dict[tuple, str] = {}  # (outcome name, type, unit) -> outcome id
+        self.seen: set[tuple[str, str]] = set()  # (analysis id, study id)
+        self.own_datasets: set[str] = set()  # analyses some of whose studies have a dataset of their own
 
     def study_id(self, name: str) -> str:
         if name not in self.ids:
@@ -160,48 +164,75 @@ class _Builder:
             return {"total": c[f"total_{side}"], "events": c[f"events_{side}"]}
         return {"total": c[f"total_{side}"], "mean": c[f"mean_{side}"], "sd": c[f"sd_{side}"]}
 
-    def dataset(self, a: RevManAnalysis, oid: str, row: Row, unit: str | None) -> str | None:
-        dich = a.data_type == "dichotomous"
-        expected = 4 if dich else 6
-        if len(row.cells) < expected:
-            return None  # its problems are already listed by the reader
+    def _valid(self, row: Row, dich: bool) -> bool:
+        if len(row.cells) < (4 if dich else 6):
+            return False  # its problems are already listed by the reader
+        where = (row.place.file, row.place.line, row.place.what)
         if row.cells["total_exp"] < 1 or row.cells["total_ctrl"] < 1:
-            self.problems.append(
-                Problem(
-                    row.place.file, row.place.line, row.place.what, "expected at least one participant in each group"
-                )
-            )
-            return None
+            self.problems.append(Problem(*where, "expected at least one participant in each group"))
+            return False
         if not dich and (row.cells["sd_exp"] <= 0 or row.cells["sd_ctrl"] <= 0):
-            self.problems.append(
-                Problem(row.place.file, row.place.line, row.place.what, "expected standard deviations above 0")
-            )
+            self.problems.append(Problem(*where, "expected standard deviations above 0"))
+            return False
+        return True
+
+    def dataset(self, a: RevManAnalysis, oid: str, aid: str, row: Row, unit: str | None) -> str | None:
+        """The study of `row`, with its data stored as the outcome's dataset `as-analysed`, or, when another
+        analysis of the same outcome stored other numbers there, as a dataset named after this analysis."""
+        dich = a.data_type == "dichotomous"
+        if not self._valid(row, dich):
             return None
         sid = self.study_id(row.study)
-        datasets = self.outcomes_of.setdefault(sid, {})
-        if oid in datasets:
+        if (aid, sid) in self.seen:
             self.problems.append(
                 Problem(
                     row.place.file,
                     row.place.line,
                     row.place.what,
-                    "the study appears twice in this analysis (e.g. in two subgroups); this project takes one dataset per study and outcome: split it into two studies in RevMan first",
+                    "the study appears twice in this analysis (e.g. in two subgroups); this project takes one "
+                    "dataset per study and analysis: split it into two studies in RevMan first",
                 )
             )
             return None
+        self.seen.add((aid, sid))
         exp_arm = self.arm(sid, "experimental", a.label_experimental, int(row.cells["total_exp"]), a.place)
         ctl_arm = self.arm(sid, "control", a.label_control, int(row.cells["total_ctrl"]), a.place)
-        data: dict[str, object] = {
+        numbers: dict[str, object] = {
+            **({"unit": unit} if unit else {}),
             "experimental": {"arm": exp_arm, **self.group(row, "exp", dich)},
             "control": {"arm": ctl_arm, **self.group(row, "ctrl", dich)},
-            "provenance": _source(self.imp, row.place),
         }
-        if unit:
-            data = {"unit": unit, **data}
-        datasets[oid] = {DATASET: data}
+        datasets = self.outcomes_of.setdefault(sid, {}).setdefault(oid, {})
+        stored = datasets.get(DATASET)
+        if stored is not None and {k: v for k, v in stored.items() if k != "provenance"} == numbers:
+            return sid
+        datasets[DATASET if stored is None else aid] = {**numbers, "provenance": _source(self.imp, row.place)}
+        if stored is not None:
+            self.own_datasets.add(aid)
         return sid
 
-    def analysis(self, a: RevManAnalysis) -> tuple[dict, dict] | None:
+    def outcome(self, a: RevManAnalysis, unit: str | None) -> tuple[str, dict | None]:
+        """The outcome id of the analysis, and the outcome to add if it is the first analysis of it."""
+        name = a.outcome_name or a.name
+        key = (name, a.data_type, unit)
+        if key in self.outcome_ids:
+            return self.outcome_ids[key], None
+        oid = _unique(slug(name), self.taken_outcomes, f"outcome-{a.comparison}-{a.number}")
+        self.outcome_ids[key] = oid
+        direction = a.direction
+        if direction not in ("higher-is-better", "lower-is-better"):
+            direction = "higher-is-better" if "control" in a.graph_left.lower() else "lower-is-better"
+        dich = a.data_type == "dichotomous"
+        return oid, {
+            "id": oid,
+            "label": _label(name),
+            "type": a.data_type,
+            **({"event": f"the event counted in '{_label(name)}'"} if dich else {"unit": unit}),
+            "direction": direction,
+            "description": f"Outcome {a.code} of comparison '{a.comparison_name}' in {self.imp.file}.",
+        }
+
+    def analysis(self, a: RevManAnalysis) -> tuple[dict | None, dict] | None:
         if a.ci_study != 95 or a.ci_total != 95:
             self.problems.append(
                 Problem(
@@ -213,24 +244,16 @@ class _Builder:
                 )
             )
             return None
-        oid = _unique(slug(a.name), self.taken_outcomes, f"outcome-{a.comparison}-{a.number}")
-        dich = a.data_type == "dichotomous"
-        unit = None if dich else (a.units or "unit not recorded")
-        placed = [(row.subgroup, sid) for row in a.rows if (sid := self.dataset(a, oid, row, unit))]
+        unit = None if a.data_type == "dichotomous" else (a.units or "unit not recorded")
+        oid, outcome = self.outcome(a, unit)
+        aid = _unique(f"analysis-{a.comparison}-{a.number}", self.taken_analyses, "analysis")
+        placed = [(row.subgroup, sid) for row in a.rows if (sid := self.dataset(a, oid, aid, row, unit))]
         studies = [sid for _, sid in placed]
-        lower_better = "control" not in a.graph_left.lower()
-        outcome = {
-            "id": oid,
-            "label": _label(a.name),
-            "type": a.data_type,
-            **({"event": f"the event counted in '{_label(a.name)}'"} if dich else {"unit": unit}),
-            "direction": "lower-is-better" if lower_better else "higher-is-better",
-            "description": f"Outcome {a.code} of comparison '{a.comparison_name}' in {self.imp.file}.",
-        }
+        role = a.role if a.role in ROLES else ("primary" if outcome is not None else "sensitivity")
         analysis: dict[str, object] = {
-            "id": _unique(f"analysis-{a.comparison}-{a.number}", self.taken_analyses, "analysis"),
+            "id": aid,
             "outcome": oid,
-            "role": "primary",
+            "role": role,
             "title": _label(a.name),
             "description": f"Imported from {self.imp.file} ({self.imp.format}), comparison {a.comparison} "
             f"'{a.comparison_name}', outcome {a.code}: {a.label_experimental} versus {a.label_control}, with "
@@ -239,7 +262,7 @@ class _Builder:
             "model": "random" if a.random else "fixed",
             "method": a.method if not (a.random and a.method == "Peto") else "IV",
             **_settings(a),
-            "datasets": [DATASET],
+            "datasets": [aid, DATASET] if aid in self.own_datasets else [DATASET],
             "studies": studies,
             **_subgroups(a, placed),
         }
@@ -352,7 +375,8 @@ def plan(imp: Imported, taken_studies: set[str], taken_outcomes: set[str], taken
     for a in imp.analyses:
         made = b.analysis(a)
         if made:
-            outcomes.append(made[0])
+            if made[0] is not None:
+                outcomes.append(made[0])
             analyses.append(made[1])
     if b.problems:
         raise DataError(b.problems)

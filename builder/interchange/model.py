@@ -103,6 +103,9 @@ class RevManAnalysis:
     # Settings beyond RevMan 5's, from the columns `review export` adds (tau2, ci_method, prediction_interval,
     # continuity_correction, mh_continuity_correction); empty for RevMan's own files.
     settings: dict[str, object] = field(default_factory=dict)
+    outcome_name: str = ""  # the outcome the analysis belongs to, where the file names one (else its own name)
+    direction: str = ""  # higher-is-better or lower-is-better, where the file says (a package this tool wrote)
+    role: str = ""  # primary, reproduction or sensitivity, likewise
 
     @property
     def code(self) -> str:

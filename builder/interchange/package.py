@@ -297,6 +297,9 @@ def _analyses(archive: Archive, names: list[str], out: Imported) -> None:
                 subgroups=subgroups.get(key, {}),
                 place=Place(settings.name, i + 2, where[key]),
                 settings=_extension(settings, i),
+                outcome_name=settings.text(i, "Outcome"),
+                direction=settings.text(i, "Outcome direction"),
+                role=settings.text(i, "Analysis role"),
             )
         )
     problems = settings.problems + rows.problems

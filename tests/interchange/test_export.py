@@ -138,7 +138,12 @@ def test_msc_review_round_trips(project: Path, tmp_path: Path):
     again = load(tmp_path / "again" / "data", today=TODAY)
     after = run_all(again)
     assert len(after) == len(before)
+    # One outcome per outcome of the review (not one per analysis), with its direction; each analysis's role.
+    assert [(o.label, o.type, o.direction) for o in again.review.outcomes] == [
+        (o.label, o.type, o.direction) for o in data.review.outcomes if any(r.outcome.id == o.id for r in before)
+    ]
     for a, b in zip(before, after):
+        assert (b.outcome.label, b.spec.role) == (a.outcome.label, a.spec.role)
         assert b.spec.title == a.spec.title and b.spec.measure == a.spec.measure
         assert b.spec.model == a.model  # the I² rule comes back as the model it chose
         assert (b.spec.tau2, b.spec.shows_prediction_interval) == (a.spec.tau2, a.spec.shows_prediction_interval)
