@@ -74,7 +74,7 @@ def read(path: Path) -> Imported:
     raw = read_limited(path, name)
     if raw[:4] == b"PK\x03\x04":
         return read_package(raw, name)
-    if raw.lstrip()[:1] == b"<" or raw[:3] == b"\xef\xbb\xbf":
+    if raw.lstrip()[:1] == b"<" or raw[:3] == b"\xef\xbb\xbf" or raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return read_rm5(raw, name)
     raise DataError(
         [Problem(name, None, "(file)", "expected a RevMan 5 file (.rm5, XML) or a Cochrane data package (.zip)")]

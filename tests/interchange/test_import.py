@@ -31,7 +31,8 @@ def _imported(tmp_path: Path, name: str):
 
 @pytest.mark.parametrize("name", sorted(TOLERANCE))
 def test_pooled_results_equal_revmans(tmp_path: Path, name: str):
-    """Every pooled estimate, CI limit, Chi², df, I² and study weight RevMan recorded, recomputed."""
+    """Every pooled estimate, CI limit, Chi², df, I², Z and P, and every study's weight, estimate and CI that RevMan
+    recorded, recomputed."""
     tol = TOLERANCE[name]
     recorded = read(FIXTURES / name)
     done, data, results = _imported(tmp_path, name)
@@ -67,6 +68,9 @@ def test_pooled_results_equal_revmans(tmp_path: Path, name: str):
             ours = by_label[row.study]
             _close(ours.weight, row.weight, tol * 100, f"weight of {row.study}")
             _close(math.exp(ours.yi), row.recorded.estimate, tol, f"OR of {row.study}")
+            half = 1.959963984540054 * math.sqrt(ours.vi)
+            _close(math.exp(ours.yi - half), row.recorded.ci_low, tol, f"CI lower of {row.study}")
+            _close(math.exp(ours.yi + half), row.recorded.ci_high, tol, f"CI upper of {row.study}")
             compared += 1
     assert compared == 7
 
@@ -104,6 +108,14 @@ def test_continuous_analysis_imports_means_and_sds(tmp_path: Path):
     assert (g.experimental.mean, g.experimental.sd, g.experimental.total) == (4.9, 1.71, 30)
     assert (g.control.mean, g.control.sd, g.control.total) == (6.1, 2.3, 50)
     assert results["analysis-1-2"].fit is not None and len(results["analysis-1-2"].rows) == 5
+
+
+def test_utf16_file_is_read(tmp_path: Path):
+    """RevMan files declare their encoding; one saved as UTF-16 is read as well as the ISO-8859-1 original."""
+    text = (FIXTURES / "Fleiss1993.rm5").read_text(encoding="iso-8859-1").replace("ISO-8859-1", "UTF-16", 1)
+    path = tmp_path / "utf16.rm5"
+    path.write_bytes(text.encode("utf-16"))
+    assert read(path).analyses[0].recorded == read(FIXTURES / "Fleiss1993.rm5").analyses[0].recorded
 
 
 def test_comments_of_review_yaml_are_kept(tmp_path: Path):

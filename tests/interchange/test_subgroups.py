@@ -113,3 +113,12 @@ def test_a_listed_study_must_exist(tmp_path: Path):
         DataError, match=r"listed_subgroups\[0\]\.studies\[2\]: no study file with this id \(got 'mrc-9'\)"
     ):
         load(project / "data", today=TODAY)
+
+
+def test_meta_script_names_the_subgroups(tmp_path: Path):
+    project = minimal_project(tmp_path / "review")
+    import_into(_with_subgroups(tmp_path), project, today=TODAY)
+    export(project, tmp_path / "out")
+    script = (tmp_path / "out" / "R" / "analysis-1-1.meta.R").read_text(encoding="utf-8")
+    labels = ", ".join(['"Early trials"'] * 3 + ['"Later trials"'] * 4)
+    assert f"d$subgroup <- c({labels})" in script and "subgroup = subgroup, common = TRUE" in script
