@@ -243,6 +243,8 @@ def poison_project(project: Path) -> tuple[set, dict]:
     review_path = project / "data/review.yaml"
     data = _load_yaml(review_path)
     data["version"] = "1.2"  # the data no longer equal the released 1.1
+    # Subgroups listed by hand (as `review import` writes RevMan's), so that their labels are reached too.
+    data["analyses"][0].update(subgroups="listed", listed_subgroups=[{"label": "Listed", "studies": ["shu-2020"]}])
     poison(Review, data, ("review",), seen, fields)
     _dump_yaml(review_path, data)
     for path in sorted((project / "data/studies").glob("*.yaml")):
@@ -332,7 +334,9 @@ class TestPayloadInEveryFreeTextField:
         proc = subprocess.run(["Rscript", "-e", code, *map(str, scripts)], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         tokens = [line.split("\t") for line in proc.stdout.splitlines() if "\t" in line]
-        assert {t for _, t in tokens} == {"COMMENT"}, tokens  # the title is only ever in the first comment
+        # The title is only ever in the first comment; the listed subgroups' labels are strings of the meta script.
+        assert {t for _, t in tokens} == {"COMMENT", "STR_CONST"}, tokens
+        assert {name for name, t in tokens if t == "STR_CONST"} == {"survival-primary.meta.R"}, tokens
         assert {name for name, _ in tokens} == {s.name for s in scripts}
 
     def test_citations_stay_one_field_per_line(self, hostile):
