@@ -201,6 +201,12 @@ def cmd_import(args) -> int:
     except FileExistsError as exc:
         print(f"review: error: {exc.filename} already exists; nothing was overwritten", file=sys.stderr)
         return EXIT_INVALID
+    except OSError as exc:
+        print(
+            f"review: error: cannot write the import ({exc.strerror}: {exc.filename}); nothing was imported",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
     for note in done.notes:
         print(f"note: {note}")
     where = args.into or "this project"
@@ -220,6 +226,9 @@ def cmd_export(args) -> int:
         written = export(project, out)
     except DataError as exc:
         return _report(exc)
+    except OSError as exc:
+        print(f"review: error: cannot write into {out} ({exc.strerror})", file=sys.stderr)
+        return EXIT_INVALID
     for path in written:
         print(f"wrote {path}")
     return EXIT_OK

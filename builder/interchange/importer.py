@@ -393,8 +393,9 @@ def _dump(value) -> str:
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=110)
 
 
-def _splice(text: str, key: str, items: list[dict]) -> str:
-    """review.yaml's text with its top-level list `key` replaced by `items` (comments elsewhere kept)."""
+def _splice(text: str, key: str, items: list[dict] | dict) -> str:
+    """review.yaml's text with its top-level `key` (a list or a mapping) replaced by `items` (comments elsewhere
+    kept)."""
     lines = text.splitlines(keepends=True)
     start = next((i for i, line in enumerate(lines) if re.match(rf"{key}\s*:", line)), None)
     block = _dump({key: items})
@@ -406,6 +407,29 @@ def _splice(text: str, key: str, items: list[dict]) -> str:
     while end > start + 1 and lines[end - 1].lstrip().startswith("#"):
         end -= 1  # a comment above the next key belongs to it
     return "".join(lines[:start]) + block + "".join(lines[end:])
+
+
+def _flow(imp: Imported, counted: int) -> dict:
+    return {
+        "records_identified": counted,
+        "records_excluded": 0,
+        "full_texts_assessed": counted,
+        "full_texts_excluded": 0,
+        "provenance": {
+            "kind": "inferred",
+            "source": f"{imp.format} {imp.file}",
+            "reasoning": "RevMan files hold no PRISMA counts: these count the included studies only; "
+            "enter the search's counts",
+        },
+    }
+
+
+FLOW_COUNTS = ("records_identified", "records_excluded", "full_texts_assessed", "full_texts_excluded")
+
+
+def _no_search_yet(flow) -> bool:
+    """Whether review.yaml's PRISMA counts are all zero (a new project's), so the import may set them."""
+    return isinstance(flow, dict) and all(flow.get(k) == 0 for k in FLOW_COUNTS) and not flow.get("other_methods")
 
 
 def _new_review(imp: Imported, p: Plan, today: dt.date) -> str:
@@ -430,18 +454,7 @@ def _new_review(imp: Imported, p: Plan, today: dt.date) -> str:
         },
         "question": {k: "TODO" for k in ("population", "intervention", "comparator", "outcomes")},
         "outcomes": p.outcomes,
-        "flow": {
-            "records_identified": counted,
-            "records_excluded": 0,
-            "full_texts_assessed": counted,
-            "full_texts_excluded": 0,
-            "provenance": {
-                "kind": "inferred",
-                "source": f"{imp.format} {imp.file}",
-                "reasoning": "RevMan files hold no PRISMA counts: these count the included studies only; "
-                "enter the search's counts",
-            },
-        },
+        "flow": _flow(imp, counted),
         "analyses": p.analyses,
         "experimental_label": "Experimental",
         "control_label": "Control",
@@ -484,56 +497,73 @@ def _check(project: Path, today: dt.date) -> None:
     load(project / "data", today=today)
 
 
+def _refuse_unless_empty(project: Path) -> None:
+    if not (project / "data" / "review.yaml").is_file():
+        message = "is not a review project: run `review init` first, or give --into NEW_FOLDER"
+        raise DataError([Problem(str(project.name), None, "data/review.yaml", message)])
+    present = sorted((project / "data" / "studies").glob("*.yaml"))
+    if present:
+        message = (
+            f"this project already has {len(present)} study file(s); import into a new folder with "
+            "--into NEW_FOLDER (nothing was written)"
+        )
+        raise DataError([Problem("data/studies", None, "(folder)", message)])
+
+
+def _merged(doc: dict, text: str, imp: Imported, p: Plan) -> str:
+    """review.yaml's text with the imported outcomes and analyses in place of any placeholders, and the PRISMA
+    counts of a project without a search set from the studies."""
+    dropped = _ids(x for x in doc.get("outcomes") or [] if _placeholder(x, "label"))
+    outcomes = [x for x in doc.get("outcomes") or [] if not _placeholder(x, "label")] + p.outcomes
+    analyses = [
+        x
+        for x in doc.get("analyses") or []
+        if not _placeholder(x, "title") and not (isinstance(x, dict) and x.get("outcome") in dropped)
+    ] + p.analyses
+    merged = _splice(_splice(text, "outcomes", outcomes), "analyses", analyses)
+    if _no_search_yet(doc.get("flow")):
+        merged = _splice(merged, "flow", _flow(imp, len(p.studies)))
+    return merged
+
+
+def _move_studies(stage: Path, target: Path, ids: list[str]) -> None:
+    """Each staged study file into `target`, created exclusively (never over a file); all or none."""
+    target.mkdir(exist_ok=True)
+    made: list[Path] = []
+    try:
+        for sid in ids:
+            dest = target / f"{sid}.yaml"
+            with open(dest, "xb") as out:
+                made.append(dest)
+                out.write((stage / f"{sid}.yaml").read_bytes())
+    except OSError:
+        for path in made:
+            path.unlink(missing_ok=True)
+        raise
+
+
 def import_into(file: Path, project: Path, today: dt.date | None = None) -> Outcome:
     """Import into an existing project without study data (e.g. one `review init` wrote)."""
     today = today or dt.date.today()
     imp = read(file)
-    if not (project / "data" / "review.yaml").is_file():
-        raise DataError(
-            [
-                Problem(
-                    str(project.name),
-                    None,
-                    "data/review.yaml",
-                    "is not a review project: run `review init` first, or give --into NEW_FOLDER",
-                )
-            ]
-        )
-    present = sorted((project / "data" / "studies").glob("*.yaml"))
-    if present:
-        raise DataError(
-            [
-                Problem(
-                    "data/studies",
-                    None,
-                    "(folder)",
-                    f"this project already has {len(present)} study file(s); import into a new folder with --into NEW_FOLDER (nothing was written)",
-                )
-            ]
-        )
+    _refuse_unless_empty(project)
     doc, text = _existing(project)
     p = plan(imp, set(), _ids(doc.get("outcomes")), _ids(doc.get("analyses")))
-    outcomes = [x for x in doc.get("outcomes") or [] if not _is_placeholder(x)] + p.outcomes
-    analyses = [x for x in doc.get("analyses") or [] if not _is_placeholder(x)] + p.analyses
-    new_text = _splice(_splice(text, "outcomes", outcomes), "analyses", analyses)
     with tempfile.TemporaryDirectory(prefix=".import-", dir=project) as tmp:
         stage = Path(tmp)
         shutil.copytree(project / "data", stage / "data", symlinks=True)
-        (stage / "data" / "review.yaml").write_text(new_text, encoding="utf-8")
+        (stage / "data" / "review.yaml").write_text(_merged(doc, text, imp, p), encoding="utf-8")
         _write_studies(stage / "data" / "studies", p)
         _check(stage, today)
-        target = project / "data" / "studies"
-        target.mkdir(exist_ok=True)
-        for sid in p.studies:
-            dest = target / f"{sid}.yaml"
-            os.link(stage / "data" / "studies" / f"{sid}.yaml", dest)  # fails rather than overwrite
+        _move_studies(stage / "data" / "studies", project / "data" / "studies", list(p.studies))
         os.replace(stage / "data" / "review.yaml", project / "data" / "review.yaml")
     return Outcome(project, list(p.studies), [a["id"] for a in p.analyses], p.notes)
 
 
-def _is_placeholder(item) -> bool:
-    """An example entry a new project's review.yaml may hold (marked `example: true`), replaced by the import."""
-    return isinstance(item, dict) and item.get("example") is True
+def _placeholder(item, field: str) -> bool:
+    """An outcome or analysis still saying TODO, as `review init` writes them: in a project without studies it
+    is a placeholder, which the imported ones replace (an analysis of a replaced outcome goes with it)."""
+    return isinstance(item, dict) and str(item.get(field) or "").lstrip().upper().startswith("TODO")
 
 
 def import_new(file: Path, into: Path, assets_from: Path, today: dt.date | None = None) -> Outcome:

@@ -193,3 +193,33 @@ def test_a_second_import_is_refused(tmp_path: Path, capsys):
     assert main(["-C", str(project), "import", str(FIXTURES / "Fleiss1993.zip")]) == 1
     assert "already has 12 study file(s)" in capsys.readouterr().err
     assert _tree(project / "data") == before
+
+
+def test_a_failing_write_is_reported_and_undone(tmp_path: Path, capsys, monkeypatch):
+    """A disk that refuses a write half way: exit 1 with the reason, and neither study files nor review.yaml
+    changed (the study files written before the failure are taken back)."""
+    from builder.interchange import importer
+
+    real_open = open
+    calls = {"n": 0}
+
+    def failing_open(path, mode="r", *args, **kwargs):
+        if mode == "xb":
+            calls["n"] += 1
+            if calls["n"] == 5:
+                raise OSError(28, "No space left on device", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(importer, "open", failing_open, raising=False)
+    project = minimal_project(tmp_path / "review")
+    before = _tree(project)
+    assert main(["-C", str(project), "import", str(FIXTURES / "Fleiss1993.rm5")]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert _tree(project) == before
+    assert not [p for p in project.iterdir() if p.name.startswith(".import-")]
+
+
+def test_export_of_invalid_data_is_reported(tmp_path: Path, capsys):
+    project = minimal_project(tmp_path / "review")
+    assert main(["-C", str(project), "export", "--out", str(tmp_path / "out")]) == 1
+    assert "problem" in capsys.readouterr().err
