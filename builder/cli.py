@@ -104,12 +104,17 @@ def cmd_new_study(args) -> int:
         print(f"review: error: {path.relative_to(project)} already exists", file=sys.stderr)
         return EXIT_USAGE
     review = load_review_only(project / "data")
+    from builder.contract.project import template_dirs
     from builder.report.pages import environment
 
     text = (
-        environment(project / "templates")
+        environment(template_dirs(project))
         .get_template("new-study.yaml.j2")
-        .render(id=args.id, outcomes=review.outcomes if review else [])
+        .render(
+            id=args.id,
+            outcomes=review.outcomes if review else [],
+            experimental_label=review.experimental_label if review else "experimental",
+        )
     )
     path.parent.mkdir(exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -117,6 +122,25 @@ def cmd_new_study(args) -> int:
         f"wrote {path.relative_to(project)}: fill in every TODO, add '{args.id}' to the analyses in "
         "data/review.yaml that should include it, then run `review check`."
     )
+    return EXIT_OK
+
+
+def cmd_init(args) -> int:
+    from builder.publish.scaffold import InitError, init
+
+    folder = Path(args.folder).absolute()
+    try:
+        written = init(folder)
+    except InitError as exc:
+        print(f"review: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:
+        print(f"review: error: cannot write the new project into {args.folder}: {exc.strerror}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"Wrote a new, empty review into {args.folder}/ ({len(written)} files). Next:")
+    print(f"  cd {args.folder}")
+    print("  review build                 # builds site/ at once: a site with no studies yet")
+    print("  review new-study smith-2024  # a study file to fill in; then replace the TODOs in data/review.yaml")
     return EXIT_OK
 
 
@@ -220,6 +244,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("new", nargs="?", default="current")
     d.add_argument("--json", action="store_true", help="print JSON instead of text")
     d.set_defaults(func=cmd_diff)
+    i = sub.add_parser("init", help="write a new, empty review project into a new folder")
+    i.add_argument("folder", help="a folder that does not exist yet, or an empty one")
+    i.set_defaults(func=cmd_init)
     n = sub.add_parser("new-study", help="write a commented template for a new study file")
     n.add_argument("id", help="the study id, which is also the file name, e.g. smith-2024")
     n.set_defaults(func=cmd_new_study)

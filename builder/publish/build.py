@@ -25,6 +25,7 @@ from builder.analysis import run as analysis
 from builder.caching import store as cache
 from builder.caching.digest import add_files
 from builder.caching.reuse import Reuse
+from builder.contract import project as layout
 from builder.errors import DataError
 from builder.ingest.loader import ReviewData, data_hash, load
 from builder.publish import incremental, mkdocs_warm
@@ -45,7 +46,7 @@ def epoch(day: dt.date) -> str:
 
 
 def site_config(project: Path, nav: list, site_name: str) -> dict:
-    config = yaml.safe_load((project / "mkdocs.yml").read_text(encoding="utf-8"))
+    config = layout.site_config(project)
     config["site_name"] = html.escape(site_name)  # themes print it unescaped
     config["docs_dir"] = "docs"
     config["nav"] = nav
@@ -66,11 +67,13 @@ def render(
     `reuse` (see builder.caching.reuse), generated files whose inputs are unchanged since the last good build are
     taken from it, and the keys of this build's files are saved beside its sources for the next one."""
     docs = out / "docs"
-    shutil.copytree(project / "docs", docs)
+    docs.mkdir(parents=True)
+    for folder in layout.docs_dirs(project):  # the tool's assets, then the project's own files
+        shutil.copytree(folder, docs, dirs_exist_ok=True)
     results = results if results is not None else analysis.run_all(data)
     if version_info is None:
         version_info = version_context(project, data, results)
-    nav = pages.render_site(data, results, project / "templates", docs, version_info, store, reuse)
+    nav = pages.render_site(data, results, layout.template_dirs(project), docs, version_info, store, reuse)
     if reuse is not None:
         reuse.save(out)
     config = site_config(project, nav, data.review.short_title)
@@ -388,9 +391,8 @@ def _archive_key(project: Path, rel, latest: str, all_versions: list[str], url: 
     digest.update(json.dumps([snapshot, manifest, cache.builder_fingerprint(), latest, all_versions, url]).encode())
     # results.json too: an edited archive is verified against its snapshot again, not served from the cache
     digest.update(b"results.json\0" + (rel.folder / "results.json").read_bytes() + b"\0")
-    for part in ("templates", "docs", "mkdocs.yml"):
-        root = project / part
-        add_files(digest, [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file()), project)
+    for root, files in layout.site_files(project):
+        add_files(digest, files, root)
     return digest.hexdigest()[:16]
 
 
