@@ -57,9 +57,15 @@ def cmd_build(args) -> int:
     from builder.publish.build import BuildError, SitePathError, build
 
     project = _project(args.project)
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(message, file=sys.stderr, flush=True)
+
     try:
         report: dict = {}
-        data = build(project, Path(args.site).absolute() if args.site else None, full=args.full, report=report)
+        site = Path(args.site).absolute() if args.site else None
+        data = build(project, site, full=args.full, report=report, progress=progress)
     except SitePathError as exc:
         print(f"review: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -73,7 +79,13 @@ def cmd_build(args) -> int:
         return 3
     reused = report.get("pages")
     how = f" ({reused[0]} of {reused[1]} pages re-rendered; the rest reused from the last build)" if reused else ""
-    print(f"Built version {data.review.version} into {args.site or 'site'}/{how}.")
+    shown = args.site or "site"
+    print(f"Built version {data.review.version} into {shown}/{how}.")
+    if not args.quiet:
+        print(
+            f"Open {shown}/index.html in a browser (the site works from disk), or run `review serve` for a "
+            "live preview at http://127.0.0.1:8000."
+        )
     return EXIT_OK
 
 
@@ -230,6 +242,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rebuild everything, reusing nothing from earlier builds (the result is the same)",
     )
+    b.add_argument("-q", "--quiet", action="store_true", help="print no progress, only the final line")
     b.set_defaults(func=cmd_build)
     s = sub.add_parser("serve", help="preview with live reload; rebuilds when data/ or templates/ change")
     s.add_argument("--dev-addr", default="127.0.0.1:8000")

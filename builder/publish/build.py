@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,19 +165,28 @@ def _run_mkdocs(
         raise BuildError(f"mkdocs build failed:\n{outcome.log}")
 
 
+Progress = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    """Progress messages go nowhere unless the caller asks for them (the command line prints them)."""
+
+
 def build(
     project: Path,
     site: Path | None = None,
     today: dt.date | None = None,
     full: bool = False,
     report: dict | None = None,
+    progress: Progress = _quiet,
 ) -> ReviewData:
     """Validate, compute, render and build. The previous `site/` and `build/` stay until all succeeded.
 
     Unless `full`, work done by the last good build is reused where its inputs are unchanged: parsed study
     files, fitted analyses, their results records and figures (build/cache/store), generated page sources,
     figures and downloads (see reuse), released versions' pages (build/cache), and the HTML of pages whose
-    Markdown is unchanged (see incremental). The result is the same site, byte for byte."""
+    Markdown is unchanged (see incremental). The result is the same site, byte for byte. `progress` is told,
+    in a few words, of each long step as it starts."""
     project = Path(project).resolve()
     site = check_site(project, site or project / "site")
     with _cycle_collector_paused():
@@ -185,7 +195,7 @@ def build(
         # Otherwise MkDocs runs in processes, side by side, the first one started while the data are loaded.
         warm = mkdocs_warm.Warm() if full or not incremental.has_state(project / "build") else None
         try:
-            return _build(project, site, today, full, report, warm)
+            return _build(project, site, today, full, report, warm, progress)
         finally:
             if warm is not None:
                 warm.close()
@@ -218,6 +228,7 @@ class _Build:
     warm: mkdocs_warm.Warm | None
     data: ReviewData
     staging: Path
+    say: Progress = _quiet
 
     @property
     def build_dir(self) -> Path:
@@ -239,14 +250,16 @@ def _build(
     full: bool,
     report: dict | None,
     warm: mkdocs_warm.Warm | None,
+    progress: Progress = _quiet,
 ) -> ReviewData:
     build_dir = project / "build"
     store = cache.Store(None if full else build_dir / "cache" / "store")
+    progress("Validating data/ ...")
     data = load(project / "data", today=today, store=store)
     _check_not_released(project, data)
     build_dir.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))
-    run = _Build(project, Path(site or project / "site"), today, full, store, warm, data, staging)
+    run = _Build(project, Path(site or project / "site"), today, full, store, warm, data, staging, progress)
     try:
         _build_staged(run, report)
     finally:
@@ -270,7 +283,10 @@ def _check_not_released(project: Path, data: ReviewData) -> None:
 def _build_staged(run: _Build, report: dict | None) -> None:
     """Everything built into the staging folder, then swapped in: the sources and the site of the latest
     version, and the sites of the released versions under it."""
+    n, k = len(run.data.review.analyses), len(run.data.studies)
+    run.say(f"Computing {n} {_plural(n, 'analysis', 'analyses')} of {k} {_plural(k, 'study', 'studies')} ...")
     results = analysis.run_all(run.data, run.store)
+    run.say(f"Rendering the pages of version {run.data.review.version} ...")
     kept = Reuse(None if run.full else run.build_dir / "current", run.staging / "src" / "docs")
     info = version_context(run.project, run.data, results, today=run.today)
     config = render(run.project, run.data, run.staging / "src", info, results, run.store, kept)
@@ -286,17 +302,25 @@ def _build_staged(run: _Build, report: dict | None) -> None:
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         runs = []
         if reused is None:
+            run.say(f"Running MkDocs on the pages of version {run.data.review.version} ...")
             shutil.rmtree(run.staging / "site", ignore_errors=True)
             if not _split_build(run.staging, run.day, run.bytecode, run.warm):
                 runs.append(pool.submit(mkdocs_build, config, run.staging / "site", run.day, warm=run.warm))
         archives = [_archive(run, rel, [r.version for r in rels], pool, runs) for rel in rels]
     for future in runs:  # all have finished; the first failure is reported
         future.result()
+    run.say("Publishing the new site ...")
     _publish(run, archives, src_hashes, archived)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
 
 
 def _reuse_pages(run: _Build, archived: set[str], src_hashes: dict[str, str]) -> tuple[int, int] | None:
     """The latest version's site from the last good one and a run of MkDocs on the changed pages only."""
+    if incremental.has_state(run.build_dir):
+        run.say("Looking for the pages that changed since the last build ...")
     return incremental.build(
         run.staging / "src",
         run.build_dir,
@@ -323,7 +347,9 @@ def _archive(run: _Build, rel, all_versions: list[str], pool: ThreadPoolExecutor
         / f"v{rel.version}-{_archive_key(run.project, rel, latest, all_versions, run.data.review.url)}"
     )
     if cached.is_dir() and not run.full:
+        run.say(f"Released version {rel.version}: unchanged, reused from the last build")
         return rel.version, cached, None
+    run.say(f"Building released version {rel.version} from its archived data ...")
     # Old versions are rebuilt from their own snapshot, and must reproduce their archived numbers.
     old = versions.as_released(rel, load(rel.data_dir, today=run.today, store=run.store))
     old_results = analysis.run_all(old, run.store)

@@ -147,3 +147,16 @@ def test_new_study_works_in_the_new_project_and_one_study_builds(new_review, cap
     assert "This version includes 1 study" in (docs / "studies/index.md").read_text(encoding="utf-8")
     assert (new_review / "site/studies/smith-2024.html").is_file()
     assert (new_review / "site/figures/primary-outcome-primary.svg").is_file()  # the forest plot of one study
+
+
+def test_build_says_what_it_does_and_where_the_site_is(project, capsys):
+    assert main(["-C", str(project), "build"]) == 0
+    captured = capsys.readouterr()
+    steps = captured.err.splitlines()
+    assert steps[0] == "Validating data/ ..."
+    assert "Building released version 1.0 from its archived data ..." in steps
+    assert any(s.startswith("Running MkDocs") for s in steps) and steps[-1] == "Publishing the new site ..."
+    assert "site/index.html" in captured.out and "review serve" in captured.out
+    assert main(["-C", str(project), "build", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out.startswith("Built version") and "review serve" not in captured.out
