@@ -222,9 +222,12 @@ def cmd_diff(args) -> int:
 
 def cmd_schema(args) -> int:
     from builder.contract.schema import write_schemas
+    from builder.report.results_json import SCHEMA_VERSION
+    from builder.report.results_schema import write_schema
 
     project = _project(args.project)
-    for path in write_schemas(project / "docs" / "schema"):
+    folder = project / "docs" / "schema"
+    for path in [*write_schemas(folder), write_schema(folder, SCHEMA_VERSION)]:
         print(f"wrote {path.relative_to(project)}")
     return EXIT_OK
 
@@ -247,7 +250,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="preview with live reload; rebuilds when data/ or templates/ change")
     s.add_argument("--dev-addr", default="127.0.0.1:8000")
     s.set_defaults(func=cmd_serve)
-    sub.add_parser("schema", help="write the JSON Schemas into docs/schema/").set_defaults(func=cmd_schema)
+    sub.add_parser("schema", help="write the JSON Schemas (data files, results.json) into docs/schema/").set_defaults(
+        func=cmd_schema
+    )
     r = sub.add_parser("release", help="freeze the current data and results as a released version")
     r.add_argument("version", help="must equal the version in data/review.yaml, e.g. 1.1")
     r.add_argument("--date", help="the release date stamped in the manifest, YYYY-MM-DD (default: today)")

@@ -107,6 +107,10 @@ def version_context(
         "draft": not entries[-1].released,
         "date": entries[-1].date,  # this version's release date, or its review.yaml date before release
         "url": url if archived is not None else data.review.url,
+        # whether the data page documents results.json's JSON Schema: versions released before it had one
+        # keep their pages as released
+        "results_schema": archived is None
+        or any(r.manifest.get("results_schema") for r in rels if r.version == archived),
     }
 
 

@@ -26,7 +26,7 @@ from builder.report.cite import cite
 from builder.report.figures import caption, inline, prisma, robfig, timeline
 from builder.report.methods import methods_in_use, pooling_method
 from builder.report.narrative import Filler
-from builder.report.results_json import results_document, to_csv, to_json
+from builder.report.results_json import SCHEMA_VERSION, results_document, to_csv, to_json
 from builder.report.views import STEP_PLOTS, AnalysisView, rob_json_of
 
 # Free text reaches the pages only through builder.report.escape (see there for each context).
@@ -192,6 +192,7 @@ def _only_version(review) -> dict:
         "draft": True,
         "date": review.date,
         "url": review.url,
+        "results_schema": True,
     }
 
 
@@ -251,6 +252,7 @@ class _Site:
             builder_version=__version__,
             rob_tools=TOOLS,
             rob_label=robfig.label,
+            results_schema_version=SCHEMA_VERSION,
         )
 
     def _rob_json(self, study: Study) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from builder.cli import main
 from builder.publish.build import build
+from builder.publish.scaffold import init
 from tests.conftest import TODAY
 
 ONE_STUDY = """\
@@ -54,11 +55,18 @@ outcomes:
 
 
 @pytest.fixture
-def new_review(tmp_path: Path, capsys) -> Path:
+def new_review(tmp_path: Path) -> Path:
+    """A new project dated TODAY (the command dates it today), which the tests' checks take as today."""
     folder = tmp_path / "my-review"
-    assert main(["init", str(folder)]) == 0
-    assert "review build" in capsys.readouterr().out
+    init(folder, today=TODAY)
     return folder
+
+
+def test_init_on_the_command_line_says_what_to_do_next(tmp_path, capsys):
+    assert main(["init", str(tmp_path / "mine")]) == 0
+    out = capsys.readouterr().out
+    assert "review build" in out and "review new-study" in out
+    assert (tmp_path / "mine/data/review.yaml").is_file()
 
 
 def test_init_writes_a_commented_project_without_the_msc_content(new_review):
