@@ -9,7 +9,10 @@ own (see builder.contract.project), so that upgrading the tool upgrades the revi
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 from builder.contract.project import TOOL_HOME
@@ -44,17 +47,31 @@ def files(folder: Path, today: dt.date) -> dict[str, str]:
 
 def init(folder: Path, today: dt.date | None = None) -> list[Path]:
     """Write a new project into `folder`, which must not exist or be empty; return the files written.
-    InitError, before anything is written, for a folder that has anything in it or is not a folder."""
+    InitError, before anything is written, for a folder that has anything in it or is not a folder.
+
+    The project is written beside `folder` under a hidden name and renamed into place in one step, so that a
+    failure halfway (a full disk) leaves no half-written project; the rename replaces only an empty folder."""
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         raise InitError(f"{folder} exists and is not a folder; choose a new folder")
     if folder.is_dir() and any(folder.iterdir()):
         raise InitError(f"{folder} exists and is not empty; choose a new or empty folder (nothing was written)")
     contents = files(folder, today or dt.date.today())
-    written = []
-    for rel, text in contents.items():
-        path = folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("x", encoding="utf-8") as out:  # "x": never replaces a file that appeared meanwhile
-            out.write(text)
-        written.append(path)
-    return written
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.init-", dir=folder.parent))
+    try:
+        for rel, text in contents.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        staging.chmod(0o777 & ~_umask())
+        os.rename(staging, folder)  # fails, replacing nothing, if a file appeared in the folder meanwhile
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [folder / rel for rel in contents]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

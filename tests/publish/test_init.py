@@ -168,3 +168,15 @@ def test_build_says_what_it_does_and_where_the_site_is(project, capsys):
     assert main(["-C", str(project), "build", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out.startswith("Built version") and "review serve" not in captured.out
+
+
+def test_init_leaves_nothing_behind_when_it_cannot_write(tmp_path, monkeypatch, capsys):
+    import builder.publish.scaffold as scaffold
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(scaffold.os, "rename", full_disk)
+    assert main(["init", str(tmp_path / "mine")]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither the project nor its staging folder
