@@ -61,6 +61,15 @@ def risk_with_or(odds_ratio: float, control_risk: float) -> float:
     return odds_ratio * control_risk / (1 - control_risk + odds_ratio * control_risk)
 
 
+# The risk in the experimental arm implied by a pooled dichotomous effect (on the analysis scale) at the
+# control-arm risk, for the absolute effects of the table: clipped to a risk between 0 and 1.
+ABSOLUTE = {
+    "OR": lambda log_or, cr: risk_with_or(math.exp(log_or), cr),
+    "RR": lambda log_rr, cr: min(1.0, math.exp(log_rr) * cr),
+    "RD": lambda rd, cr: min(1.0, max(0.0, cr + rd)),
+}
+
+
 def row(certainty: Certainty, result: AnalysisResult) -> Row:
     f = result.fit
     k = len(result.rows) + len(result.missing)
@@ -69,15 +78,18 @@ def row(certainty: Certainty, result: AnalysisResult) -> Row:
             certainty, result, "Not estimable: no study-level data", "—", "—", k, 0, reassessments(certainty, result)
         )
     relative = f"{result.spec.measure} " + fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, result.scale)
-    if result.spec.measure == "OR":
+    measure = result.spec.measure
+    if measure in ABSOLUTE:
         t = result.totals()
         cr = t["events_ctrl"] / t["total_ctrl"]
-        per = [1000 * risk_with_or(math.exp(v), cr) for v in (f.estimate, f.ci_low, f.ci_high)]
+        per = [1000 * ABSOLUTE[measure](v, cr) for v in (f.estimate, f.ci_low, f.ci_high)]
         control = f"{1000 * cr:.0f} per 1000"
         experimental = f"{per[0]:.0f} per 1000 ({per[1]:.0f} to {per[2]:.0f})"
     else:
         control = "—"
-        experimental = f"MD {fmt.num(f.estimate)} ({fmt.num(f.ci_low)} to {fmt.num(f.ci_high)}) {result.outcome.unit}"
+        shown = [math.exp(v) if result.scale == "log" else v for v in (f.estimate, f.ci_low, f.ci_high)]
+        unit = f" {result.outcome.unit}" if measure == "MD" and result.outcome.unit else ""
+        experimental = f"{measure} {fmt.num(shown[0])} ({fmt.num(shown[1])} to {fmt.num(shown[2])}){unit}"
     return Row(
         certainty,
         result,

@@ -180,3 +180,27 @@ def test_init_leaves_nothing_behind_when_it_cannot_write(tmp_path, monkeypatch, 
     assert main(["init", str(tmp_path / "mine")]) == 1
     assert "No space left on device" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # neither the project nor its staging folder
+
+
+def test_a_new_review_rates_a_risk_ratio_with_absolute_effects(new_review):
+    """The Summary of findings of a review of its own: a risk ratio (not only the MSC review's odds ratio and
+    mean difference) gives risks per 1000, and no sentence about survival or a source review."""
+    (new_review / "data/studies/smith-2024.yaml").write_text(ONE_STUDY, encoding="utf-8")
+    review = new_review / "data/review.yaml"
+    text = review.read_text(encoding="utf-8")
+    text = text.replace("records_identified: 0", "records_identified: 1").replace(
+        "full_texts_assessed: 0", "full_texts_assessed: 1"
+    )
+    text = text.replace("    measure: OR\n", "    measure: RR\n").replace(
+        "certainty: []",
+        "certainty:\n  - outcome: primary-outcome\n    analysis: primary-outcome-primary\n    start: high\n"
+        "    start_reason: One randomised trial.\n",
+    )
+    review.write_text(text, encoding="utf-8")
+    build(new_review, today=TODAY)
+    sof = (new_review / "build/current/docs/summary-of-findings.md").read_text(encoding="utf-8")
+    # control risk 9/50 = 180 per 1000; RR (5/50)/(9/50) = 0.556 gives 100 per 1000
+    assert "| 180 per 1000 | 100 per 1000 (" in sof and "RR 0.56 [" in sof
+    assert "survival" not in sof and "proportion of control participants with the event" in sof
+    study = (new_review / "build/current/docs/studies/smith-2024.md").read_text(encoding="utf-8")
+    assert "source review" not in study
