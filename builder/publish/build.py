@@ -67,6 +67,11 @@ def render(
     """Write the Markdown sources and the MkDocs configuration into `out`; return the config file. With
     `reuse` (see builder.caching.reuse), generated files whose inputs are unchanged since the last good build are
     taken from it, and the keys of this build's files are saved beside its sources for the next one."""
+    if not layout.template_dirs(project):
+        raise BuildError(
+            f"no page templates: {project} has no templates/, and the tool's checkout has none either "
+            "(install the builder in place, with `pip install -e .`, as the Makefile does)"
+        )
     docs = out / "docs"
     docs.mkdir(parents=True)
     for folder in layout.docs_dirs(project):  # the tool's assets, then the project's own files

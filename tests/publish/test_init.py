@@ -112,7 +112,8 @@ def test_the_new_project_checks_with_warnings_of_its_placeholders(new_review, ca
     assert main(["-C", str(new_review), "check"]) == 0
     captured = capsys.readouterr()
     assert "0 studies, 1 analyses" in captured.out
-    assert "still says TODO" in captured.err
+    assert "data/review.yaml:13: short_title: still says TODO" in captured.err
+    assert "authors: still says TODO (got - TODO Author Name)" in captured.err  # a list item names its list
 
 
 def test_the_empty_review_builds_and_says_there_are_no_studies_yet(new_review):
