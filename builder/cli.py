@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -143,7 +144,7 @@ def cmd_new_study(args) -> int:
 def cmd_init(args) -> int:
     from builder.publish.scaffold import InitError, init
 
-    folder = Path(args.folder).absolute()
+    folder = Path(os.path.abspath(args.folder))  # '..' resolved, links not followed
     try:
         written = init(folder)
     except InitError as exc:
@@ -153,7 +154,8 @@ def cmd_init(args) -> int:
         print(f"review: error: cannot write the new project into {args.folder}: {exc.strerror}", file=sys.stderr)
         return EXIT_INVALID
     print(f"Wrote a new, empty review into {args.folder}/ ({len(written)} files). Next:")
-    print(f"  cd {args.folder}")
+    if folder != Path.cwd():
+        print(f"  cd {args.folder}")
     print("  review build                 # builds site/ at once: a site with no studies yet")
     print("  review new-study smith-2024  # a study file to fill in; then replace the TODOs in data/review.yaml")
     return EXIT_OK

@@ -49,8 +49,9 @@ def init(folder: Path, today: dt.date | None = None) -> list[Path]:
     """Write a new project into `folder`, which must not exist or be empty; return the files written.
     InitError, before anything is written, for a folder that has anything in it or is not a folder.
 
-    The project is written beside `folder` under a hidden name and renamed into place in one step, so that a
-    failure halfway (a full disk) leaves no half-written project; the rename replaces only an empty folder."""
+    The project is written beside `folder` under a hidden name and renamed into place, so that a failure
+    halfway (a full disk) leaves no half-written project; into an existing empty folder (which may be the
+    current one) its entries are renamed one by one."""
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         raise InitError(f"{folder} exists and is not a folder; choose a new folder")
     if folder.is_dir() and any(folder.iterdir()):
@@ -64,7 +65,12 @@ def init(folder: Path, today: dt.date | None = None) -> list[Path]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         staging.chmod(0o777 & ~_umask())
-        os.rename(staging, folder)  # fails, replacing nothing, if a file appeared in the folder meanwhile
+        if folder.is_dir():  # an empty folder, perhaps the current one: filled, not replaced
+            for entry in sorted(staging.iterdir()):
+                os.rename(entry, folder / entry.name)
+            staging.rmdir()
+        else:
+            os.rename(staging, folder)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
         raise

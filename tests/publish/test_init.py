@@ -205,3 +205,12 @@ def test_a_new_review_rates_a_risk_ratio_with_absolute_effects(new_review):
     assert "survival" not in sof and "proportion of control participants with the event" in sof
     study = (new_review / "build/current/docs/studies/smith-2024.md").read_text(encoding="utf-8")
     assert "source review" not in study
+
+
+def test_init_fills_the_current_folder_when_it_is_empty(tmp_path, monkeypatch, capsys):
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    assert main(["init", "."]) == 0
+    assert "cd ." not in capsys.readouterr().out
+    assert "id: here" in (tmp_path / "here/data/review.yaml").read_text(encoding="utf-8")
+    assert not [p for p in tmp_path.iterdir() if p.name != "here"]  # no staging folder left beside it
