@@ -53,7 +53,9 @@ def _study_rows(chosen, inputs: list[dict[str, float]], es: EffectSizes, result_
     return rows
 
 
-def _analysis_entry(spec: Analysis, outcome: Outcome, chosen, memo: dict | None = None) -> Stored:
+def _analysis_entry(
+    spec: Analysis, outcome: Outcome, chosen, memo: dict | None = None, sparse_data_rules: bool = True
+) -> Stored:
     """The stored numbers of an analysis, declared with everything they depend on: its plan, its outcome, and
     for each study used the dataset and the study fields the follow-ups and subgroups read (label, year,
     design, risk of bias, country, arms). Editing another outcome of the same study, or any other field,
@@ -79,10 +81,10 @@ def _analysis_entry(spec: Analysis, outcome: Outcome, chosen, memo: dict | None 
         if id(ds) not in memo:
             memo[id(ds)] = (ds, ds.model_dump_json())  # the dataset is held, so its id stays its own
         studies.extend((memo[study.id], name, memo[id(ds)][1]))
-    return Stored(
-        "analyses",
-        {"plan": spec.model_dump_json(), "outcome": outcome.model_dump_json(), "studies and datasets": studies},
-    )
+    inputs = {"plan": spec.model_dump_json(), "outcome": outcome.model_dump_json(), "studies and datasets": studies}
+    if not sparse_data_rules:  # a version released before them: no treatment-arm correction row (see run_all)
+        inputs["sparse data rules"] = "off"
+    return Stored("analyses", inputs)
 
 
 def _restore(
@@ -116,7 +118,7 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
         entry = None
         if store is not None:
             chosen, missing, left_out = select(spec, data.studies, data.integrity_rules)
-            entry = _analysis_entry(spec, data.review.outcome(spec.outcome), chosen, memo)
+            entry = _analysis_entry(spec, data.review.outcome(spec.outcome), chosen, memo, data.sparse_data_rules)
             saved = entry.get(store)
             if isinstance(saved, dict) and entry.key is not None and len(saved["rows"]) == len(chosen):
                 results.append(_restore(spec, data, chosen, missing, left_out, saved, entry.key))
@@ -124,7 +126,7 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
         r = run(spec, data)
         if r.spec.role == "primary" and r.fit is not None:
             r.followups.update(
-                sensitivity=sensitivity.panel(r),
+                sensitivity=sensitivity.panel(r, data.sparse_data_rules),
                 leave_one_out=sensitivity.leave_one_out(r),
                 cumulative=sensitivity.cumulative(r),
             )

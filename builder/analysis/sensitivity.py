@@ -14,6 +14,7 @@ from builder.analysis.fitting import Refitter, effect_sizes, effect_sizes_of, fi
 from builder.analysis.result import AnalysisResult
 from builder.contract.measures import MEASURES
 from builder.stats import Fit, followups
+from builder.stats.effects import TACC
 from builder.stats.followups import MIN_K_EGGER, egger, funnel_data
 from builder.stats.inference import excludes_null
 
@@ -74,15 +75,16 @@ def high_risk(study) -> bool | None:
     return False
 
 
-def panel(result: AnalysisResult) -> list[Row]:
+def panel(result: AnalysisResult, sparse_data_rules: bool = True) -> list[Row]:
     """The standard sensitivity analyses of one (primary) analysis: other models, other methods for sparse
-    events, and subsets of its studies."""
+    events, and subsets of its studies. sparse_data_rules=False leaves out the treatment-arm continuity
+    correction, as versions released before it were computed."""
     if result.fit is None:
         return []
     refit = Refitter.of(result)
     return [
         *_other_models(result, refit),
-        *_sparse_events(result, refit),
+        *_sparse_events(result, refit, sparse_data_rules),
         *_subsets(result, refit),
         _unverified_row(result, refit),
     ]
@@ -146,8 +148,9 @@ def _other_models(result: AnalysisResult, refit: Refitter) -> list[Row]:
     return rows
 
 
-def _sparse_events(result: AnalysisResult, refit: Refitter) -> list[Row]:
-    """For dichotomous outcomes: Peto's odds ratio, and the risk difference (double-zero studies count)."""
+def _sparse_events(result: AnalysisResult, refit: Refitter, sparse_data_rules: bool = True) -> list[Row]:
+    """For dichotomous outcomes: Peto's odds ratio, the risk difference (double-zero studies count unless the
+    analysis says drop) and, but for Peto's method, Sweeting's treatment-arm continuity correction."""
     spec = result.spec
     every = np.ones(len(result.rows), dtype=bool)
     rows = []
@@ -164,7 +167,33 @@ def _sparse_events(result: AnalysisResult, refit: Refitter) -> list[Row]:
             }
         )
         rows.append(_rd_row(result, rd))
+        if sparse_data_rules and spec.method != "Peto":
+            rows.append(_tacc_row(result))
     return rows
+
+
+TACC_LABEL = "Treatment-arm continuity correction (Sweeting 2004)"
+
+
+def _tacc_row(result: AnalysisResult) -> Row:
+    """The analysis with Sweeting et al.'s treatment-arm continuity correction in place of its constant one: each
+    arm of a zero-cell study gets, in each cell, its share of the study's participants (builder.stats.effects.
+    treatment_arm_correction), for the study's own estimate and, where the analysis corrects inside the
+    Mantel-Haenszel estimate, there too."""
+    spec = result.spec
+    inputs = [r.inputs for r in result.rows]
+    es = effect_sizes(spec, inputs, add=TACC)
+    if not es.corrected.any():
+        return Row("treatment-arm-correction", TACC_LABEL, [], None, "no study has a zero cell")
+    mh_add = TACC if spec.method == "MH" and spec.mh_continuity_correction > 0 else None
+    try:
+        f = fit(spec, es, inputs, mh_add=mh_add)[0]
+    except ValueError:
+        f = None
+    names = [r.study.label for r, ok in zip(result.rows, es.estimable) if ok]
+    return Row(
+        "treatment-arm-correction", TACC_LABEL, names, f, None if f else "not estimable", change(result.fit, f)
+    )
 
 
 def _subsets(result: AnalysisResult, refit: Refitter) -> list[Row]:
@@ -236,7 +265,10 @@ def _rd_row(result: AnalysisResult, spec) -> Row:
         f = fit(spec, es, inputs)[0]
     except ValueError:
         f = None
-    names = [r.study.label for r, ok in zip(result.rows, es.estimable) if ok]
+    # The studies in the pooled estimate: with Mantel-Haenszel, those with a weight (a double-zero study may have
+    # one without an estimate of its own).
+    pooled = np.isfinite(f.weights) if f is not None and f.weights is not None else es.estimable
+    names = [r.study.label for r, ok in zip(result.rows, pooled) if ok]
     # A difference and a ratio share their null only in sign: compare significance and direction on each scale.
     return Row(
         "risk-difference",
