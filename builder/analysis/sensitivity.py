@@ -14,7 +14,7 @@ from builder.analysis.fitting import Refitter, effect_sizes, effect_sizes_of, fi
 from builder.analysis.result import AnalysisResult
 from builder.contract.measures import MEASURES
 from builder.stats import Fit, followups
-from builder.stats.effects import TACC
+from builder.stats.effects import TACC, Correction
 from builder.stats.followups import MIN_K_EGGER, egger, funnel_data
 from builder.stats.inference import excludes_null
 
@@ -84,9 +84,10 @@ def panel(result: AnalysisResult, sparse_data_rules: bool = True) -> list[Row]:
     refit = Refitter.of(result)
     return [
         *_other_models(result, refit),
-        *_sparse_events(result, refit, sparse_data_rules),
+        *_sparse_events(result, refit),
         *_subsets(result, refit),
         _unverified_row(result, refit),
+        *(_treatment_arm(result) if sparse_data_rules else []),
     ]
 
 
@@ -148,9 +149,9 @@ def _other_models(result: AnalysisResult, refit: Refitter) -> list[Row]:
     return rows
 
 
-def _sparse_events(result: AnalysisResult, refit: Refitter, sparse_data_rules: bool = True) -> list[Row]:
-    """For dichotomous outcomes: Peto's odds ratio, the risk difference (double-zero studies count unless the
-    analysis says drop) and, but for Peto's method, Sweeting's treatment-arm continuity correction."""
+def _sparse_events(result: AnalysisResult, refit: Refitter) -> list[Row]:
+    """For dichotomous outcomes: Peto's odds ratio, and the risk difference (double-zero studies count unless the
+    analysis says drop)."""
     spec = result.spec
     every = np.ones(len(result.rows), dtype=bool)
     rows = []
@@ -167,12 +168,25 @@ def _sparse_events(result: AnalysisResult, refit: Refitter, sparse_data_rules: b
             }
         )
         rows.append(_rd_row(result, rd))
-        if sparse_data_rules and spec.method != "Peto":
-            rows.append(_tacc_row(result))
     return rows
 
 
+def _treatment_arm(result: AnalysisResult) -> list[Row]:
+    """For dichotomous outcomes but under Peto's method (which corrects nothing): Sweeting's treatment-arm
+    continuity correction. Last in the panel, which versions released before it end without it."""
+    if MEASURES[result.spec.measure].outcome_type != "dichotomous" or result.spec.method == "Peto":
+        return []
+    return [_tacc_row(result)]
+
+
 TACC_LABEL = "Treatment-arm continuity correction (Sweeting 2004)"
+
+
+def _tacc_label(spec) -> str:
+    """The row's label, naming the constant correction it replaces (the disclosure the 0.5 correction has)."""
+    if spec.continuity_correction > 0:
+        return f"{TACC_LABEL} instead of {spec.continuity_correction:g} in zero cells"
+    return f"{TACC_LABEL} in zero cells"
 
 
 def _tacc_row(result: AnalysisResult) -> Row:
@@ -184,15 +198,15 @@ def _tacc_row(result: AnalysisResult) -> Row:
     inputs = [r.inputs for r in result.rows]
     es = effect_sizes(spec, inputs, add=TACC)
     if not es.corrected.any():
-        return Row("treatment-arm-correction", TACC_LABEL, [], None, "no study has a zero cell")
-    mh_add = TACC if spec.method == "MH" and spec.mh_continuity_correction > 0 else None
+        return Row("treatment-arm-correction", _tacc_label(spec), [], None, "no study has a zero cell")
+    mh_add: Correction | None = TACC if spec.method == "MH" and spec.mh_continuity_correction > 0 else None
     try:
         f = fit(spec, es, inputs, mh_add=mh_add)[0]
     except ValueError:
         f = None
     names = [r.study.label for r, ok in zip(result.rows, es.estimable) if ok]
     return Row(
-        "treatment-arm-correction", TACC_LABEL, names, f, None if f else "not estimable", change(result.fit, f)
+        "treatment-arm-correction", _tacc_label(spec), names, f, None if f else "not estimable", change(result.fit, f)
     )
 
 

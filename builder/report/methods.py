@@ -41,6 +41,9 @@ class MethodsInUse:
     prediction_interval: bool  # some random-effects analysis reports one
     i2_switch: bool  # some analysis chooses its model from I² (reproductions of the source review)
     pre_post: list[str]  # titles of the analyses that pool one-arm before-after data
+    # The double_zero_studies settings of the dichotomous analyses, each once: "keep", "keep-in-rd", "drop".
+    double_zero: list[str]
+    treatment_arm_correction: bool  # some sensitivity panel has Sweeting's treatment-arm correction row
 
 
 def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
@@ -55,6 +58,12 @@ def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
         prediction_interval=any(s.shows_prediction_interval for s in random),
         i2_switch=any(s.model == "i2-switch" for s in specs),
         pre_post=[r.spec.title for r in results if _pools_pre_post(r)],
+        double_zero=list(
+            dict.fromkeys(s.double_zero_studies for s in specs if MEASURES[s.measure].outcome_type == "dichotomous")
+        ),
+        treatment_arm_correction=any(
+            row.id == "treatment-arm-correction" for r in results for row in r.followups.get("sensitivity", [])
+        ),
     )
 
 

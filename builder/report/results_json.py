@@ -16,10 +16,13 @@ from builder.analysis.fitting import LEGACY_I2_THRESHOLD
 from builder.analysis.result import AnalysisResult, Subgroups
 from builder.caching import store as cache
 from builder.caching.outputs import Stored
+from builder.contract.measures import MEASURES
 from builder.ingest.loader import ReviewData
 
 # 1.1: each analysis has "settings", every method setting in force (presets resolved).
-# 1.2: each analysis lists the studies it "left_out" by the integrity rules, with the reason.
+# 1.2: each analysis lists the studies it "left_out" by the integrity rules, with the reason; its "settings" give
+# "double_zero_studies" (left out of the documents of versions released before that setting, whose pages and
+# files must not change).
 SCHEMA_VERSION = "1.2"
 
 
@@ -72,11 +75,15 @@ def _followup(row) -> dict:
     }
 
 
-def settings(spec) -> dict:
+def settings(spec, sparse_data_rules: bool = True) -> dict:
     """The method settings in force for an analysis, with its preset (if any) resolved and defaults filled in;
-    null where a setting has no effect under the analysis's model."""
+    null where a setting has no effect under the analysis's model. sparse_data_rules=False: as a version
+    released before double_zero_studies existed wrote them, without it."""
     random_part = spec.model != "fixed"
+    dichotomous = MEASURES[spec.measure].outcome_type == "dichotomous"
+    extra = {"double_zero_studies": spec.double_zero_studies if dichotomous else None} if sparse_data_rules else {}
     return {
+        **extra,
         "preset": spec.preset,
         "model": spec.model,
         "pooling_method": spec.method if spec.model != "random" else "IV",
@@ -133,7 +140,7 @@ def _heterogeneity(f) -> dict | None:
     }
 
 
-def analysis_record(result: AnalysisResult) -> dict:
+def analysis_record(result: AnalysisResult, sparse_data_rules: bool = True) -> dict:
     spec, f = result.spec, result.fit
     pooled, heterogeneity = _pooled_record(f), _heterogeneity(f)
     return {
@@ -150,7 +157,7 @@ def analysis_record(result: AnalysisResult) -> dict:
         "continuity_correction": spec.mh_continuity_correction if (f and f.method == "MH") else 0,
         "display_continuity_correction": spec.continuity_correction,
         "datasets": list(spec.datasets),
-        "settings": settings(spec),
+        "settings": settings(spec, sparse_data_rules),
         "studies": [_study(r) for r in result.rows],
         "planned_experimental_n": result.planned_experimental_n,
         "missing": [
@@ -249,13 +256,14 @@ def stored_record(result: AnalysisResult) -> Stored:
     )
 
 
-def _record(result: AnalysisResult, store: cache.Store | None) -> Record:
-    """The analysis's record, from the store when an earlier build wrote it."""
+def _record(result: AnalysisResult, store: cache.Store | None, sparse_data_rules: bool = True) -> Record:
+    """The analysis's record, from the store when an earlier build wrote it (its key, the analysis's, tells a
+    version released before the sparse-data rules apart)."""
     entry = stored_record(result) if store is not None and result.key is not None else None
     found = entry.get(store) if entry is not None else None
     if isinstance(found, Record):
         return found
-    record = Record(analysis_record(result))
+    record = Record(analysis_record(result, sparse_data_rules))
     if entry is not None:
         entry.put(store, record)
     return record
@@ -275,7 +283,7 @@ def results_document(data: ReviewData, results: list[AnalysisResult], store: cac
             "data_hash": data.data_hash,
             "builder_version": __version__,
         },
-        "analyses": [_record(r, store) for r in results],
+        "analyses": [_record(r, store, data.sparse_data_rules) for r in results],
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Self
+from typing import Final, Literal, Self
 
 import numpy as np
 from scipy import special
@@ -64,7 +64,7 @@ def mean_difference(m1i, sd1i, n1i, m2i, sd2i, n2i) -> EffectSizes:
 # difference may keep the double-zero studies (escalc's own default, drop00=FALSE): they get the correction too.
 
 # The treatment-arm continuity correction (Sweeting, Sutton and Lambert, Stat Med 2004;23:1351-75), given as `add`.
-TACC = "tacc"
+TACC: Final = "tacc"
 Correction = float | Literal["tacc"]
 
 
