@@ -77,8 +77,8 @@ def high_risk(study) -> bool | None:
 
 def panel(result: AnalysisResult, sparse_data_rules: bool = True) -> list[Row]:
     """The standard sensitivity analyses of one (primary) analysis: other models, other methods for sparse
-    events, and subsets of its studies. sparse_data_rules=False leaves out the treatment-arm continuity
-    correction, as versions released before it were computed."""
+    events, and subsets of its studies. sparse_data_rules=False leaves out the Mantel-Haenszel risk ratio and the
+    treatment-arm continuity correction, as versions released before them were computed."""
     if result.fit is None:
         return []
     refit = Refitter.of(result)
@@ -87,7 +87,7 @@ def panel(result: AnalysisResult, sparse_data_rules: bool = True) -> list[Row]:
         *_sparse_events(result, refit),
         *_subsets(result, refit),
         _unverified_row(result, refit),
-        *(_treatment_arm(result) if sparse_data_rules else []),
+        *(_sparse_data_rows(result) if sparse_data_rules else []),
     ]
 
 
@@ -171,12 +171,28 @@ def _sparse_events(result: AnalysisResult, refit: Refitter) -> list[Row]:
     return rows
 
 
-def _treatment_arm(result: AnalysisResult) -> list[Row]:
-    """For dichotomous outcomes but under Peto's method (which corrects nothing): Sweeting's treatment-arm
-    continuity correction. Last in the panel, which versions released before it end without it."""
-    if MEASURES[result.spec.measure].outcome_type != "dichotomous" or result.spec.method == "Peto":
+def _sparse_data_rows(result: AnalysisResult) -> list[Row]:
+    """For dichotomous outcomes: the Mantel-Haenszel risk ratio (unless the analysis pools risk ratios already)
+    and, but under Peto's method (which corrects nothing), Sweeting's treatment-arm continuity correction. Last in
+    the panel, which versions released before them end without them."""
+    spec = result.spec
+    if MEASURES[spec.measure].outcome_type != "dichotomous":
         return []
-    return [_tacc_row(result)]
+    rows = []
+    if spec.measure != "RR":
+        rr = spec.model_copy(
+            update={
+                "measure": "RR",
+                "model": "fixed",
+                "method": "MH",
+                "ci_method": None,
+                "mh_continuity_correction": 0.0,
+            }
+        )
+        rows.append(_other_measure_row(result, rr, "risk-ratio", "Risk ratio (Mantel-Haenszel)"))
+    if spec.method != "Peto":
+        rows.append(_tacc_row(result))
+    return rows
 
 
 TACC_LABEL = "Treatment-arm continuity correction (Sweeting 2004)"
@@ -273,6 +289,12 @@ def _subsets(result: AnalysisResult, refit: Refitter) -> list[Row]:
 
 def _rd_row(result: AnalysisResult, spec) -> Row:
     """The risk difference needs its own effect sizes (double-zero studies are estimable for RD)."""
+    # A difference and a ratio share their null only in sign: compare significance and direction on each scale.
+    return _other_measure_row(result, spec, "risk-difference", "Risk difference (Mantel-Haenszel)")
+
+
+def _other_measure_row(result: AnalysisResult, spec, rid: str, label: str) -> Row:
+    """The analysis's studies pooled with another measure (`spec`), on its own effect sizes."""
     inputs = [r.inputs for r in result.rows]
     es = effect_sizes(spec, inputs)
     try:
@@ -283,15 +305,15 @@ def _rd_row(result: AnalysisResult, spec) -> Row:
     # one without an estimate of its own).
     pooled = np.isfinite(f.weights) if f is not None and f.weights is not None else es.estimable
     names = [r.study.label for r, ok in zip(result.rows, pooled) if ok]
-    # A difference and a ratio share their null only in sign: compare significance and direction on each scale.
+    scale = MEASURES[spec.measure].scale
     return Row(
-        "risk-difference",
-        "Risk difference (Mantel-Haenszel)",
+        rid,
+        label,
         names,
         f,
         None if f else "not estimable",
         change(result.fit, f),
-        scale="identity",
+        scale=scale if scale != MEASURES[result.spec.measure].scale else None,
     )
 
 

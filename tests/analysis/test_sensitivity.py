@@ -26,6 +26,7 @@ def test_primary_analyses_carry_the_panel_in_results_json(built):
         "exclude-high-risk",
         "exclude-converted",
         "exclude-unverified",
+        "risk-ratio",
         "treatment-arm-correction",
     ]
     rd = a["sensitivity"][4]
