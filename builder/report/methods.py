@@ -44,6 +44,7 @@ class MethodsInUse:
     # The double_zero_studies settings of the dichotomous analyses, each once: "keep", "keep-in-rd", "drop".
     double_zero: list[str]
     treatment_arm_correction: bool  # some sensitivity panel has Sweeting's treatment-arm correction row
+    risk_ratio_row: bool  # some sensitivity panel has the Mantel-Haenszel risk ratio row
 
 
 def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
@@ -61,10 +62,14 @@ def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
         double_zero=list(
             dict.fromkeys(s.double_zero_studies for s in specs if MEASURES[s.measure].outcome_type == "dichotomous")
         ),
-        treatment_arm_correction=any(
-            row.id == "treatment-arm-correction" for r in results for row in r.followups.get("sensitivity", [])
-        ),
+        treatment_arm_correction=_has_row(results, "treatment-arm-correction"),
+        risk_ratio_row=_has_row(results, "risk-ratio"),
     )
+
+
+def _has_row(results: list[AnalysisResult], row_id: str) -> bool:
+    """Whether some analysis's sensitivity panel has the row (versions released before it have none)."""
+    return any(row.id == row_id for r in results for row in r.followups.get("sensitivity", []))
 
 
 def _zero_cell_corrections(specs: list[Analysis]) -> list[float]:
