@@ -59,12 +59,16 @@ def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
         prediction_interval=any(s.shows_prediction_interval for s in random),
         i2_switch=any(s.model == "i2-switch" for s in specs),
         pre_post=[r.spec.title for r in results if _pools_pre_post(r)],
-        double_zero=list(
-            dict.fromkeys(s.double_zero_studies for s in specs if MEASURES[s.measure].outcome_type == "dichotomous")
-        ),
+        double_zero=_double_zero_rules(specs),
         treatment_arm_correction=_has_row(results, "treatment-arm-correction"),
         risk_ratio_row=_has_row(results, "risk-ratio"),
     )
+
+
+def _double_zero_rules(specs: list[Analysis]) -> list[str]:
+    """The double_zero_studies settings of the dichotomous analyses, each once, in the plan's order."""
+    dichotomous = [s for s in specs if MEASURES[s.measure].outcome_type == "dichotomous"]
+    return list(dict.fromkeys(s.double_zero_studies for s in dichotomous))
 
 
 def _has_row(results: list[AnalysisResult], row_id: str) -> bool:
