@@ -180,3 +180,16 @@ def test_an_unknown_double_zero_setting_names_file_line_and_field(tmp_path):
     assert "keep" in problem.message and "keep-in-rd" in problem.message and "drop" in problem.message
     line = path.read_text(encoding="utf-8").splitlines()[problem.line - 1]
     assert "double_zero_studies" in line
+
+
+def test_a_forest_plot_says_why_a_not_estimable_study_has_a_weight(tmp_path):
+    from builder.report.figures import forest
+
+    project = tmp_path / "project"
+    _write_review(project)
+    data = load(project / "data", today=TODAY)
+    specs = {a.id: a for a in data.review.analyses}
+    kept = forest.render(analysis.run(specs["survivors-rr-mh"], data))
+    assert "Not estimable" in kept and "a weight without an estimate" in kept
+    dropped = forest.render(analysis.run(specs["survivors-rr-mh-drop"], data))
+    assert "Not estimable" in dropped and "a weight without an estimate" not in dropped
