@@ -317,15 +317,24 @@ def _other_measure_row(result: AnalysisResult, spec, rid: str, label: str) -> Ro
     )
 
 
+def _weight_only(row) -> bool:
+    """A study with no estimate of its own that still counts in the pooled one: a Mantel-Haenszel risk ratio or
+    risk difference keeping a study with no events or only events in both arms. Leaving it out, or adding it,
+    changes the pooled estimate, which builder.stats.followups (going by the studies' own estimates) skips."""
+    return not row.estimable and row.weight is not None
+
+
 def leave_one_out(result: AnalysisResult) -> list[Row]:
     """The analysis refitted without each study in turn (builder.stats.followups.leave_one_out)."""
     if result.fit is None:
         return []
     refit = Refitter.of(result)
     out = []
-    for r, f in zip(result.rows, followups.leave_one_out(refit.studies, refit)):
+    for i, (r, f) in enumerate(zip(result.rows, followups.leave_one_out(refit.studies, refit))):
         rid, label = f"without-{r.study.id}", f"Without {r.study.label}"
-        if not r.estimable:
+        if _weight_only(r):
+            f = refit.on(np.arange(len(result.rows)) != i)
+        if not r.estimable and not _weight_only(r):
             out.append(Row(rid, label, [], None, "not estimable: leaving it out changes nothing"))
         else:
             out.append(Row(rid, label, None, f, None if f else "no estimable study left", change(result.fit, f)))
@@ -344,10 +353,12 @@ def cumulative(result: AnalysisResult) -> list[Row]:
     refit = Refitter.of(result)
     out = []
     f = None
-    for i, added in zip(order, followups.cumulative(refit.studies, order, refit)):
+    for j, (i, added) in enumerate(zip(order, followups.cumulative(refit.studies, order, refit))):
         r = result.rows[i]
         if r.estimable:
             f = added
+        elif _weight_only(r):
+            f = refit.on(np.isin(np.arange(len(result.rows)), order[: j + 1]))
         label = f"+ {r.study.label}" + (f" ({r.study.citation.year})" if r.study.citation.year else "")
         out.append(
             Row(f"up-to-{r.study.id}", label, None, f, None if f else "no estimable study yet", change(result.fit, f))

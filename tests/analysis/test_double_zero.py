@@ -40,6 +40,9 @@ ANALYSES = {
 }
 
 
+PRIMARY = ("deaths-primary", "survivors-rr-mh")
+
+
 def _generator():
     spec = importlib.util.spec_from_file_location("synthetic", ROOT / "benchmarks" / "synthetic.py")
     module = importlib.util.module_from_spec(spec)
@@ -77,7 +80,7 @@ def _write_review(project: Path) -> None:
         {
             "id": aid,
             "outcome": aid.split("-")[0],
-            "role": "primary" if aid.endswith("primary") else "sensitivity",
+            "role": "primary" if aid in PRIMARY else "sensitivity",
             "title": aid,
             "measure": measure,
             "model": model,
@@ -193,3 +196,20 @@ def test_a_forest_plot_says_why_a_not_estimable_study_has_a_weight(tmp_path):
     assert "Not estimable" in kept and "a weight without an estimate" in kept
     dropped = forest.render(analysis.run(specs["survivors-rr-mh-drop"], data))
     assert "Not estimable" in dropped and "a weight without an estimate" not in dropped
+
+
+def test_leaving_out_or_adding_a_study_with_only_a_weight_changes_the_estimate(document):
+    """Trial 02 had no deaths in either arm: as survivors, everybody had the event, so it has no risk ratio of its
+    own but a Mantel-Haenszel weight; leaving it out is a refit without it, not "changes nothing"."""
+    from builder.stats import log_risk_ratio, mantel_haenszel_rr
+
+    record = _record(document, "survivors-rr-mh")
+    row = next(r for r in record["leave_one_out"] if r["id"] == "without-trial-02")
+    x = REFERENCE["axfors2021_survivors"]["inputs"]
+    rest = [[v for i, v in enumerate(x[k]) if i != 1] for k in ("ai", "n1i", "ci", "n2i")]
+    direct = mantel_haenszel_rr(*rest, display=log_risk_ratio(*rest), keep_double_zero=True)
+    assert row["pooled"] is not None and row["k"] == 32
+    assert math.isclose(row["pooled"]["estimate"], direct.estimate, rel_tol=1e-9)
+    assert row["pooled"]["estimate"] != record["pooled"]["estimate"]
+    cumulative = {r["id"]: r for r in record["cumulative"]}
+    assert cumulative["up-to-trial-33"]["pooled"]["estimate"] == pytest.approx(record["pooled"]["estimate"])
