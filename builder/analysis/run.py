@@ -31,7 +31,7 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     inputs = [inputs_of(ds) for _, _, ds in chosen]
     es = effect_sizes(spec, inputs)
     estimable = int(es.estimable.sum())
-    result_fit, first, notes = (None, None, []) if estimable == 0 else fit(spec, es, inputs)
+    result_fit, first, notes = (None, None, []) if estimable == 0 else _fit_or_note(spec, es, inputs)
     if result_fit is not None and result_fit.note:
         notes.append(result_fit.note[0].upper() + result_fit.note[1:] + ".")
     rows = _study_rows(chosen, inputs, es, result_fit)
@@ -39,6 +39,18 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     if spec.subgroups and result_fit is not None:
         result = replace(result, subgroups=subgroups.compute(result))
     return result
+
+
+def _fit_or_note(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> tuple:
+    """The analysis's fit, or none with the reason where pooling 2x2 tables has nothing to pool although some
+    study has an estimate of its own: a Mantel-Haenszel risk ratio without events in one group of any study, a
+    risk difference whose every study is 0% vs 0% or 100% vs 100% (variance 0)."""
+    try:
+        return fit(spec, es, inputs)
+    except ValueError as exc:
+        if spec.method not in ("MH", "Peto"):
+            raise
+        return None, None, [f"No pooled result: {exc}."]
 
 
 def _study_rows(chosen, inputs: list[dict[str, float]], es: EffectSizes, result_fit: Fit | None) -> list[StudyRow]:

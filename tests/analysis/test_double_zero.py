@@ -8,6 +8,7 @@ import copy
 import importlib.util
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,68 @@ def test_leaving_out_or_adding_a_study_with_only_a_weight_changes_the_estimate(d
     assert row["pooled"]["estimate"] != record["pooled"]["estimate"]
     cumulative = {r["id"]: r for r in record["cumulative"]}
     assert cumulative["up-to-trial-33"]["pooled"]["estimate"] == pytest.approx(record["pooled"]["estimate"])
+
+
+@pytest.mark.parametrize(
+    "measure, arms",
+    [("RD", [(0, 10, 0, 12), (0, 8, 0, 9)]), ("RR", [(0, 10, 2, 12), (0, 8, 1, 9)]), ("RD", [(10, 10, 12, 12)])],
+)
+def test_nothing_to_pool_by_mantel_haenszel_is_a_reason_not_a_traceback(tmp_path, measure, arms):
+    """Every study 0% vs 0% (risk difference variance 0), or no events in the experimental arm of any study (risk
+    ratio): the analysis has no pooled result and says why; results.json and the pages are still written."""
+    project = _nothing_to_pool(tmp_path, measure, arms)
+    data = load(project / "data", today=TODAY)
+    [result] = analysis.run_all(data)
+    assert result.fit is None and result.notes[0].startswith("No pooled result: the Mantel-Haenszel")
+    record = json.loads(to_json(results_document(data, [result])))["analyses"][0]
+    assert record["pooled"] is None
+
+
+def test_a_review_with_nothing_to_pool_by_mantel_haenszel_builds(tmp_path):
+    from builder.publish.build import build
+
+    project = _nothing_to_pool(tmp_path, "RD", [(0, 10, 0, 12), (0, 8, 0, 9)])
+    for part in ("templates", "docs", "mkdocs.yml"):
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, project / part)
+        else:
+            shutil.copy2(src, project / part)
+    build(project, site=tmp_path / "site", today=TODAY)
+    page = (tmp_path / "site/outcomes/deaths.html").read_text(encoding="utf-8")
+    assert "its variance is 0" in page
+
+
+def _nothing_to_pool(tmp_path: Path, measure: str, arms: list[tuple[int, int, int, int]]) -> Path:
+    """The review above cut down to these trials (events and totals per arm) and one MH analysis of deaths."""
+    project = tmp_path / "project"
+    _write_review(project)
+    for path in sorted((project / "data/studies").glob("*.yaml")):
+        study = yaml.safe_load(path.read_text(encoding="utf-8"))
+        i = int(study["id"].split("-")[1]) - 1
+        if i >= len(arms):
+            path.unlink()
+            continue
+        a, n1, c, n2 = arms[i]
+        data = study["outcomes"]["deaths"]["published"]
+        data["experimental"].update(events=a, total=n1)
+        data["control"].update(events=c, total=n2)
+        path.write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
+    review_path = project / "data/review.yaml"
+    review = yaml.safe_load(review_path.read_text(encoding="utf-8"))
+    ids = [f"trial-{i + 1:02d}" for i in range(len(arms))]
+    review["analyses"] = [
+        {
+            "id": "only",
+            "outcome": "deaths",
+            "role": "primary",
+            "title": "t",
+            "measure": measure,
+            "model": "fixed",
+            "method": "MH",
+            "studies": ids,
+        }
+    ]
+    review["flow"].update(full_texts_assessed=len(arms) + 10, records_identified=len(arms) + 20)
+    review_path.write_text(yaml.safe_dump(review, sort_keys=False), encoding="utf-8")
+    return project
