@@ -12,7 +12,8 @@
 #     double-zero studies are kept and corrected like any zero-cell study), fixed effect and REML with the
 #     Knapp-Hartung interval.
 #   * Sweeting, Sutton and Lambert's (2004) treatment-arm continuity correction, which metafor does not offer:
-#     computed here by hand (see tacc_cells) and then pooled by escalc/rma with no further correction.
+#     computed here by hand (see tacc_cells) and then pooled by escalc/rma and by rma.mh with no further
+#     correction.
 #   * the MSC survival data of this review (data/studies/*.yaml, dataset "published"), with and without the two
 #     studies the integrity rules of version 1.2 leave out, so that a test can check the 1.2 draft's
 #     sensitivity rows against metafor.
@@ -117,8 +118,12 @@ tacc <- function(x, measure) {
   es <- suppressWarnings(escalc(measure = measure, ai = cells$ai, bi = cells$bi, ci = cells$ci, di = cells$di,
                                 add = 0, to = "none"))
   reml <- rma(yi, vi, data = es, method = "REML", test = "knha", control = REML_CONTROL)
+  # Inside a Mantel-Haenszel estimate too (where an analysis corrects there, as RevMan 5 does with 0.5): the same
+  # corrected cells, nothing more added, the left-out studies (NA) dropped.
+  mh <- suppressWarnings(rma.mh(measure = measure, ai = cells$ai, bi = cells$bi, ci = cells$ci, di = cells$di,
+                                add = c(0, 0), to = c("none", "none"), drop00 = c(TRUE, TRUE)))
   list(measure = measure, k1 = num(cells$k1), k2 = num(cells$k2), yi = num(es$yi), vi = num(es$vi),
-       reml = summary_of(reml))
+       reml = summary_of(reml), mh = summary_of(mh))
 }
 
 cases <- function(x) {

@@ -155,3 +155,13 @@ def test_treatment_arm_correction_is_proportional_to_the_other_arm_and_sums_to_o
 def test_an_unknown_correction_is_refused():
     with pytest.raises(ValueError, match="tacc"):
         log_odds_ratio([0], [10], [2], [10], add="sweeting")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+@pytest.mark.parametrize("measure", ["OR", "RR"])
+def test_treatment_arm_correction_inside_mantel_haenszel(name, measure):
+    """Where an analysis corrects inside the Mantel-Haenszel estimate, the sensitivity row uses Sweeting's
+    correction there too (double-zero studies left out, as for an odds ratio or under keep-in-rd)."""
+    pool, display = {"OR": (mantel_haenszel_or, log_odds_ratio), "RR": (mantel_haenszel_rr, log_risk_ratio)}[measure]
+    x = cells(name)
+    assert_fit(pool(*x, display=display(*x, add=TACC), add=TACC), DATASETS[name]["tacc"][measure]["mh"])
