@@ -31,6 +31,10 @@ class ReviewData:
     # Leave out virtual and historical arms and cohorts another study counts (builder.ingest.select). Off only
     # to recompute a version released before the rules existed, which must reproduce its archived numbers.
     integrity_rules: bool = True
+    # Pool double-zero studies as each analysis's double_zero_studies says (and add the treatment-arm continuity
+    # correction to the sensitivity analyses). Off only for a version released before these rules: its analyses
+    # are then given double_zero_studies "drop" (builder.releases.archive.as_released).
+    sparse_data_rules: bool = True
 
     def study_list(self) -> list[Study]:
         return list(self.studies.values())

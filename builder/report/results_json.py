@@ -18,6 +18,7 @@ from builder.analysis.fitting import LEGACY_I2_THRESHOLD
 from builder.analysis.result import AnalysisResult, Subgroups
 from builder.caching import store as cache
 from builder.caching.outputs import Stored
+from builder.contract.measures import MEASURES
 from builder.ingest.loader import ReviewData
 from builder.report.results_schema import (
     AnalysisRecord,
@@ -34,7 +35,9 @@ from builder.report.results_schema import (
 )
 
 # 1.1: each analysis has "settings", every method setting in force (presets resolved).
-# 1.2: each analysis lists the studies it "left_out" by the integrity rules, with the reason.
+# 1.2: each analysis lists the studies it "left_out" by the integrity rules, with the reason; its "settings" give
+# "double_zero_studies" (left out of the documents of versions released before that setting, whose pages and
+# files must not change).
 SCHEMA_VERSION = "1.2"
 
 
@@ -94,11 +97,13 @@ def _followup(row) -> FollowupRecord:
     return record
 
 
-def settings(spec) -> SettingsRecord:
+def settings(spec, sparse_data_rules: bool = True) -> SettingsRecord:
     """The method settings in force for an analysis, with its preset (if any) resolved and defaults filled in;
-    null where a setting has no effect under the analysis's model."""
+    null where a setting has no effect under the analysis's model. sparse_data_rules=False: as a version
+    released before double_zero_studies existed wrote them, without it."""
     random_part = spec.model != "fixed"
-    return {
+    dichotomous = MEASURES[spec.measure].outcome_type == "dichotomous"
+    record: SettingsRecord = {
         "preset": spec.preset,
         "model": spec.model,
         "pooling_method": spec.method if spec.model != "random" else "IV",
@@ -111,6 +116,9 @@ def settings(spec) -> SettingsRecord:
         "mh_continuity_correction": spec.mh_continuity_correction if spec.method == "MH" else None,
         "level": 0.95,
     }
+    if sparse_data_rules:
+        record["double_zero_studies"] = spec.double_zero_studies if dichotomous else None
+    return record
 
 
 def _pooled_record(f) -> PooledRecord | None:
@@ -155,7 +163,7 @@ def _heterogeneity(f) -> HeterogeneityRecord | None:
     }
 
 
-def analysis_record(result: AnalysisResult) -> AnalysisRecord:
+def analysis_record(result: AnalysisResult, sparse_data_rules: bool = True) -> AnalysisRecord:
     spec, f = result.spec, result.fit
     pooled, heterogeneity = _pooled_record(f), _heterogeneity(f)
     record: AnalysisRecord = {
@@ -172,7 +180,7 @@ def analysis_record(result: AnalysisResult) -> AnalysisRecord:
         "continuity_correction": spec.mh_continuity_correction if (f and f.method == "MH") else 0,
         "display_continuity_correction": spec.continuity_correction,
         "datasets": list(spec.datasets),
-        "settings": settings(spec),
+        "settings": settings(spec, sparse_data_rules),
         "studies": [_study(r) for r in result.rows],
         "planned_experimental_n": result.planned_experimental_n,
         "missing": [
@@ -276,13 +284,14 @@ def stored_record(result: AnalysisResult) -> Stored:
     )
 
 
-def _record(result: AnalysisResult, store: cache.Store | None) -> Record:
-    """The analysis's record, from the store when an earlier build wrote it."""
+def _record(result: AnalysisResult, store: cache.Store | None, sparse_data_rules: bool = True) -> Record:
+    """The analysis's record, from the store when an earlier build wrote it (its key, the analysis's, tells a
+    version released before the sparse-data rules apart)."""
     entry = stored_record(result) if store is not None and result.key is not None else None
     found = entry.get(store) if entry is not None else None
     if isinstance(found, Record):
         return found
-    record = Record(analysis_record(result))
+    record = Record(analysis_record(result, sparse_data_rules))
     if entry is not None:
         entry.put(store, record)
     return record
@@ -303,7 +312,7 @@ def results_document(data: ReviewData, results: list[AnalysisResult], store: cac
             "data_hash": data.data_hash,
             "builder_version": __version__,
         },
-        "analyses": [_record(r, store) for r in results],
+        "analyses": [_record(r, store, data.sparse_data_rules) for r in results],
     }
 
 

@@ -134,6 +134,17 @@ class SettingsRecord(TypedDict):
     continuity_correction: float
     mh_continuity_correction: Number
     level: float
+    double_zero_studies: NotRequired[
+        Annotated[
+            str | None,
+            _one_of(
+                _choices("double_zero_studies"),
+                "Studies with no events or only events in both arms: kept, kept in risk differences only, or "
+                "dropped; null for continuous outcomes. Absent in versions released before the setting.",
+                True,
+            ),
+        ]
+    ]
 
 
 @with_config(STRICT)
