@@ -12,7 +12,7 @@ from builder.contract import Analysis
 from builder.contract.measures import MEASURES
 from builder.contract.study import Dataset
 from builder.stats import Fit, fixed_iv, peto_log_odds_ratio, peto_or, random_effects
-from builder.stats.effects import EffectSizes
+from builder.stats.effects import Correction, EffectSizes
 from builder.stats.random import dersimonian_laird_at_q
 
 LEGACY_I2_THRESHOLD = 50.0
@@ -34,7 +34,8 @@ def inputs_of(ds: Dataset) -> dict[str, float]:
     }
 
 
-def effect_sizes(spec: Analysis, inputs: list[dict[str, float]]) -> EffectSizes:
+def effect_sizes(spec: Analysis, inputs: list[dict[str, float]], add: Correction | None = None) -> EffectSizes:
+    """The studies' own estimates; `add` replaces the analysis's continuity correction (a sensitivity row)."""
     col = {k: [i[k] for i in inputs] for k in inputs[0]}
     if spec.method == "Peto":
         return peto_log_odds_ratio(col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
@@ -42,15 +43,16 @@ def effect_sizes(spec: Analysis, inputs: list[dict[str, float]]) -> EffectSizes:
     if measure.effect_sizes is None:
         raise NotImplementedError(f"measure {spec.measure} from per-arm data is not available")
     if measure.outcome_type == "dichotomous":
-        return measure.effect_sizes(
-            col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"], add=spec.continuity_correction
-        )
+        cells = (col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
+        # Only the risk difference has a per-study estimate for double-zero studies (escalc keeps them for RD).
+        keep = {"keep_double_zero": True} if spec.measure == "RD" and spec.keeps_double_zero() else {}
+        return measure.effect_sizes(*cells, add=add if add is not None else spec.continuity_correction, **keep)
     return measure.effect_sizes(
         col["mean_exp"], col["sd_exp"], col["total_exp"], col["mean_ctrl"], col["sd_ctrl"], col["total_ctrl"]
     )
 
 
-def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> Fit:
+def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]], mh_add: Correction | None = None) -> Fit:
     if spec.method in ("MH", "Peto"):
         col = {k: [i[k] for i in inputs] for k in inputs[0]}
         cells = (col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
@@ -58,18 +60,24 @@ def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> F
             return peto_or(*cells, display=es)
         pool = MEASURES[spec.measure].mantel_haenszel
         assert pool is not None, "the data model allows Mantel-Haenszel only for measures that have it"
-        return pool(*cells, es, add=spec.mh_continuity_correction)
+        keep = {"keep_double_zero": True} if spec.keeps_double_zero() else {}
+        return pool(*cells, es, add=mh_add if mh_add is not None else spec.mh_continuity_correction, **keep)
     return fixed_iv(es)
 
 
 def _random(
-    spec: Analysis, es: EffectSizes, ci_method: str, tau2_interval: bool = True, inputs: list | None = None
+    spec: Analysis,
+    es: EffectSizes,
+    ci_method: str,
+    tau2_interval: bool = True,
+    inputs: list | None = None,
+    mh_add: Correction | None = None,
 ) -> Fit:
     """The random-effects fit, without its prediction interval where the analysis asks for none. A
     Mantel-Haenszel analysis with DerSimonian-Laird tau² and a Wald interval takes tau² from the Mantel-Haenszel
     Q, as RevMan 5 does (its random-effects "M-H, Random")."""
     if spec.method == "MH" and spec.tau2 == "DL" and ci_method == "wald" and inputs:
-        f = dersimonian_laird_at_q(es, _fixed(spec, es, inputs).heterogeneity.q or 0.0)
+        f = dersimonian_laird_at_q(es, _fixed(spec, es, inputs, mh_add).heterogeneity.q or 0.0)
     else:
         f = random_effects(es, spec.tau2, ci_method, tau2_interval=tau2_interval)
     if not spec.shows_prediction_interval and f.prediction is not None:
@@ -78,17 +86,22 @@ def _random(
 
 
 def fit(
-    spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]], tau2_interval: bool = True
+    spec: Analysis,
+    es: EffectSizes,
+    inputs: list[dict[str, float]],
+    tau2_interval: bool = True,
+    mh_add: Correction | None = None,
 ) -> tuple[Fit, Fit | None, list[str]]:
     """The analysis's model on these effect sizes: (fit, the fixed-effect fit an I² switch looked at, notes).
 
-    tau2_interval=False skips the Q-profile interval of tau², which follow-up refits do not report."""
+    tau2_interval=False skips the Q-profile interval of tau², which follow-up refits do not report; `mh_add`
+    replaces the continuity correction inside a Mantel-Haenszel estimate (a sensitivity row)."""
     notes: list[str] = []
     if spec.model == "fixed":
-        return _fixed(spec, es, inputs), None, notes
+        return _fixed(spec, es, inputs, mh_add), None, notes
     if spec.model == "random":
         try:
-            return _random(spec, es, spec.interval, tau2_interval, inputs), None, notes
+            return _random(spec, es, spec.interval, tau2_interval, inputs, mh_add), None, notes
         except ValueError:
             if spec.interval != "hksj":
                 raise
@@ -97,14 +110,14 @@ def fit(
                 "interval with zero width; the ad hoc variant, never narrower than Wald's, is used."
             )
             return _random(spec, es, "hksj-adhoc", tau2_interval), None, notes
-    first = _fixed(spec, es, inputs)
+    first = _fixed(spec, es, inputs, mh_add)
     i2 = first.i2 or 0.0
     if i2 > LEGACY_I2_THRESHOLD:
         notes.append(
             f"I² of the fixed-effect model was {i2:.0f}% (> {LEGACY_I2_THRESHOLD:.0f}%), "
             "so the legacy rule switched to random effects."
         )
-        return _random(spec, es, spec.ci_method or "wald", tau2_interval, inputs), first, notes
+        return _random(spec, es, spec.ci_method or "wald", tau2_interval, inputs, mh_add), first, notes
     notes.append(
         f"I² of the fixed-effect model was {i2:.0f}% (≤ {LEGACY_I2_THRESHOLD:.0f}%), "
         "so the legacy rule kept the fixed-effect model."

@@ -35,7 +35,7 @@ SETTINGS_COLUMNS = [
 # its role.
 EXTENSION_COLUMNS = [
     "Tau² estimator", "Random-effects CI", "Prediction interval", "Continuity correction",
-    "MH continuity correction", "Outcome direction", "Analysis role",
+    "MH continuity correction", "Double-zero studies", "Outcome direction", "Analysis role",
 ]  # fmt: skip
 ROW_COLUMNS = [
     "Analysis group", "Analysis number", "Analysis name", "Subgroup", "Applicability", "Study", "Study year",
@@ -128,6 +128,7 @@ def _settings_row(n: int, result: AnalysisResult, data: ReviewData) -> dict:
         "Prediction interval": "true" if spec.shows_prediction_interval else "false",
         "Continuity correction": _num(spec.continuity_correction),
         "MH continuity correction": _num(spec.mh_continuity_correction),
+        "Double-zero studies": spec.double_zero_studies,
         "Outcome direction": result.outcome.direction,
         "Analysis role": spec.role,
     }

@@ -126,6 +126,7 @@ def _data_archive(archive: Archive) -> Archive:
 
 TAU2 = ("REML", "DL", "PM", "ML", "HE", "SJ", "EB")
 CI_METHODS = ("wald", "hksj", "hksj-adhoc")
+DOUBLE_ZERO = ("keep", "keep-in-rd", "drop")
 
 
 def _extension(t: _Table, i: int) -> dict[str, object]:
@@ -141,6 +142,11 @@ def _extension(t: _Table, i: int) -> dict[str, object]:
     if pi not in ("true", "false"):
         t.fail(i, "Prediction interval", "expected true or false", repr(pi))
     out.update(tau2=tau2, ci_method=ci, prediction_interval=pi == "true")
+    if "Double-zero studies" in t.columns:
+        double_zero = t.text(i, "Double-zero studies")
+        if double_zero not in DOUBLE_ZERO:
+            t.fail(i, "Double-zero studies", f"expected one of {', '.join(DOUBLE_ZERO)}", repr(double_zero))
+        out["double_zero_studies"] = double_zero
     for key, column in (
         ("continuity_correction", "Continuity correction"),
         ("mh_continuity_correction", "MH continuity correction"),

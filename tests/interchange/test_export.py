@@ -68,7 +68,16 @@ def test_export_then_import_gives_the_same_analyses(tmp_path: Path, source: str)
     package = export(project, tmp_path / "out")[0]
     _, data2, after = _imported(tmp_path / "b", package)
     assert [r.spec.id for r in after] == [r.spec.id for r in before]
-    settings = ("measure", "method", "model", "preset", "tau2", "ci_method", "continuity_correction")
+    settings = (
+        "measure",
+        "method",
+        "model",
+        "preset",
+        "tau2",
+        "ci_method",
+        "continuity_correction",
+        "double_zero_studies",
+    )
     for a, b in zip(before, after):
         assert [getattr(a.spec, s) for s in settings] == [getattr(b.spec, s) for s in settings]
         assert [(r.study.label, r.inputs) for r in a.rows] == [(r.study.label, r.inputs) for r in b.rows]
@@ -147,6 +156,10 @@ def test_msc_review_round_trips(project: Path, tmp_path: Path):
         assert b.spec.title == a.spec.title and b.spec.measure == a.spec.measure
         assert b.spec.model == a.model  # the I² rule comes back as the model it chose
         assert (b.spec.tau2, b.spec.shows_prediction_interval) == (a.spec.tau2, a.spec.shows_prediction_interval)
+        assert (b.spec.double_zero_studies, b.spec.mh_continuity_correction) == (
+            a.spec.double_zero_studies,
+            a.spec.mh_continuity_correction,
+        )
         if a.model == "random":
             assert b.spec.interval == a.spec.interval
         assert [(r.study.label, r.inputs) for r in b.rows] == [(r.study.label, r.inputs) for r in a.rows], a.spec.id
