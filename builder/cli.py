@@ -227,14 +227,18 @@ def cmd_diff(args) -> int:
 
 def cmd_import(args) -> int:
     from builder.interchange.importer import import_into, import_new
+    from builder.publish.scaffold import InitError, init
 
     project = _project(args.project)
     file = Path(args.file)
     try:
         if args.into:
-            done = import_new(file, Path(args.into).absolute(), project)
+            done = import_new(file, Path(os.path.abspath(args.into)), init)
         else:
             done = import_into(file, project)
+    except InitError as exc:
+        print(f"review: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     except DataError as exc:
         _report(exc, "The import")
         print("Nothing was imported.", file=sys.stderr)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from builder.analysis.result import AnalysisResult
 from builder.analysis.run import run_all
+from builder.contract.project import template_dirs
 from builder.errors import DataError, Problem
 from builder.ingest.loader import ReviewData, load
 from builder.report.pages import analysis_csv, environment
@@ -274,12 +275,11 @@ def export(project: Path, out: Path) -> list[Path]:
     `out`; return the paths written."""
     data = load(project / "data")
     results = run_all(data)
-    env = environment(project / "templates")
+    folders = template_dirs(project)
+    env = environment(folders)
     for name in TEMPLATES:
-        if not (project / "templates" / name).is_file():
-            raise DataError(
-                [Problem(f"templates/{name}", None, "(file)", "is missing; copy it from the builder's templates/")]
-            )
+        if not any((folder / name).is_file() for folder in folders):
+            raise DataError([Problem(f"templates/{name}", None, "(file)", "is missing from the project and the tool")])
     out.mkdir(parents=True, exist_ok=True)
     written = []
     target = out / f"{data.review.id}-data.zip"

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,6 @@ from .safe import read_limited
 
 DATASET = "as-analysed"
 ROLES = ("primary", "reproduction", "sensitivity")
-PROJECT_ASSETS = ("templates", "docs", "mkdocs.yml")
 # RevMan's names of RoB 1 items (5.0 asked questions, later versions name the domain) -> the rob1 domain.
 ROB1_WORDS = (
     ("sequence", "random-sequence-generation"),
@@ -393,7 +393,7 @@ def _dump(value) -> str:
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=110)
 
 
-def _splice(text: str, key: str, items: list[dict] | dict) -> str:
+def _splice(text: str, key: str, items: list[dict] | dict | str) -> str:
     """review.yaml's text with its top-level `key` (a list or a mapping) replaced by `items` (comments elsewhere
     kept)."""
     lines = text.splitlines(keepends=True)
@@ -430,36 +430,6 @@ FLOW_COUNTS = ("records_identified", "records_excluded", "full_texts_assessed", 
 def _no_search_yet(flow) -> bool:
     """Whether review.yaml's PRISMA counts are all zero (a new project's), so the import may set them."""
     return isinstance(flow, dict) and all(flow.get(k) == 0 for k in FLOW_COUNTS) and not flow.get("other_methods")
-
-
-def _new_review(imp: Imported, p: Plan, today: dt.date) -> str:
-    title = _label(imp.title)
-    counted = len(p.studies)
-    review = {
-        "id": slug(title, 48) or "imported-review",
-        "title": title,
-        "short_title": title[:60],
-        "version": "1.0",
-        "date": today.isoformat(),
-        "living": {
-            "last_search": today.isoformat(),
-            "next_update": "TODO: when the next search is planned",
-            "trigger": f"Imported from {imp.file}.",
-        },
-        "authors": ["TODO: the review's authors"],
-        "source_review": {
-            "authors": ["TODO: the authors of the imported review"],
-            "title": title,
-            "provenance": {"kind": "as-printed-in-review", "source": f"{imp.format} {imp.file}, title"},
-        },
-        "question": {k: "TODO" for k in ("population", "intervention", "comparator", "outcomes")},
-        "outcomes": p.outcomes,
-        "flow": _flow(imp, counted),
-        "analyses": p.analyses,
-        "experimental_label": "Experimental",
-        "control_label": "Control",
-    }
-    return "# The review imported by `review import`; fill in every TODO, then `review check`.\n" + _dump(review)
 
 
 def _existing(project: Path) -> tuple[dict, str]:
@@ -521,6 +491,9 @@ def _merged(doc: dict, text: str, imp: Imported, p: Plan) -> str:
         if not _placeholder(x, "title") and not (isinstance(x, dict) and x.get("outcome") in dropped)
     ] + p.analyses
     merged = _splice(_splice(text, "outcomes", outcomes), "analyses", analyses)
+    for key, value in (("title", _label(imp.title)), ("short_title", _label(imp.title)[:60])):
+        if _placeholder(doc, key) and imp.title:
+            merged = _splice(merged, key, value)
     if _no_search_yet(doc.get("flow")):
         merged = _splice(merged, "flow", _flow(imp, len(p.studies)))
     return merged
@@ -566,29 +539,25 @@ def _placeholder(item, field: str) -> bool:
     return isinstance(item, dict) and str(item.get(field) or "").lstrip().upper().startswith("TODO")
 
 
-def import_new(file: Path, into: Path, assets_from: Path, today: dt.date | None = None) -> Outcome:
-    """Import into a new project folder `into` (which must not exist or be empty)."""
-    today = today or dt.date.today()
-    if into.exists() and (not into.is_dir() or any(into.iterdir())):
+def import_new(file: Path, into: Path, make_project: Callable[[Path], object], today: dt.date | None = None) -> Outcome:
+    """Import into a new project: `make_project(into)` writes an empty one (`review init`'s), then the import
+    goes into it. `into` must not exist or be empty; if the import fails, it is left as it was."""
+    if into.is_symlink() or (into.exists() and (not into.is_dir() or any(into.iterdir()))):
         raise DataError(
             [Problem(str(into.name), None, "--into", "expected a new or empty folder; nothing was written")]
         )
-    imp = read(file)
-    p = plan(imp, set(), set(), set())
-    into.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{into.name}-", dir=into.parent) as tmp:
-        stage = Path(tmp) / "project"
-        (stage / "data").mkdir(parents=True)
-        for name in PROJECT_ASSETS:
-            source = assets_from / name
-            if source.is_dir():
-                shutil.copytree(source, stage / name)
-            elif source.is_file():
-                shutil.copy2(source, stage / name)
-        (stage / "data" / "review.yaml").write_text(_new_review(imp, p, today), encoding="utf-8")
-        _write_studies(stage / "data" / "studies", p)
-        _check(stage, today)
-        if into.exists():
-            into.rmdir()
-        os.replace(stage, into)
-    return Outcome(into, list(p.studies), [a["id"] for a in p.analyses], p.notes)
+    read(file)  # a file that cannot be imported is reported before anything is written
+    existed = into.exists()
+    make_project(into)
+    try:
+        return import_into(file, into, today)
+    except BaseException:
+        if existed:
+            for entry in into.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+        else:
+            shutil.rmtree(into, ignore_errors=True)
+        raise

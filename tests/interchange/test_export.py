@@ -139,11 +139,12 @@ def test_msc_review_round_trips(project: Path, tmp_path: Path):
     """The MSC review's own analyses (REML, HKSJ, MH with and without RevMan's correction, the I² rule) go out as
     a data package and come back with the same data, settings and pooled results."""
     from builder.interchange.importer import import_new
+    from builder.publish.scaffold import init
 
     data = load(project / "data", today=TODAY)
     before = [r for r in run_all(data) if r.rows]
     package = export(project, tmp_path / "out")[0]
-    import_new(package, tmp_path / "again", project, today=TODAY)
+    import_new(package, tmp_path / "again", init, today=TODAY)
     again = load(tmp_path / "again" / "data", today=TODAY)
     after = run_all(again)
     assert len(after) == len(before)

@@ -130,11 +130,11 @@ def test_comments_of_review_yaml_are_kept(tmp_path: Path):
 @pytest.mark.build
 def test_imported_review_builds(tmp_path: Path):
     """`review init`, `review import Fleiss1993.rm5`, `review build`: no hand edits in between."""
-    from revman_project import init_like_project
-
     from builder.publish.build import build
+    from builder.publish.scaffold import init
 
-    project = init_like_project(tmp_path / "review")
+    project = tmp_path / "review"
+    init(project, today=TODAY)
     import_into(FIXTURES / "Fleiss1993.rm5", project, today=TODAY)
     build(project, site=tmp_path / "site", today=TODAY)
     page = (
@@ -179,9 +179,10 @@ def test_mantel_haenszel_random_effects_as_revman(tmp_path: Path):
 def test_into_a_project_as_review_init_writes_it(tmp_path: Path):
     """The placeholder outcome and analysis are replaced and the all-zero PRISMA counts set from the studies;
     everything else of review.yaml, comments included, stays as it was."""
-    from revman_project import init_like_project
+    from builder.publish.scaffold import init
 
-    project = init_like_project(tmp_path / "review")
+    project = tmp_path / "review"
+    init(project, today=TODAY)
     import_into(FIXTURES / "Fleiss1993.rm5", project, today=TODAY)
     data = load(project / "data", today=TODAY)
     assert [o.id for o in data.review.outcomes] == [
@@ -190,6 +191,7 @@ def test_into_a_project_as_review_init_writes_it(tmp_path: Path):
     ]
     assert [a.id for a in data.review.analyses] == ["analysis-1-1", "analysis-1-2"]
     assert data.review.flow.full_texts_assessed == 12 and data.review.flow.provenance.kind == "inferred"
+    assert data.review.title == "Examples from Fleiss 1993"  # the placeholder title, from the file
     text = (project / "data" / "review.yaml").read_text(encoding="utf-8")
-    assert "# The PRISMA 2020 counts. All zero until the first search.\nflow:\n" in text
-    assert "# Prose of the site's pages.\nnarrative:" in text and "TODO Author Name" in text
+    assert "# The PRISMA 2020 counts of the search and selection" in text and "\nflow:\n" in text
+    assert "\nnarrative:\n" in text and "TODO Author Name" in text

@@ -168,8 +168,21 @@ def test_into_a_new_folder(project: Path, tmp_path: Path, capsys):
     assert "Imported 12 studies and 2 analyses" in capsys.readouterr().out
     data = load(target / "data")
     assert data.review.title == "Examples from Fleiss 1993" and len(data.studies) == 12
-    assert (target / "templates").is_dir() and (target / "mkdocs.yml").is_file()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".fleiss-")]  # no staging folder left behind
+    assert (target / "mkdocs.yml").is_file() and (target / "README.md").is_file()  # review init's project
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging folder left behind
+
+
+def test_into_a_new_folder_with_a_bad_file_leaves_nothing(project: Path, tmp_path: Path):
+    """99% intervals are refused when the analyses are planned, after the new project was written."""
+    bad = tmp_path / "bad.rm5"
+    bad.write_bytes(_ci_99())
+    assert main(["-C", str(project), "import", str(bad), "--into", str(tmp_path / "new")]) == 1
+    assert not (tmp_path / "new").exists()
+    empty = tmp_path / "empty"  # found wrong only after review init wrote the project: taken back
+    empty.mkdir()
+    assert main(["-C", str(project), "import", str(bad), "--into", str(empty)]) == 1
+    assert list(empty.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_into_a_folder_that_is_not_empty(project: Path, tmp_path: Path, capsys):
