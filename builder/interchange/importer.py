@@ -227,7 +227,11 @@ class _Builder:
             "id": oid,
             "label": _label(name),
             "type": a.data_type,
-            **({"event": f"the event counted in '{_label(name)}'"} if dich else {"unit": unit}),
+            **(
+                {"event": f"counted in RevMan's outcome '{_label(name)}' (the file does not name the event)"}
+                if dich
+                else {"unit": unit}
+            ),
             "direction": direction,
             "description": f"Outcome {a.code} of comparison '{a.comparison_name}' in {self.imp.file}.",
         }
