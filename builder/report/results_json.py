@@ -340,6 +340,9 @@ CSV_COLUMNS = [
 ]
 
 
+CSV_INPUTS = {"events_exp", "total_exp", "events_ctrl", "total_ctrl", "mean_exp", "sd_exp", "mean_ctrl", "sd_ctrl"}
+
+
 def to_csv(document: dict) -> str:
     """One row per study per analysis, and one 'pooled' row per analysis."""
     out = io.StringIO()
@@ -363,7 +366,9 @@ def _csv_rows(a: dict) -> str:
                 "study_id": s["id"],
                 "label": s["label"],
                 "dataset": s["dataset"],
-                **s["inputs"],
+                # a study that reports its comparison has inputs without a column here (sei, o_minus_e, v):
+                # its yi and vi are the row's own
+                **{k: v for k, v in s["inputs"].items() if k in CSV_INPUTS},
                 "yi": s["yi"],
                 "vi": s["vi"],
                 "weight": s["weight"],
