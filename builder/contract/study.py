@@ -261,12 +261,12 @@ class Contrast(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Contrast:
         """A standard error or a whole interval; a positive ratio; an interval that contains the estimate."""
-        if self.se is None and (self.ci_low is None or self.ci_high is None):
+        if (self.ci_low is None) != (self.ci_high is None):
+            raise ValueError("a confidence interval needs both 'ci_low' and 'ci_high'")
+        if self.se is None and self.ci_low is None:
             raise ValueError(
                 "a contrast needs its standard error 'se' or its confidence interval 'ci_low' and 'ci_high'"
             )
-        if (self.ci_low is None) != (self.ci_high is None):
-            raise ValueError("a confidence interval needs both 'ci_low' and 'ci_high'")
         if self.ratio:
             for name in ("estimate", "ci_low", "ci_high"):
                 value = getattr(self, name)

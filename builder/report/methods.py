@@ -3,7 +3,7 @@ code does: which measures, models, intervals and corrections are in use, and how
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from builder.analysis.result import AnalysisResult
 from builder.contract import Analysis
@@ -41,6 +41,9 @@ class MethodsInUse:
     prediction_interval: bool  # some random-effects analysis reports one
     i2_switch: bool  # some analysis chooses its model from I² (reproductions of the source review)
     pre_post: list[str]  # titles of the analyses that pool one-arm before-after data
+    pre_post_correlations: list[float] = field(default_factory=list)  # the correlations those analyses assume
+    contrast: list[str] = field(default_factory=list)  # titles of analyses with study-reported estimates
+    o_minus_e: bool = False  # some analysis pools O - E and variance as reported
 
 
 def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
@@ -55,6 +58,9 @@ def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
         prediction_interval=any(s.shows_prediction_interval for s in random),
         i2_switch=any(s.model == "i2-switch" for s in specs),
         pre_post=[r.spec.title for r in results if _pools_pre_post(r)],
+        pre_post_correlations=sorted({r.spec.pre_post_correlation for r in results if _pools_pre_post(r)}),
+        contrast=[r.spec.title for r in results if "contrast" in r.data_kinds or "o-e" in r.data_kinds],
+        o_minus_e=any("o-e" in r.data_kinds for r in results),
     )
 
 

@@ -163,7 +163,7 @@ def render_site(
         _study_pages(env, site, shared),
         _outcome_pages(env, site, shared, timelines),
         _figures(site, store),
-        [_page(env, "data.md", "data.md.j2", site.context)],
+        [_page(env, "data.md", "data.md.j2", {**site.context, "methods": methods_in_use(site.results)})],
         _downloads(env, site, shared),
         _flow(env, site, info),
         _risk_of_bias(env, site),

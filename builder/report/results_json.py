@@ -13,7 +13,7 @@ import math
 
 from builder import __version__
 from builder.analysis.fitting import LEGACY_I2_THRESHOLD
-from builder.analysis.result import AnalysisResult, Subgroups
+from builder.analysis.result import AnalysisResult, Subgroups, input_kind
 from builder.caching import store as cache
 from builder.caching.outputs import Stored
 from builder.ingest.loader import ReviewData
@@ -33,7 +33,9 @@ def _num(value):
 
 
 def _study(row) -> dict:
+    kind = input_kind(row.inputs)
     return {
+        **({"data": kind} if kind != "arms" else {}),  # what the study gives, where not per-arm numbers
         "id": row.study.id,
         "label": row.study.label,
         "dataset": row.dataset,
@@ -150,7 +152,10 @@ def analysis_record(result: AnalysisResult) -> dict:
         "continuity_correction": spec.mh_continuity_correction if (f and f.method == "MH") else 0,
         "display_continuity_correction": spec.continuity_correction,
         "datasets": list(spec.datasets),
-        "settings": settings(spec),
+        "settings": {
+            **settings(spec),
+            **({"pre_post_correlation": spec.pre_post_correlation} if "pre-post" in result.data_kinds else {}),
+        },
         "studies": [_study(r) for r in result.rows],
         "planned_experimental_n": result.planned_experimental_n,
         "missing": [
