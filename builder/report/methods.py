@@ -57,11 +57,21 @@ def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
         random_effects=_random_effects(random),
         prediction_interval=any(s.shows_prediction_interval for s in random),
         i2_switch=any(s.model == "i2-switch" for s in specs),
-        pre_post=[r.spec.title for r in results if _pools_pre_post(r)],
-        pre_post_correlations=sorted({r.spec.pre_post_correlation for r in results if _pools_pre_post(r)}),
-        contrast=[r.spec.title for r in results if "contrast" in r.data_kinds or "o-e" in r.data_kinds],
-        o_minus_e=any("o-e" in r.data_kinds for r in results),
+        **_data_shapes(results),
     )
+
+
+def _data_shapes(results: list[AnalysisResult]) -> dict:
+    """The analyses that pool before-after data (with the correlations they assume) or estimates the studies
+    report (contrast-level data, O - E and variance)."""
+    pre_post = [r for r in results if _pools_pre_post(r)]
+    reported = [r for r in results if r.data_kinds & {"contrast", "o-e"}]
+    return {
+        "pre_post": [r.spec.title for r in pre_post],
+        "pre_post_correlations": sorted({r.spec.pre_post_correlation for r in pre_post}),
+        "contrast": [r.spec.title for r in reported],
+        "o_minus_e": any("o-e" in r.data_kinds for r in reported),
+    }
 
 
 def _zero_cell_corrections(specs: list[Analysis]) -> list[float]:

@@ -396,7 +396,8 @@ class _Plot:
         svg.text(lay.arm_title_x[0], lay.title_y, experimental, "b", "middle")
         svg.text(lay.arm_title_x[1], lay.title_y, control, "b", "middle")
         for column in lay.columns:
-            svg.text(column.x, lay.head_y, column.head, "b", "end")
+            if any(column.key in r.inputs for r in self.result.rows) or not self.result.rows:
+                svg.text(column.x, lay.head_y, column.head, "b", "end")  # none where every study gives totals only
         svg.text(lay.weight_x, lay.head_y, "Weight", "b", "end")
         measure, label = self.result.effect_measure.label, method_label(self.result)
         for x in (lay.effect_x, (lay.plot_left + lay.plot_right) / 2):
