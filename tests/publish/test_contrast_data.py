@@ -101,14 +101,24 @@ def test_before_after_data_use_the_correlation_and_the_panel_varies_it(site, aid
     assert rows["pre-post-r-0"]["label"] == "Before-after correlation 0 (time points as independent groups)"
 
 
-def test_the_correlation_is_set_per_analysis(tmp_path):
+def test_the_correlation_is_set_per_analysis_and_subgroups_pool_reported_data(tmp_path):
+    """One build for two settings: a correlation of 0.8 for one analysis, and subgroups by design of the
+    O - E analysis (its first four trials relabelled non-randomised), each subtotal Peto's pooled estimate of
+    its own trials."""
     project = write(tmp_path / "project")
     path = project / "data/review.yaml"
     review = yaml.safe_load(path.read_text(encoding="utf-8"))
     for a in review["analyses"]:
         if a["id"] == "change-md":
             a["pre_post_correlation"] = 0.8
+        if a["id"] in ("hr-peto", "infection-mixed"):
+            a["subgroups"] = "design"
     path.write_text(yaml.safe_dump(review, sort_keys=False), encoding="utf-8")
+    for i in range(1, 5):
+        study = project / "data/studies" / f"pignon-{i}.yaml"
+        data = yaml.safe_load(study.read_text(encoding="utf-8"))
+        data["design"]["category"] = "non-randomised-controlled"
+        study.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     build(project, today=TODAY)
     doc = json.loads((project / "site/results.json").read_text(encoding="utf-8"))
     a = next(x for x in doc["analyses"] if x["id"] == "change-md")
@@ -116,6 +126,13 @@ def test_the_correlation_is_set_per_analysis(tmp_path):
     assert a["settings"]["pre_post_correlation"] == 0.8
     assert close(a["pooled"]["estimate"], expected["fit"]["estimate"])
     assert [row["id"] for row in a["sensitivity"] if row["id"].startswith("pre-post")] == ["pre-post-r-0"]
+    peto = next(x for x in doc["analyses"] if x["id"] == "hr-peto")
+    studies = REF["peto"]["studies"]
+    for group, part in zip(peto["subgroups"]["groups"], (studies[4:], studies[:4])):
+        oe, v = sum(s["o_minus_e"] for s in part), sum(s["v"] for s in part)
+        assert close(group["pooled"]["estimate"], oe / v) and close(group["pooled"]["se"], 1 / math.sqrt(v))
+    assert peto["subgroups"]["test_for_subgroup_differences"]["df"] == 1
+    assert next(x for x in doc["analyses"] if x["id"] == "infection-mixed")["subgroups"]["groups"][0]["pooled"]
 
 
 def test_odds_ratios_as_printed_mix_with_2x2_tables_as_metafor_pools_yi_and_vi(site):
@@ -146,6 +163,8 @@ def test_pages_show_the_reported_estimates_and_what_was_done_to_them(site):
     outcome = (project / "site/outcomes/death.html").read_text(encoding="utf-8")
     assert ">n = 50</td>" in outcome and "Hazard Ratio" in outcome
     assert "<code>o_minus_e</code>" in (project / "site/data.html").read_text(encoding="utf-8")
+    forest = (project / "site/figures/hr-primary.svg").read_text(encoding="utf-8")
+    assert ">Events<" not in forest and forest.count(">Total<") == 2  # every study gives its totals only
     csv = (project / "site/results.csv").read_text(encoding="utf-8")
     assert csv.splitlines()[0].split(",").count("yi") == 1  # the public columns stay as they were
 
