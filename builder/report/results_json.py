@@ -13,14 +13,16 @@ import math
 
 from builder import __version__
 from builder.analysis.fitting import LEGACY_I2_THRESHOLD
-from builder.analysis.result import AnalysisResult, Subgroups
+from builder.analysis.result import AnalysisResult, MetaRegressionResult, Subgroups
 from builder.caching import store as cache
 from builder.caching.outputs import Stored
+from builder.contract.review import MIN_STUDIES_PER_MODERATOR
 from builder.ingest.loader import ReviewData
 
 # 1.1: each analysis has "settings", every method setting in force (presets resolved).
 # 1.2: each analysis lists the studies it "left_out" by the integrity rules, with the reason.
-SCHEMA_VERSION = "1.2"
+# 1.3: an analysis that declares one has "meta_regression"; subgroups by a declared characteristic give "by_label".
+SCHEMA_VERSION = "1.3"
 
 
 def _num(value):
@@ -172,7 +174,73 @@ def analysis_record(result: AnalysisResult) -> dict:
         **{key: [_followup(row) for row in rows] for key, rows in result.followups.items()},
         **({"small_study_effects": _small_study(result.small_study)} if result.small_study else {}),
         **({"subgroups": _subgroups(result, result.subgroups)} if result.subgroups is not None else {}),
+        **(
+            {"meta_regression": meta_regression_record(result, result.meta_regression)}
+            if result.meta_regression is not None
+            else {}
+        ),
     }
+
+
+def meta_regression_record(result: AnalysisResult, mr: MetaRegressionResult) -> dict:
+    """The meta-regression's settings, the studies in it and those left out, and the fit (null, with the reason,
+    where there is none). Coefficients are on the analysis scale (log for ratio measures)."""
+    f = mr.fit
+    record: dict = {
+        "moderators": list(mr.moderators),
+        "test": mr.test,
+        "tau2_method": mr.method,
+        "k": mr.k,
+        "studies": [result.rows[i].study.id for i in mr.studies],
+        "left_out": [
+            {"id": result.rows[i].study.id, "label": result.rows[i].study.label, "reason": why}
+            for i, why in mr.left_out
+        ],
+        "reference_levels": dict(mr.reference_levels),
+        "guard": {"min_studies_per_moderator": MIN_STUDIES_PER_MODERATOR, "overridden_because": mr.few_studies},
+        "reason": mr.reason,
+        "fit": None,
+    }
+    if f is None:
+        return record
+    record["fit"] = {
+        "coefficients": [
+            {
+                "term": t.id,
+                "label": t.label,
+                "characteristic": t.characteristic,
+                "level": t.level,
+                "estimate": _num(c.estimate),
+                "se": _num(c.se),
+                "statistic": _num(c.statistic),
+                "p": _num(c.p),
+                "ci_low": _num(c.ci_low),
+                "ci_high": _num(c.ci_high),
+            }
+            for t, c in zip(mr.terms, f.coefficients)
+        ],
+        "statistic_type": f.statistic_type,
+        "df": f.df,
+        "test_of_moderators": {
+            "statistic": _num(f.qm),
+            "statistic_type": "F" if f.df is not None else "chi2",
+            "df": f.qm_df,
+            "df2": f.df,
+            "p": _num(f.qm_p),
+        },
+        "residual_heterogeneity": {
+            "qe": _num(f.qe),
+            "df": f.qe_df,
+            "qe_p": _num(f.qe_p),
+            "tau2": _num(f.tau2),
+            "i2": _num(f.i2),
+            "h2": _num(f.h2),
+        },
+        "tau2_without_moderators": _num(f.tau2_re),
+        "r2": _num(f.r2),
+        "level": f.level,
+    }
+    return record
 
 
 def _subgroups(result: AnalysisResult, s: Subgroups) -> dict:
@@ -193,6 +261,7 @@ def _subgroups(result: AnalysisResult, s: Subgroups) -> dict:
         )
     return {
         "by": s.by,
+        **({"by_label": s.label} if s.label is not None else {}),
         "groups": groups,
         "test_for_subgroup_differences": {"q": _num(s.q), "df": s.df, "p": _num(s.p), "i2": _num(s.i2)},
     }
