@@ -31,8 +31,8 @@ def _terms(declared: list[Characteristic], studies: list[Study]) -> tuple[list[T
     references: dict[str, str] = {}
     for ch in declared:
         if ch.type == "continuous":
-            per = f" (per {ch.unit})" if ch.unit else ""
-            terms.append(Term(ch.id, f"{ch.label}{per}", ch.id))
+            unit = f" ({ch.unit})" if ch.unit else ""
+            terms.append(Term(ch.id, f"{ch.label}{unit}: slope", ch.id))
             continue
         present = [level for level in ch.levels or [] if any(value_of(s, ch.id) == level for s in studies)]
         if not present:

@@ -409,6 +409,9 @@ def _analysis_figures(view: AnalysisView) -> Iterator[Output]:
     for key, (_, _, slug) in STEP_PLOTS.items():
         if view.result.fit is not None and view.result.followups.get(key):
             yield _step_plot(view, key, slug)
+    mr = view.result.meta_regression
+    if mr is not None and mr.fit is not None and len(mr.moderators) == 1:  # a bubble plot (views._bubble)
+        yield Output(f"figures/{view.id}-bubble.svg", lambda: view.bubble_svg, kind="bubble", inputs=made_from)
     if view.result.small_study and view.result.small_study.get("funnel") is not None:
         yield Output(f"figures/{view.id}-funnel.svg", lambda: view.small_study["svg"], kind="funnel", inputs=made_from)
 
