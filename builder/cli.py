@@ -109,7 +109,11 @@ def cmd_new_study(args) -> int:
     text = (
         environment(project / "templates")
         .get_template("new-study.yaml.j2")
-        .render(id=args.id, outcomes=review.outcomes if review else [])
+        .render(
+            id=args.id,
+            outcomes=review.outcomes if review else [],
+            characteristics=review.characteristics if review else [],
+        )
     )
     path.parent.mkdir(exist_ok=True)
     path.write_text(text, encoding="utf-8")

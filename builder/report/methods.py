@@ -3,7 +3,7 @@ code does: which measures, models, intervals and corrections are in use, and how
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from builder.analysis.result import AnalysisResult
 from builder.contract import Analysis
@@ -41,6 +41,11 @@ class MethodsInUse:
     prediction_interval: bool  # some random-effects analysis reports one
     i2_switch: bool  # some analysis chooses its model from I² (reproductions of the source review)
     pre_post: list[str]  # titles of the analyses that pool one-arm before-after data
+    meta_regression: list[str] = field(default_factory=list)  # titles of the analyses with a meta-regression
+    meta_regression_tests: list[str] = field(default_factory=list)  # "knha", "z": each in use once
+    meta_regression_estimators: list[str] = field(default_factory=list)  # names of their tau² estimators
+    characteristic_subgroups: list[str] = field(default_factory=list)  # labels of declared characteristics
+    # analyses split subgroups by
 
 
 def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
@@ -55,6 +60,14 @@ def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
         prediction_interval=any(s.shows_prediction_interval for s in random),
         i2_switch=any(s.model == "i2-switch" for s in specs),
         pre_post=[r.spec.title for r in results if _pools_pre_post(r)],
+        meta_regression=[s.title for s in specs if s.meta_regression is not None],
+        meta_regression_tests=list(dict.fromkeys(s.meta_regression.test for s in specs if s.meta_regression)),
+        meta_regression_estimators=list(
+            dict.fromkeys(TAU2_NAMES[s.tau2] for s in specs if s.meta_regression is not None)
+        ),
+        characteristic_subgroups=list(
+            dict.fromkeys(r.subgroups.label for r in results if r.subgroups is not None and r.subgroups.label)
+        ),
     )
 
 

@@ -446,6 +446,8 @@ def meta_regression_view(result: AnalysisResult, review: Review, title_lines: li
     out["r2"] = (
         f"{fmt.percent(f.r2, 1)} of the heterogeneity (tau² {fmt.tau2(f.tau2_re)} without the moderators, "
         f"{fmt.tau2(f.tau2)} with them)"
+        if f.tau2_re > 0
+        else "none: without the moderators tau² is 0, so there is no heterogeneity to account for (R² = 0%)"
     )
     if len(declared) == 1 and declared[0] is not None:
         out.update(_bubble(result, declared[0], title_lines))

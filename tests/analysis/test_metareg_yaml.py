@@ -172,3 +172,20 @@ def test_declarations_are_checked(tmp_path: Path):
     problems = _problems(tmp_path, edit)
     assert any("characteristics[2]" in p and "at least two" in p for p in problems), problems
     assert any("characteristics[3]" in p and "built-in subgroup" in p for p in problems), problems
+
+
+def test_check_warns_of_studies_a_meta_regression_will_leave_out(tmp_path: Path):
+    from builder.ingest.advice import advice
+
+    def edit(review, studies):
+        del studies[1]["characteristics"]["time"]
+
+    project = mp.write(
+        tmp_path / "p", {"a": {"role": "sensitivity", "meta_regression": {"moderators": ["time"]}}}, k=3, edit=edit
+    )
+    warnings = [str(w) for w in advice(project, load(project / "data", today=TODAY))]
+    assert warnings == [
+        f"data/studies/{mp.study_id(1)}.yaml: characteristics: no value of 'time', a moderator of the "
+        "meta-regression of analysis 'a': the study is left out of that meta-regression; add characteristics.time "
+        "with its value and provenance"
+    ]
