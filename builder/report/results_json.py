@@ -21,8 +21,10 @@ from builder.ingest.loader import ReviewData
 
 # 1.1: each analysis has "settings", every method setting in force (presets resolved).
 # 1.2: each analysis lists the studies it "left_out" by the integrity rules, with the reason.
-# 1.3: an analysis that declares one has "meta_regression"; subgroups by a declared characteristic give "by_label".
-SCHEMA_VERSION = "1.3"
+# Optional within 1.2 (added without a new version, which would change the results.json of every released
+# version rebuilt by the site): an analysis that declares one has "meta_regression"; subgroups by a declared
+# characteristic have "by_label".
+SCHEMA_VERSION = "1.2"
 
 
 def _num(value):
