@@ -88,3 +88,9 @@ def test_published_r_script_refits_the_meta_regression(site: Path):
         # an R² of that noise (58% on biomass-method's 14 studies: 1.4e-14 against 3.4e-14); ours is exactly 0.
         if fit["tau2_without_moderators"] > 1e-10:
             assert float(m.group(4)) == pytest.approx(fit["r2"], abs=1e-4)
+
+
+def test_study_page_lists_its_characteristics_with_their_sources(site: Path):
+    text = _text((site / "studies" / f"{mp.study_id(0)}.html").read_text(encoding="utf-8"))
+    assert "Exposure 47 days" in text and "Method GC" in text
+    assert "exposure — Extracted: metadat dat.curtis1998" in text
