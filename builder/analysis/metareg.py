@@ -54,11 +54,8 @@ def _row(study: Study, terms: list[Term]) -> list[float]:
     return out
 
 
-def compute(result: AnalysisResult, review: Review) -> MetaRegressionResult:
-    plan = result.spec.meta_regression
-    if plan is None:
-        raise ValueError(f"analysis {result.spec.id} declares no meta-regression")
-    declared = [c for m in plan.moderators if (c := review.characteristic(m)) is not None]
+def _with_values(result: AnalysisResult, declared: list[Characteristic]) -> tuple[list[int], list[tuple[int, str]]]:
+    """(rows in the model, (row, reason) of estimable rows left out for a missing value)."""
     used, left_out = [], []
     for i, r in enumerate(result.rows):
         if not r.estimable:
@@ -68,26 +65,39 @@ def compute(result: AnalysisResult, review: Review) -> MetaRegressionResult:
             left_out.append((i, f"no value of {', '.join(missing)}"))
         else:
             used.append(i)
+    return used, left_out
+
+
+def _too_few(k: int, m: int) -> str:
+    return (
+        f"the Cochrane Handbook advises at least {MIN_STUDIES_PER_MODERATOR} studies per characteristic, and "
+        f"this meta-regression has {k} {'study' if k == 1 else 'studies'} for {m} "
+        f"{'characteristic' if m == 1 else 'characteristics'}"
+    )
+
+
+def compute(result: AnalysisResult, review: Review) -> MetaRegressionResult:
+    plan = result.spec.meta_regression
+    if plan is None:
+        raise ValueError(f"analysis {result.spec.id} declares no meta-regression")
+    declared = [c for m in plan.moderators if (c := review.characteristic(m)) is not None]
+    used, left_out = _with_values(result, declared)
     terms, references = _terms(declared, [result.rows[i].study for i in used])
     design = [_row(result.rows[i].study, terms) for i in used]
     k, m = len(used), len(plan.moderators)
     base = MetaRegressionResult(
         list(plan.moderators), plan.test, result.spec.tau2, k, terms, references, used, design, left_out, None
     )
-    if k < MIN_STUDIES_PER_MODERATOR * m and plan.allow_few_studies is None:
-        why = (
-            f"the Cochrane Handbook advises at least {MIN_STUDIES_PER_MODERATOR} studies per characteristic, and "
-            f"this meta-regression has {k} {'study' if k == 1 else 'studies'} for {m} "
-            f"{'characteristic' if m == 1 else 'characteristics'}"
-        )
-        return replace(base, reason=why)
-    few = plan.allow_few_studies if k < MIN_STUDIES_PER_MODERATOR * m else None
+    below = k < MIN_STUDIES_PER_MODERATOR * m
+    if below and plan.allow_few_studies is None:
+        return replace(base, reason=_too_few(k, m))
+    base = replace(base, few_studies=plan.allow_few_studies if below else None)
     if len(terms) < 2:
-        return replace(base, reason="the moderators take a single value among these studies", few_studies=few)
+        return replace(base, reason="the moderators take a single value among these studies")
     yi = np.array([result.rows[i].yi for i in used], dtype=float)
     vi = np.array([result.rows[i].vi for i in used], dtype=float)
     try:
         fit = meta_regression(yi, vi, np.array(design), [t.id for t in terms], result.spec.tau2, plan.test)
     except (ValueError, ArithmeticError) as exc:  # not identified on these studies, or no convergence
-        return replace(base, reason=str(exc), few_studies=few)
-    return replace(base, fit=fit, few_studies=few)
+        return replace(base, reason=str(exc))
+    return replace(base, fit=fit)

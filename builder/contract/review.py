@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -173,9 +174,13 @@ class Characteristic(Strict):
         if self.type == "categorical":
             if not self.levels or len(self.levels) < 2:
                 raise ValueError("a categorical characteristic needs 'levels', at least two")
-            repeated = sorted({v for v in self.levels if self.levels.count(v) > 1})
+            slugs = [re.sub(r"[^a-z0-9]+", "-", v.lower()).strip("-") for v in self.levels]
+            repeated = sorted({v for v, slug in zip(self.levels, slugs) if slugs.count(slug) > 1})
             if repeated:
-                raise ValueError(f"levels must differ; repeated: {', '.join(repeated)}")
+                raise ValueError(
+                    f"levels must differ in their letters and digits (they name the subgroups' links); "
+                    f"these do not: {', '.join(repeated)}"
+                )
         elif self.levels is not None:
             raise ValueError("a continuous characteristic has no 'levels' (give its 'unit' instead)")
         return self

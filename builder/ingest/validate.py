@@ -172,34 +172,41 @@ def _analysis_keeps_fit(c: _Checker, i: int, analysis: Analysis) -> None:
             )
 
 
-def _characteristics_fit(c: _Checker) -> None:
-    """Characteristic ids are unique; analyses split by a built-in or declared categorical characteristic and
-    regress on declared ones."""
-    declared = {ch.id: ch for ch in c.review.characteristics}
+def _characteristic_ids_unique(c: _Checker) -> None:
     ids = [ch.id for ch in c.review.characteristics]
     for i, cid in enumerate(ids):
         if ids.index(cid) != i:
             c.at_review(("characteristics", i, "id"), "duplicate characteristic id", cid)
+
+
+def _characteristics_named_exist(c: _Checker) -> None:
+    """Analyses split by a built-in or declared categorical characteristic and regress on declared ones."""
+    declared = {ch.id: ch for ch in c.review.characteristics}
     categorical = [cid for cid, ch in declared.items() if ch.type == "categorical"]
     for i, analysis in enumerate(c.review.analyses):
         by = analysis.subgroups
         if by is not None and by not in BUILT_IN_SUBGROUPS and by not in categorical:
             what = "a continuous characteristic, which has no subgroups" if by in declared else "not declared"
+            listed = f" ({', '.join(categorical)})" if categorical else ""
             c.at_review(
                 ("analyses", i, "subgroups"),
                 f"{what}; expected one of {', '.join(BUILT_IN_SUBGROUPS)} or a categorical characteristic "
-                f"declared under 'characteristics'{' (' + ', '.join(categorical) + ')' if categorical else ''}",
+                f"declared under 'characteristics'{listed}",
                 by,
             )
-        plan = analysis.meta_regression
-        for j, moderator in enumerate(plan.moderators if plan else []):
-            if moderator not in declared:
-                c.at_review(
-                    ("analyses", i, "meta_regression", "moderators", j),
-                    "not a characteristic declared under 'characteristics'"
-                    + (f"; declared: {', '.join(declared)}" if declared else " (the review declares none)"),
-                    moderator,
-                )
+        _moderators_declared(c, i, analysis, list(declared))
+
+
+def _moderators_declared(c: _Checker, i: int, analysis: Analysis, declared: list[str]) -> None:
+    plan = analysis.meta_regression
+    for j, moderator in enumerate(plan.moderators if plan else []):
+        if moderator not in declared:
+            known = f"; declared: {', '.join(declared)}" if declared else " (the review declares none)"
+            c.at_review(
+                ("analyses", i, "meta_regression", "moderators", j),
+                "not a characteristic declared under 'characteristics'" + known,
+                moderator,
+            )
 
 
 def _certainty_references_exist(c: _Checker) -> None:
@@ -292,7 +299,8 @@ REVIEW_CHECKS: tuple[Callable[[_Checker], None], ...] = (
     _previous_version_studies_exist,
     _outcome_ids_unique,
     _analyses_consistent,
-    _characteristics_fit,
+    _characteristic_ids_unique,
+    _characteristics_named_exist,
     _certainty_references_exist,
     _audit_references_exist,
     _placeholders_resolve,

@@ -60,15 +60,21 @@ def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
         prediction_interval=any(s.shows_prediction_interval for s in random),
         i2_switch=any(s.model == "i2-switch" for s in specs),
         pre_post=[r.spec.title for r in results if _pools_pre_post(r)],
-        meta_regression=[s.title for s in specs if s.meta_regression is not None],
-        meta_regression_tests=list(dict.fromkeys(s.meta_regression.test for s in specs if s.meta_regression)),
-        meta_regression_estimators=list(
-            dict.fromkeys(TAU2_NAMES[s.tau2] for s in specs if s.meta_regression is not None)
-        ),
-        characteristic_subgroups=list(
+        **_characteristics_in_use(results),
+    )
+
+
+def _characteristics_in_use(results: list[AnalysisResult]) -> dict[str, list[str]]:
+    """The MethodsInUse fields of meta-regressions and subgroups by declared characteristics."""
+    regressing = [r.spec for r in results if r.spec.meta_regression is not None]
+    return {
+        "meta_regression": [s.title for s in regressing],
+        "meta_regression_tests": list(dict.fromkeys(s.meta_regression.test for s in regressing if s.meta_regression)),
+        "meta_regression_estimators": list(dict.fromkeys(TAU2_NAMES[s.tau2] for s in regressing)),
+        "characteristic_subgroups": list(
             dict.fromkeys(r.subgroups.label for r in results if r.subgroups is not None and r.subgroups.label)
         ),
-    )
+    }
 
 
 def _zero_cell_corrections(specs: list[Analysis]) -> list[float]:

@@ -12,6 +12,8 @@ import json
 import math
 from functools import cached_property
 
+import numpy as np
+
 from builder.analysis import subgroups as subgroups_mod
 from builder.analysis.result import AnalysisResult
 from builder.caching import store as cache
@@ -454,35 +456,30 @@ def meta_regression_view(result: AnalysisResult, review: Review, title_lines: li
     return out
 
 
+def _bubble_geometry(mr, ch) -> tuple[list[float], np.ndarray, np.ndarray, list[str] | None]:
+    """(each study's x, the x of the fitted values, their rows of the design matrix, the levels or None)."""
+    if ch.type == "continuous":
+        xs = [row[1] for row in mr.design]
+        grid = np.linspace(min(xs), max(xs), 41)
+        return xs, grid, np.column_stack([np.ones(len(grid)), grid]), None
+    levels = [mr.reference_levels[ch.id], *(t.level or "" for t in mr.terms[1:])]
+    xs = [float(sum(j * v for j, v in enumerate(row[1:], start=1))) for row in mr.design]
+    dummies = np.vstack([np.zeros(len(levels) - 1), np.eye(len(levels) - 1)])
+    return xs, np.arange(len(levels), dtype=float), np.column_stack([np.ones(len(levels)), dummies]), levels
+
+
 def _bubble(result: AnalysisResult, ch, title_lines: list[str] | None) -> dict:
     """The bubble plot of a model of one characteristic, its description and the rows of its table."""
-    import numpy as np
-
     mr = result.meta_regression
     assert mr is not None and mr.fit is not None
     f = mr.fit
     ys = [float(result.rows[i].yi or 0.0) for i in mr.studies]
     weights = [1 / (float(result.rows[i].vi or 0.0) + f.tau2) for i in mr.studies]
-    total = sum(weights)
-    if ch.type == "continuous":
-        xs = [row[1] for row in mr.design]
-        grid = np.linspace(min(xs), max(xs), 41)
-        x_rows = np.column_stack([np.ones(len(grid)), grid])
-        levels: list[str] | None = None
-    else:
-        levels = [mr.reference_levels[ch.id], *(t.level or "" for t in mr.terms[1:])]
-        xs = [float(sum(j * v for j, v in enumerate(row[1:], start=1))) for row in mr.design]
-        grid = np.arange(len(levels), dtype=float)
-        x_rows = np.vstack([np.zeros(len(levels) - 1), np.eye(len(levels) - 1)])
-        x_rows = np.column_stack([np.ones(len(levels)), x_rows])
+    xs, grid, x_rows, levels = _bubble_geometry(mr, ch)
     mu, _, low, high = f.predict(x_rows)
-    fitted = bubble.Fitted(
-        [float(v) for v in grid], [float(v) for v in mu], [float(v) for v in low], [float(v) for v in high]
-    )
+    fitted = bubble.Fitted(*([float(v) for v in column] for column in (grid, mu, low, high)))
     points = [bubble.Bubble(result.rows[i].study.label, x, y, w) for i, x, y, w in zip(mr.studies, xs, ys, weights)]
-    unit = f" ({ch.unit})" if ch.unit else ""
-    x_label = f"{ch.label}{unit}"
-    measure = result.effect_measure.label
+    x_label = f"{ch.label} ({ch.unit})" if ch.unit else ch.label
     alt = f"{result.outcome.label}, " + bubble.describe(points, fitted, result.scale, ch.label, levels)
     svg = bubble.plot(
         f"Bubble plot: {result.outcome.label}, {result.spec.title}",
@@ -491,19 +488,29 @@ def _bubble(result: AnalysisResult, ch, title_lines: list[str] | None) -> dict:
         fitted,
         result.scale,
         x_label,
-        measure,
+        result.effect_measure.label,
         f"{result.spec.id}-bubble-plot",
         levels,
         title_lines,
     )
-    given = {i: result.rows[i].study.characteristics[ch.id].value for i in mr.studies}
-    rows = [
-        {
-            "study": result.rows[i].study,
-            "value": significant(float(given[i])) if ch.type == "continuous" else str(given[i]),
-            "estimate": fmt.num(fmt.back(result.rows[i].yi, result.scale)),
-            "weight": fmt.weight(100 * w / total),
-        }
-        for i, w in zip(mr.studies, weights)
-    ]
-    return {"svg": svg, "alt": alt, "rows": rows, "x_label": x_label}
+    return {"svg": svg, "alt": alt, "rows": _bubble_rows(result, ch, weights), "x_label": x_label}
+
+
+def _bubble_rows(result: AnalysisResult, ch, weights: list[float]) -> list[dict]:
+    """The text alternative of the bubble plot: each study's value, estimate and weight in the model."""
+    mr = result.meta_regression
+    assert mr is not None
+    total = sum(weights)
+    rows = []
+    for i, w in zip(mr.studies, weights):
+        row = result.rows[i]
+        value = row.study.characteristics[ch.id].value
+        rows.append(
+            {
+                "study": row.study,
+                "value": significant(float(value)) if ch.type == "continuous" else str(value),
+                "estimate": fmt.num(fmt.back(row.yi, result.scale)),
+                "weight": fmt.weight(100 * w / total),
+            }
+        )
+    return rows

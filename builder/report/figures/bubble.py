@@ -86,22 +86,11 @@ def plot(
 
     svg = Svg(width, height, "fp bubble", title, desc, ident, caption)
     svg.line(LEFT, ypos(0.0), LEFT + PLOT_W, ypos(0.0), "grid")  # no effect
-    if levels is None:
-        band = [(xpos(x), ypos(v)) for x, v in zip(fitted.xs, fitted.high)]
-        band += [(xpos(x), ypos(v)) for x, v in zip(fitted.xs[::-1], fitted.low[::-1])]
-        svg.polygon(band, "cib")
-    else:
-        for x, low, high in zip(fitted.xs, fitted.low, fitted.high):
-            svg.rect(xpos(x) - 22, ypos(high), 44, max(ypos(low) - ypos(high), 1.0), "cib")
+    _interval(svg, fitted, xpos, ypos, levels is None)
     wmax = max(b.weight for b in bubbles)
     for b in sorted(bubbles, key=lambda b: -b.weight):  # the largest first, so that small ones stay visible
         svg.circle(xpos(b.x), ypos(b.y), max(2.5, MAX_RADIUS * math.sqrt(b.weight / wmax)), "bub")
-    if levels is None:
-        for (xa, ya), (xb, yb) in zip(zip(fitted.xs, fitted.mu), zip(fitted.xs[1:], fitted.mu[1:])):
-            svg.line(xpos(xa), ypos(ya), xpos(xb), ypos(yb), "fit")
-    else:
-        for x, mu in zip(fitted.xs, fitted.mu):
-            svg.line(xpos(x) - 22, ypos(mu), xpos(x) + 22, ypos(mu), "fit")
+    _fit(svg, fitted, xpos, ypos, levels is None)
     _axes(svg, ticks, xticks, xpos, ypos, scale, levels)
     svg.text(LEFT + PLOT_W / 2, height - 6, x_label, "s", "middle")
     label = y_label + (" (log scale)" if scale == "log" else "")
@@ -110,6 +99,27 @@ def plot(
         f'transform="rotate(-90 14 {coord(TOP + PLOT_H / 2)})">{escape(label)}</text>'
     )
     return svg.render(STYLE)
+
+
+def _interval(svg: Svg, fitted: Fitted, xpos, ypos, continuous: bool) -> None:
+    """The 95% confidence band of the fitted line, or a box per level."""
+    if continuous:
+        band = [(xpos(x), ypos(v)) for x, v in zip(fitted.xs, fitted.high)]
+        band += [(xpos(x), ypos(v)) for x, v in zip(fitted.xs[::-1], fitted.low[::-1])]
+        svg.polygon(band, "cib")
+        return
+    for x, low, high in zip(fitted.xs, fitted.low, fitted.high):
+        svg.rect(xpos(x) - 22, ypos(high), 44, max(ypos(low) - ypos(high), 1.0), "cib")
+
+
+def _fit(svg: Svg, fitted: Fitted, xpos, ypos, continuous: bool) -> None:
+    """The fitted line, or the fitted effect of each level as a short bar."""
+    if continuous:
+        for (xa, ya), (xb, yb) in zip(zip(fitted.xs, fitted.mu), zip(fitted.xs[1:], fitted.mu[1:])):
+            svg.line(xpos(xa), ypos(ya), xpos(xb), ypos(yb), "fit")
+        return
+    for x, mu in zip(fitted.xs, fitted.mu):
+        svg.line(xpos(x) - 22, ypos(mu), xpos(x) + 22, ypos(mu), "fit")
 
 
 def _axes(svg: Svg, ticks, xticks, xpos, ypos, scale: str, levels: list[str] | None) -> None:
