@@ -13,7 +13,10 @@ import metareg_project as mp
 import pytest
 from conftest import TODAY
 
+from builder.analysis.run import run_all
+from builder.ingest.loader import load
 from builder.publish.build import build
+from builder.report.results_json import results_document
 
 ANALYSES = {
     "biomass-time": {"role": "primary", "meta_regression": {"moderators": ["time"]}},
@@ -94,3 +97,22 @@ def test_study_page_lists_its_characteristics_with_their_sources(site: Path):
     text = _text((site / "studies" / f"{mp.study_id(0)}.html").read_text(encoding="utf-8"))
     assert "Exposure 47 days" in text and "Method GC" in text
     assert "exposure — Extracted: metadat dat.curtis1998" in text
+
+
+def test_a_changed_value_is_refitted_by_the_next_build(tmp_path: Path):
+    """The analyses' stored numbers are keyed by the characteristics they read (builder.analysis.run)."""
+    project = mp.write(tmp_path / "p", {"a": ANALYSES["biomass-time"]}, k=12, assets=True)
+    build(project, site=project / "site", today=TODAY)
+    before = json.loads((project / "site" / "results.json").read_text(encoding="utf-8"))
+    path = project / "data" / "studies" / f"{mp.study_id(0)}.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("value: 47", "value: 470"), encoding="utf-8")
+    build(project, site=project / "site", today=TODAY)
+    after = json.loads((project / "site" / "results.json").read_text(encoding="utf-8"))
+    slopes = [doc["analyses"][0]["meta_regression"]["fit"]["coefficients"][1]["estimate"] for doc in (before, after)]
+    assert slopes[0] != slopes[1]
+    fresh = mp.write(tmp_path / "fresh", {"a": ANALYSES["biomass-time"]}, k=12)
+    fresh_path = fresh / "data" / "studies" / f"{mp.study_id(0)}.yaml"
+    fresh_path.write_text(fresh_path.read_text(encoding="utf-8").replace("value: 47", "value: 470"), encoding="utf-8")
+    data = load(fresh / "data", today=TODAY)
+    expected = results_document(data, run_all(data))["analyses"][0]["meta_regression"]
+    assert after["analyses"][0]["meta_regression"] == json.loads(json.dumps(expected))
