@@ -491,7 +491,9 @@ class Flow(Strict):
 
 
 class Living(Strict):
-    last_search: dt.date
+    last_search: dt.date | None = Field(
+        description="The date of the latest search of the literature; null while the review has not yet searched."
+    )
     next_update: str = Field(description="When the next update is planned, e.g. 'when a new trial reports'.")
     trigger: str = Field(description="What triggered this version.")
 
@@ -507,7 +509,9 @@ class Review(Strict):
     date: Annotated[dt.date, AfterValidator(_not_before_1970)]
     living: Living
     authors: list[str] = Field(min_length=1)
-    source_review: Citation
+    source_review: Citation | None = Field(
+        None, description="The published review this one re-analyses or updates, if any; omit for a new review."
+    )
     question: Question
     outcomes: list[Outcome] = Field(min_length=1)
     flow: Flow

@@ -177,9 +177,7 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
     review, review_loc, found = _load_review(review_path, root)
     problems += found
     studies, sources, found = _load_studies(study_paths, root, store)
-    problems += found
-    if not study_paths:
-        problems.append(Problem(_rel(data_dir / "studies", root), None, "", "no study files found"))
+    problems += found  # no study files is no problem: a new review has none yet
 
     derived: dict[str, Study] = {}
     if review is not None and review_loc is not None:

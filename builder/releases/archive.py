@@ -176,6 +176,7 @@ def release(project: Path, version: str, today: dt.date | None = None) -> Releas
         "files": _digests(tmp),
         "builder_version": __version__,
         "integrity_rules": True,  # computed leaving out virtual arms and double-counted cohorts by default
+        "results_schema": True,  # its data page documents results.json's JSON Schema (docs/schema/)
         "previous": previous,
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")

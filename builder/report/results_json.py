@@ -10,6 +10,8 @@ import csv
 import io
 import json
 import math
+from collections.abc import Mapping
+from typing import cast
 
 from builder import __version__
 from builder.analysis.fitting import LEGACY_I2_THRESHOLD
@@ -18,6 +20,21 @@ from builder.caching import store as cache
 from builder.caching.outputs import Stored
 from builder.contract.review import MIN_STUDIES_PER_MODERATOR
 from builder.ingest.loader import ReviewData
+from builder.report.results_schema import (
+    AnalysisRecord,
+    EggerRecord,
+    FitRecord,
+    FollowupRecord,
+    HeterogeneityRecord,
+    MetaRegressionFitRecord,
+    MetaRegressionRecord,
+    PooledRecord,
+    SettingsRecord,
+    SmallStudyRecord,
+    StudyRecord,
+    SubgroupRecord,
+    SubgroupsRecord,
+)
 
 # 1.1: each analysis has "settings", every method setting in force (presets resolved).
 # 1.2: each analysis lists the studies it "left_out" by the integrity rules, with the reason.
@@ -36,7 +53,7 @@ def _num(value):
     return float(f"{value:.10g}")
 
 
-def _study(row) -> dict:
+def _study(row) -> StudyRecord:
     return {
         "id": row.study.id,
         "label": row.study.label,
@@ -51,32 +68,39 @@ def _study(row) -> dict:
     }
 
 
-def _pooled(f) -> dict | None:
+def _pooled(f) -> FitRecord | None:
     """A follow-up's or subgroup's fit: the pooled estimate as in an analysis record, with its model."""
     record = _pooled_record(f)
     if record is None:
         return None
-    extra = {"model": f.model, "method": f.method, "ci_method": f.ci_method, "tau2": _num(f.tau2), "i2": _num(f.i2)}
-    return {**record, **extra}
+    return {
+        **record,
+        "model": f.model,
+        "method": f.method,
+        "ci_method": f.ci_method,
+        "tau2": _num(f.tau2),
+        "i2": _num(f.i2),
+    }
 
 
-def _followup(row) -> dict:
+def _followup(row) -> FollowupRecord:
     # Leave-one-out and cumulative rows name their study in the id (without-<id>, up-to-<id>) instead of
     # listing every contributing study, which would grow with the square of the number of studies.
-    listed = {"studies": row.studies} if row.studies is not None else {}
-    return {
+    record: FollowupRecord = {
         "id": row.id,
         "label": row.label,
         "k": row.k,
-        **listed,
         "pooled": _pooled(row.fit),
         "scale": row.scale,
         "reason": row.reason,
         "conclusion_changes": row.change,
     }
+    if row.studies is not None:
+        record["studies"] = row.studies
+    return record
 
 
-def settings(spec) -> dict:
+def settings(spec) -> SettingsRecord:
     """The method settings in force for an analysis, with its preset (if any) resolved and defaults filled in;
     null where a setting has no effect under the analysis's model."""
     random_part = spec.model != "fixed"
@@ -95,7 +119,7 @@ def settings(spec) -> dict:
     }
 
 
-def _pooled_record(f) -> dict | None:
+def _pooled_record(f) -> PooledRecord | None:
     """The pooled estimate of an analysis's record (without the model, which the record states itself)."""
     if f is None:
         return None
@@ -114,7 +138,7 @@ def _pooled_record(f) -> dict | None:
     }
 
 
-def _heterogeneity(f) -> dict | None:
+def _heterogeneity(f) -> HeterogeneityRecord | None:
     if f is None:
         return None
     return {
@@ -137,10 +161,10 @@ def _heterogeneity(f) -> dict | None:
     }
 
 
-def analysis_record(result: AnalysisResult) -> dict:
+def analysis_record(result: AnalysisResult) -> AnalysisRecord:
     spec, f = result.spec, result.fit
     pooled, heterogeneity = _pooled_record(f), _heterogeneity(f)
-    return {
+    record: AnalysisRecord = {
         "id": spec.id,
         "outcome": spec.outcome,
         "role": spec.role,
@@ -173,24 +197,26 @@ def analysis_record(result: AnalysisResult) -> dict:
         "pooled": pooled,
         "heterogeneity": heterogeneity,
         "notes": list(result.notes),
-        **{key: [_followup(row) for row in rows] for key, rows in result.followups.items()},
-        **({"small_study_effects": _small_study(result.small_study)} if result.small_study else {}),
-        **({"subgroups": _subgroups(result, result.subgroups)} if result.subgroups is not None else {}),
-        **(
-            {"meta_regression": meta_regression_record(result, result.meta_regression)}
-            if result.meta_regression is not None
-            else {}
-        ),
     }
+    followups = cast(dict, record)  # keyed by the follow-up's name, each declared in AnalysisRecord
+    for key, rows in result.followups.items():
+        followups[key] = [_followup(row) for row in rows]
+    if result.small_study:
+        record["small_study_effects"] = _small_study(result.small_study)
+    if result.subgroups is not None:
+        record["subgroups"] = _subgroups(result, result.subgroups)
+    if result.meta_regression is not None:
+        record["meta_regression"] = meta_regression_record(result, result.meta_regression)
+    return record
 
 
-def meta_regression_record(result: AnalysisResult, mr: MetaRegressionResult) -> dict:
+def meta_regression_record(result: AnalysisResult, mr: MetaRegressionResult) -> MetaRegressionRecord:
     """The meta-regression's settings, the studies in it and those left out, and the fit (null, with the reason,
     where there is none). Coefficients are on the analysis scale (log for ratio measures)."""
     f = mr.fit
-    record: dict = {
+    record: MetaRegressionRecord = {
         "moderators": list(mr.moderators),
-        "test": mr.test,
+        "test": "z" if mr.test == "z" else "knha",
         "tau2_method": mr.method,
         "k": mr.k,
         "studies": [result.rows[i].study.id for i in mr.studies],
@@ -205,7 +231,7 @@ def meta_regression_record(result: AnalysisResult, mr: MetaRegressionResult) -> 
     }
     if f is None:
         return record
-    record["fit"] = {
+    fit: MetaRegressionFitRecord = {
         "coefficients": [
             {
                 "term": t.id,
@@ -221,7 +247,7 @@ def meta_regression_record(result: AnalysisResult, mr: MetaRegressionResult) -> 
             }
             for t, c in zip(mr.terms, f.coefficients)
         ],
-        "statistic_type": f.statistic_type,
+        "statistic_type": "t" if f.df is not None else "z",
         "df": f.df,
         "test_of_moderators": {
             "statistic": _num(f.qm),
@@ -242,11 +268,12 @@ def meta_regression_record(result: AnalysisResult, mr: MetaRegressionResult) -> 
         "r2": _num(f.r2),
         "level": f.level,
     }
+    record["fit"] = fit
     return record
 
 
-def _subgroups(result: AnalysisResult, s: Subgroups) -> dict:
-    groups = []
+def _subgroups(result: AnalysisResult, s: Subgroups) -> SubgroupsRecord:
+    groups: list[SubgroupRecord] = []
     for g in s.groups:
         f = g.fit
         groups.append(
@@ -261,17 +288,19 @@ def _subgroups(result: AnalysisResult, s: Subgroups) -> dict:
                 else {"q": _num(f.q), "df": f.q_df, "q_p": _num(f.q_p), "tau2": _num(f.tau2), "i2": _num(f.i2)},
             }
         )
-    return {
+    record: SubgroupsRecord = {
         "by": s.by,
-        **({"by_label": s.label} if s.label is not None else {}),
         "groups": groups,
         "test_for_subgroup_differences": {"q": _num(s.q), "df": s.df, "p": _num(s.p), "i2": _num(s.i2)},
     }
+    if s.label is not None:
+        record["by_label"] = s.label
+    return record
 
 
-def _small_study(s: dict) -> dict:
+def _small_study(s: dict) -> SmallStudyRecord:
     e = s["egger"]
-    test = (
+    test: EggerRecord | None = (
         None
         if e is None
         else {
@@ -298,10 +327,10 @@ class Record(dict):
 
     __slots__ = ("line", "csv")
 
-    def __init__(self, record: dict):
+    def __init__(self, record: Mapping[str, object]):
         super().__init__(record)
-        self.line = _dump(record)
-        self.csv = _csv_rows(record)
+        self.line = _dump(self)
+        self.csv = _csv_rows(self)
 
 
 def stored_record(result: AnalysisResult) -> Stored:
@@ -333,6 +362,7 @@ def _record(result: AnalysisResult, store: cache.Store | None) -> Record:
 
 
 def results_document(data: ReviewData, results: list[AnalysisResult], store: cache.Store | None = None) -> dict:
+    # a dict, not a ResultsDocument: its analyses are Records (dicts that carry their serialised form)
     """The content of results.json. With a store, the records of analyses unchanged since an earlier build
     are read from it instead of being written again."""
     review = data.review

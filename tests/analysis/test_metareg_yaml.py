@@ -4,17 +4,19 @@ of characteristics with file, line and field."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import metareg_project as mp
 import pytest
 from alignment import P_VALUE, TAU2_ITERATIVE, Tol
-from conftest import TODAY
+from conftest import ROOT, TODAY
+from jsonschema import Draft202012Validator
 
 from builder.analysis.run import run_all
 from builder.errors import DataError
 from builder.ingest.loader import load
-from builder.report.results_json import results_document
+from builder.report.results_json import results_document, to_json
 
 # results.json rounds to 10 significant digits (results_json._num): relative error up to 5e-10 on top of the
 # engine's own agreement with metafor (~1e-10 at most here, see tests/stats/test_metareg_alignment.py).
@@ -24,10 +26,25 @@ I2_H2 = Tol(rtol=2e-9, atol=1e-4)  # as the stats test: I² moves ~3e4 times an 
 
 
 @pytest.fixture(scope="module")
-def document(tmp_path_factory) -> dict:
+def full_document(tmp_path_factory) -> dict:
     project = mp.write(tmp_path_factory.mktemp("curtis"))
     data = load(project / "data", today=TODAY)
-    return {a["id"]: a for a in results_document(data, run_all(data))["analyses"]}
+    return json.loads(to_json(results_document(data, run_all(data))))
+
+
+@pytest.fixture(scope="module")
+def document(full_document) -> dict:
+    return {a["id"]: a for a in full_document["analyses"]}
+
+
+def test_results_json_with_meta_regressions_and_declared_subgroups_validates(full_document, tmp_path: Path):
+    schema = json.loads((ROOT / "docs" / "schema" / "results.schema.json").read_text(encoding="utf-8"))
+    errors = [e.message for e in Draft202012Validator(schema).iter_errors(full_document)]
+    assert errors == []
+    few = _run(tmp_path, {"few": {"role": "sensitivity", "meta_regression": {"moderators": ["time", "method"]}}}, k=12)
+    assert [
+        e.message for e in Draft202012Validator(schema).iter_errors({**full_document, "analyses": [few["few"]]})
+    ] == []
 
 
 def _reference_name(analysis_id: str) -> str:
