@@ -1,5 +1,7 @@
 """Subgroup analyses declared in review.yaml (`subgroups: design`, ...): a fit per subgroup with the analysis's
-own model, and the test for subgroup differences, as RevMan prints them under a forest plot."""
+own model, and the test for subgroup differences, as RevMan prints them under a forest plot. Subgroups are by a
+built-in characteristic (design, country, cell source) or by a categorical characteristic the review declares,
+in the order of its levels; a study without a value of it is in the subgroup "Not reported"."""
 
 from __future__ import annotations
 
@@ -9,25 +11,25 @@ import numpy as np
 
 from builder.analysis.fitting import refit  # the same refit as every sensitivity row (Mantel-Haenszel needs the cells)
 from builder.analysis.result import AnalysisResult, Subgroup, Subgroups, arms
+from builder.contract.review import Characteristic, Review
 from builder.contract.study import DESIGN_LABELS, Study
 from builder.stats import fixed_iv
 from builder.stats.effects import EffectSizes
 from builder.stats.followups import subgroups as subgroup_test
 
-BY_LABELS = {"design": "design", "country": "country", "cell-source": "cell source", "listed": "subgroup"}
+BY_LABELS = {"design": "design", "country": "country", "cell-source": "cell source"}
 NOT_REPORTED = "Not reported"
-NOT_LISTED = "Not listed"
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "none"
 
 
-def key(study: Study, by: str, experimental_arm: str, listed: dict[str, str] | None = None) -> tuple[str, str]:
-    """(id, label) of the study's subgroup; `listed` maps study ids to labels for `subgroups: listed`."""
-    if by == "listed":
-        label = (listed or {}).get(study.id, NOT_LISTED)
-        return _slug(label), label
+def key(study: Study, by: str, experimental_arm: str, declared: Characteristic | None = None) -> tuple[str, str]:
+    """(id, label) of the study's subgroup; `declared` is the characteristic `by` names, if not a built-in one."""
+    if declared is not None:
+        given = study.characteristics.get(declared.id)
+        return (_slug(str(given.value)), str(given.value)) if given is not None else (_slug(NOT_REPORTED), NOT_REPORTED)
     if by == "design":
         return study.design.category, DESIGN_LABELS[study.design.category]
     if by == "country":
@@ -37,24 +39,24 @@ def key(study: Study, by: str, experimental_arm: str, listed: dict[str, str] | N
     return _slug(source), source
 
 
-def _ordered(order: list[tuple[str, str]], result: AnalysisResult) -> list[tuple[str, str]]:
-    """Subgroups by design in the order of the categories; listed ones as listed, then 'Not listed'; others as
-    they first appear."""
-    if result.spec.subgroups == "design":
-        return sorted(order, key=lambda k: list(DESIGN_LABELS).index(k[0]))
-    if result.spec.subgroups == "listed":
-        position = {g.label: i for i, g in enumerate(result.spec.listed_subgroups)}
-        return sorted(order, key=lambda k: position.get(k[1], len(position)))
+def _order(keys: list[tuple[str, str]], by: str, declared: Characteristic | None) -> list[tuple[str, str]]:
+    """The subgroups in order of first appearance; design categories and declared levels in their own order."""
+    order = list(dict.fromkeys(keys))
+    if by == "design":
+        order.sort(key=lambda k: list(DESIGN_LABELS).index(k[0]))
+    elif declared is not None:
+        levels = list(declared.levels or [])
+        order.sort(key=lambda k: levels.index(k[1]) if k[1] in levels else len(levels))
     return order
 
 
-def compute(result: AnalysisResult) -> Subgroups:
+def compute(result: AnalysisResult, review: Review | None = None) -> Subgroups:
     by = result.spec.subgroups
     if by is None:
         raise ValueError(f"analysis {result.spec.id} declares no subgroups")
-    listed = {sid: g.label for g in result.spec.listed_subgroups for sid in g.studies}
-    keys = [key(r.study, by, arms(r.data)[0].arm, listed) for r in result.rows]
-    order = _ordered(list(dict.fromkeys(keys)), result)
+    declared = review.characteristic(by) if review is not None and by not in BY_LABELS else None
+    keys = [key(r.study, by, arms(r.data)[0].arm, declared) for r in result.rows]
+    order = _order(keys, by, declared)
     groups = []
     for gid, label in order:
         mask = np.array([k[0] == gid for k in keys])
@@ -73,4 +75,4 @@ def compute(result: AnalysisResult) -> Subgroups:
         q, df, p, i2 = test.q, test.df, test.p, test.i2
     except ValueError:  # a subgroup estimate with a standard error of 0
         q = df = p = i2 = None
-    return Subgroups(by, groups, q, df, p, i2)
+    return Subgroups(by, groups, q, df, p, i2, declared.label if declared is not None else None)

@@ -9,16 +9,16 @@ import math
 import zipfile
 from pathlib import Path
 
-from builder.analysis.result import AnalysisResult
+from builder.analysis.result import AnalysisResult, input_kind
 from builder.analysis.run import run_all
 from builder.contract.project import template_dirs
 from builder.errors import DataError, Problem
 from builder.ingest.loader import ReviewData, load
-from builder.report.pages import analysis_csv, environment
+from builder.report.pages import analysis_scripts, environment
 
 from .model import MEASURE_NAMES
 
-TEMPLATES = ("analysis.R.j2", "analysis.meta.R.j2")
+TEMPLATES = ("analysis.R.j2", "analysis-yi.R.j2", "analysis.meta.R.j2")
 
 SETTINGS_COLUMNS = [
     "Analysis group", "Analysis number", "Analysis name", "Analysis group name", "Data source",
@@ -95,16 +95,27 @@ def _pooled_columns(result: AnalysisResult) -> dict[str, str]:
     }
 
 
+def _data_type(result: AnalysisResult) -> str:
+    """RevMan's data type: per-arm numbers are dichotomous or continuous; an analysis with studies that give their
+    own estimate, O - E or before-after values goes out as generic inverse variance (its yi and SE)."""
+    if result.data_kinds != {"arms"}:
+        return "Generic inverse variance"
+    return "Dichotomous" if result.dichotomous else "Continuous"
+
+
 def _settings_row(n: int, result: AnalysisResult, data: ReviewData) -> dict:
     spec = result.spec
-    totals = result.totals()
+    try:
+        totals = result.totals()
+    except KeyError:  # a study that gives only its estimate has no arm totals
+        totals = {}
     row = {
         "Analysis group": "1",
         "Analysis number": str(n),
         "Analysis name": spec.title,
         "Analysis group name": data.review.title,
         "Data source": "Custom input",
-        "Data type": "Dichotomous" if result.dichotomous else "Continuous",
+        "Data type": _data_type(result),
         "Log-scale data": "true" if result.scale == "log" else "false",
         "Outcome": result.outcome.label,
         "Experimental group label": data.review.experimental_label,
@@ -120,9 +131,9 @@ def _settings_row(n: int, result: AnalysisResult, data: ReviewData) -> dict:
         "Study CI": "95%",
         "Estimate CI": "95%",
         "Experimental cases": str(totals.get("events_exp", "")),
-        "Experimental N": str(totals["total_exp"]),
+        "Experimental N": str(totals.get("total_exp", "")),
         "Control cases": str(totals.get("events_ctrl", "")),
-        "Control N": str(totals["total_ctrl"]),
+        "Control N": str(totals.get("total_ctrl", "")),
         "ID": f"analysis:{spec.id}",
         "Tau² estimator": spec.tau2,
         "Random-effects CI": spec.interval if result.model == "random" else "wald",
@@ -150,6 +161,9 @@ def _data_rows(n: int, result: AnalysisResult) -> list[dict]:
     out = []
     for i, r in enumerate(result.rows):
         x = r.inputs
+        if input_kind(x) != "arms":
+            out.append(_giv_row(n, result, r, subgroup_of.get(i, "")))
+            continue
         row = {
             "Analysis group": "1",
             "Analysis number": str(n),
@@ -179,6 +193,24 @@ def _data_rows(n: int, result: AnalysisResult) -> list[dict]:
             row.update({"CI start": _num(_back(result, r.yi - half)), "CI end": _num(_back(result, r.yi + half))})
         out.append(row)
     return out
+
+
+def _giv_row(n: int, result: AnalysisResult, r, subgroup: str) -> dict:
+    """A study's row as generic inverse variance: its estimate on the analysis scale and standard error."""
+    row = {
+        "Analysis group": "1",
+        "Analysis number": str(n),
+        "Analysis name": result.spec.title,
+        "Subgroup": subgroup,
+        "Applicability": "SUBGROUP_AND_OVERALL",
+        "Study": r.study.label,
+        "Study year": str(r.study.citation.year or ""),
+        "Weight": _num(r.weight),
+        "Mean": _num(_back(result, r.yi)),
+    }
+    if r.yi is not None and r.vi is not None:
+        row.update({"GIV Mean": _num(r.yi, 8), "GIV SE": _num(math.sqrt(r.vi), 8)})
+    return row
 
 
 def _subgroup_rows(n: int, result: AnalysisResult) -> list[dict]:
@@ -290,14 +322,7 @@ def export(project: Path, out: Path) -> list[Path]:
     for result in results:
         if not result.rows:
             continue
-        sid = result.spec.id
-        files = {
-            f"{sid}.csv": analysis_csv(result),
-            f"{sid}.meta.R": env.get_template("analysis.meta.R.j2").render(
-                spec=result.spec, result=result, review=data.review
-            ),
-            f"{sid}.R": env.get_template("analysis.R.j2").render(spec=result.spec, result=result, review=data.review),
-        }
+        files = analysis_scripts(env, result, data.review)
         for name, text in files.items():
             (scripts / name).write_text(text, encoding="utf-8")
             written.append(scripts / name)

@@ -82,15 +82,6 @@ def read(path: Path) -> Imported:
 
 
 # ------------------------------------------------------------------------------------ to this project's files
-def _subgroups(a: RevManAnalysis, placed: list[tuple[str | None, str]]) -> dict[str, object]:
-    """RevMan's subgroups of the analysis as `subgroups: listed`, in RevMan's order; {} without subgroups."""
-    if not any(label for label, _ in placed):
-        return {}
-    order = list(dict.fromkeys([*a.subgroups, *(label for label, _ in placed if label)]))
-    groups = [{"label": _label(g), "studies": [sid for label, sid in placed if label == g]} for g in order]
-    return {"subgroups": "listed", "listed_subgroups": [g for g in groups if g["studies"]]}
-
-
 def _settings(a: RevManAnalysis) -> dict[str, object]:
     """preset revman5 for what RevMan computed; the settings written out when the file says they differ
     (a package `review export` wrote for an analysis with current methods)."""
@@ -110,6 +101,7 @@ class Plan:
     analyses: list[dict]
     studies: dict[str, dict]  # id -> the study file's content
     notes: list[str]
+    characteristics: list[dict]  # one per analysis with RevMan subgroups: studies' subgroup within it
 
 
 def _source(imp: Imported, place) -> dict:
@@ -129,6 +121,10 @@ class _Builder:
         self.outcome_ids: dict[tuple, str] = {}  # (outcome name, type, unit) -> outcome id
         self.seen: set[tuple[str, str]] = set()  # (analysis id, study id)
         self.own_datasets: set[str] = set()  # analyses some of whose studies have a dataset of their own
+        self.characteristics: list[dict] = []
+        self.taken_characteristics: set[str] = set()
+        self.values: dict[str, dict] = {}  # study id -> characteristic id -> {value, provenance}
+        self.notes: list[str] = []
 
     def study_id(self, name: str) -> str:
         if name not in self.ids:
@@ -251,7 +247,7 @@ class _Builder:
         unit = None if a.data_type == "dichotomous" else (a.units or "unit not recorded")
         oid, outcome = self.outcome(a, unit)
         aid = _unique(f"analysis-{a.comparison}-{a.number}", self.taken_analyses, "analysis")
-        placed = [(row.subgroup, sid) for row in a.rows if (sid := self.dataset(a, oid, aid, row, unit))]
+        placed = [(row, sid) for row in a.rows if (sid := self.dataset(a, oid, aid, row, unit))]
         studies = [sid for _, sid in placed]
         role = a.role if a.role in ROLES else ("primary" if outcome is not None else "sensitivity")
         analysis: dict[str, object] = {
@@ -268,12 +264,48 @@ class _Builder:
             **_settings(a),
             "datasets": [aid, DATASET] if aid in self.own_datasets else [DATASET],
             "studies": studies,
-            **_subgroups(a, placed),
+            **self.subgroups(a, aid, placed),
         }
         reported = self.reported(a, len(studies))
         if reported:
             analysis["reported"] = reported
         return outcome, analysis
+
+    def subgroups(self, a: RevManAnalysis, aid: str, placed: list[tuple[Row, str]]) -> dict[str, object]:
+        """RevMan's subgroups of the analysis, as a categorical characteristic of its own whose levels are the
+        subgroups in RevMan's order and whose value each study of the analysis has; {} without subgroups."""
+        labels = [row.subgroup for row, _ in placed if row.subgroup]
+        order = [_label(g) for g in dict.fromkeys([*a.subgroups, *labels]) if g in labels]
+        if len(order) < 2:
+            if order:
+                self.notes.append(f"outcome {a.code} '{a.name}': one subgroup only, pooled without it")
+            return {}
+        if len({slug(g, 120) for g in order}) < len(order):
+            self.problems.append(
+                Problem(
+                    a.place.file,
+                    a.place.line,
+                    a.place.what,
+                    "expected subgroup names that differ in their letters and digits",
+                    ", ".join(order),
+                )
+            )
+            return {}
+        cid = _unique(f"{aid}-subgroup", self.taken_characteristics, "subgroup")
+        self.characteristics.append(
+            {
+                "id": cid,
+                "label": _label(f"Subgroup of RevMan outcome {a.code}"),
+                "type": "categorical",
+                "levels": order,
+                "description": f"The subgroups of outcome {a.code} '{a.name}' in {self.imp.file}.",
+            }
+        )
+        for row, sid in placed:
+            if row.subgroup:
+                value = {"value": _label(row.subgroup), "provenance": _source(self.imp, row.place)}
+                self.values.setdefault(sid, {})[cid] = value
+        return {"subgroups": cid}
 
     def reported(self, a: RevManAnalysis, k: int) -> dict | None:
         rec = a.recorded
@@ -368,12 +400,20 @@ class _Builder:
             },
             "arms": list(self.arms[sid].values()),
             "outcomes": self.outcomes_of[sid],
+            **({"characteristics": self.values[sid]} if sid in self.values else {}),
             **({"risk_of_bias": rob} if (rob := self.risk_of_bias(sid, name)) else {}),
         }
 
 
-def plan(imp: Imported, taken_studies: set[str], taken_outcomes: set[str], taken_analyses: set[str]) -> Plan:
+def plan(
+    imp: Imported,
+    taken_studies: set[str],
+    taken_outcomes: set[str],
+    taken_analyses: set[str],
+    taken_characteristics: set[str] | None = None,
+) -> Plan:
     b = _Builder(imp, set(taken_studies), set(taken_outcomes), set(taken_analyses))
+    b.taken_characteristics = set(taken_characteristics or ())
     outcomes, analyses = [], []
     notes = list(f"not carried over: {x}" for x in imp.left_out)
     for a in imp.analyses:
@@ -389,7 +429,7 @@ def plan(imp: Imported, taken_studies: set[str], taken_outcomes: set[str], taken
             [Problem(imp.file, None, "(file)", "expected at least one dichotomous or continuous analysis with data")]
         )
     studies = {sid: b.study(sid, name) for name, sid in b.ids.items() if sid in b.outcomes_of}
-    return Plan(outcomes, analyses, studies, notes)
+    return Plan(outcomes, analyses, studies, notes + b.notes, b.characteristics)
 
 
 # ------------------------------------------------------------------------------------------------ writing
@@ -495,6 +535,8 @@ def _merged(doc: dict, text: str, imp: Imported, p: Plan) -> str:
         if not _placeholder(x, "title") and not (isinstance(x, dict) and x.get("outcome") in dropped)
     ] + p.analyses
     merged = _splice(_splice(text, "outcomes", outcomes), "analyses", analyses)
+    if p.characteristics:
+        merged = _splice(merged, "characteristics", list(doc.get("characteristics") or []) + p.characteristics)
     for key, value in (("title", _label(imp.title)), ("short_title", _label(imp.title)[:60])):
         if _placeholder(doc, key) and imp.title:
             merged = _splice(merged, key, value)
@@ -525,7 +567,7 @@ def import_into(file: Path, project: Path, today: dt.date | None = None) -> Outc
     imp = read(file)
     _refuse_unless_empty(project)
     doc, text = _existing(project)
-    p = plan(imp, set(), _ids(doc.get("outcomes")), _ids(doc.get("analyses")))
+    p = plan(imp, set(), _ids(doc.get("outcomes")), _ids(doc.get("analyses")), _ids(doc.get("characteristics")))
     with tempfile.TemporaryDirectory(prefix=".import-", dir=project) as tmp:
         stage = Path(tmp)
         shutil.copytree(project / "data", stage / "data", symlinks=True)

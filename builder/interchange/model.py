@@ -29,6 +29,7 @@ MEASURE_NAMES = {
     "RD": "Risk Difference",
     "MD": "Mean Difference",
     "SMD": "Standardized Mean Difference",
+    "HR": "Hazard Ratio",
 }
 
 

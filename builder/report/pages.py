@@ -56,15 +56,35 @@ def _history(info: dict, review, document: dict) -> list:
     return out
 
 
+def moderator_column(characteristic: str) -> str:
+    """The column of a meta-regression's moderator in the analysis's CSV (a name R reads unchanged)."""
+    return "mod_" + characteristic.replace("-", "_")
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
 def analysis_csv(result: AnalysisResult) -> str:
-    """The study inputs of one analysis, as the R script beside it reads them."""
-    keys = list(result.rows[0].inputs)
-    lines = [",".join(["study", "label", "dataset", *keys])]
+    """The study inputs of one analysis, as the R script beside it reads them; with a meta-regression, a column
+    per moderator (empty where the study gives no value)."""
+    keys = list(dict.fromkeys(k for r in result.rows for k in r.inputs))  # NA where a study lacks one
+    moderators = result.meta_regression.moderators if result.meta_regression is not None else []
+    lines = [",".join(["study", "label", "dataset", *keys, *map(moderator_column, moderators)])]
     for r in result.rows:
-        label = '"' + r.study.label.replace('"', '""') + '"'
-        values = [str(int(v)) if k.startswith(("events", "total")) else repr(float(v)) for k, v in r.inputs.items()]
-        lines.append(",".join([r.study.id, label, r.dataset, *values]))
+        values = [_csv_value(k, r.inputs.get(k)) for k in keys]
+        given = [r.study.characteristics.get(m) for m in moderators]
+        values += [
+            "" if g is None else repr(g.value) if isinstance(g.value, float) else _quoted(str(g.value)) for g in given
+        ]
+        lines.append(",".join([r.study.id, _quoted(r.study.label), r.dataset, *values]))
     return "\n".join(lines) + "\n"
+
+
+def _csv_value(key: str, value: float | None) -> str:
+    if value is None:
+        return "NA"
+    return str(int(value)) if key.startswith(("events", "total")) else repr(float(value))
 
 
 class _Compiled(jinja2.BytecodeCache):
@@ -166,7 +186,7 @@ def render_site(
         _study_pages(env, site, shared),
         _outcome_pages(env, site, shared, timelines),
         _figures(site, store),
-        [_page(env, "data.md", "data.md.j2", site.context)],
+        [_page(env, "data.md", "data.md.j2", {**site.context, "methods": methods_in_use(site.results)})],
         _downloads(env, site, shared, info),
         _flow(env, site, info),
         _risk_of_bias(env, site),
@@ -420,6 +440,9 @@ def _analysis_figures(view: AnalysisView) -> Iterator[Output]:
     for key, (_, _, slug) in STEP_PLOTS.items():
         if view.result.fit is not None and view.result.followups.get(key):
             yield _step_plot(view, key, slug)
+    mr = view.result.meta_regression
+    if mr is not None and mr.fit is not None and len(mr.moderators) == 1:  # a bubble plot (views._bubble)
+        yield Output(f"figures/{view.id}-bubble.svg", lambda: view.bubble_svg, kind="bubble", inputs=made_from)
     if view.result.small_study and view.result.small_study.get("funnel") is not None:
         yield Output(f"figures/{view.id}-funnel.svg", lambda: view.small_study["svg"], kind="funnel", inputs=made_from)
 
@@ -432,28 +455,78 @@ def _step_plot(view: AnalysisView, key: str, slug: str) -> Output:
 
 # ------------------------------------------------------------------------------------------- downloads
 def _downloads(env: jinja2.Environment, site: _Site, shared: str | None, info: dict) -> Iterator[Output]:
-    """Each analysis's study inputs as CSV and the R scripts that reproduce it: metafor's and, in versions
-    released with it (or not released yet), meta's."""
-    scripts = {"R": env.get_template("analysis.R.j2")}
-    if info.get("meta_scripts", True):
-        scripts["meta.R"] = env.get_template("analysis.meta.R.j2")
+    """Each analysis's study inputs as CSV and the R script that reproduces it with metafor; and, for analyses
+    of per-arm numbers in versions released with it (or not released yet), one for meta."""
+    r_script = env.get_template("analysis.R.j2")
+    yi_script = env.get_template("analysis-yi.R.j2")  # studies that give their estimate, or before-after data
+    meta_script = env.get_template("analysis.meta.R.j2") if info.get("meta_scripts", True) else None
     for view in site.views:
         if view.result.rows:
-            yield from _analysis_downloads(scripts, view, site.review, shared)
+            arms_only = view.result.data_kinds == {"arms"}
+            script = r_script if arms_only else yi_script
+            yield from _analysis_downloads(script, meta_script if arms_only else None, view, site.review, shared)
+
+
+def _r_moderators(result: AnalysisResult, review) -> dict | None:
+    """What the R script needs to refit a fitted meta-regression: the formula, and per categorical moderator its
+    column and declared levels (the script drops those no study has, so that R's reference level is ours)."""
+    mr = result.meta_regression
+    if mr is None or mr.fit is None:
+        return None
+    declared = [c for m in mr.moderators if (c := review.characteristic(m)) is not None]
+    return {
+        "formula": "~ " + " + ".join(moderator_column(c.id) for c in declared),
+        "factors": [(moderator_column(c.id), c.levels) for c in declared if c.type == "categorical"],
+        "labels": ", ".join(c.label for c in declared),
+    }
 
 
 def _analysis_downloads(
-    scripts: dict[str, jinja2.Template], view: AnalysisView, review, shared: str | None
+    r_script: jinja2.Template, meta_script: jinja2.Template | None, view: AnalysisView, review, shared: str | None
 ) -> Iterator[Output]:
     result = view.result
     yield Output(f"downloads/{view.id}.csv", lambda: analysis_csv(result), kind="csv", inputs={"analysis": result.key})
-    for suffix, template in scripts.items():
+    yield Output(
+        f"downloads/{view.id}.R",
+        lambda: r_script.render(
+            spec=view.spec,
+            result=result,
+            review=review,
+            kinds=sorted(result.data_kinds),
+            mods=_r_moderators(result, review),
+        ),
+        kind="R",
+        inputs={"shared": shared, "analysis": result.key},
+    )
+    if meta_script is not None:
         yield Output(
-            f"downloads/{view.id}.{suffix}",
-            functools.partial(template.render, spec=view.spec, result=result, review=review),
+            f"downloads/{view.id}.meta.R",
+            functools.partial(meta_script.render, spec=view.spec, result=result, review=review),
             kind="R",
             inputs={"shared": shared, "analysis": result.key},
         )
+
+
+def analysis_scripts(env: jinja2.Environment, result: AnalysisResult, review) -> dict[str, str]:
+    """The downloads of one analysis as the site offers them, by file name: its inputs (`<id>.csv`), the
+    metafor script (`<id>.R`) and, for per-arm numbers, the meta script (`<id>.meta.R`); for `review export`."""
+    arms_only = result.data_kinds == {"arms"}
+    sid = result.spec.id
+    r_script = env.get_template("analysis.R.j2" if arms_only else "analysis-yi.R.j2")
+    out = {
+        f"{sid}.csv": analysis_csv(result),
+        f"{sid}.R": r_script.render(
+            spec=result.spec,
+            result=result,
+            review=review,
+            kinds=sorted(result.data_kinds),
+            mods=_r_moderators(result, review),
+        ),
+    }
+    if arms_only:
+        meta = env.get_template("analysis.meta.R.j2")
+        out[f"{sid}.meta.R"] = meta.render(spec=result.spec, result=result, review=review)
+    return out
 
 
 def _results_files(document: dict) -> Iterator[Output]:

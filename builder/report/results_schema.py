@@ -65,7 +65,8 @@ class StudyRecord(TypedDict):
         dict[str, float],
         Field(
             description="The study's numbers as the analysis used them: events_exp, total_exp, events_ctrl, "
-            "total_ctrl (dichotomous) or mean_exp, sd_exp, total_exp, mean_ctrl, sd_ctrl, total_ctrl."
+            "total_ctrl (dichotomous) or mean_exp, sd_exp, total_exp, mean_ctrl, sd_ctrl, total_ctrl; yi and sei "
+            "for a reported estimate, o_minus_e and v for O - E data, pre_post 1 for before-after data."
         ),
     ]
     yi: Annotated[Number, Field(description="Effect size on the analysis scale.")]
@@ -73,6 +74,15 @@ class StudyRecord(TypedDict):
     estimable: bool
     continuity_corrected: bool
     weight: Annotated[Number, Field(description="Percent of the pooled estimate; null where not estimable.")]
+    data: NotRequired[
+        Annotated[
+            Literal["contrast", "o-e", "pre-post"],
+            Field(
+                description="What the study gives where it is not per-arm numbers: its own estimate of the "
+                "comparison, O - E and variance, or one arm before and after."
+            ),
+        ]
+    ]
 
 
 @with_config(STRICT)
@@ -145,6 +155,12 @@ class SettingsRecord(TypedDict):
             ),
         ]
     ]
+    pre_post_correlation: NotRequired[
+        Annotated[
+            float,
+            Field(description="Correlation assumed between before and after values; only with before-after data."),
+        ]
+    ]
 
 
 @with_config(STRICT)
@@ -208,6 +224,7 @@ class SubgroupTestRecord(TypedDict):
 @with_config(STRICT)
 class SubgroupsRecord(TypedDict):
     by: Annotated[str, Field(description="The study characteristic the subgroups are formed by.")]
+    by_label: NotRequired[Annotated[str, Field(description="The label of a characteristic review.yaml declares.")]]
     groups: list[SubgroupRecord]
     test_for_subgroup_differences: SubgroupTestRecord
 
@@ -233,6 +250,80 @@ class SmallStudyRecord(TypedDict):
     k: int
     egger: EggerRecord | None
     reason: Annotated[str | None, Field(description="Why there is no test.")]
+
+
+@with_config(STRICT)
+class MetaRegressionLeftOutRecord(TypedDict):
+    id: str
+    label: str
+    reason: Annotated[str, Field(description="Why the study is not in the meta-regression, e.g. no value.")]
+
+
+@with_config(STRICT)
+class MetaRegressionGuardRecord(TypedDict):
+    min_studies_per_moderator: int
+    overridden_because: Annotated[
+        str | None, Field(description="The analysis's reason for fitting with fewer studies; null if it did not.")
+    ]
+
+
+@with_config(STRICT)
+class CoefficientRecord(TypedDict):
+    term: Annotated[str, Field(description="intercept, a characteristic id, or <characteristic id>:<level>.")]
+    label: str
+    characteristic: str | None
+    level: Annotated[str | None, Field(description="Of a categorical moderator, against its reference level.")]
+    estimate: Number
+    se: Number
+    statistic: Number
+    p: Number
+    ci_low: Number
+    ci_high: Number
+
+
+@with_config(STRICT)
+class ModeratorTestRecord(TypedDict):
+    statistic: Annotated[Number, Field(description="F = QM / m under Knapp-Hartung, QM (chi²) under z.")]
+    statistic_type: Literal["F", "chi2"]
+    df: int
+    df2: Annotated[int | None, Field(description="The F test's denominator df, k - p; null for chi².")]
+    p: Number
+
+
+@with_config(STRICT)
+class ResidualHeterogeneityRecord(TypedDict):
+    qe: Number
+    df: int
+    qe_p: Number
+    tau2: Number
+    i2: Number
+    h2: Number
+
+
+@with_config(STRICT)
+class MetaRegressionFitRecord(TypedDict):
+    coefficients: list[CoefficientRecord]
+    statistic_type: Literal["t", "z"]
+    df: Annotated[int | None, Field(description="k - p for the t tests; null for z.")]
+    test_of_moderators: ModeratorTestRecord
+    residual_heterogeneity: ResidualHeterogeneityRecord
+    tau2_without_moderators: Number
+    r2: Annotated[Number, Field(description="Percent of tau² accounted for (metafor's pseudo-R²).")]
+    level: float
+
+
+@with_config(STRICT)
+class MetaRegressionRecord(TypedDict):
+    moderators: list[str]
+    test: Literal["knha", "z"]
+    tau2_method: Annotated[str, _one_of(TAU2, "The tau² estimator of the mixed-effects model.")]
+    k: Annotated[int, Field(description="Studies in the model: estimable, with a value of every moderator.")]
+    studies: list[str]
+    left_out: list[MetaRegressionLeftOutRecord]
+    reference_levels: dict[str, str]
+    guard: MetaRegressionGuardRecord
+    reason: Annotated[str | None, Field(description="Why there is no fit.")]
+    fit: MetaRegressionFitRecord | None
 
 
 @with_config(STRICT)
@@ -263,6 +354,7 @@ class AnalysisRecord(TypedDict):
     cumulative: NotRequired[list[FollowupRecord]]
     small_study_effects: NotRequired[SmallStudyRecord]
     subgroups: NotRequired[SubgroupsRecord]
+    meta_regression: NotRequired[MetaRegressionRecord]
 
 
 @with_config(STRICT)

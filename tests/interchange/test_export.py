@@ -169,3 +169,31 @@ def test_msc_review_round_trips(project: Path, tmp_path: Path):
                 a.spec.id,
                 name,
             )
+
+
+def test_studies_with_their_own_estimates_go_out_as_generic_inverse_variance(tmp_path: Path):
+    """Hazard ratios, O - E, before-after and mixed analyses (issue 17's data) are written as RevMan's generic
+    inverse variance rows (the estimate on the analysis scale and its SE), which RevMan Web reads; the import
+    of such rows is not supported and is listed as not carried over."""
+    import csv
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("contrast_project", ROOT / "tests/publish/contrast_project.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    project = module.write(tmp_path / "contrast")
+    data = load(project / "data")
+    results = {r.spec.id: r for r in run_all(data)}
+    members = _members(export(project, tmp_path / "out")[0].read_bytes())
+    settings = next(v for k, v in members.items() if k.endswith("-overall-estimates-and-settings.csv"))
+    rows = next(v for k, v in members.items() if k.endswith("-data-rows.csv"))
+    kinds = {r["Analysis name"]: r["Data type"] for r in csv.DictReader(io.StringIO(settings.decode("utf-8-sig")))}
+    hr = results["hr-primary"]
+    assert kinds[hr.spec.title] == "Generic inverse variance"
+    giv = [r for r in csv.DictReader(io.StringIO(rows.decode("utf-8-sig"))) if r["Analysis name"] == hr.spec.title]
+    assert len(giv) == len(hr.rows)
+    for row, ours in zip(giv, hr.rows):
+        assert math.isclose(float(row["GIV Mean"]), ours.yi, abs_tol=5e-9)
+        assert math.isclose(float(row["GIV SE"]), math.sqrt(ours.vi), abs_tol=5e-9)

@@ -1,4 +1,5 @@
-"""RevMan's subgroups (studies assigned to subgroups within one analysis) come in as `subgroups: listed`."""
+"""RevMan's subgroups (studies assigned to subgroups within one analysis) come in as a categorical study
+characteristic of that analysis, which the analysis is split by."""
 
 from __future__ import annotations
 
@@ -43,11 +44,13 @@ def test_subgroups_are_imported_in_revmans_order(tmp_path: Path):
     project = minimal_project(tmp_path / "review")
     import_into(_with_subgroups(tmp_path), project, today=TODAY)
     result = _result(project)
-    assert result.spec.subgroups == "listed"
-    assert [(g.label, g.studies) for g in result.spec.listed_subgroups] == [
-        ("Early trials", ["mrc-1", "cdp", "mrc-2"]),
-        ("Later trials", ["gasp", "paris", "amis", "isis-2"]),
-    ]
+    data = load(project / "data", today=TODAY)
+    assert result.spec.subgroups == "analysis-1-1-subgroup"
+    declared = data.review.characteristic("analysis-1-1-subgroup")
+    assert declared.type == "categorical" and declared.levels == ["Early trials", "Later trials"]
+    value = data.studies["cdp"].characteristics["analysis-1-1-subgroup"]
+    assert value.value == "Early trials" and "subgroup 'Early trials', study 'CDP'" in value.provenance.source
+    assert "analysis-1-1-subgroup" not in data.studies["davis"].characteristics  # not in that analysis
     s = result.subgroups
     assert [g.label for g in s.groups] == ["Early trials", "Later trials"]
     assert [len(g.rows) for g in s.groups] == [3, 4] and s.df == 1
@@ -63,56 +66,24 @@ def test_subgroups_round_trip_through_the_package(tmp_path: Path):
     again = minimal_project(tmp_path / "again")
     import_into(package, again, today=TODAY)
     after = _result(again)
-    assert after.spec.listed_subgroups == before.spec.listed_subgroups
+    assert after.spec.subgroups == before.spec.subgroups
+    assert [(g.label, g.rows) for g in after.subgroups.groups] == [(g.label, g.rows) for g in before.subgroups.groups]
     assert [g.fit.estimate for g in after.subgroups.groups] == [g.fit.estimate for g in before.subgroups.groups]
     assert after.subgroups.q == before.subgroups.q
 
 
-def _analysis(**extra) -> dict:
-    base = {"id": "a", "outcome": "o", "role": "primary", "title": "A", "measure": "OR", "model": "fixed"}
-    return {**base, **extra}
-
-
-def test_listed_subgroups_are_checked():
-    import pytest
-    from pydantic import ValidationError
-
-    from builder.contract.review import Analysis
-
-    with pytest.raises(ValidationError, match="exactly when 'subgroups' is listed"):
-        Analysis(**_analysis(subgroups="listed"))
-    with pytest.raises(ValidationError, match="exactly when 'subgroups' is listed"):
-        Analysis(**_analysis(listed_subgroups=[{"label": "X", "studies": ["s1"]}]))
-    with pytest.raises(ValidationError, match="one listed subgroup only: s1"):
-        Analysis(
-            **_analysis(
-                subgroups="listed",
-                listed_subgroups=[{"label": "X", "studies": ["s1"]}, {"label": "Y", "studies": ["s1", "s2"]}],
-            )
-        )
-    with pytest.raises(ValidationError, match="listed twice"):
-        Analysis(
-            **_analysis(
-                subgroups="listed",
-                listed_subgroups=[{"label": "X", "studies": ["s1"]}, {"label": "X", "studies": ["s2"]}],
-            )
-        )
-
-
-def test_a_listed_study_must_exist(tmp_path: Path):
-    import pytest
-
-    from builder.errors import DataError
-
+def test_one_subgroup_is_no_split(tmp_path: Path):
+    text = (FIXTURES / "Fleiss1993.rm5").read_text(encoding="iso-8859-1")
+    start, end = text.index("<DICH_DATA "), text.index("</DICH_OUTCOME>")
+    one = (
+        text[:start] + '<DICH_SUBGROUP NO="1"><NAME>All</NAME>\n' + text[start:end] + "</DICH_SUBGROUP>\n" + text[end:]
+    )
+    path = tmp_path / "One.rm5"
+    path.write_text(one, encoding="iso-8859-1")
     project = minimal_project(tmp_path / "review")
-    import_into(_with_subgroups(tmp_path), project, today=TODAY)
-    path = project / "data" / "review.yaml"
-    head, tail = path.read_text().split("listed_subgroups:", 1)
-    path.write_text(head + "listed_subgroups:" + tail.replace("- mrc-2", "- mrc-9", 1))
-    with pytest.raises(
-        DataError, match=r"listed_subgroups\[0\]\.studies\[2\]: no study file with this id \(got 'mrc-9'\)"
-    ):
-        load(project / "data", today=TODAY)
+    done = import_into(path, project, today=TODAY)
+    assert _result(project).spec.subgroups is None
+    assert any("one subgroup only" in note for note in done.notes)
 
 
 def test_meta_script_names_the_subgroups(tmp_path: Path):
