@@ -524,17 +524,23 @@ def _refuse_unless_empty(project: Path) -> None:
         raise DataError([Problem("data/studies", None, "(folder)", message)])
 
 
-def _merged(doc: dict, text: str, imp: Imported, p: Plan) -> str:
-    """review.yaml's text with the imported outcomes and analyses in place of any placeholders, and the PRISMA
-    counts of a project without a search set from the studies."""
+def _without_placeholders(doc: dict) -> tuple[list, list]:
+    """review.yaml's outcomes and analyses without those still saying TODO (and the analyses of those)."""
     dropped = _ids(x for x in doc.get("outcomes") or [] if _placeholder(x, "label"))
-    outcomes = [x for x in doc.get("outcomes") or [] if not _placeholder(x, "label")] + p.outcomes
+    outcomes = [x for x in doc.get("outcomes") or [] if not _placeholder(x, "label")]
     analyses = [
         x
         for x in doc.get("analyses") or []
         if not _placeholder(x, "title") and not (isinstance(x, dict) and x.get("outcome") in dropped)
-    ] + p.analyses
-    merged = _splice(_splice(text, "outcomes", outcomes), "analyses", analyses)
+    ]
+    return outcomes, analyses
+
+
+def _merged(doc: dict, text: str, imp: Imported, p: Plan) -> str:
+    """review.yaml's text with the imported outcomes and analyses in place of any placeholders, and the PRISMA
+    counts of a project without a search set from the studies."""
+    outcomes, analyses = _without_placeholders(doc)
+    merged = _splice(_splice(text, "outcomes", outcomes + p.outcomes), "analyses", analyses + p.analyses)
     if p.characteristics:
         merged = _splice(merged, "characteristics", list(doc.get("characteristics") or []) + p.characteristics)
     for key, value in (("title", _label(imp.title)), ("short_title", _label(imp.title)[:60])):
