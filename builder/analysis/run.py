@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from builder.analysis import sensitivity, subgroups
+from builder.analysis import diagnostics, sensitivity, subgroups
 from builder.analysis.fitting import effect_sizes, fit, inputs_of
 from builder.analysis.result import AnalysisResult, StudyRow
 from builder.analysis.sensitivity import high_risk
@@ -53,7 +53,9 @@ def _study_rows(chosen, inputs: list[dict[str, float]], es: EffectSizes, result_
     return rows
 
 
-def _analysis_entry(spec: Analysis, outcome: Outcome, chosen, memo: dict | None = None) -> Stored:
+def _analysis_entry(
+    spec: Analysis, outcome: Outcome, chosen, memo: dict | None = None, bias_followups: bool = True
+) -> Stored:
     """The stored numbers of an analysis, declared with everything they depend on: its plan, its outcome, and
     for each study used the dataset and the study fields the follow-ups and subgroups read (label, year,
     design, risk of bias, country, arms). Editing another outcome of the same study, or any other field,
@@ -81,7 +83,12 @@ def _analysis_entry(spec: Analysis, outcome: Outcome, chosen, memo: dict | None 
         studies.extend((memo[study.id], name, memo[id(ds)][1]))
     return Stored(
         "analyses",
-        {"plan": spec.model_dump_json(), "outcome": outcome.model_dump_json(), "studies and datasets": studies},
+        {
+            "plan": spec.model_dump_json(),
+            "outcome": outcome.model_dump_json(),
+            "studies and datasets": studies,
+            "bias follow-ups": json.dumps(bias_followups),
+        },
     )
 
 
@@ -104,6 +111,7 @@ def _restore(
         saved["subgroups"],
         saved_key,
         left_out,
+        dict(saved["influence"]),
     )
 
 
@@ -116,7 +124,7 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
         entry = None
         if store is not None:
             chosen, missing, left_out = select(spec, data.studies, data.integrity_rules)
-            entry = _analysis_entry(spec, data.review.outcome(spec.outcome), chosen, memo)
+            entry = _analysis_entry(spec, data.review.outcome(spec.outcome), chosen, memo, data.bias_followups)
             saved = entry.get(store)
             if isinstance(saved, dict) and entry.key is not None and len(saved["rows"]) == len(chosen):
                 results.append(_restore(spec, data, chosen, missing, left_out, saved, entry.key))
@@ -129,6 +137,9 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
                 cumulative=sensitivity.cumulative(r),
             )
             r.small_study.update(sensitivity.small_study(r))
+            if data.bias_followups:
+                r.small_study.update(diagnostics.bias_tests(r))
+                r.influence.update(diagnostics.influence_of(r))
         if entry is not None and entry.key is not None:
             entry.put(
                 store,
@@ -140,6 +151,7 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
                     "followups": r.followups,
                     "small_study": r.small_study,
                     "subgroups": r.subgroups,
+                    "influence": r.influence,
                 },
             )
             r = replace(r, key=entry.key)

@@ -31,6 +31,10 @@ class ReviewData:
     # Leave out virtual and historical arms and cohorts another study counts (builder.ingest.select). Off only
     # to recompute a version released before the rules existed, which must reproduce its archived numbers.
     integrity_rules: bool = True
+    # Influence diagnostics, the Baujat plot, trim-and-fill, Begg's, Harbord's and Peters' tests and risk-of-bias
+    # bars weighted by each analysis's weights. Off only to rebuild a version released before they existed, whose
+    # pages and results.json must stay as released.
+    bias_followups: bool = True
 
     def study_list(self) -> list[Study]:
         return list(self.studies.values())

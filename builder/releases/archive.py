@@ -176,6 +176,7 @@ def release(project: Path, version: str, today: dt.date | None = None) -> Releas
         "files": _digests(tmp),
         "builder_version": __version__,
         "integrity_rules": True,  # computed leaving out virtual arms and double-counted cohorts by default
+        "bias_followups": True,  # shows influence diagnostics, trim-and-fill and the other small-study tests
         "previous": previous,
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -185,8 +186,13 @@ def release(project: Path, version: str, today: dt.date | None = None) -> Releas
 
 def as_released(rel: Release, data: ReviewData) -> ReviewData:
     """A snapshot's data with the rules its release was computed under: a version released before the
-    integrity rules (no "integrity_rules" in its manifest) pooled every study its analyses named."""
-    return replace(data, integrity_rules=bool(rel.manifest.get("integrity_rules", False)))
+    integrity rules (no "integrity_rules" in its manifest) pooled every study its analyses named, and one released
+    before the influence and small-study follow-ups (no "bias_followups") shows none of them."""
+    return replace(
+        data,
+        integrity_rules=bool(rel.manifest.get("integrity_rules", False)),
+        bias_followups=bool(rel.manifest.get("bias_followups", False)),
+    )
 
 
 def verify(rel: Release, data: ReviewData, document: dict) -> None:

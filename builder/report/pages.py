@@ -411,6 +411,8 @@ def _analysis_figures(view: AnalysisView) -> Iterator[Output]:
             yield _step_plot(view, key, slug)
     if view.result.small_study and view.result.small_study.get("funnel") is not None:
         yield Output(f"figures/{view.id}-funnel.svg", lambda: view.small_study["svg"], kind="funnel", inputs=made_from)
+    if view.result.influence.get("influence") is not None:
+        yield Output(f"figures/{view.id}-baujat.svg", lambda: view.influence["svg"], kind="baujat", inputs=made_from)
 
 
 def _step_plot(view: AnalysisView, key: str, slug: str) -> Output:

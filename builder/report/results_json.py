@@ -20,6 +20,10 @@ from builder.ingest.loader import ReviewData
 
 # 1.1: each analysis has "settings", every method setting in force (presets resolved).
 # 1.2: each analysis lists the studies it "left_out" by the integrity rules, with the reason.
+# Versions released with "bias_followups" (builder.releases.archive) add, without changing anything else: a primary
+# analysis's "influence" (metafor's influence() and the Baujat plot's coordinates per study) and, in its
+# "small_study_effects", "rank_test", "trim_and_fill", "harbord" and "peters". Records of earlier versions have
+# none of these keys, so the schema version stays.
 SCHEMA_VERSION = "1.2"
 
 
@@ -172,6 +176,47 @@ def analysis_record(result: AnalysisResult) -> dict:
         **{key: [_followup(row) for row in rows] for key, rows in result.followups.items()},
         **({"small_study_effects": _small_study(result.small_study)} if result.small_study else {}),
         **({"subgroups": _subgroups(result, result.subgroups)} if result.subgroups is not None else {}),
+        **({"influence": _influence(result)} if result.influence else {}),
+    }
+
+
+INFLUENCE_RULE = (
+    "influential when |dffits| > 3 sqrt(p / (k - p)), or the chi-square(p) distribution function at Cook's distance "
+    "> 0.5, or hat > 3 p / k, or |dfbetas| > 1, with p = 1 (metafor's influence())"
+)
+
+
+def _influence(result: AnalysisResult) -> dict:
+    """The case diagnostics of a primary analysis, one entry per study (null measures where not estimable)."""
+    s = result.influence
+    d = s["influence"]
+    studies = []
+    if d is not None:
+        for i, row in enumerate(result.rows):
+            studies.append(
+                {
+                    "id": row.study.id,
+                    "rstudent": _num(d.rstudent[i]),
+                    "dffits": _num(d.dffits[i]),
+                    "cook_distance": _num(d.cook[i]),
+                    "cov_ratio": _num(d.cov_ratio[i]),
+                    "tau2_deleted": _num(d.tau2_deleted[i]),
+                    "q_deleted": _num(d.q_deleted[i]),
+                    "hat": _num(d.hat[i]),
+                    "weight": _num(d.weight[i]),
+                    "dfbetas": _num(d.dfbetas[i]),
+                    "estimate_deleted": _num(d.estimate_deleted[i]),
+                    "influential": bool(d.flagged[i]),
+                    "baujat_x": _num(d.baujat_x[i]),
+                    "baujat_y": _num(d.baujat_y[i]),
+                }
+            )
+    return {
+        "k": s["k"],
+        "reason": s["reason"],
+        "rule": INFLUENCE_RULE if d is not None else None,
+        "influential": [row["id"] for row in studies if row["influential"]],
+        "studies": studies,
     }
 
 
@@ -218,7 +263,65 @@ def _small_study(s: dict) -> dict:
             "tau2": _num(e.tau2),
         }
     )
-    return {"k": s["k"], "egger": test, "reason": s["reason"]}
+    extra = {}
+    if "rank_test" in s:
+        extra["rank_test"] = _rank_test(s["rank_test"])
+    if "trim_and_fill" in s:
+        extra["trim_and_fill"] = {
+            "reason": s["trim_and_fill_reason"],
+            **{name: _trim_and_fill(t) for name, t in s["trim_and_fill"].items()},
+        }
+    if "harbord" in s:
+        extra.update(
+            harbord=_regression_test(s["harbord"]),
+            peters=_regression_test(s["peters"]),
+            odds_ratio_tests_reason=s["odds_ratio_tests_reason"],
+        )
+    return {"k": s["k"], "egger": test, "reason": s["reason"], **extra}
+
+
+def _rank_test(t) -> dict | None:
+    if t is None:
+        return None
+    return {
+        "test": "Begg and Mazumdar (rank correlation)",
+        "tau": _num(t.tau),
+        "p": _num(t.p),
+        "p_method": "exact" if t.exact else "normal approximation",
+        "k": t.k,
+    }
+
+
+def _trim_and_fill(t) -> dict | None:
+    if t is None:
+        return None
+    return {
+        "estimator": t.estimator,
+        "side": t.side,
+        "k0": t.k0,
+        "se_k0": _num(t.se_k0),
+        "p_k0": _num(t.p_k0),
+        "filled": [{"yi": _num(y), "vi": _num(v)} for y, v in zip(t.yi_filled, t.vi_filled)],
+        "adjusted": _pooled(t.adjusted),
+    }
+
+
+def _regression_test(t) -> dict | None:
+    if t is None:
+        return None
+    return {
+        "test": t.name,
+        "statistic": _num(t.statistic),
+        "statistic_type": "t",
+        "df": t.df,
+        "p": _num(t.p),
+        "slope": _num(t.slope),
+        "slope_se": _num(t.slope_se),
+        "limit_estimate": _num(t.limit_estimate),
+        "limit_ci_low": _num(t.limit_ci_low),
+        "limit_ci_high": _num(t.limit_ci_high),
+        "k": t.k,
+    }
 
 
 class Record(dict):
