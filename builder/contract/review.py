@@ -146,7 +146,7 @@ class Keep(Strict):
 class Analysis(Strict):
     id: Annotated[Identifier, AfterValidator(_free_analysis_id)] = Field(
         description="Stable id; part of the result's permalink. Never reuse or rename. Names of generated "
-        "figures (prisma-flow, timeline-…, rob-…, …-funnel, …-baujat, …-cumulative, …-leave-one-out) are taken."
+        "figures (prisma-flow, timeline-…, rob-…, …-funnel, …-cumulative, …-leave-one-out) are taken."
     )
     outcome: Identifier
     role: Literal["primary", "reproduction", "sensitivity"]
