@@ -41,9 +41,10 @@ class MethodsInUse:
     prediction_interval: bool  # some random-effects analysis reports one
     i2_switch: bool  # some analysis chooses its model from I² (reproductions of the source review)
     pre_post: list[str]  # titles of the analyses that pool one-arm before-after data
+    bias_followups: bool = False  # influence diagnostics, trim-and-fill, Begg, Harbord and Peters, weighted RoB
 
 
-def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
+def methods_in_use(results: list[AnalysisResult], bias_followups: bool = False) -> MethodsInUse:
     specs = [r.spec for r in results]
     random = [s for s in specs if s.model in ("random", "i2-switch")]
     return MethodsInUse(
@@ -55,6 +56,7 @@ def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
         prediction_interval=any(s.shows_prediction_interval for s in random),
         i2_switch=any(s.model == "i2-switch" for s in specs),
         pre_post=[r.spec.title for r in results if _pools_pre_post(r)],
+        bias_followups=bias_followups,
     )
 
 

@@ -329,7 +329,7 @@ def _timeline_figures(timelines: dict[str, dict]) -> Iterator[Output]:
 # ------------------------------------------------------------------------------------------------ pages
 def _overview_pages(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
     yield _page(env, "index.md", "index.md.j2", site.context)
-    in_use = methods_in_use(site.results)
+    in_use = methods_in_use(site.results, site.data.bias_followups)
     yield _page(env, "methods.md", "methods.md.j2", {**site.context, "methods": in_use, "pooling": pooling_method})
     yield _page(env, "studies/index.md", "studies.md.j2", {**site.context, "up": "../"})  # one folder down
 

@@ -17,6 +17,9 @@ STYLE = FOLLOW_STYLE + (
 )
 
 
+LABEL_GAP = (16.0, 11.0)  # a number is left out within this distance (x, y) of one already written
+
+
 @dataclass(frozen=True)
 class Point:
     number: int  # the study's number in the table under the plot
@@ -66,14 +69,18 @@ def render(
     for t in y_ticks:
         svg.line(left - 4, ypos(t), left, ypos(t))
         svg.text(left - 7, ypos(t) + 4, _tick(t), "s", "end")
-    for p in points:
+    labelled: list[tuple[float, float]] = []
+    # The most influential first, so that where points crowd, the number written is theirs.
+    for p in sorted(points, key=lambda p: (-p.y, -p.x, p.number)):
         cx, cy = xpos(p.x), ypos(p.y)
         if p.flagged:
             svg.polygon([(cx, cy - 5.5), (cx - 5, cy + 4), (cx + 5, cy + 4)], "pt-flag")
         else:
             svg.circle(cx, cy, 4, "pt")
-        # the number beside the marker, kept inside the plot
-        anchor = "end" if cx > left + plot_w - 24 else "start"
+        if any(abs(cx - x) < LABEL_GAP[0] and abs(cy - y) < LABEL_GAP[1] for x, y in labelled):
+            continue  # a number here would overlap one already written; the table lists every study
+        labelled.append((cx, cy))
+        anchor = "end" if cx > left + plot_w - 24 else "start"  # kept inside the plot
         svg.text(cx + (-7 if anchor == "end" else 7), cy - 5, str(p.number), "s", anchor)
     svg.text(left + plot_w / 2, top + plot_h + 36, x_label, "s", "middle")
     svg.parts.append(
