@@ -167,18 +167,10 @@ def funnel(
     xs = [float(v) for v in data.yi[ok]]
     ses = [float(v) for v in data.se[ok]]
     se_max = float(data.se_grid[-1]) or 1.0
-    bounds = [abs(v) for v in xs] + [abs(float(data.low[-1])), abs(float(data.high[-1])), abs(data.centre)]
-    if filled is not None:
-        bounds += [abs(v) for v in filled.yi] + [abs(filled.adjusted)]
-    lo, hi, ticks = forest.axis_for(bounds, scale)
-    # the SE axis: nice ticks from 0 down to the largest SE
-    step = forest._nice(se_max / 4)
-    se_top = step * math.ceil(se_max / step - 1e-9)
-    se_ticks = [step * i for i in range(int(round(se_top / step)) + 1)]
+    lo, hi, ticks = forest.axis_for(_bounds(data, xs, filled), scale)
+    se_top, se_ticks = _se_axis(se_max)
     left, top, plot_w, plot_h = 60.0, 16.0, 320.0, 240.0
-    width, height = left + plot_w + 20, top + plot_h + 52
-    if filled is not None:
-        height += 22  # the legend
+    width, height = left + plot_w + 20, top + plot_h + 52 + (22 if filled is not None else 0)  # and the legend
 
     def xpos(v: float) -> float:
         return left + (min(max(v, lo), hi) - lo) / (hi - lo) * plot_w
@@ -187,9 +179,7 @@ def funnel(
         return top + se / se_top * plot_h
 
     svg = Svg(width, height, "fp funnel", title, desc, ident, caption)
-    region = [(xpos(float(a)), ypos(float(s))) for a, s in zip(data.low, data.se_grid)]
-    region += [(xpos(float(b)), ypos(float(s))) for b, s in zip(data.high[::-1], data.se_grid[::-1])]
-    svg.polygon(region, "band")
+    svg.polygon(_region(data, xpos, ypos), "band")
     svg.line(xpos(float(data.low[0])), ypos(0), xpos(float(data.low[-1])), ypos(float(data.se_grid[-1])), "edge")
     svg.line(xpos(float(data.high[0])), ypos(0), xpos(float(data.high[-1])), ypos(float(data.se_grid[-1])), "edge")
     svg.line(xpos(data.centre), ypos(0), xpos(data.centre), ypos(se_top), "ref")
@@ -199,18 +189,49 @@ def funnel(
         _filled(svg, filled, xpos, ypos, se_top, left, top + plot_h + 70)
     svg.line(left, top + plot_h, left + plot_w, top + plot_h)
     svg.line(left, top, left, top + plot_h)
-    for t in ticks:
-        svg.line(xpos(t), top + plot_h, xpos(t), top + plot_h + 4)
-        svg.text(xpos(t), top + plot_h + 4 + forest.FONT, forest._tick_label(t, scale), "s", "middle")
-    for s in se_ticks:
-        svg.line(left - 4, ypos(s), left, ypos(s))
-        svg.text(left - 7, ypos(s) + 4, f"{round(s, 6):g}", "s", "end")
+    _ticks(
+        svg,
+        [(xpos(t), forest._tick_label(t, scale)) for t in ticks],
+        [(ypos(s), s) for s in se_ticks],
+        left,
+        top + plot_h,
+    )
     svg.text(left + plot_w / 2, top + plot_h + 46, measure + (" (log scale)" if scale == "log" else ""), "s", "middle")
     svg.parts.append(
         f'<text x="14" y="{coord(top + plot_h / 2)}" class="s" text-anchor="middle" '
         f'transform="rotate(-90 14 {coord(top + plot_h / 2)})">Standard error</text>'
     )
     return svg.render(STYLE + (FILLED_STYLE if filled is not None else ""))
+
+
+def _bounds(data, xs: list[float], filled: Filled | None) -> list[float]:
+    """How far from no effect the horizontal axis must reach: every study, the region's base, the centre."""
+    bounds = [abs(v) for v in xs] + [abs(float(data.low[-1])), abs(float(data.high[-1])), abs(data.centre)]
+    if filled is not None:
+        bounds += [abs(v) for v in filled.yi] + [abs(filled.adjusted)]
+    return bounds
+
+
+def _region(data, xpos, ypos) -> list[tuple[float, float]]:
+    """The pseudo-confidence region: down its left edge and back up its right one."""
+    region = [(xpos(float(a)), ypos(float(s))) for a, s in zip(data.low, data.se_grid)]
+    return region + [(xpos(float(b)), ypos(float(s))) for b, s in zip(data.high[::-1], data.se_grid[::-1])]
+
+
+def _se_axis(se_max: float) -> tuple[float, list[float]]:
+    """The SE axis: nice ticks from 0 down to the largest SE."""
+    step = forest._nice(se_max / 4)
+    se_top = step * math.ceil(se_max / step - 1e-9)
+    return se_top, [step * i for i in range(int(round(se_top / step)) + 1)]
+
+
+def _ticks(svg: Svg, x_ticks: list[tuple[float, str]], y_ticks: list[tuple[float, float]], left: float, bottom: float):
+    for x, text in x_ticks:
+        svg.line(x, bottom, x, bottom + 4)
+        svg.text(x, bottom + 4 + forest.FONT, text, "s", "middle")
+    for y, s in y_ticks:
+        svg.line(left - 4, y, left, y)
+        svg.text(left - 7, y + 4, f"{round(s, 6):g}", "s", "end")
 
 
 def _filled(svg: Svg, filled: Filled, xpos, ypos, se_top: float, left: float, legend_y: float) -> None:
