@@ -35,6 +35,17 @@ def _pools_2x2(result: AnalysisResult) -> str | None:
     return None
 
 
+def _leave_one_out_fits(result: AnalysisResult) -> list | None:
+    """The sensitivity panel's leave-one-out refits, when they are refits of the very model of the fit (a
+    prespecified model whose interval was not changed on the way): influence() then need not refit again."""
+    rows, f, spec = result.followups.get("leave_one_out"), result.fit, result.spec
+    if not rows or f is None or len(rows) != len(result.rows) or spec.model == "i2-switch":
+        return None
+    if f.model == "random" and f.ci_method != spec.interval:
+        return None  # the primary fell back to the ad hoc interval; its refits might not have
+    return [row.fit for row in rows]
+
+
 def influence_of(result: AnalysisResult) -> dict:
     """{"k", "influence": builder.stats.influence.Influence or None, "reason"}; empty without a fit."""
     if result.fit is None:
@@ -47,7 +58,7 @@ def influence_of(result: AnalysisResult) -> dict:
     if method is not None:
         return {"k": k, "influence": None, "reason": NOT_INVERSE_VARIANCE.format(method=method)}
     try:
-        diagnostics = influence(effect_sizes_of(result), result.fit)
+        diagnostics = influence(effect_sizes_of(result), result.fit, fits=_leave_one_out_fits(result))
     except ValueError as exc:
         return {"k": k, "influence": None, "reason": str(exc)}
     return {"k": k, "influence": diagnostics, "reason": None}

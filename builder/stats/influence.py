@@ -87,15 +87,20 @@ def _refit_sums(es: EffectSizes, f: Fit, i: int, full_vi: np.ndarray) -> tuple[f
     return f.se**2 * sw, 1.0 / float(np.sum(1.0 / (full_vi + tau2)))
 
 
-def influence(es: EffectSizes, fit: Fit, refit: Refit[EffectSizes] | None = None) -> Influence:
-    """The diagnostics of `fit` (a fit of `es`); `refit` defaults to same_model(fit). ValueError with fewer than
-    MIN_K_INFLUENCE estimable studies."""
+def influence(
+    es: EffectSizes, fit: Fit, refit: Refit[EffectSizes] | None = None, fits: list[Fit | None] | None = None
+) -> Influence:
+    """The diagnostics of `fit` (a fit of `es`); `refit` defaults to same_model(fit). `fits`: the leave-one-out
+    refits, aligned with `es`, when the caller has them already (leave_one_out(es, refit) with the same model);
+    otherwise they are computed. ValueError with fewer than MIN_K_INFLUENCE estimable studies."""
     ok = es.estimable
     k = int(ok.sum())
     if k < MIN_K_INFLUENCE:
         raise ValueError(f"influence diagnostics need at least {MIN_K_INFLUENCE} studies; this analysis has {k}")
-    refit = refit or same_model(fit)
-    fits = leave_one_out(es, refit)
+    if fits is None:
+        fits = leave_one_out(es, refit or same_model(fit))
+    elif len(fits) != len(es):
+        raise ValueError(f"{len(fits)} leave-one-out fits for {len(es)} studies")
     n = len(es)
     tau2 = fit.tau2 or 0.0
     mu, vb = fit.estimate, fit.se**2

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT, TODAY
 from followups_project import write_project
@@ -75,3 +76,16 @@ def test_two_studies_are_too_few_for_influence(trials):
     result = _run(trials, studies=ids)
     inf = diagnostics.influence_of(result)
     assert inf["influence"] is None and "at least 3" in inf["reason"]
+
+
+def test_reusing_the_leave_one_out_refits_changes_nothing(trials):
+    """influence_of takes the sensitivity panel's leave-one-out refits instead of refitting: the same numbers."""
+    from builder.analysis.fitting import effect_sizes_of
+    from builder.analysis.run import run_all
+    from builder.stats.influence import influence
+
+    result = run_all(trials)[0]
+    reused = result.influence["influence"]
+    fresh = influence(effect_sizes_of(result), result.fit)
+    for name in ("rstudent", "dffits", "cook", "cov_ratio", "tau2_deleted", "q_deleted", "dfbetas", "baujat_y"):
+        np.testing.assert_array_equal(getattr(reused, name), getattr(fresh, name), err_msg=name)
