@@ -8,6 +8,8 @@ Egger's test (at least MIN_K_EGGER studies with an estimable effect); the influe
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from builder.analysis.fitting import effect_sizes_of
@@ -73,10 +75,14 @@ def _trim_and_fill(result: AnalysisResult) -> tuple[dict, str | None]:
     assert fit is not None
     for estimator in TRIM_AND_FILL_ESTIMATORS:
         try:
-            out[estimator] = trim_and_fill(es, fit, estimator)
+            filled = trim_and_fill(es, fit, estimator)
         except ValueError as exc:
             out[estimator] = None
             return out, str(exc)
+        adjusted = filled.adjusted
+        if adjusted is not None and not result.spec.shows_prediction_interval:  # as the analysis reports its own
+            filled = replace(filled, adjusted=replace(adjusted, prediction=None))
+        out[estimator] = filled
     return out, None
 
 

@@ -89,3 +89,10 @@ def test_reusing_the_leave_one_out_refits_changes_nothing(trials):
     fresh = influence(effect_sizes_of(result), result.fit)
     for name in ("rstudent", "dffits", "cook", "cov_ratio", "tau2_deleted", "q_deleted", "dfbetas", "baujat_y"):
         np.testing.assert_array_equal(getattr(reused, name), getattr(fresh, name), err_msg=name)
+
+
+def test_the_adjusted_estimate_reports_a_prediction_interval_only_where_the_analysis_does(trials):
+    shown = diagnostics.bias_tests(_run(trials))["trim_and_fill"]["L0"].adjusted
+    hidden = diagnostics.bias_tests(_run(trials, prediction_interval=False))["trim_and_fill"]["L0"].adjusted
+    assert shown.pi_low is not None and hidden.pi_low is None
+    assert hidden.estimate == shown.estimate
