@@ -12,7 +12,7 @@ from builder.contract import Analysis
 from builder.contract.measures import MEASURES
 from builder.contract.study import Dataset
 from builder.stats import Fit, fixed_iv, peto_log_odds_ratio, peto_or, random_effects
-from builder.stats.effects import EffectSizes
+from builder.stats.effects import Correction, EffectSizes
 
 LEGACY_I2_THRESHOLD = 50.0
 
@@ -33,7 +33,8 @@ def inputs_of(ds: Dataset) -> dict[str, float]:
     }
 
 
-def effect_sizes(spec: Analysis, inputs: list[dict[str, float]]) -> EffectSizes:
+def effect_sizes(spec: Analysis, inputs: list[dict[str, float]], add: Correction | None = None) -> EffectSizes:
+    """The studies' own estimates; `add` replaces the analysis's continuity correction (a sensitivity row)."""
     col = {k: [i[k] for i in inputs] for k in inputs[0]}
     if spec.method == "Peto":
         return peto_log_odds_ratio(col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
@@ -41,15 +42,16 @@ def effect_sizes(spec: Analysis, inputs: list[dict[str, float]]) -> EffectSizes:
     if measure.effect_sizes is None:
         raise NotImplementedError(f"measure {spec.measure} from per-arm data is not available")
     if measure.outcome_type == "dichotomous":
-        return measure.effect_sizes(
-            col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"], add=spec.continuity_correction
-        )
+        cells = (col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
+        # Only the risk difference has a per-study estimate for double-zero studies (escalc keeps them for RD).
+        keep = {"keep_double_zero": True} if spec.measure == "RD" and spec.keeps_double_zero() else {}
+        return measure.effect_sizes(*cells, add=add if add is not None else spec.continuity_correction, **keep)
     return measure.effect_sizes(
         col["mean_exp"], col["sd_exp"], col["total_exp"], col["mean_ctrl"], col["sd_ctrl"], col["total_ctrl"]
     )
 
 
-def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> Fit:
+def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]], mh_add: Correction | None = None) -> Fit:
     if spec.method in ("MH", "Peto"):
         col = {k: [i[k] for i in inputs] for k in inputs[0]}
         cells = (col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
@@ -57,7 +59,8 @@ def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> F
             return peto_or(*cells, display=es)
         pool = MEASURES[spec.measure].mantel_haenszel
         assert pool is not None, "the data model allows Mantel-Haenszel only for measures that have it"
-        return pool(*cells, es, add=spec.mh_continuity_correction)
+        keep = {"keep_double_zero": True} if spec.keeps_double_zero() else {}
+        return pool(*cells, es, add=mh_add if mh_add is not None else spec.mh_continuity_correction, **keep)
     return fixed_iv(es)
 
 
@@ -70,14 +73,19 @@ def _random(spec: Analysis, es: EffectSizes, ci_method: str, tau2_interval: bool
 
 
 def fit(
-    spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]], tau2_interval: bool = True
+    spec: Analysis,
+    es: EffectSizes,
+    inputs: list[dict[str, float]],
+    tau2_interval: bool = True,
+    mh_add: Correction | None = None,
 ) -> tuple[Fit, Fit | None, list[str]]:
     """The analysis's model on these effect sizes: (fit, the fixed-effect fit an I² switch looked at, notes).
 
-    tau2_interval=False skips the Q-profile interval of tau², which follow-up refits do not report."""
+    tau2_interval=False skips the Q-profile interval of tau², which follow-up refits do not report; `mh_add`
+    replaces the continuity correction inside a Mantel-Haenszel estimate (a sensitivity row)."""
     notes: list[str] = []
     if spec.model == "fixed":
-        return _fixed(spec, es, inputs), None, notes
+        return _fixed(spec, es, inputs, mh_add), None, notes
     if spec.model == "random":
         try:
             return _random(spec, es, spec.interval, tau2_interval), None, notes
@@ -89,7 +97,7 @@ def fit(
                 "interval with zero width; the ad hoc variant, never narrower than Wald's, is used."
             )
             return _random(spec, es, "hksj-adhoc", tau2_interval), None, notes
-    first = _fixed(spec, es, inputs)
+    first = _fixed(spec, es, inputs, mh_add)
     i2 = first.i2 or 0.0
     if i2 > LEGACY_I2_THRESHOLD:
         notes.append(

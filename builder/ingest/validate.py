@@ -87,7 +87,7 @@ def cross_check(
 
 def _dates_not_in_future(c: _Checker) -> None:
     for path, day in ((("date",), c.review.date), (("living", "last_search"), c.review.living.last_search)):
-        if day > c.today:
+        if day is not None and day > c.today:
             c.at_review(path, f"date is in the future (today is {c.today.isoformat()})", day.isoformat())
 
 

@@ -41,6 +41,10 @@ class MethodsInUse:
     prediction_interval: bool  # some random-effects analysis reports one
     i2_switch: bool  # some analysis chooses its model from I² (reproductions of the source review)
     pre_post: list[str]  # titles of the analyses that pool one-arm before-after data
+    # The double_zero_studies settings of the dichotomous analyses, each once: "keep", "keep-in-rd", "drop".
+    double_zero: list[str]
+    treatment_arm_correction: bool  # some sensitivity panel has Sweeting's treatment-arm correction row
+    risk_ratio_row: bool  # some sensitivity panel has the Mantel-Haenszel risk ratio row
     bias_followups: bool = False  # influence diagnostics, trim-and-fill, Begg, Harbord and Peters, weighted RoB
 
 
@@ -56,8 +60,22 @@ def methods_in_use(results: list[AnalysisResult], bias_followups: bool = False) 
         prediction_interval=any(s.shows_prediction_interval for s in random),
         i2_switch=any(s.model == "i2-switch" for s in specs),
         pre_post=[r.spec.title for r in results if _pools_pre_post(r)],
+        double_zero=_double_zero_rules(specs),
+        treatment_arm_correction=_has_row(results, "treatment-arm-correction"),
+        risk_ratio_row=_has_row(results, "risk-ratio"),
         bias_followups=bias_followups,
     )
+
+
+def _double_zero_rules(specs: list[Analysis]) -> list[str]:
+    """The double_zero_studies settings of the dichotomous analyses, each once, in the plan's order."""
+    dichotomous = [s for s in specs if MEASURES[s.measure].outcome_type == "dichotomous"]
+    return list(dict.fromkeys(s.double_zero_studies for s in dichotomous))
+
+
+def _has_row(results: list[AnalysisResult], row_id: str) -> bool:
+    """Whether some analysis's sensitivity panel has the row (versions released before it have none)."""
+    return any(row.id == row_id for r in results for row in r.followups.get("sensitivity", []))
 
 
 def _zero_cell_corrections(specs: list[Analysis]) -> list[float]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple, cast
 
@@ -13,7 +13,7 @@ import jinja2
 from builder import __version__
 from builder.analysis.result import AnalysisResult
 from builder.caching import store as cache
-from builder.caching.digest import files_digest
+from builder.caching.digest import named_files_digest
 from builder.caching.outputs import Output, Stored, Value, derive
 from builder.caching.reuse import Reuse
 from builder.contract import Study
@@ -26,7 +26,7 @@ from builder.report.cite import cite
 from builder.report.figures import caption, inline, prisma, robfig, timeline
 from builder.report.methods import methods_in_use, pooling_method
 from builder.report.narrative import Filler
-from builder.report.results_json import results_document, to_csv, to_json
+from builder.report.results_json import SCHEMA_VERSION, results_document, to_csv, to_json
 from builder.report.views import STEP_PLOTS, AnalysisView, rob_json_of
 
 # Free text reaches the pages only through builder.report.escape (see there for each context).
@@ -97,9 +97,17 @@ class _Compiled(jinja2.BytecodeCache):
 _COMPILED: dict[str, bytes] = {}
 
 
-def environment(templates: Path, store: cache.Store | None = None) -> jinja2.Environment:
+Templates = Path | Sequence[Path]
+
+
+def _folders(templates: Templates) -> list[Path]:
+    """The template folders, in the order a template is looked up (see builder.contract.project)."""
+    return [templates] if isinstance(templates, Path) else list(templates)
+
+
+def environment(templates: Templates, store: cache.Store | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates)),
+        loader=jinja2.FileSystemLoader([str(folder) for folder in _folders(templates)]),
         bytecode_cache=_Compiled(_COMPILED, store),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -125,7 +133,7 @@ STUDIES_IN_NAV = 60
 def render_site(
     data: ReviewData,
     results: list[AnalysisResult],
-    templates: Path,
+    templates: Templates,
     out: Path,
     version_info: dict | None = None,
     store: cache.Store | None = None,
@@ -184,6 +192,7 @@ def _only_version(review) -> dict:
         "draft": True,
         "date": review.date,
         "url": review.url,
+        "results_schema": True,
     }
 
 
@@ -243,6 +252,7 @@ class _Site:
             builder_version=__version__,
             rob_tools=TOOLS,
             rob_label=robfig.label,
+            results_schema_version=SCHEMA_VERSION,
         )
 
     def _rob_json(self, study: Study) -> str:
@@ -273,7 +283,7 @@ def _uses(studies: list[Study], views: list[AnalysisView]) -> dict[str, list[Ana
     return uses
 
 
-def _shared(templates: Path, review, info: dict) -> str | None:
+def _shared(templates: Templates, review, info: dict) -> str | None:
     """The key of what every study and outcome page shows besides its own data: the templates, the review
     (title, labels, outcomes, status line) and which version this is."""
     return derive(
@@ -549,7 +559,7 @@ def navigation(site: _Site) -> list:
         {"Background": "background.md"},
         {"Summary of findings": "summary-of-findings.md"},
         {"Results": [{attr(o.label): f"outcomes/{o.id}.md"} for o in site.review.outcomes]},
-        {"Audit of the source review": "audit.md"},
+        *([{"Audit of the source review": "audit.md"}] if _has_audit(site.review) else []),
         {"Search and selection": "flow.md"},
         {"Risk of bias": "risk-of-bias.md"},
         {"Studies": ["studies/index.md"] + [{attr(s.label): f"studies/{s.id}.md"} for s in listed]},
@@ -558,6 +568,11 @@ def navigation(site: _Site) -> list:
         {"Data and downloads": "data.md"},
         {"Versions and changes": "versions.md"},
     ]
+
+
+def _has_audit(review) -> bool:
+    """Whether the review audits a source review: the audit page is in the menu only then."""
+    return review.source_review is not None or bool(review.narrative.audit or review.narrative.audit_intro)
 
 
 class _UseSpec(NamedTuple):
@@ -572,8 +587,13 @@ class _Use(NamedTuple):
     spec: _UseSpec
 
 
-def _templates_digest(templates: Path) -> str:
-    return files_digest((p for p in templates.rglob("*") if p.is_file()), templates)
+def _templates_digest(templates: Templates) -> str:
+    """The digest of the templates in force: of each name, the file found first (as the loader finds it)."""
+    found: dict[str, Path] = {}
+    for folder in _folders(templates):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            found.setdefault(path.relative_to(folder).as_posix(), path)
+    return named_files_digest(found)
 
 
 def study_label(study: Study) -> str:

@@ -11,19 +11,20 @@ CLOSED_FORM for closed forms), loosened only by results.json's rounding to 10 si
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from alignment import CLOSED_FORM, P_VALUE, Tol, as_float, load_reference
-from conftest import TODAY
+from conftest import ROOT, TODAY
 from followups_project import TRIALS, write_project
 
 from builder.analysis.run import run_all
 from builder.ingest.loader import load
 from builder.publish.build import build
 from builder.releases import archive
-from builder.report.results_json import results_document
+from builder.report.results_json import results_document, to_json
 
 REFERENCE = load_reference("followups")
 CASE = next(c for c in REFERENCE["cases"] if c["dataset"] == "egger2001" and c["model"] == "REML-knha")
@@ -137,3 +138,28 @@ def test_a_version_released_before_the_follow_ups_is_rebuilt_without_them(tmp_pa
     rel = archive.release(project, data.review.version, today=TODAY)
     assert rel.manifest["bias_followups"] is True
     assert archive.as_released(rel, data).bias_followups is True
+
+
+def test_the_records_validate_against_the_results_schema(tmp_path: Path):
+    """results.json with every follow-up present, and with the reasons they are missing (a Mantel-Haenszel fit,
+    risk ratios), validates against docs/schema/results.schema.json."""
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((ROOT / "docs" / "schema" / "results.schema.json").read_text(encoding="utf-8"))
+    project = write_project(tmp_path / "project")
+    data = load(project / "data", today=TODAY)
+    primary = data.review.analyses[0]
+    others = [
+        primary.model_copy(update={"id": "mortality-mh", "model": "fixed", "method": "MH", "ci_method": None}),
+        primary.model_copy(update={"id": "mortality-rr", "measure": "RR"}),
+    ]
+    data = replace(data, review=data.review.model_copy(update={"analyses": [primary, *others]}))
+    document = json.loads(to_json(results_document(data, run_all(data))))
+    assert [("influence" in a, "rank_test" in a["small_study_effects"]) for a in document["analyses"]] == [
+        (True, True)
+    ] * 3
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in Draft202012Validator(schema).iter_errors(document)
+    ]
+    assert errors == []

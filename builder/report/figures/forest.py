@@ -526,6 +526,8 @@ class _Plot:
             notes.append("† values not verified in a retrievable copy of the report")
         if any(r.corrected for r in result.rows):
             notes.append(f"{result.spec.continuity_correction:g} added to zero cells for the study's own estimate")
+        if any(not r.estimable and r.weight is not None for r in result.rows):
+            notes.append("a weight without an estimate: none or all had the event in both arms")
         if notes:
             svg.text(lay.left, lay.foot_y[-1], "; ".join(notes).capitalize(), "s")
 
