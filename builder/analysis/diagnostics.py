@@ -98,6 +98,9 @@ def _odds_ratio_tests(result: AnalysisResult) -> dict:
     if result.spec.measure != "OR":
         reason = "Harbord's and Peters' tests are defined for odds ratios"
         return {"harbord": None, "peters": None, "odds_ratio_tests_reason": reason if result.dichotomous else None}
+    if not result.reports_events:
+        reason = "Harbord's and Peters' tests need every study's 2x2 table, and some studies give only their estimate"
+        return {"harbord": None, "peters": None, "odds_ratio_tests_reason": reason}
     cells = _cells(result)
     out: dict = {"odds_ratio_tests_reason": None}
     for name, test in (

@@ -14,6 +14,7 @@ from builder.analysis.sensitivity import high_risk
 from builder.caching import store as cache
 from builder.caching.outputs import Stored
 from builder.contract import Analysis, Outcome
+from builder.ingest.derive import has_unit
 from builder.ingest.loader import ReviewData
 from builder.ingest.select import select
 from builder.stats import EffectSizes, Fit
@@ -25,7 +26,9 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     chosen, missing, left_out = select(spec, data.studies, data.integrity_rules)
     if not chosen:
         return AnalysisResult(spec, outcome, [], missing, None, left_out=left_out)
-    units = sorted({ds.unit or "no unit" for _, _, ds in chosen}) if outcome.type == "continuous" else []
+    units = (
+        sorted({ds.unit or "no unit" for _, _, ds in chosen if has_unit(ds)}) if outcome.type == "continuous" else []
+    )
     if len(units) > 1:  # the loader reports this with file and line (derive.check_units); never pool it
         raise ValueError(f"analysis '{spec.id}' would pool values in different units: {', '.join(units)}")
     inputs = [inputs_of(ds) for _, _, ds in chosen]

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from builder.analysis.fitting import Refitter, effect_sizes, effect_sizes_of, fit
+from builder.analysis.fitting import PRE_POST, Refitter, effect_sizes, effect_sizes_of, fit, two_by_two
 from builder.analysis.result import AnalysisResult
 from builder.contract.measures import MEASURES
 from builder.stats import Fit, followups
-from builder.stats.effects import TACC, Correction
+from builder.stats.effects import PRE_POST_R_SENSITIVITY, TACC, Correction
 from builder.stats.followups import MIN_K_EGGER, egger, funnel_data
 from builder.stats.inference import excludes_null
 
@@ -85,6 +85,7 @@ def panel(result: AnalysisResult, sparse_data_rules: bool = True) -> list[Row]:
     return [
         *_other_models(result, refit),
         *_sparse_events(result, refit),
+        *_pre_post_correlations(result),
         *_subsets(result, refit),
         _unverified_row(result, refit),
         *(_sparse_data_rows(result) if sparse_data_rules else []),
@@ -108,7 +109,8 @@ def _other_models(result: AnalysisResult, refit: Refitter) -> list[Row]:
     every = np.ones(len(result.rows), dtype=bool)
     rows = []
     if spec.model != "fixed":
-        method = "MH" if MEASURES[spec.measure].mantel_haenszel is not None else "IV"
+        pools_tables = MEASURES[spec.measure].mantel_haenszel is not None and two_by_two(refit.studies.inputs)
+        method = "MH" if pools_tables else "IV"
         fixed = spec.model_copy(
             update={"model": "fixed", "method": method, "ci_method": None, "mh_continuity_correction": 0.0}
         )
@@ -154,7 +156,15 @@ def _sparse_events(result: AnalysisResult, refit: Refitter) -> list[Row]:
     analysis says drop)."""
     spec = result.spec
     every = np.ones(len(result.rows), dtype=bool)
-    rows = []
+    rows: list[Row] = []
+    if MEASURES[spec.measure].mantel_haenszel is None:
+        return rows
+    if not two_by_two(refit.studies.inputs):
+        reason = "needs every study's 2x2 table; some studies give only their estimate of the comparison"
+        return [
+            Row("peto", "Peto odds ratio (for sparse events)", [], None, reason),
+            Row("risk-difference", "Risk difference (Mantel-Haenszel)", [], None, reason, scale="identity"),
+        ]
     if MEASURES[spec.measure].outcome_type == "dichotomous":
         peto = spec.model_copy(update={"measure": "OR", "model": "fixed", "method": "Peto", "ci_method": None})
         rows.append(_row(result, "peto", "Peto odds ratio (for sparse events)", every, peto, refit=refit))
@@ -284,6 +294,29 @@ def _subsets(result: AnalysisResult, refit: Refitter) -> list[Row]:
                 "no study's values were converted",
             )
         )
+    return rows
+
+
+def _pre_post_correlations(result: AnalysisResult) -> list[Row]:
+    """With before-after data in one arm: the analysis again with each other assumed correlation between the two
+    measurements (the effect sizes change with it, so they are computed again)."""
+    spec = result.spec
+    inputs = [r.inputs for r in result.rows]
+    if spec.measure not in PRE_POST or not any("pre_post" in i for i in inputs):
+        return []
+    rows = []
+    for r in PRE_POST_R_SENSITIVITY:
+        if r == spec.pre_post_correlation:
+            continue
+        other = spec.model_copy(update={"pre_post_correlation": r})
+        es = effect_sizes(other, inputs)
+        try:
+            f = fit(other, es, inputs)[0] if es.estimable.any() else None
+        except ValueError:
+            f = None
+        names = [row.study.label for row, ok in zip(result.rows, es.estimable) if ok]
+        label = f"Before-after correlation {r:g}" + (" (time points as independent groups)" if r == 0 else "")
+        rows.append(Row(f"pre-post-r-{r:g}", label, names, f, None if f else "not estimable", change(result.fit, f)))
     return rows
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from builder.stats.effects import PRE_POST_R_DEFAULT
+
 from .common import Count, FiniteFloat, Identifier, Label, PositiveCount, Provenance, SafeUrl, Strict
 from .measures import MEASURES, Measure, mantel_haenszel_measures
 from .study import Citation, DesignCategory
@@ -219,6 +221,15 @@ class Analysis(Strict):
         "preset fixes may be repeated with the same value, but a different value is an error: drop the preset "
         "and write every setting out instead, so that a result labelled with a preset is computed as it says.",
     )
+    pre_post_correlation: FiniteFloat = Field(
+        PRE_POST_R_DEFAULT,
+        gt=-1,
+        lt=1,
+        description="For before-after data in one arm (dataset design pre-post): the correlation assumed between "
+        "the two measurements of the same patients, which sets the variance of the change (MD, ROM) and the SD "
+        "that standardises it (SMD). Unset: 0.5; the sensitivity panel repeats the analysis with 0 (the two time "
+        "points as independent groups) and 0.8.",
+    )
     prediction_interval: bool | None = Field(
         None,
         description="Report the 95% prediction interval of a random-effects result (three or more "
@@ -247,8 +258,11 @@ class Analysis(Strict):
         if self.method == "MH" and MEASURES[self.measure].mantel_haenszel is None:
             *first, last = mantel_haenszel_measures()
             raise ValueError(f"Mantel-Haenszel applies to {', '.join(first)} and {last}, not {self.measure}")
-        if self.method == "Peto" and (self.measure != "OR" or self.model != "fixed"):
-            raise ValueError("Peto's method gives a fixed-effect odds ratio: use measure OR and model fixed")
+        if self.method == "Peto" and (self.measure not in ("OR", "HR") or self.model != "fixed"):
+            raise ValueError(
+                "Peto's method gives a fixed-effect odds ratio (or hazard ratio, from O - E and variance): "
+                "use measure OR or HR and model fixed"
+            )
         if self.model == "fixed" and self.ci_method not in (None, "wald"):
             raise ValueError("the Hartung-Knapp-Sidik-Jonkman interval applies to random-effects models only")
         return self

@@ -57,13 +57,19 @@ def _history(info: dict, review, document: dict) -> list:
 
 def analysis_csv(result: AnalysisResult) -> str:
     """The study inputs of one analysis, as the R script beside it reads them."""
-    keys = list(result.rows[0].inputs)
+    keys = list(dict.fromkeys(k for r in result.rows for k in r.inputs))  # NA where a study lacks one
     lines = [",".join(["study", "label", "dataset", *keys])]
     for r in result.rows:
         label = '"' + r.study.label.replace('"', '""') + '"'
-        values = [str(int(v)) if k.startswith(("events", "total")) else repr(float(v)) for k, v in r.inputs.items()]
+        values = [_csv_value(k, r.inputs.get(k)) for k in keys]
         lines.append(",".join([r.study.id, label, r.dataset, *values]))
     return "\n".join(lines) + "\n"
+
+
+def _csv_value(key: str, value: float | None) -> str:
+    if value is None:
+        return "NA"
+    return str(int(value)) if key.startswith(("events", "total")) else repr(float(value))
 
 
 class _Compiled(jinja2.BytecodeCache):
@@ -165,7 +171,7 @@ def render_site(
         _study_pages(env, site, shared),
         _outcome_pages(env, site, shared, timelines),
         _figures(site, store),
-        [_page(env, "data.md", "data.md.j2", site.context)],
+        [_page(env, "data.md", "data.md.j2", {**site.context, "methods": methods_in_use(site.results)})],
         _downloads(env, site, shared),
         _flow(env, site, info),
         _risk_of_bias(env, site),
@@ -435,9 +441,11 @@ def _step_plot(view: AnalysisView, key: str, slug: str) -> Output:
 def _downloads(env: jinja2.Environment, site: _Site, shared: str | None) -> Iterator[Output]:
     """Each analysis's study inputs as CSV and the R script that reproduces it."""
     r_script = env.get_template("analysis.R.j2")
+    yi_script = env.get_template("analysis-yi.R.j2")  # studies that give their estimate, or before-after data
     for view in site.views:
         if view.result.rows:
-            yield from _analysis_downloads(r_script, view, site.review, shared)
+            script = r_script if view.result.data_kinds == {"arms"} else yi_script
+            yield from _analysis_downloads(script, view, site.review, shared)
 
 
 def _analysis_downloads(r_script: jinja2.Template, view: AnalysisView, review, shared: str | None) -> Iterator[Output]:
@@ -445,7 +453,7 @@ def _analysis_downloads(r_script: jinja2.Template, view: AnalysisView, review, s
     yield Output(f"downloads/{view.id}.csv", lambda: analysis_csv(result), kind="csv", inputs={"analysis": result.key})
     yield Output(
         f"downloads/{view.id}.R",
-        lambda: r_script.render(spec=view.spec, result=result, review=review),
+        lambda: r_script.render(spec=view.spec, result=result, review=review, kinds=sorted(result.data_kinds)),
         kind="R",
         inputs={"shared": shared, "analysis": result.key},
     )

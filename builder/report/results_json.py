@@ -15,7 +15,7 @@ from typing import cast
 
 from builder import __version__
 from builder.analysis.fitting import LEGACY_I2_THRESHOLD
-from builder.analysis.result import AnalysisResult, Subgroups
+from builder.analysis.result import AnalysisResult, Subgroups, input_kind
 from builder.caching import store as cache
 from builder.caching.outputs import Stored
 from builder.contract.measures import MEASURES
@@ -60,7 +60,7 @@ def _num(value):
 
 
 def _study(row) -> StudyRecord:
-    return {
+    record: StudyRecord = {
         "id": row.study.id,
         "label": row.study.label,
         "dataset": row.dataset,
@@ -72,6 +72,10 @@ def _study(row) -> StudyRecord:
         "continuity_corrected": row.corrected,
         "weight": _num(row.weight),
     }
+    kind = input_kind(row.inputs)
+    if kind != "arms":  # what the study gives, where not per-arm numbers
+        record["data"] = kind
+    return record
 
 
 def _pooled(f) -> FitRecord | None:
@@ -209,6 +213,14 @@ def analysis_record(result: AnalysisResult, sparse_data_rules: bool = True) -> A
         "heterogeneity": heterogeneity,
         "notes": list(result.notes),
     }
+    if "pre-post" in result.data_kinds:
+        record["settings"]["pre_post_correlation"] = spec.pre_post_correlation
+    _add_followups(record, result)
+    return record
+
+
+def _add_followups(record: AnalysisRecord, result: AnalysisResult) -> None:
+    """The optional parts of a record: follow-ups, small-study tests, subgroups and influence diagnostics."""
     followups = cast(dict, record)  # keyed by the follow-up's name, each declared in AnalysisRecord
     for key, rows in result.followups.items():
         followups[key] = [_followup(row) for row in rows]
@@ -218,7 +230,6 @@ def analysis_record(result: AnalysisResult, sparse_data_rules: bool = True) -> A
         record["subgroups"] = _subgroups(result, result.subgroups)
     if result.influence:
         record["influence"] = _influence(result)
-    return record
 
 
 INFLUENCE_RULE = (
@@ -484,6 +495,9 @@ CSV_COLUMNS = [
 ]
 
 
+CSV_INPUTS = {"events_exp", "total_exp", "events_ctrl", "total_ctrl", "mean_exp", "sd_exp", "mean_ctrl", "sd_ctrl"}
+
+
 def to_csv(document: dict) -> str:
     """One row per study per analysis, and one 'pooled' row per analysis."""
     out = io.StringIO()
@@ -507,7 +521,9 @@ def _csv_rows(a: dict) -> str:
                 "study_id": s["id"],
                 "label": s["label"],
                 "dataset": s["dataset"],
-                **s["inputs"],
+                # a study that reports its comparison has inputs without a column here (sei, o_minus_e, v):
+                # its yi and vi are the row's own
+                **{k: v for k, v in s["inputs"].items() if k in CSV_INPUTS},
                 "yi": s["yi"],
                 "vi": s["vi"],
                 "weight": s["weight"],

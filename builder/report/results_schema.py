@@ -65,7 +65,8 @@ class StudyRecord(TypedDict):
         dict[str, float],
         Field(
             description="The study's numbers as the analysis used them: events_exp, total_exp, events_ctrl, "
-            "total_ctrl (dichotomous) or mean_exp, sd_exp, total_exp, mean_ctrl, sd_ctrl, total_ctrl."
+            "total_ctrl (dichotomous) or mean_exp, sd_exp, total_exp, mean_ctrl, sd_ctrl, total_ctrl; yi and sei "
+            "for a reported estimate, o_minus_e and v for O - E data, pre_post 1 for before-after data."
         ),
     ]
     yi: Annotated[Number, Field(description="Effect size on the analysis scale.")]
@@ -73,6 +74,15 @@ class StudyRecord(TypedDict):
     estimable: bool
     continuity_corrected: bool
     weight: Annotated[Number, Field(description="Percent of the pooled estimate; null where not estimable.")]
+    data: NotRequired[
+        Annotated[
+            Literal["contrast", "o-e", "pre-post"],
+            Field(
+                description="What the study gives where it is not per-arm numbers: its own estimate of the "
+                "comparison, O - E and variance, or one arm before and after."
+            ),
+        ]
+    ]
 
 
 @with_config(STRICT)
@@ -143,6 +153,12 @@ class SettingsRecord(TypedDict):
                 "dropped; null for continuous outcomes. Absent in versions released before the setting.",
                 True,
             ),
+        ]
+    ]
+    pre_post_correlation: NotRequired[
+        Annotated[
+            float,
+            Field(description="Correlation assumed between before and after values; only with before-after data."),
         ]
     ]
 

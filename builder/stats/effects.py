@@ -242,8 +242,8 @@ def pre_post_mean_change(m_post, sd_post, m_pre, sd_pre, n, r) -> EffectSizes:
     yi = m_post - m_pre, vi = (sd_post² + sd_pre² - 2 r sd_post sd_pre) / n.
 
     The variance needs the correlation r between the pre and post measurements of the same people, which studies
-    rarely report. It is an assumption, not data: the analysis layer uses r = 0.5 by default (PRE_POST_R_DEFAULT)
-    and repeats the analysis with r = 0 and r = 0.8 (PRE_POST_R_SENSITIVITY) as a sensitivity analysis. r = 0 is
+    rarely report. It is an assumption, not data: an analysis sets it (Analysis.pre_post_correlation, by default
+    r = 0.5, PRE_POST_R_DEFAULT) and its sensitivity panel repeats it with r = 0 and r = 0.8 (PRE_POST_R_SENSITIVITY). r = 0 is
     what treating the two time points as independent groups implies (the variance of a difference of independent
     means); a positive r, as usual for repeated measures, makes the change more precise. Not estimable when the
     variance is 0 (r = 1 and equal SDs).
@@ -252,6 +252,35 @@ def pre_post_mean_change(m_post, sd_post, m_pre, sd_pre, n, r) -> EffectSizes:
     yi = m_post - m_pre
     with np.errstate(divide="ignore", invalid="ignore"):
         vi = (sd_post**2 + sd_pre**2 - 2 * r * sd_post * sd_pre) / n
+    bad = (n <= 0) | (sd_post < 0) | (sd_pre < 0) | (np.abs(r) > 1)
+    return _finish(yi, vi, bad, _no_correction(len(yi)))
+
+
+def pre_post_standardised_mean_change(m_post, sd_post, m_pre, sd_pre, n, r) -> EffectSizes:
+    """Standardised mean change within one group, post minus pre, standardised by the SD of the change scores
+    (metafor: escalc "SMCC", vtype "LS", with m1i=post, m2i=pre, ni=n, ri=r).
+
+    sd_change = √(sd_post² + sd_pre² - 2 r sd_post sd_pre); yi = J(n - 1) (m_post - m_pre) / sd_change with the
+    exact correction J (`small_sample_correction`); vi = 1/n + yi² / (2n). The correlation r is an assumption
+    as in `pre_post_mean_change`; here it changes the estimate itself, not only its variance. Not estimable when
+    n ≤ 2 or the SD of the change is 0."""
+    m_post, sd_post, m_pre, sd_pre, n, r = _arr(m_post, sd_post, m_pre, sd_pre, n, r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd_change = np.sqrt(sd_post**2 + sd_pre**2 - 2 * r * sd_post * sd_pre)
+        yi = small_sample_correction(n - 1) * (m_post - m_pre) / sd_change
+        vi = 1 / n + yi**2 / (2 * n)
+    bad = (n <= 0) | (sd_post < 0) | (sd_pre < 0) | (np.abs(r) > 1)
+    return _finish(yi, vi, bad, _no_correction(len(yi)))
+
+
+def pre_post_log_ratio_of_means(m_post, sd_post, m_pre, sd_pre, n, r) -> EffectSizes:
+    """Log ratio of the post to the pre mean within one group (metafor: escalc "ROMC", with m1i=post, m2i=pre,
+    ni=n, ri=r): yi = log(m_post / m_pre), vi = sd_post² / (n m_post²) + sd_pre² / (n m_pre²)
+    - 2 r sd_post sd_pre / (n m_post m_pre) (delta method, with the correlation of the two measurements)."""
+    m_post, sd_post, m_pre, sd_pre, n, r = _arr(m_post, sd_post, m_pre, sd_pre, n, r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        yi = np.log(m_post / m_pre)
+        vi = (sd_post**2 / m_post**2 + sd_pre**2 / m_pre**2 - 2 * r * sd_post * sd_pre / (m_post * m_pre)) / n
     bad = (n <= 0) | (sd_post < 0) | (sd_pre < 0) | (np.abs(r) > 1)
     return _finish(yi, vi, bad, _no_correction(len(yi)))
 
@@ -290,6 +319,15 @@ def generic(estimate, se=None, ci_low=None, ci_high=None, log: bool = False, lev
     vi = se_used**2
     bad |= ~(se_used > 0)
     return _finish(yi, vi, bad, _no_correction(k))
+
+
+def peto_log_ratio(o_minus_e, v) -> EffectSizes:
+    """Per-study Peto log ratio (O - E) / V with variance 1 / V from reported O - E and variance V (a log hazard
+    ratio from a log-rank test, or a log odds ratio). Not estimable without a positive, finite V."""
+    o_minus_e, v = _arr(o_minus_e, v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        yi, vi = o_minus_e / v, 1 / v
+    return _finish(yi, vi, ~(v > 0), _no_correction(len(yi)))
 
 
 def _floats(values) -> np.ndarray:

@@ -96,3 +96,24 @@ def test_the_adjusted_estimate_reports_a_prediction_interval_only_where_the_anal
     hidden = diagnostics.bias_tests(_run(trials, prediction_interval=False))["trim_and_fill"]["L0"].adjusted
     assert shown.pi_low is not None and hidden.pi_low is None
     assert hidden.estimate == shown.estimate
+
+
+def test_a_study_that_gives_only_its_odds_ratio_keeps_harbord_and_peters_back(tmp_path: Path):
+    """Contrast-level data (the study's own estimate and SE) have no 2x2 table for the score-based tests; the
+    influence diagnostics, trim-and-fill and Begg's test use the effect sizes and still apply."""
+    import yaml
+
+    project = write_project(tmp_path / "project")
+    path = project / "data" / "studies" / "trial-01.yaml"
+    study = yaml.safe_load(path.read_text(encoding="utf-8"))
+    published = study["outcomes"]["mortality"]["published"]
+    for group in ("experimental", "control"):
+        published[group].pop("events")
+    published["contrast"] = {"measure": "OR", "estimate": 0.5, "se": 0.6}
+    path.write_text(yaml.safe_dump(study), encoding="utf-8")
+    result = _run(load(project / "data", today=TODAY))
+    assert "contrast" in result.data_kinds
+    tests = diagnostics.bias_tests(result)
+    assert tests["harbord"] is None and tests["peters"] is None and "2x2" in tests["odds_ratio_tests_reason"]
+    assert tests["rank_test"] is not None and tests["trim_and_fill"]["L0"] is not None
+    assert diagnostics.influence_of(result)["influence"] is not None

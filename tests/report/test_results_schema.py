@@ -39,7 +39,7 @@ def test_schema_is_strict_where_the_shape_is_known():
     assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION
     analysis_record = schema["$defs"]["AnalysisRecord"]
     assert analysis_record["additionalProperties"] is False
-    assert analysis_record["properties"]["measure"]["enum"] == ["OR", "RR", "RD", "MD", "SMD", "ROM", "GEN"]
+    assert analysis_record["properties"]["measure"]["enum"] == ["OR", "RR", "RD", "MD", "SMD", "ROM", "HR", "GEN"]
     assert "REML" in analysis_record["properties"]["method"]["enum"]
     assert all(d.get("additionalProperties") is False for d in schema["$defs"].values())
 
@@ -53,9 +53,9 @@ def test_the_msc_sites_results_json_validates(built, folder):
 def test_a_field_the_schema_does_not_declare_is_an_error(built):
     document = json.loads((built / "site/results.json").read_text(encoding="utf-8"))
     document["analyses"][0]["pooled"]["surprise"] = 1
-    document["analyses"][1]["measure"] = "HR"
+    document["analyses"][1]["measure"] = "IRR"  # not a measure the builder has
     found = problems(document)
-    assert any("surprise" in p for p in found) and any("'HR' is not one of" in p for p in found)
+    assert any("surprise" in p for p in found) and any("'IRR' is not one of" in p for p in found)
 
 
 def _synthetic():
