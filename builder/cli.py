@@ -126,6 +126,7 @@ def cmd_new_study(args) -> int:
         .render(
             id=args.id,
             outcomes=review.outcomes if review else [],
+            characteristics=review.characteristics if review else [],
             experimental_label=review.experimental_label if review else "experimental",
             # an editor validates the file against the schema if the project has it (a new one has not: the
             # site publishes it at schema/study.schema.json)

@@ -55,14 +55,28 @@ def _history(info: dict, review, document: dict) -> list:
     return out
 
 
+def moderator_column(characteristic: str) -> str:
+    """The column of a meta-regression's moderator in the analysis's CSV (a name R reads unchanged)."""
+    return "mod_" + characteristic.replace("-", "_")
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
 def analysis_csv(result: AnalysisResult) -> str:
-    """The study inputs of one analysis, as the R script beside it reads them."""
+    """The study inputs of one analysis, as the R script beside it reads them; with a meta-regression, a column
+    per moderator (empty where the study gives no value)."""
     keys = list(dict.fromkeys(k for r in result.rows for k in r.inputs))  # NA where a study lacks one
-    lines = [",".join(["study", "label", "dataset", *keys])]
+    moderators = result.meta_regression.moderators if result.meta_regression is not None else []
+    lines = [",".join(["study", "label", "dataset", *keys, *map(moderator_column, moderators)])]
     for r in result.rows:
-        label = '"' + r.study.label.replace('"', '""') + '"'
         values = [_csv_value(k, r.inputs.get(k)) for k in keys]
-        lines.append(",".join([r.study.id, label, r.dataset, *values]))
+        given = [r.study.characteristics.get(m) for m in moderators]
+        values += [
+            "" if g is None else repr(g.value) if isinstance(g.value, float) else _quoted(str(g.value)) for g in given
+        ]
+        lines.append(",".join([r.study.id, _quoted(r.study.label), r.dataset, *values]))
     return "\n".join(lines) + "\n"
 
 
@@ -425,6 +439,9 @@ def _analysis_figures(view: AnalysisView) -> Iterator[Output]:
     for key, (_, _, slug) in STEP_PLOTS.items():
         if view.result.fit is not None and view.result.followups.get(key):
             yield _step_plot(view, key, slug)
+    mr = view.result.meta_regression
+    if mr is not None and mr.fit is not None and len(mr.moderators) == 1:  # a bubble plot (views._bubble)
+        yield Output(f"figures/{view.id}-bubble.svg", lambda: view.bubble_svg, kind="bubble", inputs=made_from)
     if view.result.small_study and view.result.small_study.get("funnel") is not None:
         yield Output(f"figures/{view.id}-funnel.svg", lambda: view.small_study["svg"], kind="funnel", inputs=made_from)
     if view.result.influence.get("influence") is not None:
@@ -448,12 +465,32 @@ def _downloads(env: jinja2.Environment, site: _Site, shared: str | None) -> Iter
             yield from _analysis_downloads(script, view, site.review, shared)
 
 
+def _r_moderators(result: AnalysisResult, review) -> dict | None:
+    """What the R script needs to refit a fitted meta-regression: the formula, and per categorical moderator its
+    column and declared levels (the script drops those no study has, so that R's reference level is ours)."""
+    mr = result.meta_regression
+    if mr is None or mr.fit is None:
+        return None
+    declared = [c for m in mr.moderators if (c := review.characteristic(m)) is not None]
+    return {
+        "formula": "~ " + " + ".join(moderator_column(c.id) for c in declared),
+        "factors": [(moderator_column(c.id), c.levels) for c in declared if c.type == "categorical"],
+        "labels": ", ".join(c.label for c in declared),
+    }
+
+
 def _analysis_downloads(r_script: jinja2.Template, view: AnalysisView, review, shared: str | None) -> Iterator[Output]:
     result = view.result
     yield Output(f"downloads/{view.id}.csv", lambda: analysis_csv(result), kind="csv", inputs={"analysis": result.key})
     yield Output(
         f"downloads/{view.id}.R",
-        lambda: r_script.render(spec=view.spec, result=result, review=review, kinds=sorted(result.data_kinds)),
+        lambda: r_script.render(
+            spec=view.spec,
+            result=result,
+            review=review,
+            kinds=sorted(result.data_kinds),
+            mods=_r_moderators(result, review),
+        ),
         kind="R",
         inputs={"shared": shared, "analysis": result.key},
     )

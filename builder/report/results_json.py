@@ -15,10 +15,11 @@ from typing import cast
 
 from builder import __version__
 from builder.analysis.fitting import LEGACY_I2_THRESHOLD
-from builder.analysis.result import AnalysisResult, Subgroups, input_kind
+from builder.analysis.result import AnalysisResult, MetaRegressionResult, Subgroups, input_kind
 from builder.caching import store as cache
 from builder.caching.outputs import Stored
 from builder.contract.measures import MEASURES
+from builder.contract.review import MIN_STUDIES_PER_MODERATOR
 from builder.ingest.loader import ReviewData
 from builder.report.results_schema import (
     AnalysisRecord,
@@ -28,6 +29,8 @@ from builder.report.results_schema import (
     HeterogeneityRecord,
     InfluenceRecord,
     InfluenceStudyRecord,
+    MetaRegressionFitRecord,
+    MetaRegressionRecord,
     PooledRecord,
     RankTestRecord,
     RegressionTestRecord,
@@ -43,6 +46,9 @@ from builder.report.results_schema import (
 # 1.2: each analysis lists the studies it "left_out" by the integrity rules, with the reason; its "settings" give
 # "double_zero_studies" (left out of the documents of versions released before that setting, whose pages and
 # files must not change).
+# Optional within 1.2 (added without a new version, which would change the results.json of every released
+# version rebuilt by the site): an analysis that declares one has "meta_regression"; subgroups by a declared
+# characteristic have "by_label".
 # Versions released with "bias_followups" (builder.releases.archive) add, without changing anything else: a primary
 # analysis's "influence" (metafor's influence() and the Baujat plot's coordinates per study) and, in its
 # "small_study_effects", "rank_test", "trim_and_fill", "harbord", "peters" and "odds_ratio_tests_reason". Records
@@ -228,6 +234,8 @@ def _add_followups(record: AnalysisRecord, result: AnalysisResult) -> None:
         record["small_study_effects"] = _small_study(result.small_study)
     if result.subgroups is not None:
         record["subgroups"] = _subgroups(result, result.subgroups)
+    if result.meta_regression is not None:
+        record["meta_regression"] = meta_regression_record(result, result.meta_regression)
     if result.influence:
         record["influence"] = _influence(result)
 
@@ -272,6 +280,68 @@ def _influence(result: AnalysisResult) -> InfluenceRecord:
     }
 
 
+def meta_regression_record(result: AnalysisResult, mr: MetaRegressionResult) -> MetaRegressionRecord:
+    """The meta-regression's settings, the studies in it and those left out, and the fit (null, with the reason,
+    where there is none). Coefficients are on the analysis scale (log for ratio measures)."""
+    f = mr.fit
+    record: MetaRegressionRecord = {
+        "moderators": list(mr.moderators),
+        "test": "z" if mr.test == "z" else "knha",
+        "tau2_method": mr.method,
+        "k": mr.k,
+        "studies": [result.rows[i].study.id for i in mr.studies],
+        "left_out": [
+            {"id": result.rows[i].study.id, "label": result.rows[i].study.label, "reason": why}
+            for i, why in mr.left_out
+        ],
+        "reference_levels": dict(mr.reference_levels),
+        "guard": {"min_studies_per_moderator": MIN_STUDIES_PER_MODERATOR, "overridden_because": mr.few_studies},
+        "reason": mr.reason,
+        "fit": None,
+    }
+    if f is None:
+        return record
+    fit: MetaRegressionFitRecord = {
+        "coefficients": [
+            {
+                "term": t.id,
+                "label": t.label,
+                "characteristic": t.characteristic,
+                "level": t.level,
+                "estimate": _num(c.estimate),
+                "se": _num(c.se),
+                "statistic": _num(c.statistic),
+                "p": _num(c.p),
+                "ci_low": _num(c.ci_low),
+                "ci_high": _num(c.ci_high),
+            }
+            for t, c in zip(mr.terms, f.coefficients)
+        ],
+        "statistic_type": "t" if f.df is not None else "z",
+        "df": f.df,
+        "test_of_moderators": {
+            "statistic": _num(f.qm),
+            "statistic_type": "F" if f.df is not None else "chi2",
+            "df": f.qm_df,
+            "df2": f.df,
+            "p": _num(f.qm_p),
+        },
+        "residual_heterogeneity": {
+            "qe": _num(f.qe),
+            "df": f.qe_df,
+            "qe_p": _num(f.qe_p),
+            "tau2": _num(f.tau2),
+            "i2": _num(f.i2),
+            "h2": _num(f.h2),
+        },
+        "tau2_without_moderators": _num(f.tau2_re),
+        "r2": _num(f.r2),
+        "level": f.level,
+    }
+    record["fit"] = fit
+    return record
+
+
 def _subgroups(result: AnalysisResult, s: Subgroups) -> SubgroupsRecord:
     groups: list[SubgroupRecord] = []
     for g in s.groups:
@@ -288,11 +358,14 @@ def _subgroups(result: AnalysisResult, s: Subgroups) -> SubgroupsRecord:
                 else {"q": _num(f.q), "df": f.q_df, "q_p": _num(f.q_p), "tau2": _num(f.tau2), "i2": _num(f.i2)},
             }
         )
-    return {
+    record: SubgroupsRecord = {
         "by": s.by,
         "groups": groups,
         "test_for_subgroup_differences": {"q": _num(s.q), "df": s.df, "p": _num(s.p), "i2": _num(s.i2)},
     }
+    if s.label is not None:
+        record["by_label"] = s.label
+    return record
 
 
 def _small_study(s: dict) -> SmallStudyRecord:

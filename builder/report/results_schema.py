@@ -224,6 +224,7 @@ class SubgroupTestRecord(TypedDict):
 @with_config(STRICT)
 class SubgroupsRecord(TypedDict):
     by: Annotated[str, Field(description="The study characteristic the subgroups are formed by.")]
+    by_label: NotRequired[Annotated[str, Field(description="The label of a characteristic review.yaml declares.")]]
     groups: list[SubgroupRecord]
     test_for_subgroup_differences: SubgroupTestRecord
 
@@ -344,6 +345,80 @@ class InfluenceRecord(TypedDict):
 
 
 @with_config(STRICT)
+class MetaRegressionLeftOutRecord(TypedDict):
+    id: str
+    label: str
+    reason: Annotated[str, Field(description="Why the study is not in the meta-regression, e.g. no value.")]
+
+
+@with_config(STRICT)
+class MetaRegressionGuardRecord(TypedDict):
+    min_studies_per_moderator: int
+    overridden_because: Annotated[
+        str | None, Field(description="The analysis's reason for fitting with fewer studies; null if it did not.")
+    ]
+
+
+@with_config(STRICT)
+class CoefficientRecord(TypedDict):
+    term: Annotated[str, Field(description="intercept, a characteristic id, or <characteristic id>:<level>.")]
+    label: str
+    characteristic: str | None
+    level: Annotated[str | None, Field(description="Of a categorical moderator, against its reference level.")]
+    estimate: Number
+    se: Number
+    statistic: Number
+    p: Number
+    ci_low: Number
+    ci_high: Number
+
+
+@with_config(STRICT)
+class ModeratorTestRecord(TypedDict):
+    statistic: Annotated[Number, Field(description="F = QM / m under Knapp-Hartung, QM (chi²) under z.")]
+    statistic_type: Literal["F", "chi2"]
+    df: int
+    df2: Annotated[int | None, Field(description="The F test's denominator df, k - p; null for chi².")]
+    p: Number
+
+
+@with_config(STRICT)
+class ResidualHeterogeneityRecord(TypedDict):
+    qe: Number
+    df: int
+    qe_p: Number
+    tau2: Number
+    i2: Number
+    h2: Number
+
+
+@with_config(STRICT)
+class MetaRegressionFitRecord(TypedDict):
+    coefficients: list[CoefficientRecord]
+    statistic_type: Literal["t", "z"]
+    df: Annotated[int | None, Field(description="k - p for the t tests; null for z.")]
+    test_of_moderators: ModeratorTestRecord
+    residual_heterogeneity: ResidualHeterogeneityRecord
+    tau2_without_moderators: Number
+    r2: Annotated[Number, Field(description="Percent of tau² accounted for (metafor's pseudo-R²).")]
+    level: float
+
+
+@with_config(STRICT)
+class MetaRegressionRecord(TypedDict):
+    moderators: list[str]
+    test: Literal["knha", "z"]
+    tau2_method: Annotated[str, _one_of(TAU2, "The tau² estimator of the mixed-effects model.")]
+    k: Annotated[int, Field(description="Studies in the model: estimable, with a value of every moderator.")]
+    studies: list[str]
+    left_out: list[MetaRegressionLeftOutRecord]
+    reference_levels: dict[str, str]
+    guard: MetaRegressionGuardRecord
+    reason: Annotated[str | None, Field(description="Why there is no fit.")]
+    fit: MetaRegressionFitRecord | None
+
+
+@with_config(STRICT)
 class AnalysisRecord(TypedDict):
     id: Annotated[str, Field(description="Stable id of the analysis; the anchor of its result on the site.")]
     outcome: str
@@ -371,6 +446,7 @@ class AnalysisRecord(TypedDict):
     cumulative: NotRequired[list[FollowupRecord]]
     small_study_effects: NotRequired[SmallStudyRecord]
     subgroups: NotRequired[SubgroupsRecord]
+    meta_regression: NotRequired[MetaRegressionRecord]
     influence: NotRequired[
         Annotated[InfluenceRecord, Field(description="metafor's influence() of a primary analysis (from 1.2).")]
     ]

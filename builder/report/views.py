@@ -9,6 +9,7 @@ views' figures or tables at all. So every field below is computed on first use a
 from __future__ import annotations
 
 import json
+import math
 from functools import cached_property
 
 import numpy as np
@@ -20,7 +21,7 @@ from builder.caching.outputs import Stored
 from builder.contract import Review, Study
 from builder.contract.rob import TOOLS
 from builder.report import fmt, interpret, reproduce
-from builder.report.figures import baujat, caption, followplot, forest, robfig
+from builder.report.figures import baujat, bubble, caption, followplot, forest, robfig
 from builder.stats.inference import study_half_width
 
 
@@ -169,6 +170,17 @@ class AnalysisView:
     def subgroups(self) -> dict | None:
         """Declared subgroups: {"by", "rows", "test"} for the table under the plot."""
         return subgroups_view(self.result)
+
+    @property
+    def bubble_svg(self) -> str:
+        return (self.meta_regression or {})["svg"]
+
+    @cached_property
+    def meta_regression(self) -> dict | None:
+        """A declared meta-regression: its table, tests and bubble plot, or why there is no fit; else None."""
+        return meta_regression_view(
+            self.result, self.review, caption.for_analysis("Bubble plot", self.result, self.review)
+        )
 
     @cached_property
     def small_study(self) -> dict:
@@ -519,7 +531,7 @@ def subgroups_view(result: AnalysisResult) -> dict | None:
             }
         )
     return {
-        "by": subgroups_mod.BY_LABELS[s.by],
+        "by": subgroups_mod.BY_LABELS.get(s.by) or s.label or s.by,
         "rows": rows,
         "test": (forest.subgroup_differences_line(result) or "").removeprefix("Test for subgroup differences: "),
     }
@@ -539,3 +551,132 @@ def _rob_note(rob: tuple) -> str | None:
         f"Risk of bias is not shown beside the plot: its studies were assessed with different tools "
         f"({', '.join(TOOLS[t].name for t in tools)}), which one set of columns cannot show together."
     )
+
+
+TESTS = {
+    "knha": "Knapp-Hartung adjustment (t tests on k − p degrees of freedom, F test of the moderators)",
+    "z": "z tests and a chi² test of the moderators (metafor's default)",
+}
+
+
+def significant(value: float | None, digits: int = 3) -> str:
+    """A coefficient to `digits` significant digits, without an exponent down to 1e-8: slopes per day are small."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    if value == 0:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{digits - 1}e}" if decimals > 10 else f"{value:.{decimals}f}"
+    return text.replace("-", "−")
+
+
+def meta_regression_view(result: AnalysisResult, review: Review, title_lines: list[str] | None = None) -> dict | None:
+    """A declared meta-regression as the page shows it: its setting, the studies left out, the coefficients and
+    tests, and for a model of one characteristic the bubble plot with its text alternative; or why there is no
+    fit."""
+    mr = result.meta_regression
+    if mr is None:
+        return None
+    declared = [review.characteristic(m) for m in mr.moderators]
+    names = [c.label if c is not None else m for c, m in zip(declared, mr.moderators)]
+    out: dict = {
+        "moderators": names,
+        "k": mr.k,
+        "setting": f"mixed-effects model, tau² by {mr.method}, {TESTS[mr.test]}",
+        "left_out": [(result.rows[i].study, why) for i, why in mr.left_out],
+        "reason": mr.reason,
+        "few_studies": mr.few_studies,
+        "scale": f"{'log ' if result.scale == 'log' else ''}{result.effect_measure.label.lower()}",
+    }
+    f = mr.fit
+    if f is None:
+        return out
+    t = f.statistic_type
+    out["coefficients"] = [
+        {
+            "label": term.label,
+            "estimate": f"{significant(c.estimate)} [{significant(c.ci_low)}, {significant(c.ci_high)}]",
+            "se": significant(c.se),
+            "statistic": fmt.num(c.statistic),
+            "p": fmt.p_value(c.p).removeprefix("P = ").removeprefix("P "),
+        }
+        for term, c in zip(mr.terms, f.coefficients)
+    ]
+    out["statistic"] = t
+    if f.df is not None:
+        out["omnibus"] = f"F({f.qm_df}, {f.df}) = {fmt.num(f.qm)}, {fmt.p_value(f.qm_p)}"
+    else:
+        out["omnibus"] = f"QM = {fmt.num(f.qm)}, df = {f.qm_df}, {fmt.p_value(f.qm_p)}"
+    out["residual"] = (
+        f"QE = {fmt.num(f.qe)}, df = {f.qe_df}, {fmt.p_value(f.qe_p)}; tau² = {fmt.tau2(f.tau2)}; "
+        f"I² = {fmt.percent(f.i2)}"
+    )
+    out["r2"] = (
+        f"{fmt.percent(f.r2, 1)} of the heterogeneity (tau² {fmt.tau2(f.tau2_re)} without the moderators, "
+        f"{fmt.tau2(f.tau2)} with them)"
+        if f.tau2_re > 0
+        else "none: without the moderators tau² is 0, so there is no heterogeneity to account for (R² = 0%)"
+    )
+    if len(declared) == 1 and declared[0] is not None:
+        out.update(_bubble(result, declared[0], title_lines))
+    return out
+
+
+def _bubble_geometry(mr, ch) -> tuple[list[float], np.ndarray, np.ndarray, list[str] | None]:
+    """(each study's x, the x of the fitted values, their rows of the design matrix, the levels or None)."""
+    if ch.type == "continuous":
+        xs = [row[1] for row in mr.design]
+        grid = np.linspace(min(xs), max(xs), 41)
+        return xs, grid, np.column_stack([np.ones(len(grid)), grid]), None
+    levels = [mr.reference_levels[ch.id], *(t.level or "" for t in mr.terms[1:])]
+    xs = [float(sum(j * v for j, v in enumerate(row[1:], start=1))) for row in mr.design]
+    dummies = np.vstack([np.zeros(len(levels) - 1), np.eye(len(levels) - 1)])
+    return xs, np.arange(len(levels), dtype=float), np.column_stack([np.ones(len(levels)), dummies]), levels
+
+
+def _bubble(result: AnalysisResult, ch, title_lines: list[str] | None) -> dict:
+    """The bubble plot of a model of one characteristic, its description and the rows of its table."""
+    mr = result.meta_regression
+    assert mr is not None and mr.fit is not None
+    f = mr.fit
+    ys = [float(result.rows[i].yi or 0.0) for i in mr.studies]
+    weights = [1 / (float(result.rows[i].vi or 0.0) + f.tau2) for i in mr.studies]
+    xs, grid, x_rows, levels = _bubble_geometry(mr, ch)
+    mu, _, low, high = f.predict(x_rows)
+    fitted = bubble.Fitted(*([float(v) for v in column] for column in (grid, mu, low, high)))
+    points = [bubble.Bubble(result.rows[i].study.label, x, y, w) for i, x, y, w in zip(mr.studies, xs, ys, weights)]
+    x_label = f"{ch.label} ({ch.unit})" if ch.unit else ch.label
+    alt = f"{result.outcome.label}, " + bubble.describe(points, fitted, result.scale, ch.label, levels)
+    svg = bubble.plot(
+        f"Bubble plot: {result.outcome.label}, {result.spec.title}",
+        alt,
+        points,
+        fitted,
+        result.scale,
+        x_label,
+        result.effect_measure.label,
+        f"{result.spec.id}-bubble-plot",
+        levels,
+        title_lines,
+    )
+    return {"svg": svg, "alt": alt, "rows": _bubble_rows(result, ch, weights), "x_label": x_label}
+
+
+def _bubble_rows(result: AnalysisResult, ch, weights: list[float]) -> list[dict]:
+    """The text alternative of the bubble plot: each study's value, estimate and weight in the model."""
+    mr = result.meta_regression
+    assert mr is not None
+    total = sum(weights)
+    rows = []
+    for i, w in zip(mr.studies, weights):
+        row = result.rows[i]
+        value = row.study.characteristics[ch.id].value
+        rows.append(
+            {
+                "study": row.study,
+                "value": significant(float(value)) if ch.type == "continuous" else str(value),
+                "estimate": fmt.num(fmt.back(row.yi, result.scale)),
+                "weight": fmt.weight(100 * w / total),
+            }
+        )
+    return rows
