@@ -116,6 +116,7 @@ class AnalysisResult:
     key: str | None = None  # content key of everything the numbers depend on (set when run with a cache)
     left_out: list[LeftOut] = field(default_factory=list)  # named but left out by the integrity rules
     meta_regression: MetaRegressionResult | None = None  # when the analysis declares one
+    influence: dict = field(default_factory=dict)  # primary analyses: case diagnostics, or why not (diagnostics)
 
     @property
     def effect_measure(self) -> EffectMeasure:

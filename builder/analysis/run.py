@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from builder.analysis import metareg, sensitivity, subgroups
+from builder.analysis import diagnostics, metareg, sensitivity, subgroups
 from builder.analysis.fitting import effect_sizes, fit, inputs_of
 from builder.analysis.result import AnalysisResult, StudyRow
 from builder.analysis.sensitivity import high_risk
@@ -77,6 +77,7 @@ def _analysis_entry(
     memo: dict | None = None,
     sparse_data_rules: bool = True,
     declared: list | None = None,
+    bias_followups: bool = True,
 ) -> Stored:
     """The stored numbers of an analysis, declared with everything they depend on: its plan, its outcome, and
     for each study used the dataset and the study fields the follow-ups and subgroups read (label, year,
@@ -108,6 +109,8 @@ def _analysis_entry(
     made_from = {"plan": spec.model_dump_json(), "outcome": outcome.model_dump_json(), "studies and datasets": studies}
     if not sparse_data_rules:  # a version released before them: no treatment-arm correction row (see run_all)
         made_from["sparse data rules"] = "off"
+    if not bias_followups:  # a version released before the influence and small-study follow-ups
+        made_from["bias follow-ups"] = "off"
     if declared:  # the characteristics the plan names, whose levels order subgroups and code moderators
         made_from["characteristics"] = json.dumps([c.model_dump(mode="json") for c in declared])
     return Stored("analyses", made_from)
@@ -139,6 +142,7 @@ def _restore(
         saved_key,
         left_out,
         saved.get("meta_regression"),
+        dict(saved["influence"]),
     )
 
 
@@ -152,7 +156,13 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
         if store is not None:
             chosen, missing, left_out = select(spec, data.studies, data.integrity_rules)
             entry = _analysis_entry(
-                spec, data.review.outcome(spec.outcome), chosen, memo, data.sparse_data_rules, _declared(spec, data)
+                spec,
+                data.review.outcome(spec.outcome),
+                chosen,
+                memo,
+                data.sparse_data_rules,
+                _declared(spec, data),
+                data.bias_followups,
             )
             saved = entry.get(store)
             if isinstance(saved, dict) and entry.key is not None and len(saved["rows"]) == len(chosen):
@@ -166,6 +176,9 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
                 cumulative=sensitivity.cumulative(r),
             )
             r.small_study.update(sensitivity.small_study(r))
+            if data.bias_followups:
+                r.small_study.update(diagnostics.bias_tests(r))
+                r.influence.update(diagnostics.influence_of(r))
         if entry is not None and entry.key is not None:
             entry.put(
                 store,
@@ -178,6 +191,7 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
                     "small_study": r.small_study,
                     "subgroups": r.subgroups,
                     "meta_regression": r.meta_regression,
+                    "influence": r.influence,
                 },
             )
             r = replace(r, key=entry.key)

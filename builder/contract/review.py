@@ -36,6 +36,8 @@ _GENERATED_SUFFIXES = (
     "-leave-one-out",
     "-cumulative",
     "-funnel",
+    "-baujat",
+    "-influence",
     "-subgroups",
     "-sensitivity",
     "-over-time",

@@ -53,9 +53,10 @@ class MethodsInUse:
     meta_regression_estimators: list[str] = field(default_factory=list)  # names of their tau² estimators
     characteristic_subgroups: list[str] = field(default_factory=list)  # labels of declared characteristics
     # analyses split subgroups by
+    bias_followups: bool = False  # influence diagnostics, trim-and-fill, Begg, Harbord and Peters, weighted RoB
 
 
-def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
+def methods_in_use(results: list[AnalysisResult], bias_followups: bool = False) -> MethodsInUse:
     specs = [r.spec for r in results]
     random = [s for s in specs if s.model in ("random", "i2-switch")]
     return MethodsInUse(
@@ -71,6 +72,7 @@ def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
         risk_ratio_row=_has_row(results, "risk-ratio"),
         **_data_shapes(results),
         **_characteristics_in_use(results),
+        bias_followups=bias_followups,
     )
 
 

@@ -360,7 +360,7 @@ def _timeline_figures(timelines: dict[str, dict]) -> Iterator[Output]:
 # ------------------------------------------------------------------------------------------------ pages
 def _overview_pages(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
     yield _page(env, "index.md", "index.md.j2", site.context)
-    in_use = methods_in_use(site.results)
+    in_use = methods_in_use(site.results, site.data.bias_followups)
     yield _page(env, "methods.md", "methods.md.j2", {**site.context, "methods": in_use, "pooling": pooling_method})
     yield _page(env, "studies/index.md", "studies.md.j2", {**site.context, "up": "../"})  # one folder down
 
@@ -445,6 +445,8 @@ def _analysis_figures(view: AnalysisView) -> Iterator[Output]:
         yield Output(f"figures/{view.id}-bubble.svg", lambda: view.bubble_svg, kind="bubble", inputs=made_from)
     if view.result.small_study and view.result.small_study.get("funnel") is not None:
         yield Output(f"figures/{view.id}-funnel.svg", lambda: view.small_study["svg"], kind="funnel", inputs=made_from)
+    if view.result.influence.get("influence") is not None:
+        yield Output(f"figures/{view.id}-baujat.svg", lambda: view.influence["svg"], kind="baujat", inputs=made_from)
 
 
 def _step_plot(view: AnalysisView, key: str, slug: str) -> Output:
@@ -571,12 +573,53 @@ def _risk_of_bias(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
                 [r for _, _, r in rows],
                 caption.for_review(f"{tool.name}: judgements per domain across studies", site.review),
             )
-            sections.append({"id": tool_id, "tool": tool, "rows": rows, "traffic": traffic, "summary": summary})
+            section: dict = {"id": tool_id, "tool": tool, "rows": rows, "traffic": traffic, "summary": summary}
             yield _ready(f"figures/rob-{tool_id}.svg", traffic)
             yield _ready(f"figures/rob-{tool_id}-summary.svg", summary)
+            if site.data.bias_followups:
+                weighted = _weighted_rob(site, tool_id)
+                section["weighted"] = weighted
+                for w in weighted:
+                    yield _ready(w["path"], w["svg"])
+            sections.append(section)
     unassessed = [s for s in assessed if not s.risk_of_bias]
     context = {"rob_sections": sections, "unassessed": unassessed, **site.context}
     yield _page(env, "risk-of-bias.md", "risk-of-bias.md.j2", context)
+
+
+def _weighted_rob(site: _Site, tool_id: str) -> list[dict]:
+    """For each primary analysis whose forest plot shows this tool's judgements: the summary bars weighted by
+    the studies' weights in it (robvis's rob_summary(weighted = TRUE)), over the assessed studies it pools."""
+    out = []
+    tool = TOOLS[tool_id]
+    for v in (p for p in site.primary.values() if p is not None):
+        shown, robs, _ = robfig.for_analysis(v.result.rows, v.result.outcome.id)
+        if shown != tool_id or v.result.fit is None:
+            continue
+        pairs = [(rob, r.weight) for r, rob in zip(v.result.rows, robs) if rob is not None and r.weight]
+        if not pairs:
+            continue
+        pooled = sum(1 for r in v.result.rows if r.weight)
+        share = sum(w for _, w in pairs)
+        svg = robfig.summary_bars(
+            tool_id,
+            [rob for rob, _ in pairs],
+            caption.for_analysis(f"{tool.name}: judgements weighted by the studies' weights", v.result, site.review),
+            weights=[w for _, w in pairs],
+            ident=f"rob-{tool_id}-weighted-{v.id}",
+            title=f"{tool.name}: judgements weighted by the studies' weights in {v.spec.title}",
+        )
+        out.append(
+            {
+                "view": v,
+                "svg": svg,
+                "path": f"figures/rob-{tool_id}-weighted-{v.id}.svg",
+                "assessed": len(pairs),
+                "pooled": pooled,
+                "weight": fmt.weight(share),
+            }
+        )
+    return out
 
 
 def _summary_of_findings(env: jinja2.Environment, site: _Site) -> Iterator[Output]:

@@ -27,14 +27,19 @@ from builder.report.results_schema import (
     FitRecord,
     FollowupRecord,
     HeterogeneityRecord,
+    InfluenceRecord,
+    InfluenceStudyRecord,
     MetaRegressionFitRecord,
     MetaRegressionRecord,
     PooledRecord,
+    RankTestRecord,
+    RegressionTestRecord,
     SettingsRecord,
     SmallStudyRecord,
     StudyRecord,
     SubgroupRecord,
     SubgroupsRecord,
+    TrimAndFillRecord,
 )
 
 # 1.1: each analysis has "settings", every method setting in force (presets resolved).
@@ -44,6 +49,10 @@ from builder.report.results_schema import (
 # Optional within 1.2 (added without a new version, which would change the results.json of every released
 # version rebuilt by the site): an analysis that declares one has "meta_regression"; subgroups by a declared
 # characteristic have "by_label".
+# Versions released with "bias_followups" (builder.releases.archive) add, without changing anything else: a primary
+# analysis's "influence" (metafor's influence() and the Baujat plot's coordinates per study) and, in its
+# "small_study_effects", "rank_test", "trim_and_fill", "harbord", "peters" and "odds_ratio_tests_reason". Records
+# of earlier versions have none of these keys (NotRequired in results_schema), so the schema version stays.
 SCHEMA_VERSION = "1.2"
 
 
@@ -212,6 +221,12 @@ def analysis_record(result: AnalysisResult, sparse_data_rules: bool = True) -> A
     }
     if "pre-post" in result.data_kinds:
         record["settings"]["pre_post_correlation"] = spec.pre_post_correlation
+    _add_followups(record, result)
+    return record
+
+
+def _add_followups(record: AnalysisRecord, result: AnalysisResult) -> None:
+    """The optional parts of a record: follow-ups, small-study tests, subgroups and influence diagnostics."""
     followups = cast(dict, record)  # keyed by the follow-up's name, each declared in AnalysisRecord
     for key, rows in result.followups.items():
         followups[key] = [_followup(row) for row in rows]
@@ -221,7 +236,48 @@ def analysis_record(result: AnalysisResult, sparse_data_rules: bool = True) -> A
         record["subgroups"] = _subgroups(result, result.subgroups)
     if result.meta_regression is not None:
         record["meta_regression"] = meta_regression_record(result, result.meta_regression)
-    return record
+    if result.influence:
+        record["influence"] = _influence(result)
+
+
+INFLUENCE_RULE = (
+    "influential when |dffits| > 3 sqrt(p / (k - p)), or the chi-square(p) distribution function at Cook's distance "
+    "> 0.5, or hat > 3 p / k, or |dfbetas| > 1, with p = 1 (metafor's influence())"
+)
+
+
+def _influence(result: AnalysisResult) -> InfluenceRecord:
+    """The case diagnostics of a primary analysis, one entry per study (null measures where not estimable)."""
+    s = result.influence
+    d = s["influence"]
+    studies: list[InfluenceStudyRecord] = []
+    if d is not None:
+        for i, row in enumerate(result.rows):
+            studies.append(
+                {
+                    "id": row.study.id,
+                    "rstudent": _num(d.rstudent[i]),
+                    "dffits": _num(d.dffits[i]),
+                    "cook_distance": _num(d.cook[i]),
+                    "cov_ratio": _num(d.cov_ratio[i]),
+                    "tau2_deleted": _num(d.tau2_deleted[i]),
+                    "q_deleted": _num(d.q_deleted[i]),
+                    "hat": _num(d.hat[i]),
+                    "weight": _num(d.weight[i]),
+                    "dfbetas": _num(d.dfbetas[i]),
+                    "estimate_deleted": _num(d.estimate_deleted[i]),
+                    "influential": bool(d.flagged[i]),
+                    "baujat_x": _num(d.baujat_x[i]),
+                    "baujat_y": _num(d.baujat_y[i]),
+                }
+            )
+    return {
+        "k": s["k"],
+        "reason": s["reason"],
+        "rule": INFLUENCE_RULE if d is not None else None,
+        "influential": [row["id"] for row in studies if row["influential"]],
+        "studies": studies,
+    }
 
 
 def meta_regression_record(result: AnalysisResult, mr: MetaRegressionResult) -> MetaRegressionRecord:
@@ -332,7 +388,63 @@ def _small_study(s: dict) -> SmallStudyRecord:
             "tau2": _num(e.tau2),
         }
     )
-    return {"k": s["k"], "egger": test, "reason": s["reason"]}
+    record: SmallStudyRecord = {"k": s["k"], "egger": test, "reason": s["reason"]}
+    if "rank_test" in s:  # a version with the small-study tests beside Egger's
+        record["rank_test"] = _rank_test(s["rank_test"])
+        filled = s["trim_and_fill"]
+        record["trim_and_fill"] = {
+            "reason": s["trim_and_fill_reason"],
+            "L0": _trim_and_fill(filled.get("L0")),
+            "R0": _trim_and_fill(filled.get("R0")),
+        }
+        record["harbord"] = _regression_test(s["harbord"])
+        record["peters"] = _regression_test(s["peters"])
+        record["odds_ratio_tests_reason"] = s["odds_ratio_tests_reason"]
+    return record
+
+
+def _rank_test(t) -> RankTestRecord | None:
+    if t is None:
+        return None
+    return {
+        "test": "Begg and Mazumdar (rank correlation)",
+        "tau": _num(t.tau),
+        "p": _num(t.p),
+        "p_method": "exact" if t.exact else "normal approximation",
+        "k": t.k,
+    }
+
+
+def _trim_and_fill(t) -> TrimAndFillRecord | None:
+    if t is None:
+        return None
+    return {
+        "estimator": t.estimator,
+        "side": t.side,
+        "k0": t.k0,
+        "se_k0": _num(t.se_k0),
+        "p_k0": _num(t.p_k0),
+        "filled": [{"yi": _num(y), "vi": _num(v)} for y, v in zip(t.yi_filled, t.vi_filled)],
+        "adjusted": _pooled(t.adjusted),
+    }
+
+
+def _regression_test(t) -> RegressionTestRecord | None:
+    if t is None:
+        return None
+    return {
+        "test": t.name,
+        "statistic": _num(t.statistic),
+        "statistic_type": "t",
+        "df": t.df,
+        "p": _num(t.p),
+        "slope": _num(t.slope),
+        "slope_se": _num(t.slope_se),
+        "limit_estimate": _num(t.limit_estimate),
+        "limit_ci_low": _num(t.limit_ci_low),
+        "limit_ci_high": _num(t.limit_ci_high),
+        "k": t.k,
+    }
 
 
 class Record(dict):

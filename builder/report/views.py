@@ -21,7 +21,7 @@ from builder.caching.outputs import Stored
 from builder.contract import Review, Study
 from builder.contract.rob import TOOLS
 from builder.report import fmt, interpret, reproduce
-from builder.report.figures import bubble, caption, followplot, forest, robfig
+from builder.report.figures import baujat, bubble, caption, followplot, forest, robfig
 from builder.stats.inference import study_half_width
 
 
@@ -188,6 +188,12 @@ class AnalysisView:
         empty for other analyses."""
         return small_study_view(self.result, caption.for_analysis("Funnel plot", self.result, self.review))
 
+    @cached_property
+    def influence(self) -> dict:
+        """Primary analyses with the influence follow-ups: the Baujat plot and the table of metafor's
+        influence() measures ({"svg", "alt", "rows", "flagged", "rule"}), or {"reason"}; empty otherwise."""
+        return influence_view(self.result, caption.for_analysis("Baujat plot", self.result, self.review))
+
 
 def rob_json_of(study: Study) -> str:
     return json.dumps([r.model_dump(mode="json") for r in study.risk_of_bias], sort_keys=True)
@@ -337,7 +343,7 @@ def small_study_view(result: AnalysisResult, title_lines: list[str] | None = Non
         for r in result.rows
         if r.yi is not None and r.vi is not None  # estimable
     ]
-    return {
+    view = {
         "svg": svg,
         "alt": alt,
         "egger": egger,
@@ -345,6 +351,164 @@ def small_study_view(result: AnalysisResult, title_lines: list[str] | None = Non
         "k": s["k"],
         "se_of": f"{'log ' if scale == 'log' else ''}{measure.lower()}",
     }
+    if "rank_test" in s:  # a version with the small-study tests beside Egger's
+        view.update(bias_texts(result))
+        filled = _filled_studies(s, scale)
+        view["filled_rows"] = filled
+        if filled:
+            view["svg"] = followplot.funnel(
+                f"Funnel plot: {result.outcome.label}, {result.spec.title}",
+                alt + " " + view["trim_and_fill"],
+                s["funnel"],
+                scale,
+                f"{result.spec.id}-funnel-plot",
+                measure,
+                title_lines,
+                _filled_marks(s["trim_and_fill"]["L0"]),
+            )
+    return view
+
+
+def _filled_marks(t) -> followplot.Filled:
+    assert t.adjusted is not None
+    return followplot.Filled(
+        [float(y) for y in t.yi_filled], [float(v) ** 0.5 for v in t.vi_filled], t.adjusted.estimate, t.estimator
+    )
+
+
+def _filled_studies(s: dict, scale: str) -> list[dict]:
+    """The studies trim-and-fill (L0) adds to the funnel plot, for the table under it."""
+    t = s["trim_and_fill"].get("L0")
+    if t is None or t.k0 == 0:
+        return []
+    return [
+        {"label": f"Filled {i + 1}", "estimate": fmt.num(fmt.back(float(y), scale)), "se": fmt.num(float(v) ** 0.5, 3)}
+        for i, (y, v) in enumerate(zip(t.yi_filled, t.vi_filled))
+    ]
+
+
+def _trim_and_fill_text(s: dict, scale: str) -> str:
+    parts = []
+    for name, t in s["trim_and_fill"].items():
+        if t is None:
+            continue
+        where = f"on the {t.side} of the funnel"
+        if t.k0 == 0:
+            parts.append(f"{name} estimates no missing study {where}")
+            continue
+        a = t.adjusted
+        adjusted = fmt.estimate_ci(a.estimate, a.ci_low, a.ci_high, scale)
+        studies = "study" if t.k0 == 1 else "studies"
+        parts.append(f"{name} fills in {t.k0} {studies} {where}, giving an adjusted estimate of {adjusted}")
+    if not parts:
+        return f"Trim-and-fill could not be computed: {s['trim_and_fill_reason']}."
+    text = "Trim-and-fill (Duval and Tweedie, with the analysis's own model): " + "; ".join(parts) + "."
+    if s["trim_and_fill_reason"]:
+        text += f" {s['trim_and_fill_reason'][0].upper()}{s['trim_and_fill_reason'][1:]}."
+    return text + " The adjusted estimate shows how far the asymmetry could move the result, not the true effect."
+
+
+def _regression_text(t) -> str:
+    limit = f"t({t.df}) = {fmt.num(t.statistic)}, {fmt.p_value(t.p)}"
+    return f"{t.name} of {t.k} studies: {limit}"
+
+
+def bias_texts(result: AnalysisResult) -> dict:
+    """The sentences of Begg's test, trim-and-fill and (for odds ratios) Harbord's and Peters' tests."""
+    s, scale = result.small_study, result.scale
+    b = s["rank_test"]
+    if b is None:
+        begg = "Begg's rank correlation test could not be computed."
+    else:
+        how = "exact" if b.exact else "normal approximation"
+        begg = (
+            f"Begg and Mazumdar's rank correlation test of {b.k} studies: Kendall's tau = {fmt.num(b.tau)}, "
+            f"{fmt.p_value(b.p)} ({how})."
+        )
+    out = {"begg": begg, "trim_and_fill": _trim_and_fill_text(s, scale), "odds_ratio_tests": None}
+    tests = [s.get("harbord"), s.get("peters")]
+    if any(t is not None for t in tests):
+        out["odds_ratio_tests"] = (
+            "For odds ratios, whose standard errors are tied to their estimates (which can make Egger's test "
+            "find asymmetry where there is none): "
+            + "; ".join(_regression_text(t) for t in tests if t is not None)
+            + "."
+        )
+    elif s.get("odds_ratio_tests_reason"):
+        out["odds_ratio_tests"] = f"Harbord's and Peters' tests are not shown: {s['odds_ratio_tests_reason']}."
+    return out
+
+
+INFLUENCE_COLUMNS = (
+    ("rstudent", "Standardised residual"),
+    ("dffits", "DFFITS"),
+    ("cook", "Cook's distance"),
+    ("cov_ratio", "Covariance ratio"),
+    ("tau2_deleted", "tau² without it"),
+    ("q_deleted", "Q without it"),
+    ("hat", "Hat value"),
+    ("weight", "Weight"),
+)
+
+
+def influence_view(result: AnalysisResult, title_lines: list[str] | None = None) -> dict:
+    s = result.influence
+    if not s or result.fit is None:
+        return {}
+    d = s["influence"]
+    if d is None:
+        return {"reason": s["reason"], "k": s["k"]}
+    fixed = result.fit.model == "fixed"
+    x_label = "Contribution to heterogeneity (Q)" if fixed else "Squared Pearson residual (contribution to Q)"
+    rows: list[dict] = []
+    points: list[baujat.Point] = []
+    for i, r in enumerate(result.rows):
+        if not r.estimable:
+            continue
+        number = len(points) + 1
+        cells = {key: _measure(getattr(d, key)[i], key) for key, _ in INFLUENCE_COLUMNS}
+        rows.append(
+            {
+                "number": number,
+                "study": r.study,
+                "cells": [cells[key] for key, _ in INFLUENCE_COLUMNS],
+                "baujat_x": fmt.num(float(d.baujat_x[i]), 3),
+                "baujat_y": _measure(d.baujat_y[i], "y"),
+                "flagged": bool(d.flagged[i]),
+            }
+        )
+        if np.isfinite(d.baujat_x[i]) and np.isfinite(d.baujat_y[i]):
+            points.append(
+                baujat.Point(number, r.study.label, float(d.baujat_x[i]), float(d.baujat_y[i]), bool(d.flagged[i]))
+            )
+    alt = f"{result.outcome.label}, " + baujat.describe(points, x_label)
+    svg = baujat.render(
+        f"Baujat plot: {result.outcome.label}, {result.spec.title}",
+        alt,
+        points,
+        f"{result.spec.id}-baujat-plot",
+        x_label,
+        title_lines,
+    )
+    flagged = [row["study"] for row in rows if row["flagged"]]
+    return {
+        "svg": svg,
+        "alt": alt,
+        "rows": rows,
+        "columns": [name for _, name in INFLUENCE_COLUMNS],
+        "flagged": flagged,
+        "k": s["k"],
+        "x_label": x_label,
+    }
+
+
+def _measure(value, key: str) -> str:
+    value = float(value)
+    if not np.isfinite(value):
+        return "—"
+    if key == "weight":
+        return fmt.weight(value) or "—"
+    return fmt.num(value, 3)
 
 
 def subgroups_view(result: AnalysisResult) -> dict | None:
