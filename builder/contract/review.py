@@ -237,9 +237,7 @@ class Analysis(Strict):
     method: Literal["MH", "IV", "Peto"] = Field(
         "IV",
         description="Pooling for the fixed-effect model: Mantel-Haenszel (MH), inverse variance (IV), or "
-        "Peto's odds ratio (rare events in balanced arms). Random effects pool by inverse variance; with MH, "
-        "tau2 DL and a Wald interval they take tau² from the Mantel-Haenszel heterogeneity statistic, as "
-        "RevMan 5 does.",
+        "Peto's odds ratio (rare events in balanced arms).",
     )
     tau2: Literal["REML", "DL", "PM", "ML", "HE", "SJ", "EB"] = Field(
         "REML", description="Estimator of tau² for random effects (REML, the Cochrane default, when unset)."
