@@ -176,6 +176,7 @@ def release(project: Path, version: str, today: dt.date | None = None) -> Releas
         "files": _digests(tmp),
         "builder_version": __version__,
         "integrity_rules": True,  # computed leaving out virtual arms and double-counted cohorts by default
+        "meta_scripts": True,  # its pages offer an R script for meta beside metafor's
         "results_schema": True,  # its data page documents results.json's JSON Schema (docs/schema/)
         # computed with each analysis's double_zero_studies setting and the treatment-arm correction row (1.2)
         "sparse_data_rules": True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -186,7 +187,7 @@ def render_site(
         _outcome_pages(env, site, shared, timelines),
         _figures(site, store),
         [_page(env, "data.md", "data.md.j2", {**site.context, "methods": methods_in_use(site.results)})],
-        _downloads(env, site, shared),
+        _downloads(env, site, shared, info),
         _flow(env, site, info),
         _risk_of_bias(env, site),
         _summary_of_findings(env, site),
@@ -455,14 +456,17 @@ def _step_plot(view: AnalysisView, key: str, slug: str) -> Output:
 
 
 # ------------------------------------------------------------------------------------------- downloads
-def _downloads(env: jinja2.Environment, site: _Site, shared: str | None) -> Iterator[Output]:
-    """Each analysis's study inputs as CSV and the R script that reproduces it."""
+def _downloads(env: jinja2.Environment, site: _Site, shared: str | None, info: dict) -> Iterator[Output]:
+    """Each analysis's study inputs as CSV and the R script that reproduces it with metafor; and, for analyses
+    of per-arm numbers in versions released with it (or not released yet), one for meta."""
     r_script = env.get_template("analysis.R.j2")
     yi_script = env.get_template("analysis-yi.R.j2")  # studies that give their estimate, or before-after data
+    meta_script = env.get_template("analysis.meta.R.j2") if info.get("meta_scripts", True) else None
     for view in site.views:
         if view.result.rows:
-            script = r_script if view.result.data_kinds == {"arms"} else yi_script
-            yield from _analysis_downloads(script, view, site.review, shared)
+            arms_only = view.result.data_kinds == {"arms"}
+            script = r_script if arms_only else yi_script
+            yield from _analysis_downloads(script, meta_script if arms_only else None, view, site.review, shared)
 
 
 def _r_moderators(result: AnalysisResult, review) -> dict | None:
@@ -479,7 +483,9 @@ def _r_moderators(result: AnalysisResult, review) -> dict | None:
     }
 
 
-def _analysis_downloads(r_script: jinja2.Template, view: AnalysisView, review, shared: str | None) -> Iterator[Output]:
+def _analysis_downloads(
+    r_script: jinja2.Template, meta_script: jinja2.Template | None, view: AnalysisView, review, shared: str | None
+) -> Iterator[Output]:
     result = view.result
     yield Output(f"downloads/{view.id}.csv", lambda: analysis_csv(result), kind="csv", inputs={"analysis": result.key})
     yield Output(
@@ -494,6 +500,35 @@ def _analysis_downloads(r_script: jinja2.Template, view: AnalysisView, review, s
         kind="R",
         inputs={"shared": shared, "analysis": result.key},
     )
+    if meta_script is not None:
+        yield Output(
+            f"downloads/{view.id}.meta.R",
+            functools.partial(meta_script.render, spec=view.spec, result=result, review=review),
+            kind="R",
+            inputs={"shared": shared, "analysis": result.key},
+        )
+
+
+def analysis_scripts(env: jinja2.Environment, result: AnalysisResult, review) -> dict[str, str]:
+    """The downloads of one analysis as the site offers them, by file name: its inputs (`<id>.csv`), the
+    metafor script (`<id>.R`) and, for per-arm numbers, the meta script (`<id>.meta.R`); for `review export`."""
+    arms_only = result.data_kinds == {"arms"}
+    sid = result.spec.id
+    r_script = env.get_template("analysis.R.j2" if arms_only else "analysis-yi.R.j2")
+    out = {
+        f"{sid}.csv": analysis_csv(result),
+        f"{sid}.R": r_script.render(
+            spec=result.spec,
+            result=result,
+            review=review,
+            kinds=sorted(result.data_kinds),
+            mods=_r_moderators(result, review),
+        ),
+    }
+    if arms_only:
+        meta = env.get_template("analysis.meta.R.j2")
+        out[f"{sid}.meta.R"] = meta.render(spec=result.spec, result=result, review=review)
+    return out
 
 
 def _results_files(document: dict) -> Iterator[Output]:
