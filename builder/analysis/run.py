@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
+import pkgutil
 from dataclasses import replace
 
 import numpy as np
 
+import builder.analysis
+import builder.stats
 from builder.analysis import sensitivity, subgroups
 from builder.analysis.fitting import effect_sizes, fit, inputs_of
 from builder.analysis.result import AnalysisResult, StudyRow
 from builder.analysis.sensitivity import high_risk
 from builder.caching import store as cache
 from builder.caching.outputs import Stored
+from builder.caching.plain import Codec, dataclasses_of
 from builder.contract import Analysis, Outcome
 from builder.ingest.loader import ReviewData
 from builder.ingest.select import select
@@ -53,6 +59,18 @@ def _study_rows(chosen, inputs: list[dict[str, float]], es: EffectSizes, result_
     return rows
 
 
+@functools.cache
+def _codec() -> Codec:
+    """The plain-data form of stored analyses: builtins, arrays and the result types of the statistics and of
+    the analysis layer (every dataclass their modules define, so a new follow-up's result is kept as well)."""
+    modules = [
+        importlib.import_module(info.name)
+        for package in (builder.stats, builder.analysis)
+        for info in pkgutil.iter_modules(package.__path__, package.__name__ + ".")
+    ]
+    return Codec(dataclasses_of(*modules))
+
+
 def _analysis_entry(spec: Analysis, outcome: Outcome, chosen, memo: dict | None = None) -> Stored:
     """The stored numbers of an analysis, declared with everything they depend on: its plan, its outcome, and
     for each study used the dataset and the study fields the follow-ups and subgroups read (label, year,
@@ -82,6 +100,7 @@ def _analysis_entry(spec: Analysis, outcome: Outcome, chosen, memo: dict | None 
     return Stored(
         "analyses",
         {"plan": spec.model_dump_json(), "outcome": outcome.model_dump_json(), "studies and datasets": studies},
+        _codec(),
     )
 
 
@@ -107,6 +126,20 @@ def _restore(
     )
 
 
+_SAVED = {"rows", "fit", "first", "notes", "followups", "small_study", "subgroups"}
+
+
+def _fits(saved: object, chosen: list) -> bool:
+    """Whether a stored entry has the form run_all writes, with a row per chosen study."""
+    return (
+        isinstance(saved, dict)
+        and set(saved) == _SAVED
+        and isinstance(saved["rows"], list)
+        and len(saved["rows"]) == len(chosen)
+        and all(isinstance(row, tuple) and len(row) == 4 for row in saved["rows"])
+    )
+
+
 def run_all(data: ReviewData, store: cache.Store | None = None) -> list[AnalysisResult]:
     """Every analysis of the plan, with the follow-ups of primary analyses. With a `store`, an analysis whose
     key (see _analysis_entry) is unchanged since an earlier build is restored instead of refitted."""
@@ -118,7 +151,7 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
             chosen, missing, left_out = select(spec, data.studies, data.integrity_rules)
             entry = _analysis_entry(spec, data.review.outcome(spec.outcome), chosen, memo)
             saved = entry.get(store)
-            if isinstance(saved, dict) and entry.key is not None and len(saved["rows"]) == len(chosen):
+            if isinstance(saved, dict) and _fits(saved, chosen) and entry.key is not None:
                 results.append(_restore(spec, data, chosen, missing, left_out, saved, entry.key))
                 continue
         r = run(spec, data)

@@ -14,7 +14,7 @@ from builder import __version__
 from builder.analysis.result import AnalysisResult
 from builder.caching import store as cache
 from builder.caching.digest import files_digest
-from builder.caching.outputs import Output, Stored, Value, derive
+from builder.caching.outputs import Output, Value, derive
 from builder.caching.reuse import Reuse
 from builder.contract import Study
 from builder.contract.rob import TOOLS
@@ -68,39 +68,28 @@ def analysis_csv(result: AnalysisResult) -> str:
 
 class _Compiled(jinja2.BytecodeCache):
     """Compiled templates, shared by every environment of the process (a build renders the latest version
-    and each released one with its own environment) and, with a store, kept for the next build: compiling
-    the templates takes a fresh process a third of a second. Jinja keys a template by its name and checks
-    that the bytecode was compiled from the same source, so an edited template is compiled again."""
+    and each released one with its own environment). Jinja keys a template by its name and checks that the
+    bytecode was compiled from the same source, so an edited template is compiled again. They are kept in
+    memory only: bytecode is code, and a build never runs code read from its cache (see builder.caching.plain)."""
 
-    def __init__(self, memory: dict[str, bytes], store: cache.Store | None = None):
+    def __init__(self, memory: dict[str, bytes]):
         self.memory = memory
-        self.store = store
-
-    def _stored(self, bucket: jinja2.bccache.Bucket) -> Stored:
-        return Stored("templates", {"name": bucket.key, "checksum": bucket.checksum})
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        # The store is asked even when memory has the template, so that it keeps the entry for the next build.
-        stored = self._stored(bucket).get(self.store)
-        if isinstance(stored, bytes):
-            bucket.bytecode_from_string(stored)
-        elif bucket.key in self.memory:
+        if bucket.key in self.memory:
             bucket.bytecode_from_string(self.memory[bucket.key])
-            if bucket.code is not None:
-                self._stored(bucket).put(self.store, self.memory[bucket.key])
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         self.memory[bucket.key] = bucket.bytecode_to_string()
-        self._stored(bucket).put(self.store, self.memory[bucket.key])
 
 
 _COMPILED: dict[str, bytes] = {}
 
 
-def environment(templates: Path, store: cache.Store | None = None) -> jinja2.Environment:
+def environment(templates: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
-        bytecode_cache=_Compiled(_COMPILED, store),
+        bytecode_cache=_Compiled(_COMPILED),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -142,7 +131,7 @@ def render_site(
     build's are taken from it instead of being rendered (see builder.caching.reuse); such a page is
     rendered from a context holding only what its inputs cover."""
     info = version_info or _only_version(data.review)
-    env = environment(templates, store)
+    env = environment(templates)
     env.globals["version_info"] = info
     document = results_document(data, results, store)
     _add_helpers(env, Filler(document, data.review, data.studies), data.review, info)

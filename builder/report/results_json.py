@@ -253,8 +253,8 @@ def _record(result: AnalysisResult, store: cache.Store | None) -> Record:
     """The analysis's record, from the store when an earlier build wrote it."""
     entry = stored_record(result) if store is not None and result.key is not None else None
     found = entry.get(store) if entry is not None else None
-    if isinstance(found, Record):
-        return found
+    if isinstance(found, dict) and all(isinstance(k, str) for k in found):
+        return Record(found)  # kept as plain data: its line and CSV rows are written again from it
     record = Record(analysis_record(result))
     if entry is not None:
         entry.put(store, record)

@@ -56,7 +56,7 @@ def test_a_stored_value_is_found_under_its_inputs_only(tmp_path):
     assert Stored("fits", {"plan": "p", "data": ["1", "3"]}).get(store) is None
     assert store.hits == 1 and store.misses == 1
     Stored("fits", {"plan": None}).put(store, 1)  # no key: nothing kept
-    assert len(list((tmp_path / "fits").glob("*.pickle"))) == 1
+    assert len(list((tmp_path / "fits").glob("*.json"))) == 1
     assert Stored("fits", {"plan": "p", "data": ["1", "2"]}).get(None) is None
 
 
@@ -77,7 +77,7 @@ def test_an_output_is_taken_from_the_last_build_only_when_its_inputs_match(tmp_p
     reuse.write(Output("index.md", _made(log, "home")))
     reuse.save(first)
     assert log == ["page a", "page b", "home"]
-    assert set(json.loads((first / KEYS).read_text())) == {"studies/a.md", "studies/b.md"}
+    assert set(json.loads((first / KEYS).read_text())["files"]) == {"studies/a.md", "studies/b.md"}
 
     second = tmp_path / "second"
     again = Reuse(first, second / "docs")
