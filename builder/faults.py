@@ -3,12 +3,15 @@
 A build must survive being killed anywhere: the next build recovers and makes the same site as a build from
 nothing (tests/hostile/test_cache_faults.py kills it at each point). The points, where they are:
 
-  store-write      caching/store.py    an entry half written (its header only) to its temporary file
-  archive-copy     publish/build.py    a released version's pages half copied into the cache
-  swap-staged      publish/build.py    the new folder beside the old one, before they are exchanged
-  swap-exchanged   publish/build.py    after the exchange, before the previous folder is removed
-  swap-aside       publish/build.py    without an atomic exchange: the old folder moved aside, the new not yet in
-  sources-swapped  publish/build.py    the new sources in build/current, the site not yet swapped
+  store-write            caching/store.py  an entry half written (its header only) to its temporary file
+  archive-copy           publish/build.py  a released version's pages half copied into the cache
+  swap-staged:<name>     publish/build.py  the new folder beside the old one, before they are exchanged
+  swap-exchanged:<name>  publish/build.py  after the exchange, before the previous folder is removed
+  swap-aside:<name>      publish/build.py  without an atomic exchange: the old folder moved aside, the new
+                                           one not yet in its place
+  sources-swapped        publish/build.py  the new sources in build/current, the site not yet swapped
+
+where <name> is the folder swapped: `current` (build/current, the sources) or `site`.
 
 Unset (always, outside the tests), a crash point does nothing but read one environment variable.
 """

@@ -149,8 +149,10 @@ class Store:
                 faults.crash_point("store-write", fh)
                 fh.write(body)
             os.replace(tmp, self._path(kind, k))  # atomic: a reader never sees half an entry
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.filename is None:
+                exc.filename = str(self._path(kind, k))  # so that a full disk names the entry
             raise
 
     def _folder(self, kind: str) -> Path:
