@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -140,6 +141,7 @@ def render_site(
     env.globals["timelines"] = timelines
     shared = _shared(templates, data.review, info)
     writer = reuse or Reuse(None, out)  # without one, nothing is taken and every file is written
+    whole = _whole_review(data, templates, info) if reuse is not None else None
     for output in itertools.chain(
         _timeline_figures(timelines),
         _overview_pages(env, site),
@@ -154,8 +156,36 @@ def render_site(
         (_page(env, f"{name}.md", f"{name}.md.j2", site.context) for name in _PLAIN_PAGES),
         _results_files(document),
     ):
+        if output.inputs is None and whole is not None:  # shows the whole review: made from all of it
+            output = dataclasses.replace(output, kind=WHOLE_REVIEW, inputs=whole)
         writer.write(output)
     return navigation(site)
+
+
+WHOLE_REVIEW = "whole review"  # the kind of the files made from all of it (one key for them all)
+
+
+def _whole_review(data: ReviewData, templates: Path, info: dict) -> dict[str, Value] | None:
+    """What a file that shows the whole review (the home page, the methods, results.json, ...) is made from:
+    every data file (data_hash) and the site's address, every file of every release (the history and what
+    changed), the templates, and which version this is (the builder is in every key). Rendering these pages
+    takes longer than this key, compiling their templates most of it: a build that changed nothing takes
+    them from the last one. None (made anew) if a release's folder is not known."""
+    releases = []
+    for rel in info.get("releases") or []:
+        folder = getattr(rel, "folder", None)
+        if not isinstance(folder, Path):
+            return None
+        files = (p for p in folder.rglob("*") if p.is_file())
+        releases.append(f"{rel.version} {files_digest(files, folder)}")
+    flags = [info.get(k) for k in ("archived", "superseded", "latest", "draft", "url")] + [str(info.get("date"))]
+    return {
+        "data": data.data_hash,
+        "url": json.dumps(data.review.url),
+        "releases": releases,
+        "templates": _templates_digest(templates),
+        "version": json.dumps(flags),
+    }
 
 
 _PLAIN_PAGES = ("background", "audit", "limitations", "versions")
@@ -278,8 +308,22 @@ def _shared(templates: Path, review, info: dict) -> str | None:
     )
 
 
+class _Lazy:
+    """A template loaded, and so compiled, when a file is first rendered with it: a build that takes every
+    file from the last one compiles none (compiling is most of the time of such a build's rendering)."""
+
+    def __init__(self, env: jinja2.Environment, name: str):
+        self.environment, self.name = env, name
+        self._template: jinja2.Template | None = None
+
+    def render(self, **context) -> str:
+        if self._template is None:
+            self._template = self.environment.get_template(self.name)
+        return self._template.render(**context)
+
+
 def _page(env: jinja2.Environment, path: str, template: str, context: dict) -> Output:
-    """A page that shows the whole review: made anew by every build."""
+    """A page that shows the whole review: made from all of it (see _whole_review)."""
     return Output(path, lambda: env.get_template(template).render(**context))
 
 
@@ -324,13 +368,13 @@ def _overview_pages(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
 
 
 def _study_pages(env: jinja2.Environment, site: _Site, shared: str | None) -> Iterator[Output]:
-    template = env.get_template("study.md.j2")
+    template = _Lazy(env, "study.md.j2")
     for study in site.studies:
         used_in = [_Use(v.id, _UseSpec(v.spec.title, v.spec.outcome)) for v in site.uses[study.id]]
         yield _study_page(template, site, study, used_in, shared)
 
 
-def _study_page(template: jinja2.Template, site: _Site, study: Study, used_in: list, shared: str | None) -> Output:
+def _study_page(template: _Lazy, site: _Site, study: Study, used_in: list, shared: str | None) -> Output:
     review = site.review
     return Output(
         f"studies/{study.id}.md",
@@ -348,12 +392,12 @@ def _study_page(template: jinja2.Template, site: _Site, study: Study, used_in: l
 
 
 def _outcome_pages(env: jinja2.Environment, site: _Site, shared: str | None, timelines: dict) -> Iterator[Output]:
-    template = env.get_template("outcome.md.j2")
+    template = _Lazy(env, "outcome.md.j2")
     for outcome in site.review.outcomes:
         yield _outcome_page(template, site, outcome, shared, timelines.get(outcome.id))
 
 
-def _outcome_page(template: jinja2.Template, site: _Site, outcome, shared: str | None, timeline_view) -> Output:
+def _outcome_page(template: _Lazy, site: _Site, outcome, shared: str | None, timeline_view) -> Output:
     """An outcome page is made from its outcome, each analysis's figure key (the analysis's own key, which
     covers its plan and every number and label of its studies, plus the arms' labels and the studies' risk
     of bias), the studies it lists as missing, and the evidence-over-time figure."""
@@ -411,13 +455,13 @@ def _step_plot(view: AnalysisView, key: str, slug: str) -> Output:
 # ------------------------------------------------------------------------------------------- downloads
 def _downloads(env: jinja2.Environment, site: _Site, shared: str | None) -> Iterator[Output]:
     """Each analysis's study inputs as CSV and the R script that reproduces it."""
-    r_script = env.get_template("analysis.R.j2")
+    r_script = _Lazy(env, "analysis.R.j2")
     for view in site.views:
         if view.result.rows:
             yield from _analysis_downloads(r_script, view, site.review, shared)
 
 
-def _analysis_downloads(r_script: jinja2.Template, view: AnalysisView, review, shared: str | None) -> Iterator[Output]:
+def _analysis_downloads(r_script: _Lazy, view: AnalysisView, review, shared: str | None) -> Iterator[Output]:
     result = view.result
     yield Output(f"downloads/{view.id}.csv", lambda: analysis_csv(result), kind="csv", inputs={"analysis": result.key})
     yield Output(
