@@ -48,15 +48,18 @@ class Codec:
 
     # complexity: one branch per kind of value, read as a table
     def encode(self, value: object) -> object:
-        if value is None or isinstance(value, bool | str):
+        """The plain form of `value`; TypeError for anything it could not read back as the same value: a
+        type the codec was not given, or a subclass of a builtin (a NamedTuple, an enum, a dict with more)."""
+        kind = type(value)
+        if value is None or kind in (bool, str, int):
             return value
-        if isinstance(value, int | float):
+        if kind is float:
             return value  # a float's repr reads back as the same float; NaN and Infinity too, in Python's json
-        if isinstance(value, list):
+        if isinstance(value, list) and kind is list:
             return [self.encode(v) for v in value]
-        if isinstance(value, tuple):
+        if isinstance(value, tuple) and kind is tuple:
             return {TAG: "tuple", "v": [self.encode(v) for v in value]}
-        if isinstance(value, dict):
+        if isinstance(value, dict) and kind is dict:
             if all(type(k) is str for k in value) and TAG not in value:
                 return {k: self.encode(v) for k, v in value.items()}
             return {TAG: "dict", "v": [[self.encode(k), self.encode(v)] for k, v in value.items()]}

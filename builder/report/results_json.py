@@ -257,7 +257,7 @@ def _record(result: AnalysisResult, store: cache.Store | None) -> Record:
         return Record(found)  # kept as plain data: its line and CSV rows are written again from it
     record = Record(analysis_record(result))
     if entry is not None:
-        entry.put(store, record)
+        entry.put(store, dict(record))  # the record's fields; its line and CSV rows are made again from them
     return record
 
 

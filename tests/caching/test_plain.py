@@ -50,6 +50,25 @@ def test_dataclasses_are_kept_only_when_the_codec_knows_them():
         PLAIN.decode(codec.encode(point))
 
 
+def test_subclasses_of_builtins_are_refused_rather_than_read_back_as_something_else():
+    import enum
+    from typing import NamedTuple
+
+    class Pair(NamedTuple):
+        a: int
+        b: int
+
+    class Colour(enum.Enum):
+        RED = 1
+
+    class Bigger(dict):
+        pass
+
+    for value in (Pair(1, 2), Colour.RED, Bigger(a=1), [Pair(1, 2)]):
+        with pytest.raises(TypeError, match="cannot keep"):
+            PLAIN.encode(value)
+
+
 @pytest.mark.parametrize(
     "data",
     [
