@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
+
+from builder.stats.effects import PRE_POST_R_DEFAULT
 
 from .common import Count, FiniteFloat, Identifier, Label, PositiveCount, Provenance, SafeUrl, Strict
 from .measures import MEASURES, Measure, mantel_haenszel_measures
@@ -18,6 +21,7 @@ NUMBER = r"^[-−]?\d{1,12}(\.\d{1,12})?$"
 P_VALUE = r"^([<>≤] ?)?(0(\.\d{1,12})?|1(\.0{1,12})?|\.\d{1,12})$"
 EVENTS = r"^\d{1,10} ?/ ?\d{1,10}$"
 EARLIEST_DATE = dt.date(1970, 1, 1)
+DoubleZero = Literal["keep", "keep-in-rd", "drop"]
 
 
 def _not_before_1970(day: dt.date) -> dt.date:
@@ -32,11 +36,20 @@ _GENERATED_SUFFIXES = (
     "-leave-one-out",
     "-cumulative",
     "-funnel",
+    "-baujat",
+    "-influence",
     "-subgroups",
     "-sensitivity",
     "-over-time",
     "-small-study-effects",
+    "-meta-regression",
+    "-bubble",
 )
+
+# Subgroups the builder knows without a declaration: what every study file says (see builder.analysis.subgroups).
+BUILT_IN_SUBGROUPS = ("design", "country", "cell-source")
+# The Cochrane Handbook (10.11.4) advises against meta-regression with fewer than ten studies per characteristic.
+MIN_STUDIES_PER_MODERATOR = 10
 
 
 def _free_analysis_id(value: str) -> str:
@@ -123,13 +136,15 @@ class ReportedResult(Strict):
 PRESETS: dict[str, dict[str, object]] = {
     # Review Manager 5, as the source review used it: DerSimonian-Laird tau² with a Wald (normal) interval and
     # no prediction interval for random effects; 0.5 added to every cell of a study with a zero cell, both for
-    # the study's own estimate and inside the Mantel-Haenszel pooled estimate.
+    # the study's own estimate and inside the Mantel-Haenszel pooled estimate; studies with no events (or only
+    # events) in both arms left out of risk ratios and kept in risk differences (Cochrane Handbook 5.1, 16.9.3).
     "revman5": {
         "tau2": "DL",
         "ci_method": "wald",
         "prediction_interval": False,
         "continuity_correction": 0.5,
         "mh_continuity_correction": 0.5,
+        "double_zero_studies": "keep-in-rd",
     },
 }
 
@@ -139,6 +154,70 @@ class Keep(Strict):
 
     study: Identifier
     reason: str = Field(min_length=10, description="Why this analysis keeps it, e.g. to reproduce the source review.")
+
+
+class Characteristic(Strict):
+    """A study characteristic the review may split analyses by (`subgroups`) or regress on (`meta_regression`);
+    declared once here, and given in each study file under `characteristics` with its provenance."""
+
+    id: Identifier = Field(description="How study files and analyses name it; not design, country or cell-source.")
+    label: Label = Field(description="Shown in tables and plots, e.g. 'Follow-up'.")
+    type: Literal["continuous", "categorical"] = Field(
+        description="continuous: a number (a moderator with one coefficient, its slope); categorical: one of "
+        "'levels' (a moderator coded against its first level, or a subgroup per level)."
+    )
+    unit: str | None = Field(None, description="Of a continuous characteristic, e.g. days.")
+    levels: list[Label] | None = Field(
+        None,
+        description="Of a categorical characteristic: its values, at least two, in the order tables show them. "
+        "The first present among an analysis's studies is the reference of the meta-regression.",
+    )
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _type_fields(self) -> Characteristic:
+        if self.id in BUILT_IN_SUBGROUPS:
+            raise ValueError(f"'{self.id}' is a built-in subgroup (from every study file); choose another id")
+        if self.type == "categorical":
+            if not self.levels or len(self.levels) < 2:
+                raise ValueError("a categorical characteristic needs 'levels', at least two")
+            slugs = [re.sub(r"[^a-z0-9]+", "-", v.lower()).strip("-") for v in self.levels]
+            repeated = sorted({v for v, slug in zip(self.levels, slugs) if slugs.count(slug) > 1})
+            if repeated:
+                raise ValueError(
+                    f"levels must differ in their letters and digits (they name the subgroups' links); "
+                    f"these do not: {', '.join(repeated)}"
+                )
+        elif self.levels is not None:
+            raise ValueError("a continuous characteristic has no 'levels' (give its 'unit' instead)")
+        return self
+
+
+class MetaRegressionPlan(Strict):
+    """A mixed-effects meta-regression of the analysis's effect sizes on study characteristics."""
+
+    moderators: list[Identifier] = Field(
+        min_length=1, description="Ids of characteristics declared under the review's 'characteristics'."
+    )
+    test: Literal["knha", "z"] = Field(
+        "knha",
+        description="knha (default): the Knapp-Hartung adjustment, t tests and an F test of the moderators; "
+        "z: normal tests and a chi² test, metafor's default.",
+    )
+    allow_few_studies: str | None = Field(
+        None,
+        min_length=10,
+        description=f"Why the meta-regression is fitted although it has fewer than {MIN_STUDIES_PER_MODERATOR} "
+        "studies per moderator, which the Cochrane Handbook advises against; shown with the result. Unset: such "
+        "a meta-regression is not fitted, and the page says why.",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> MetaRegressionPlan:
+        repeated = sorted({m for m in self.moderators if self.moderators.count(m) > 1})
+        if repeated:
+            raise ValueError(f"a moderator is listed twice: {', '.join(repeated)}")
+        return self
 
 
 class Analysis(Strict):
@@ -177,6 +256,14 @@ class Analysis(Strict):
         description="Added to zero-cell studies inside the Mantel-Haenszel pooled estimate "
         "(0 as current guidance says; 0.5 reproduces RevMan 5).",
     )
+    double_zero_studies: DoubleZero = Field(
+        "keep",
+        description="Studies with no events, or only events, in both arms (double-zero studies). keep (metafor's "
+        "default): they count in Mantel-Haenszel risk ratios and risk differences and in inverse-variance risk "
+        "differences, whose value for them is 0; keep-in-rd (RevMan 5, the revman5 preset): in risk differences "
+        "only; drop: in no pooled estimate (this builder before version 1.2). Odds ratios and inverse-variance "
+        "risk ratios never use them: they are 'Not estimable'.",
+    )
     datasets: list[Identifier] = Field(
         default_factory=lambda: ["published"],
         description="Dataset names to use, in order of preference: the first a study has is used.",
@@ -191,19 +278,35 @@ class Analysis(Strict):
         "already counts (design category follow-up-cohort or design.patients_counted_in).",
     )
     reported: ReportedResult | None = None
-    subgroups: Literal["design", "country", "cell-source"] | None = Field(
+    subgroups: Identifier | None = Field(
         None,
         description="Split the forest plot into subgroups by a study characteristic, with a subtotal per "
         "subgroup and the test for subgroup differences: design (the design category), country (of the study's "
-        "location) or cell-source (of the experimental arm's intervention).",
+        "location), cell-source (of the experimental arm's intervention), or the id of a categorical "
+        "characteristic declared under the review's 'characteristics'.",
+    )
+    meta_regression: MetaRegressionPlan | None = Field(
+        None,
+        description="A mixed-effects meta-regression on declared study characteristics, with the analysis's "
+        "tau² estimator (REML unless set), whatever its pooling model.",
     )
     preset: Literal["revman5"] | None = Field(
         None,
         description="A named set of method settings. revman5 reproduces Review Manager 5: tau2 DL, "
-        "ci_method wald, prediction_interval false, continuity_correction 0.5 and mh_continuity_correction 0.5. "
+        "ci_method wald, prediction_interval false, continuity_correction 0.5, mh_continuity_correction 0.5 and "
+        "double_zero_studies keep-in-rd. "
         "The model (fixed, random or i2-switch) and the pooling method are still chosen here. A setting the "
         "preset fixes may be repeated with the same value, but a different value is an error: drop the preset "
         "and write every setting out instead, so that a result labelled with a preset is computed as it says.",
+    )
+    pre_post_correlation: FiniteFloat = Field(
+        PRE_POST_R_DEFAULT,
+        gt=-1,
+        lt=1,
+        description="For before-after data in one arm (dataset design pre-post): the correlation assumed between "
+        "the two measurements of the same patients, which sets the variance of the change (MD, ROM) and the SD "
+        "that standardises it (SMD). Unset: 0.5; the sensitivity panel repeats the analysis with 0 (the two time "
+        "points as independent groups) and 0.8.",
     )
     prediction_interval: bool | None = Field(
         None,
@@ -233,11 +336,23 @@ class Analysis(Strict):
         if self.method == "MH" and MEASURES[self.measure].mantel_haenszel is None:
             *first, last = mantel_haenszel_measures()
             raise ValueError(f"Mantel-Haenszel applies to {', '.join(first)} and {last}, not {self.measure}")
-        if self.method == "Peto" and (self.measure != "OR" or self.model != "fixed"):
-            raise ValueError("Peto's method gives a fixed-effect odds ratio: use measure OR and model fixed")
+        if self.method == "Peto" and (self.measure not in ("OR", "HR") or self.model != "fixed"):
+            raise ValueError(
+                "Peto's method gives a fixed-effect odds ratio (or hazard ratio, from O - E and variance): "
+                "use measure OR or HR and model fixed"
+            )
         if self.model == "fixed" and self.ci_method not in (None, "wald"):
             raise ValueError("the Hartung-Knapp-Sidik-Jonkman interval applies to random-effects models only")
         return self
+
+    def keeps_double_zero(self, measure: str | None = None) -> bool:
+        """Whether double-zero studies count in this analysis's pooled estimate of `measure` (default: its own;
+        a sensitivity row asks for the risk difference). Never for odds ratios, nor for inverse-variance risk
+        ratios, whose per-study estimate is not defined for them."""
+        code = measure or self.measure
+        if code == "RD":
+            return self.double_zero_studies in ("keep", "keep-in-rd")
+        return code == "RR" and self.method == "MH" and self.double_zero_studies == "keep"
 
     @property
     def shows_prediction_interval(self) -> bool:
@@ -413,7 +528,9 @@ class Flow(Strict):
 
 
 class Living(Strict):
-    last_search: dt.date
+    last_search: dt.date | None = Field(
+        description="The date of the latest search of the literature; null while the review has not yet searched."
+    )
     next_update: str = Field(description="When the next update is planned, e.g. 'when a new trial reports'.")
     trigger: str = Field(description="What triggered this version.")
 
@@ -429,10 +546,16 @@ class Review(Strict):
     date: Annotated[dt.date, AfterValidator(_not_before_1970)]
     living: Living
     authors: list[str] = Field(min_length=1)
-    source_review: Citation
+    source_review: Citation | None = Field(
+        None, description="The published review this one re-analyses or updates, if any; omit for a new review."
+    )
     question: Question
     outcomes: list[Outcome] = Field(min_length=1)
     flow: Flow
+    characteristics: list[Characteristic] = Field(
+        default_factory=list,
+        description="Study characteristics analyses may use as subgroups or meta-regression moderators.",
+    )
     analyses: list[Analysis] = Field(min_length=1)
     narrative: Narrative = Field(default_factory=Narrative)
     certainty: list[Certainty] = Field(default_factory=list, description="GRADE, one entry per outcome.")
@@ -442,3 +565,6 @@ class Review(Strict):
 
     def outcome(self, outcome_id: str) -> Outcome:
         return next(o for o in self.outcomes if o.id == outcome_id)
+
+    def characteristic(self, characteristic_id: str) -> Characteristic | None:
+        return next((c for c in self.characteristics if c.id == characteristic_id), None)

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from builder.caching import store as cache
 from builder.caching.digest import content_digest, files_digest
 from builder.caching.outputs import derive
 from builder.caching.reuse import Reuse
+from builder.contract import project as layout
 from builder.errors import DataError
 from builder.ingest.loader import ReviewData, data_hash, load
 from builder.publish import incremental, mkdocs_warm
@@ -47,7 +49,7 @@ def epoch(day: dt.date) -> str:
 
 
 def site_config(project: Path, nav: list, site_name: str) -> dict:
-    config = yaml.safe_load((project / "mkdocs.yml").read_text(encoding="utf-8"))
+    config = layout.site_config(project)
     config["site_name"] = html.escape(site_name)  # themes print it unescaped
     config["docs_dir"] = "docs"
     config["nav"] = nav
@@ -67,12 +69,19 @@ def render(
     """Write the Markdown sources and the MkDocs configuration into `out`; return the config file. With
     `reuse` (see builder.caching.reuse), generated files whose inputs are unchanged since the last good build are
     taken from it, and the keys of this build's files are saved beside its sources for the next one."""
+    if not layout.template_dirs(project):
+        raise BuildError(
+            f"no page templates: {project} has no templates/, and the tool's checkout has none either "
+            "(install the builder in place, with `pip install -e .`, as the Makefile does)"
+        )
     docs = out / "docs"
-    shutil.copytree(project / "docs", docs)
+    docs.mkdir(parents=True)
+    for folder in layout.docs_dirs(project):  # the tool's assets, then the project's own files
+        shutil.copytree(folder, docs, dirs_exist_ok=True)
     results = results if results is not None else analysis.run_all(data)
     if version_info is None:
         version_info = version_context(project, data, results)
-    nav = pages.render_site(data, results, project / "templates", docs, version_info, store, reuse)
+    nav = pages.render_site(data, results, layout.template_dirs(project), docs, version_info, store, reuse)
     if reuse is not None:
         reuse.save(out)
     config = site_config(project, nav, data.review.short_title)
@@ -105,6 +114,10 @@ def version_context(
         "draft": not entries[-1].released,
         "date": entries[-1].date,  # this version's release date, or its review.yaml date before release
         "url": url if archived is not None else data.review.url,
+        # whether the data page documents results.json's JSON Schema: versions released before it had one
+        # keep their pages as released
+        "results_schema": archived is None
+        or any(r.manifest.get("results_schema") for r in rels if r.version == archived),
     }
 
 
@@ -160,19 +173,28 @@ def _run_mkdocs(
         raise BuildError(f"mkdocs build failed:\n{outcome.log}")
 
 
+Progress = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    """Progress messages go nowhere unless the caller asks for them (the command line prints them)."""
+
+
 def build(
     project: Path,
     site: Path | None = None,
     today: dt.date | None = None,
     full: bool = False,
     report: dict | None = None,
+    progress: Progress = _quiet,
 ) -> ReviewData:
     """Validate, compute, render and build. The previous `site/` and `build/` stay until all succeeded.
 
     Unless `full`, work done by the last good build is reused where its inputs are unchanged: parsed study
     files, fitted analyses, their results records and figures (build/cache/store), generated page sources,
     figures and downloads (see reuse), released versions' pages (build/cache), and the HTML of pages whose
-    Markdown is unchanged (see incremental). The result is the same site, byte for byte."""
+    Markdown is unchanged (see incremental). The result is the same site, byte for byte. `progress` is told,
+    in a few words, of each long step as it starts."""
     project = Path(project).resolve()
     site = check_site(project, site or project / "site")
     with _locked(_build_folder(project)), _cycle_collector_paused():
@@ -181,7 +203,7 @@ def build(
         # Otherwise MkDocs runs in processes, side by side, the first one started while the data are loaded.
         warm = mkdocs_warm.Warm() if full or not incremental.has_state(project / "build") else None
         try:
-            return _build(project, site, today, full, report, warm)
+            return _build(project, site, today, full, report, warm, progress)
         finally:
             if warm is not None:
                 warm.close()
@@ -267,6 +289,7 @@ class _Build:
     warm: mkdocs_warm.Warm | None
     data: ReviewData
     staging: Path
+    say: Progress = _quiet
 
     @property
     def build_dir(self) -> Path:
@@ -284,16 +307,18 @@ def _build(
     full: bool,
     report: dict | None,
     warm: mkdocs_warm.Warm | None,
+    progress: Progress = _quiet,
 ) -> ReviewData:
     build_dir = project / "build"
     _cache_folder(build_dir)
     store = cache.Store(None if full else build_dir / "cache" / "store", "build/cache/store")
+    progress("Validating data/ ...")
     data = load(project / "data", today=today, store=store)
     _check_not_released(project, data)
     for stale in build_dir.glob(".staging-*"):  # a killed build's (builds hold the lock: none is running)
         _remove(stale)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))
-    run = _Build(project, Path(site or project / "site"), today, full, store, warm, data, staging)
+    run = _Build(project, Path(site or project / "site"), today, full, store, warm, data, staging, progress)
     try:
         _build_staged(run, report)
     finally:
@@ -332,7 +357,10 @@ def _check_not_released(project: Path, data: ReviewData) -> None:
 def _build_staged(run: _Build, report: dict | None) -> None:
     """Everything built into the staging folder, then swapped in: the sources and the site of the latest
     version, and the sites of the released versions under it."""
+    n, k = len(run.data.review.analyses), len(run.data.studies)
+    run.say(f"Computing {n} {_plural(n, 'analysis', 'analyses')} of {k} {_plural(k, 'study', 'studies')} ...")
     results = analysis.run_all(run.data, run.store)
+    run.say(f"Rendering the pages of version {run.data.review.version} ...")
     kept = Reuse(None if run.full else run.build_dir / "current", run.staging / "src" / "docs")
     info = version_context(run.project, run.data, results, today=run.today)
     config = render(run.project, run.data, run.staging / "src", info, results, run.store, kept)
@@ -348,17 +376,25 @@ def _build_staged(run: _Build, report: dict | None) -> None:
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         runs = []
         if reused is None:
+            run.say(f"Running MkDocs on the pages of version {run.data.review.version} ...")
             shutil.rmtree(run.staging / "site", ignore_errors=True)
             if not _split_build(run.staging, run.day, run.warm):
                 runs.append(pool.submit(mkdocs_build, config, run.staging / "site", run.day, warm=run.warm))
         archives = [_archive(run, rel, [r.version for r in rels], pool, runs) for rel in rels]
     for future in runs:  # all have finished; the first failure is reported
         future.result()
+    run.say("Publishing the new site ...")
     _publish(run, archives, src_hashes, archived)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
 
 
 def _reuse_pages(run: _Build, archived: set[str], src_hashes: dict[str, str]) -> tuple[int, int] | None:
     """The latest version's site from the last good one and a run of MkDocs on the changed pages only."""
+    if incremental.has_state(run.build_dir):
+        run.say("Looking for the pages that changed since the last build ...")
     return incremental.build(
         run.staging / "src",
         run.build_dir,
@@ -384,7 +420,9 @@ def _archive(run: _Build, rel, all_versions: list[str], pool: ThreadPoolExecutor
         run.build_dir / "cache", rel.version, _archive_key(run.project, rel, latest, all_versions, run.data.review.url)
     )
     if not run.full and entry.usable():
+        run.say(f"Released version {rel.version}: unchanged, reused from the last build")
         return rel.version, entry.folder, None
+    run.say(f"Building released version {rel.version} from its archived data ...")
     # Old versions are rebuilt from their own snapshot, and must reproduce their archived numbers.
     old = versions.as_released(rel, load(rel.data_dir, today=run.today, store=run.store))
     old_results = analysis.run_all(old, run.store)
@@ -545,8 +583,6 @@ def _split_build(staging: Path, day: dt.date, warm: mkdocs_warm.Warm | None = No
 
 def _archive_key(project: Path, rel, latest: str, all_versions: list[str], url: str | None) -> str:
     """The key of a released version's pages (see outputs.derive): what they are made from."""
-    parts = [project / part for part in ("templates", "docs", "mkdocs.yml")]
-    files = [p for root in parts for p in ([root] if root.is_file() else root.rglob("*")) if p.is_file()]
     key = derive(
         "released site",
         {
@@ -557,7 +593,8 @@ def _archive_key(project: Path, rel, latest: str, all_versions: list[str], url: 
             "latest": latest,
             "releases": json.dumps(all_versions),
             "url": json.dumps(url),
-            "templates, docs and mkdocs.yml": files_digest(files, project),
+            # the templates, docs/ and mkdocs.yml the site is made with, the project's and the tool's
+            "site files": [files_digest(files, root) for root, files in layout.site_files(project)],
         },
     )
     assert key is not None  # every input is known

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple, cast
 
@@ -14,7 +14,7 @@ import jinja2
 from builder import __version__
 from builder.analysis.result import AnalysisResult
 from builder.caching import store as cache
-from builder.caching.digest import files_digest
+from builder.caching.digest import files_digest, named_files_digest
 from builder.caching.outputs import Output, Value, derive
 from builder.caching.reuse import Reuse
 from builder.contract import Study
@@ -27,7 +27,7 @@ from builder.report.cite import cite
 from builder.report.figures import caption, inline, prisma, robfig, timeline
 from builder.report.methods import methods_in_use, pooling_method
 from builder.report.narrative import Filler
-from builder.report.results_json import results_document, to_csv, to_json
+from builder.report.results_json import SCHEMA_VERSION, results_document, to_csv, to_json
 from builder.report.views import STEP_PLOTS, AnalysisView, rob_json_of
 
 # Free text reaches the pages only through builder.report.escape (see there for each context).
@@ -56,15 +56,35 @@ def _history(info: dict, review, document: dict) -> list:
     return out
 
 
+def moderator_column(characteristic: str) -> str:
+    """The column of a meta-regression's moderator in the analysis's CSV (a name R reads unchanged)."""
+    return "mod_" + characteristic.replace("-", "_")
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
 def analysis_csv(result: AnalysisResult) -> str:
-    """The study inputs of one analysis, as the R script beside it reads them."""
-    keys = list(result.rows[0].inputs)
-    lines = [",".join(["study", "label", "dataset", *keys])]
+    """The study inputs of one analysis, as the R script beside it reads them; with a meta-regression, a column
+    per moderator (empty where the study gives no value)."""
+    keys = list(dict.fromkeys(k for r in result.rows for k in r.inputs))  # NA where a study lacks one
+    moderators = result.meta_regression.moderators if result.meta_regression is not None else []
+    lines = [",".join(["study", "label", "dataset", *keys, *map(moderator_column, moderators)])]
     for r in result.rows:
-        label = '"' + r.study.label.replace('"', '""') + '"'
-        values = [str(int(v)) if k.startswith(("events", "total")) else repr(float(v)) for k, v in r.inputs.items()]
-        lines.append(",".join([r.study.id, label, r.dataset, *values]))
+        values = [_csv_value(k, r.inputs.get(k)) for k in keys]
+        given = [r.study.characteristics.get(m) for m in moderators]
+        values += [
+            "" if g is None else repr(g.value) if isinstance(g.value, float) else _quoted(str(g.value)) for g in given
+        ]
+        lines.append(",".join([r.study.id, _quoted(r.study.label), r.dataset, *values]))
     return "\n".join(lines) + "\n"
+
+
+def _csv_value(key: str, value: float | None) -> str:
+    if value is None:
+        return "NA"
+    return str(int(value)) if key.startswith(("events", "total")) else repr(float(value))
 
 
 class _Compiled(jinja2.BytecodeCache):
@@ -87,9 +107,17 @@ class _Compiled(jinja2.BytecodeCache):
 _COMPILED: dict[str, bytes] = {}
 
 
-def environment(templates: Path) -> jinja2.Environment:
+Templates = Path | Sequence[Path]
+
+
+def _folders(templates: Templates) -> list[Path]:
+    """The template folders, in the order a template is looked up (see builder.contract.project)."""
+    return [templates] if isinstance(templates, Path) else list(templates)
+
+
+def environment(templates: Templates) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates)),
+        loader=jinja2.FileSystemLoader([str(folder) for folder in _folders(templates)]),
         bytecode_cache=_Compiled(_COMPILED),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -115,7 +143,7 @@ STUDIES_IN_NAV = 60
 def render_site(
     data: ReviewData,
     results: list[AnalysisResult],
-    templates: Path,
+    templates: Templates,
     out: Path,
     version_info: dict | None = None,
     store: cache.Store | None = None,
@@ -148,7 +176,7 @@ def render_site(
         _study_pages(env, site, shared),
         _outcome_pages(env, site, shared, timelines),
         _figures(site, store),
-        [_page(env, "data.md", "data.md.j2", site.context)],
+        [_page(env, "data.md", "data.md.j2", {**site.context, "methods": methods_in_use(site.results)})],
         _downloads(env, site, shared),
         _flow(env, site, info),
         _risk_of_bias(env, site),
@@ -165,7 +193,7 @@ def render_site(
 WHOLE_REVIEW = "whole review"  # the kind of the files made from all of it (one key for them all)
 
 
-def _whole_review(data: ReviewData, templates: Path, info: dict) -> dict[str, Value] | None:
+def _whole_review(data: ReviewData, templates: Templates, info: dict) -> dict[str, Value] | None:
     """What a file that shows the whole review (the home page, the methods, results.json, ...) is made from:
     every data file (data_hash) and the site's address, every file of every release (the history and what
     changed), the templates, and which version this is (the builder is in every key). Rendering these pages
@@ -203,6 +231,7 @@ def _only_version(review) -> dict:
         "draft": True,
         "date": review.date,
         "url": review.url,
+        "results_schema": True,
     }
 
 
@@ -262,6 +291,7 @@ class _Site:
             builder_version=__version__,
             rob_tools=TOOLS,
             rob_label=robfig.label,
+            results_schema_version=SCHEMA_VERSION,
         )
 
     def _rob_json(self, study: Study) -> str:
@@ -292,7 +322,7 @@ def _uses(studies: list[Study], views: list[AnalysisView]) -> dict[str, list[Ana
     return uses
 
 
-def _shared(templates: Path, review, info: dict) -> str | None:
+def _shared(templates: Templates, review, info: dict) -> str | None:
     """The key of what every study and outcome page shows besides its own data: the templates, the review
     (title, labels, outcomes, status line) and which version this is."""
     return derive(
@@ -362,7 +392,7 @@ def _timeline_figures(timelines: dict[str, dict]) -> Iterator[Output]:
 # ------------------------------------------------------------------------------------------------ pages
 def _overview_pages(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
     yield _page(env, "index.md", "index.md.j2", site.context)
-    in_use = methods_in_use(site.results)
+    in_use = methods_in_use(site.results, site.data.bias_followups)
     yield _page(env, "methods.md", "methods.md.j2", {**site.context, "methods": in_use, "pooling": pooling_method})
     yield _page(env, "studies/index.md", "studies.md.j2", {**site.context, "up": "../"})  # one folder down
 
@@ -442,8 +472,13 @@ def _analysis_figures(view: AnalysisView) -> Iterator[Output]:
     for key, (_, _, slug) in STEP_PLOTS.items():
         if view.result.fit is not None and view.result.followups.get(key):
             yield _step_plot(view, key, slug)
+    mr = view.result.meta_regression
+    if mr is not None and mr.fit is not None and len(mr.moderators) == 1:  # a bubble plot (views._bubble)
+        yield Output(f"figures/{view.id}-bubble.svg", lambda: view.bubble_svg, kind="bubble", inputs=made_from)
     if view.result.small_study and view.result.small_study.get("funnel") is not None:
         yield Output(f"figures/{view.id}-funnel.svg", lambda: view.small_study["svg"], kind="funnel", inputs=made_from)
+    if view.result.influence.get("influence") is not None:
+        yield Output(f"figures/{view.id}-baujat.svg", lambda: view.influence["svg"], kind="baujat", inputs=made_from)
 
 
 def _step_plot(view: AnalysisView, key: str, slug: str) -> Output:
@@ -456,9 +491,25 @@ def _step_plot(view: AnalysisView, key: str, slug: str) -> Output:
 def _downloads(env: jinja2.Environment, site: _Site, shared: str | None) -> Iterator[Output]:
     """Each analysis's study inputs as CSV and the R script that reproduces it."""
     r_script = _Lazy(env, "analysis.R.j2")
+    yi_script = _Lazy(env, "analysis-yi.R.j2")  # studies that give their estimate, or before-after data
     for view in site.views:
         if view.result.rows:
-            yield from _analysis_downloads(r_script, view, site.review, shared)
+            script = r_script if view.result.data_kinds == {"arms"} else yi_script
+            yield from _analysis_downloads(script, view, site.review, shared)
+
+
+def _r_moderators(result: AnalysisResult, review) -> dict | None:
+    """What the R script needs to refit a fitted meta-regression: the formula, and per categorical moderator its
+    column and declared levels (the script drops those no study has, so that R's reference level is ours)."""
+    mr = result.meta_regression
+    if mr is None or mr.fit is None:
+        return None
+    declared = [c for m in mr.moderators if (c := review.characteristic(m)) is not None]
+    return {
+        "formula": "~ " + " + ".join(moderator_column(c.id) for c in declared),
+        "factors": [(moderator_column(c.id), c.levels) for c in declared if c.type == "categorical"],
+        "labels": ", ".join(c.label for c in declared),
+    }
 
 
 def _analysis_downloads(r_script: _Lazy, view: AnalysisView, review, shared: str | None) -> Iterator[Output]:
@@ -466,7 +517,13 @@ def _analysis_downloads(r_script: _Lazy, view: AnalysisView, review, shared: str
     yield Output(f"downloads/{view.id}.csv", lambda: analysis_csv(result), kind="csv", inputs={"analysis": result.key})
     yield Output(
         f"downloads/{view.id}.R",
-        lambda: r_script.render(spec=view.spec, result=result, review=review),
+        lambda: r_script.render(
+            spec=view.spec,
+            result=result,
+            review=review,
+            kinds=sorted(result.data_kinds),
+            mods=_r_moderators(result, review),
+        ),
         kind="R",
         inputs={"shared": shared, "analysis": result.key},
     )
@@ -514,12 +571,53 @@ def _risk_of_bias(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
                 [r for _, _, r in rows],
                 caption.for_review(f"{tool.name}: judgements per domain across studies", site.review),
             )
-            sections.append({"id": tool_id, "tool": tool, "rows": rows, "traffic": traffic, "summary": summary})
+            section: dict = {"id": tool_id, "tool": tool, "rows": rows, "traffic": traffic, "summary": summary}
             yield _ready(f"figures/rob-{tool_id}.svg", traffic)
             yield _ready(f"figures/rob-{tool_id}-summary.svg", summary)
+            if site.data.bias_followups:
+                weighted = _weighted_rob(site, tool_id)
+                section["weighted"] = weighted
+                for w in weighted:
+                    yield _ready(w["path"], w["svg"])
+            sections.append(section)
     unassessed = [s for s in assessed if not s.risk_of_bias]
     context = {"rob_sections": sections, "unassessed": unassessed, **site.context}
     yield _page(env, "risk-of-bias.md", "risk-of-bias.md.j2", context)
+
+
+def _weighted_rob(site: _Site, tool_id: str) -> list[dict]:
+    """For each primary analysis whose forest plot shows this tool's judgements: the summary bars weighted by
+    the studies' weights in it (robvis's rob_summary(weighted = TRUE)), over the assessed studies it pools."""
+    out = []
+    tool = TOOLS[tool_id]
+    for v in (p for p in site.primary.values() if p is not None):
+        shown, robs, _ = robfig.for_analysis(v.result.rows, v.result.outcome.id)
+        if shown != tool_id or v.result.fit is None:
+            continue
+        pairs = [(rob, r.weight) for r, rob in zip(v.result.rows, robs) if rob is not None and r.weight]
+        if not pairs:
+            continue
+        pooled = sum(1 for r in v.result.rows if r.weight)
+        share = sum(w for _, w in pairs)
+        svg = robfig.summary_bars(
+            tool_id,
+            [rob for rob, _ in pairs],
+            caption.for_analysis(f"{tool.name}: judgements weighted by the studies' weights", v.result, site.review),
+            weights=[w for _, w in pairs],
+            ident=f"rob-{tool_id}-weighted-{v.id}",
+            title=f"{tool.name}: judgements weighted by the studies' weights in {v.spec.title}",
+        )
+        out.append(
+            {
+                "view": v,
+                "svg": svg,
+                "path": f"figures/rob-{tool_id}-weighted-{v.id}.svg",
+                "assessed": len(pairs),
+                "pooled": pooled,
+                "weight": fmt.weight(share),
+            }
+        )
+    return out
 
 
 def _summary_of_findings(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
@@ -539,7 +637,7 @@ def navigation(site: _Site) -> list:
         {"Background": "background.md"},
         {"Summary of findings": "summary-of-findings.md"},
         {"Results": [{attr(o.label): f"outcomes/{o.id}.md"} for o in site.review.outcomes]},
-        {"Audit of the source review": "audit.md"},
+        *([{"Audit of the source review": "audit.md"}] if _has_audit(site.review) else []),
         {"Search and selection": "flow.md"},
         {"Risk of bias": "risk-of-bias.md"},
         {"Studies": ["studies/index.md"] + [{attr(s.label): f"studies/{s.id}.md"} for s in listed]},
@@ -548,6 +646,11 @@ def navigation(site: _Site) -> list:
         {"Data and downloads": "data.md"},
         {"Versions and changes": "versions.md"},
     ]
+
+
+def _has_audit(review) -> bool:
+    """Whether the review audits a source review: the audit page is in the menu only then."""
+    return review.source_review is not None or bool(review.narrative.audit or review.narrative.audit_intro)
 
 
 class _UseSpec(NamedTuple):
@@ -562,8 +665,13 @@ class _Use(NamedTuple):
     spec: _UseSpec
 
 
-def _templates_digest(templates: Path) -> str:
-    return files_digest((p for p in templates.rglob("*") if p.is_file()), templates)
+def _templates_digest(templates: Templates) -> str:
+    """The digest of the templates in force: of each name, the file found first (as the loader finds it)."""
+    found: dict[str, Path] = {}
+    for folder in _folders(templates):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            found.setdefault(path.relative_to(folder).as_posix(), path)
+    return named_files_digest(found)
 
 
 def study_label(study: Study) -> str:
