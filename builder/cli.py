@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -23,6 +24,17 @@ def _report(exc: DataError, what: str = "The data") -> int:
     for problem in exc.problems:
         print(f"  {problem}", file=sys.stderr)
     return EXIT_INVALID
+
+
+def _os_problem(exc: OSError, project: Path) -> str:
+    """What the file system refused, naming the file (relative to the project where it is inside it)."""
+    where = "a file of the build"
+    if exc.filename is not None:
+        path = Path(os.fsdecode(exc.filename))
+        where = path.relative_to(project).as_posix() if path.is_relative_to(project) else str(path)
+    if exc.errno == errno.ENOSPC:
+        return f"the disk is full: could not write {where}. Free some space and build again."
+    return f"could not write {where}: {exc.strerror or exc}"
 
 
 def cmd_check(args) -> int:
@@ -76,6 +88,10 @@ def cmd_build(args) -> int:
         return EXIT_INVALID
     except BuildError as exc:
         print(str(exc), file=sys.stderr)
+        print("Build stopped; the previously built site is unchanged.", file=sys.stderr)
+        return 3
+    except OSError as exc:  # the file system refused: a full disk, a folder that may not be written
+        print(f"review: error: {_os_problem(exc, project)}", file=sys.stderr)
         print("Build stopped; the previously built site is unchanged.", file=sys.stderr)
         return 3
     reused = report.get("pages")

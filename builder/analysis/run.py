@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
+import pkgutil
 from dataclasses import replace
 
 import numpy as np
 
+import builder.analysis
+import builder.stats
 from builder.analysis import diagnostics, metareg, sensitivity, subgroups
 from builder.analysis.fitting import effect_sizes, fit, inputs_of
 from builder.analysis.result import AnalysisResult, StudyRow
 from builder.analysis.sensitivity import high_risk
 from builder.caching import store as cache
 from builder.caching.outputs import Stored
+from builder.caching.plain import Codec, dataclasses_of
 from builder.contract import Analysis, Outcome
 from builder.ingest.derive import has_unit
 from builder.ingest.loader import ReviewData
@@ -70,6 +76,18 @@ def _study_rows(chosen, inputs: list[dict[str, float]], es: EffectSizes, result_
     return rows
 
 
+@functools.cache
+def _codec() -> Codec:
+    """The plain-data form of stored analyses: builtins, arrays and the result types of the statistics and of
+    the analysis layer (every dataclass their modules define, so a new follow-up's result is kept as well)."""
+    modules = [
+        importlib.import_module(info.name)
+        for package in (builder.stats, builder.analysis)
+        for info in pkgutil.iter_modules(package.__path__, package.__name__ + ".")
+    ]
+    return Codec(dataclasses_of(*modules))
+
+
 def _analysis_entry(
     spec: Analysis,
     outcome: Outcome,
@@ -113,7 +131,7 @@ def _analysis_entry(
         made_from["bias follow-ups"] = "off"
     if declared:  # the characteristics the plan names, whose levels order subgroups and code moderators
         made_from["characteristics"] = json.dumps([c.model_dump(mode="json") for c in declared])
-    return Stored("analyses", made_from)
+    return Stored("analyses", made_from, _codec())
 
 
 def _declared(spec: Analysis, data: ReviewData) -> list:
@@ -146,6 +164,21 @@ def _restore(
     )
 
 
+# What run_all keeps of an analysis (and _restore reads): an entry without one of these is refitted.
+_SAVED = {"rows", "fit", "first", "notes", "followups", "small_study", "subgroups", "meta_regression", "influence"}
+
+
+def _fits(saved: object, chosen: list) -> bool:
+    """Whether a stored entry has the form run_all writes, with a row per chosen study."""
+    return (
+        isinstance(saved, dict)
+        and _SAVED <= set(saved)
+        and isinstance(saved["rows"], list)
+        and len(saved["rows"]) == len(chosen)
+        and all(isinstance(row, tuple) and len(row) == 4 for row in saved["rows"])
+    )
+
+
 def run_all(data: ReviewData, store: cache.Store | None = None) -> list[AnalysisResult]:
     """Every analysis of the plan, with the follow-ups of primary analyses. With a `store`, an analysis whose
     key (see _analysis_entry) is unchanged since an earlier build is restored instead of refitted."""
@@ -165,7 +198,7 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
                 data.bias_followups,
             )
             saved = entry.get(store)
-            if isinstance(saved, dict) and entry.key is not None and len(saved["rows"]) == len(chosen):
+            if isinstance(saved, dict) and _fits(saved, chosen) and entry.key is not None:
                 results.append(_restore(spec, data, chosen, missing, left_out, saved, entry.key))
                 continue
         r = run(spec, data)

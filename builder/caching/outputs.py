@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
+from builder.caching.plain import PLAIN, Codec
 from builder.caching.store import Store, builder_fingerprint
 
 Part = str | bytes
@@ -73,10 +74,12 @@ class Output:
 @dataclass(frozen=True)
 class Stored:
     """A value kept in the store under its kind (the store's folder) and the key derived from what it is made
-    from. Without a store or a key, nothing is read or kept."""
+    from, as plain data its `codec` writes and reads (see builder.caching.plain). Without a store or a key,
+    nothing is read or kept."""
 
     kind: str
     inputs: Inputs
+    codec: Codec = field(default=PLAIN, compare=False)
 
     @cached_property
     def key(self) -> str | None:
@@ -84,11 +87,11 @@ class Stored:
 
     def get(self, store: Store | None) -> object | None:
         """The value an earlier build kept, or None."""
-        return None if store is None or self.key is None else store.get(self.kind, self.key)
+        return None if store is None or self.key is None else store.get(self.kind, self.key, self.codec)
 
     def put(self, store: Store | None, value: object) -> None:
         if store is not None and self.key is not None:
-            store.put(self.kind, self.key, value)
+            store.put(self.kind, self.key, value, self.codec)
 
     def keep(self, store: Store | None) -> None:
         """Keep the entry for a later build although this one does not read it (see Store.keep)."""

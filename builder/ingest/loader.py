@@ -15,6 +15,7 @@ from pydantic_core import ErrorDetails
 
 from builder.caching.digest import files_digest
 from builder.caching.outputs import Stored
+from builder.caching.plain import Codec, ModelCodec, PlainError
 from builder.caching.store import Store
 from builder.contract import Review, Study
 from builder.errors import DataError, Problem
@@ -135,6 +136,29 @@ def _without_site_url(path: Path) -> bytes:
     return _SITE_URL.sub(b"", content) if path.name == "review.yaml" else content
 
 
+class _LinesCodec(Codec):
+    """A study file's line numbers as plain data: [[path, line], ...], a path being a list of keys and indices."""
+
+    def encode(self, value: object) -> object:
+        assert isinstance(value, Located)
+        return [[list(path), line] for path, line in value.lines.items()]
+
+    def decode(self, data: object) -> object:
+        if not isinstance(data, list) or not all(
+            isinstance(item, list)
+            and len(item) == 2
+            and isinstance(item[0], list)
+            and all(isinstance(part, str | int) for part in item[0])
+            and type(item[1]) is int
+            for item in data
+        ):
+            raise PlainError("line numbers are [[path, line], ...]")
+        return Located(None, {tuple(path): line for path, line in data})
+
+
+_STUDY, _LINES = ModelCodec(Study), _LinesCodec()
+
+
 class _StoredLines:
     """The line numbers of a study file kept in the store, read only if a problem must point at a line:
     a valid file's lines are rarely needed, and reading them was a third of loading a cached study."""
@@ -146,7 +170,7 @@ class _StoredLines:
 
     def line_of(self, path) -> int | None:
         if self._located is None:
-            found = self._store.get("lines", self._k)
+            found = self._store.get("lines", self._k, _LINES)
             self._located = found if isinstance(found, Located) else Located(None, {})
         return self._located.line_of(path)
 
@@ -157,7 +181,7 @@ def _load_study(path: Path, root: Path, file: str, store: Store | None):
     raw, problem = read_file(path, root)  # a regular file of bounded size, or the problem with it
     if raw is None:
         return None, None, [problem] if problem else [], None
-    entry = Stored("studies", {"file": file, "content": raw})
+    entry = Stored("studies", {"file": file, "content": raw}, _STUDY)
     k = entry.key
     hit = entry.get(store)
     if hit is not None and store is not None and k is not None:
@@ -168,7 +192,7 @@ def _load_study(path: Path, root: Path, file: str, store: Store | None):
     study, found = _validate(located, Study, file)
     if study is not None and not problems and not found and entry is not None and store is not None and k:
         entry.put(store, study)
-        store.put("lines", k, Located(None, located.lines))  # under the same key: made from the same file
+        store.put("lines", k, Located(None, located.lines), _LINES)  # under the same key: made from the same file
     return located, study, problems + found, k
 
 

@@ -6,8 +6,8 @@ import contextlib
 import ctypes
 import datetime as dt
 import errno
+import fcntl
 import gc
-import hashlib
 import html
 import json
 import os
@@ -22,9 +22,11 @@ from pathlib import Path
 
 import yaml
 
+from builder import faults
 from builder.analysis import run as analysis
 from builder.caching import store as cache
-from builder.caching.digest import add_files
+from builder.caching.digest import content_digest, files_digest
+from builder.caching.outputs import derive
 from builder.caching.reuse import Reuse
 from builder.contract import project as layout
 from builder.errors import DataError
@@ -126,7 +128,6 @@ def mkdocs_build(
     site_dir: Path,
     day: dt.date,
     engine: str = "mkdocs",
-    bytecode: Path | None = None,
     warm: mkdocs_warm.Warm | None = None,
     share: incremental.Share | None = None,
     in_process: bool = False,
@@ -134,11 +135,9 @@ def mkdocs_build(
     """Run MkDocs (or Zensical) on a configuration, then draw the figures into its pages (see inline).
     MkDocs runs through its Python API, in this process if `in_process`, else in a process of its own (see
     mkdocs_warm): `warm`, a process started ahead, if it is still free. `share`: the part of the site to
-    render, by the builder's plugin (see incremental), whose compiled theme templates are kept in `bytecode`."""
+    render, by the builder's plugin (see incremental)."""
     env = {"SOURCE_DATE_EPOCH": epoch(day)}
     if engine == "mkdocs":
-        if share is not None and bytecode is not None:
-            share.bytecode = str(bytecode)
         _run_mkdocs(config, site_dir, env, None if in_process else warm, share, in_process)
     else:  # zensical runs no MkDocs plugin; it reads the same configuration, and writes site/ beside it
         cmd = [str(Path(sys.executable).with_name("zensical")), "build", "--clean", "-f", str(config)]
@@ -200,7 +199,7 @@ def build(
     in a few words, of each long step as it starts."""
     project = Path(project).resolve()
     site = check_site(project, site or project / "site")
-    with _cycle_collector_paused():
+    with _locked(_build_folder(project)), _cycle_collector_paused():
         # A build that will likely reuse the last good site runs MkDocs once, on a few pages, in this process:
         # measured faster than a process started ahead, whose start-up competes with the builder's own work.
         # Otherwise MkDocs runs in processes, side by side, the first one started while the data are loaded.
@@ -210,6 +209,59 @@ def build(
         finally:
             if warm is not None:
                 warm.close()
+
+
+def _build_folder(project: Path) -> Path:
+    """build/, made if missing; BuildError if something else has that name (it is not removed: it may be
+    a user's file)."""
+    folder = project / "build"
+    if (folder.exists() or folder.is_symlink()) and not folder.is_dir():  # a link to a folder is one
+        raise BuildError(
+            f"{folder.name}/ is not a folder: the builder keeps its cache and its state there. "
+            "Move the file away (or remove it) and build again."
+        )
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def _locked(build_dir: Path):
+    """This project's builds one at a time: an exclusive lock (flock) on build/.lock for the whole build.
+
+    A second build waits for the first, saying so, rather than failing: what it builds is the data as they
+    are when it starts, which is what whoever started it asked for, and the first build's cache makes it
+    quick. The kernel releases the lock when a build ends however it ends, so a killed build never leaves a
+    stale lock behind."""
+    path = build_dir / LOCK
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        cache.notice(f"build/{LOCK} is not a file; removed it")
+        _remove(path)
+    with open(path, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip()
+            print(
+                f"review: another build of this project is running{f' (process {holder})' if holder else ''}; "
+                "waiting for it to finish ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -249,10 +301,6 @@ class _Build:
     def day(self) -> dt.date:
         return self.data.review.date
 
-    @property
-    def bytecode(self) -> Path | None:
-        return None if self.full else self.build_dir / "cache" / "theme-bytecode"
-
 
 def _build(
     project: Path,
@@ -264,11 +312,13 @@ def _build(
     progress: Progress = _quiet,
 ) -> ReviewData:
     build_dir = project / "build"
-    store = cache.Store(None if full else build_dir / "cache" / "store")
+    _cache_folder(build_dir)
+    store = cache.Store(None if full else build_dir / "cache" / "store", "build/cache/store")
     progress("Validating data/ ...")
     data = load(project / "data", today=today, store=store)
     _check_not_released(project, data)
-    build_dir.mkdir(exist_ok=True)
+    for stale in build_dir.glob(".staging-*"):  # a killed build's (builds hold the lock: none is running)
+        _remove(stale)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))
     run = _Build(project, Path(site or project / "site"), today, full, store, warm, data, staging, progress)
     try:
@@ -276,6 +326,21 @@ def _build(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return data
+
+
+def _cache_folder(build_dir: Path) -> Path:
+    """build/cache, made if missing, without what an interrupted build left in it; anything but a folder of
+    that name is removed with a line saying so (build/ is the builder's own)."""
+    folder = build_dir / "cache"
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        cache.notice("cache: build/cache is not a folder; removed it")
+        _remove(folder)
+    folder.mkdir(exist_ok=True)
+    for partial in folder.glob(".*" + PARTIAL):
+        _remove(partial)
+    if (folder / "theme-bytecode").exists():  # an older builder's compiled theme templates: code, never read
+        _remove(folder / "theme-bytecode")
+    return folder
 
 
 def _check_not_released(project: Path, data: ReviewData) -> None:
@@ -315,7 +380,7 @@ def _build_staged(run: _Build, report: dict | None) -> None:
         if reused is None:
             run.say(f"Running MkDocs on the pages of version {run.data.review.version} ...")
             shutil.rmtree(run.staging / "site", ignore_errors=True)
-            if not _split_build(run.staging, run.day, run.bytecode, run.warm):
+            if not _split_build(run.staging, run.day, run.warm):
                 runs.append(pool.submit(mkdocs_build, config, run.staging / "site", run.day, warm=run.warm))
         archives = [_archive(run, rel, [r.version for r in rels], pool, runs) for rel in rels]
     for future in runs:  # all have finished; the first failure is reported
@@ -338,7 +403,7 @@ def _reuse_pages(run: _Build, archived: set[str], src_hashes: dict[str, str]) ->
         run.site,
         run.staging / "site",
         run.staging / "inc",
-        lambda cfg, out, share: mkdocs_build(cfg, out, run.day, bytecode=run.bytecode, share=share, in_process=True),
+        lambda cfg, out, share: mkdocs_build(cfg, out, run.day, share=share, in_process=True),
         archived,
         epoch(run.day),
         src_hashes,
@@ -346,20 +411,19 @@ def _reuse_pages(run: _Build, archived: set[str], src_hashes: dict[str, str]) ->
 
 
 def _archive(run: _Build, rel, all_versions: list[str], pool: ThreadPoolExecutor, runs: list) -> tuple:
-    """(version, folder with its pages, cache folder to fill or None) of a released version; its MkDocs run,
+    """(version, folder with its pages, cache entry to fill or None) of a released version; its MkDocs run,
     if it needs one, submitted to `pool` and added to `runs`.
 
     A released version's pages depend only on its snapshot, the builder, the templates and which version is
-    the latest: they are reused from the cache when none of these changed."""
+    the latest: they are reused from the cache when none of these changed and the cached pages are, file
+    for file, the ones that were stored (see ArchiveEntry)."""
     latest = run.data.review.version
-    cached = (
-        run.build_dir
-        / "cache"
-        / f"v{rel.version}-{_archive_key(run.project, rel, latest, all_versions, run.data.review.url)}"
+    entry = ArchiveEntry(
+        run.build_dir / "cache", rel.version, _archive_key(run.project, rel, latest, all_versions, run.data.review.url)
     )
-    if cached.is_dir() and not run.full:
+    if not run.full and entry.usable():
         run.say(f"Released version {rel.version}: unchanged, reused from the last build")
-        return rel.version, cached, None
+        return rel.version, entry.folder, None
     run.say(f"Building released version {rel.version} from its archived data ...")
     # Old versions are rebuilt from their own snapshot, and must reproduce their archived numbers.
     old = versions.as_released(rel, load(rel.data_dir, today=run.today, store=run.store))
@@ -373,23 +437,126 @@ def _archive(run: _Build, rel, all_versions: list[str], pool: ThreadPoolExecutor
     )
     cfg = render(run.project, old, run.staging / f"src-v{rel.version}", info, old_results, run.store)
     runs.append(pool.submit(mkdocs_build, cfg, run.staging / f"site-v{rel.version}", old.review.date))
-    return rel.version, run.staging / f"site-v{rel.version}", cached
+    return rel.version, run.staging / f"site-v{rel.version}", entry
 
 
 def _publish(run: _Build, archives: list[tuple], src_hashes: dict[str, str], archived: set[str]) -> None:
     """The released versions put under the latest's site (and in the cache), then the sources and the site
     swapped in, and what was built recorded for the next build."""
-    for version, folder, cached in archives:
+    for version, folder, entry in archives:
         shutil.copytree(folder, run.staging / "site" / f"v{version}")
-        if cached is not None:
-            for stale in (run.build_dir / "cache").glob(f"v{version}-*"):
-                shutil.rmtree(stale, ignore_errors=True)
-            shutil.copytree(folder, cached)
+        if entry is not None:
+            entry.keep(folder)
     incremental.forget(run.build_dir)
     _swap(run.staging / "src", run.build_dir / "current")
+    faults.crash_point("sources-swapped")
     _swap(run.staging / "site", run.site)
-    incremental.record(run.build_dir, src_hashes, run.site, archived, epoch(run.day))
+    try:
+        incremental.record(run.build_dir, src_hashes, run.site, archived, epoch(run.day))
+    except OSError as exc:  # the site is in place; without the record the next build renders every page
+        cache.notice(
+            f"could not record what this build wrote ({exc.strerror or exc}); the next build renders every page"
+        )
     run.store.prune()
+
+
+PARTIAL = ".partial"
+ARCHIVE_FORMAT = 1
+
+
+class ArchiveEntry:
+    """A released version's built pages in the cache: the folder build/cache/v<version>-<key>/ and, beside
+    it, v<version>-<key>.json listing every file with its SHA-256 digest (and the format, version and key).
+
+    The pages are copied into a hidden folder, renamed into place, and only then is the list written: a
+    copy that was interrupted or ran out of disk has no list, or files that do not match it, and is never
+    used. Before use every file is checked against the list; an entry with a file missing, extra, changed
+    (a zero-byte file, an edit) or without a readable list is dropped with one line saying so, and the
+    version's pages are built again."""
+
+    def __init__(self, cache_dir: Path, version: str, key: str):
+        self.cache_dir, self.version, self.key = cache_dir, version, key
+        self.folder = cache_dir / f"v{version}-{key}"
+        self.listing = cache_dir / f"v{version}-{key}.json"
+
+    def usable(self) -> bool:
+        if not (self.folder.exists() or self.listing.exists()):
+            return False
+        why = self._fault()
+        if why is None:
+            return True
+        cache.notice(
+            f"cache: dropped build/cache/{self.folder.name} ({why}); version {self.version}'s pages are built anew"
+        )
+        _remove(self.folder)
+        _remove(self.listing)
+        return False
+
+    def _fault(self) -> str | None:
+        """What is wrong with the entry, or None if every file is the one stored."""
+        try:
+            listing = json.loads(self.listing.read_text(encoding="ascii"))
+        except FileNotFoundError:
+            return "its list of files is missing: the copy was interrupted"
+        except (OSError, ValueError, RecursionError):
+            return "its list of files cannot be read"
+        if not isinstance(listing, dict) or listing.get("format") != ARCHIVE_FORMAT:
+            return f"its list of files is not of format {ARCHIVE_FORMAT}"
+        files = listing.get("files")
+        if listing.get("key") != self.key or listing.get("version") != self.version or not isinstance(files, dict):
+            return "its list of files is of another entry"
+        return _tree_fault(self.folder, files)
+
+    def keep(self, folder: Path) -> None:
+        """Store the pages built in `folder` as this entry, in place of any older entry of the version."""
+        for stale in self.cache_dir.glob(f"v{self.version}-*"):
+            _remove(stale)
+        partial = self.cache_dir / f".{self.folder.name}{PARTIAL}"
+        _remove(partial)
+        files = {}
+        sources = sorted(p for p in folder.rglob("*") if p.is_file())
+        for i, path in enumerate(sources):
+            rel = path.relative_to(folder).as_posix()
+            (partial / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, partial / rel)
+            files[rel] = content_digest((partial / rel).read_bytes())  # what was written, not what was meant
+            if i == len(sources) // 2:
+                faults.crash_point("archive-copy")
+        os.rename(partial, self.folder)
+        listing = {"format": ARCHIVE_FORMAT, "version": self.version, "key": self.key, "files": files}
+        _write_atomically(self.listing, json.dumps(listing, sort_keys=True, indent=0))
+
+
+def _tree_fault(folder: Path, files: dict) -> str | None:
+    """How the files under `folder` differ from `files` (path -> SHA-256), or None if they do not."""
+    if not folder.is_dir() or folder.is_symlink():
+        return "its pages are missing"
+    present = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file() or p.is_symlink()}
+    missing, extra = sorted(set(files) - set(present)), sorted(set(present) - set(files))
+    if missing:
+        return f"{len(missing)} of its {len(files)} files missing, {missing[0]} first"
+    if extra:
+        return f"{extra[0]} is not one of its files"
+    for rel in sorted(files):
+        path = present[rel]
+        try:
+            same = not path.is_symlink() and content_digest(path.read_bytes()) == files[rel]
+        except OSError:
+            same = False
+        if not same:
+            return f"{rel} is not the file stored ({path.stat().st_size if path.is_file() else 0} bytes)"
+    return None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PARTIAL)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 # From this many pages a build from nothing runs MkDocs as one process per core, each rendering a share of
@@ -397,9 +564,7 @@ def _publish(run: _Build, archives: list[tuple], src_hashes: dict[str, str], arc
 SPLIT_MIN_PAGES = 100
 
 
-def _split_build(
-    staging: Path, day: dt.date, bytecode: Path | None = None, warm: mkdocs_warm.Warm | None = None
-) -> bool:
+def _split_build(staging: Path, day: dt.date, warm: mkdocs_warm.Warm | None = None) -> bool:
     """The latest version's site built by several MkDocs runs side by side, when it is large enough to gain."""
     cores = os.cpu_count() or 1
     if cores < 2 or sum(1 for _ in (staging / "src" / "docs").rglob("*.md")) < SPLIT_MIN_PAGES:
@@ -408,10 +573,7 @@ def _split_build(
 
     def side_by_side(runs: list[tuple[Path, incremental.Share]]) -> None:
         with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-            futures = [
-                pool.submit(mkdocs_build, config, out, day, bytecode=bytecode, warm=warm, share=share)
-                for out, share in runs
-            ]
+            futures = [pool.submit(mkdocs_build, config, out, day, warm=warm, share=share) for out, share in runs]
         for future in futures:
             future.result()
 
@@ -422,15 +584,23 @@ def _split_build(
 
 
 def _archive_key(project: Path, rel, latest: str, all_versions: list[str], url: str | None) -> str:
-    digest = hashlib.sha256()
-    snapshot = data_hash(sorted(rel.data_dir.rglob("*.yaml")), rel.folder)  # the files as they are now
-    manifest = json.dumps(rel.manifest, sort_keys=True)  # its release date is cited
-    digest.update(json.dumps([snapshot, manifest, cache.builder_fingerprint(), latest, all_versions, url]).encode())
-    # results.json too: an edited archive is verified against its snapshot again, not served from the cache
-    digest.update(b"results.json\0" + (rel.folder / "results.json").read_bytes() + b"\0")
-    for root, files in layout.site_files(project):
-        add_files(digest, files, root)
-    return digest.hexdigest()[:16]
+    """The key of a released version's pages (see outputs.derive): what they are made from."""
+    key = derive(
+        "released site",
+        {
+            "snapshot": data_hash(sorted(rel.data_dir.rglob("*.yaml")), rel.folder),  # the files as they are now
+            "manifest": json.dumps(rel.manifest, sort_keys=True),  # its release date is cited
+            # an edited archive is verified against its snapshot again, not served from the cache
+            "results.json": (rel.folder / "results.json").read_bytes(),
+            "latest": latest,
+            "releases": json.dumps(all_versions),
+            "url": json.dumps(url),
+            # the templates, docs/ and mkdocs.yml the site is made with, the project's and the tool's
+            "site files": [files_digest(files, root) for root, files in layout.site_files(project)],
+        },
+    )
+    assert key is not None  # every input is known
+    return key
 
 
 class SitePathError(Exception):
@@ -476,27 +646,79 @@ def _swap(new: Path, target: Path) -> None:
     in one step (renameat2 with RENAME_EXCHANGE), so that `target` holds at every moment the old or the new
     folder; the old one, now beside it, is then removed. Where the exchange is not available, the old folder
     is moved aside and the new one renamed in; a crash between the two leaves the old one aside, and the next
-    swap puts it back before anything else. Leftovers of a crash are only ever these hidden siblings."""
+    swap (see _recover) puts it back before anything else. Leftovers of a crash are only ever these hidden
+    siblings, `.<name>.swap-new` and `.<name>.swap-old`; one that cannot be removed is left with a line
+    saying so, and the swap uses another name."""
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
-    staged, aside = parent / f".{target.name}.swap-new", parent / f".{target.name}.swap-old"
-    if aside.exists() and not target.exists():
-        os.rename(aside, target)  # a crash left the previous folder aside: it is the current one
-    for leftover in (staged, aside):
-        if leftover.exists():
-            _remove(leftover)
+    _recover(target)
+    staged = _free(parent / f".{target.name}.swap-new")
     _copy_beside(new, staged)
-    if not target.exists():
+    if not _present(target):
         os.rename(staged, target)
         return
+    faults.crash_point(f"swap-staged:{target.name}")
     try:
         _exchange(staged, target)
     except OSError:  # no atomic exchange on this system or file system
+        aside = _free(parent / f".{target.name}.swap-old")
         os.rename(target, aside)
+        faults.crash_point(f"swap-aside:{target.name}")
         os.rename(staged, target)
-        _remove(aside)
+        _remove_leftover(aside)
         return
-    _remove(staged)  # the previous folder
+    faults.crash_point(f"swap-exchanged:{target.name}")
+    _remove_leftover(staged)  # the previous folder
+
+
+def _present(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _leftovers(target: Path) -> list[Path]:
+    """What interrupted swaps of `target` left beside it, the newest first."""
+    prefix = f".{target.name}.swap-"
+    found = [p for p in target.parent.iterdir() if p.name.startswith(prefix)] if target.parent.is_dir() else []
+    return sorted(found, key=lambda p: p.lstat().st_mtime_ns, reverse=True)
+
+
+def _recover(target: Path) -> None:
+    """After a crash: the previous folder put back if it was moved aside and nothing replaced it, then every
+    leftover of an interrupted swap removed (a copy half made, or the previous folder after the exchange)."""
+    leftovers = _leftovers(target)
+    if not _present(target):
+        aside = next((p for p in leftovers if ".swap-old" in p.name and p.is_dir() and not p.is_symlink()), None)
+        if aside is not None:
+            os.rename(aside, target)
+            cache.notice(f"put {target.name}/ back from {aside.name}, where an interrupted build had left it")
+            leftovers.remove(aside)
+    for leftover in leftovers:
+        _remove_leftover(leftover)
+
+
+def _free(path: Path) -> Path:
+    """`path`, or the first of path-2, path-3, ... that does not exist (a leftover that could not be removed
+    keeps its name)."""
+    candidate, n = path, 1
+    while _present(candidate):
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
+def _remove_leftover(path: Path) -> None:
+    """Remove what a swap left beside its target; if that fails, say so in one line and go on (the site is
+    in place; the leftover is only taking room)."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError as exc:
+        cache.notice(
+            f"could not remove {path.name}, left beside {path.name.split('.')[1]}/ by an earlier build "
+            f"({exc.strerror or exc}); it is not part of the site: remove it by hand"
+        )
 
 
 def _copy_beside(new: Path, staged: Path) -> None:
@@ -506,8 +728,13 @@ def _copy_beside(new: Path, staged: Path) -> None:
         shutil.copytree(new, staged, symlinks=True)
 
 
-def _remove(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
+def _remove(path: Path) -> None:
+    """Remove a folder or a file of the builder's own (in build/), as far as possible."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
 
 
 def _exchange(a: Path, b: Path) -> None:

@@ -33,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -85,7 +86,11 @@ def has_state(build_dir: Path) -> bool:
 
 
 def forget(build_dir: Path) -> None:
-    (build_dir / STATE).unlink(missing_ok=True)
+    path = build_dir / STATE
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -97,7 +102,6 @@ class Share:
     stubs: dict[str, str] = field(default_factory=dict)  # page -> the Markdown to read instead
     merge_index: str | None = None  # the last site's search index, to put this run's entries into
     merged_pages: list[str] = field(default_factory=list)  # the pages (as .html) whose entries replace the old
-    bytecode: str | None = None  # where the theme's compiled templates are kept between runs
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,7 +109,6 @@ class Share:
             "stubs": self.stubs,
             "merge_index": self.merge_index,
             "merged_pages": self.merged_pages,
-            "bytecode": self.bytecode,
         }
 
 
@@ -355,11 +358,28 @@ def _last_good(build_dir: Path, old_site: Path, skip: set[str], stamp: str) -> d
         return None
     try:
         state = json.loads(state_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
+        state = None
+    if not _is_state(state):
+        print(f"review: build/{STATE} is not a record of a build; every page is rendered anew", file=sys.stderr)
+        forget(build_dir)
         return None
     if _listing(old_site, skip) != state.get("site") or state.get("stamp", "") != stamp:
         return None
     return state
+
+
+def _is_state(state: object) -> bool:
+    """Whether `state` has the form `record` writes: sources' hashes, the site's files' size and time, a stamp."""
+    if not isinstance(state, dict) or not isinstance(state.get("stamp", ""), str):
+        return False
+    src, site = state.get("src"), state.get("site")
+    return (
+        isinstance(src, dict)
+        and all(isinstance(v, str) for v in src.values())
+        and isinstance(site, dict)
+        and all(isinstance(v, list) for v in site.values())
+    )
 
 
 def _since_last(

@@ -58,9 +58,6 @@ class SharePlugin(BasePlugin):
     def on_env(self, env: jinja2.Environment, *, config: Any, files: Files) -> jinja2.Environment:
         if env.loader is not None:
             env.loader = jinja2.ChoiceLoader([jinja2.DictLoader({STUB_TEMPLATE: ""}), env.loader])
-        if self.share.bytecode:
-            os.makedirs(self.share.bytecode, exist_ok=True)
-            env.bytecode_cache = jinja2.FileSystemBytecodeCache(self.share.bytecode)
         return env
 
     @event_priority(-100)  # after the search plugin has written the run's index

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
@@ -14,8 +15,8 @@ import jinja2
 from builder import __version__
 from builder.analysis.result import AnalysisResult
 from builder.caching import store as cache
-from builder.caching.digest import named_files_digest
-from builder.caching.outputs import Output, Stored, Value, derive
+from builder.caching.digest import files_digest, named_files_digest
+from builder.caching.outputs import Output, Value, derive
 from builder.caching.reuse import Reuse
 from builder.contract import Study
 from builder.contract.rob import TOOLS
@@ -89,30 +90,19 @@ def _csv_value(key: str, value: float | None) -> str:
 
 class _Compiled(jinja2.BytecodeCache):
     """Compiled templates, shared by every environment of the process (a build renders the latest version
-    and each released one with its own environment) and, with a store, kept for the next build: compiling
-    the templates takes a fresh process a third of a second. Jinja keys a template by its name and checks
-    that the bytecode was compiled from the same source, so an edited template is compiled again."""
+    and each released one with its own environment). Jinja keys a template by its name and checks that the
+    bytecode was compiled from the same source, so an edited template is compiled again. They are kept in
+    memory only: bytecode is code, and a build never runs code read from its cache (see builder.caching.plain)."""
 
-    def __init__(self, memory: dict[str, bytes], store: cache.Store | None = None):
+    def __init__(self, memory: dict[str, bytes]):
         self.memory = memory
-        self.store = store
-
-    def _stored(self, bucket: jinja2.bccache.Bucket) -> Stored:
-        return Stored("templates", {"name": bucket.key, "checksum": bucket.checksum})
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        # The store is asked even when memory has the template, so that it keeps the entry for the next build.
-        stored = self._stored(bucket).get(self.store)
-        if isinstance(stored, bytes):
-            bucket.bytecode_from_string(stored)
-        elif bucket.key in self.memory:
+        if bucket.key in self.memory:
             bucket.bytecode_from_string(self.memory[bucket.key])
-            if bucket.code is not None:
-                self._stored(bucket).put(self.store, self.memory[bucket.key])
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         self.memory[bucket.key] = bucket.bytecode_to_string()
-        self._stored(bucket).put(self.store, self.memory[bucket.key])
 
 
 _COMPILED: dict[str, bytes] = {}
@@ -126,10 +116,10 @@ def _folders(templates: Templates) -> list[Path]:
     return [templates] if isinstance(templates, Path) else list(templates)
 
 
-def environment(templates: Templates, store: cache.Store | None = None) -> jinja2.Environment:
+def environment(templates: Templates) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(folder) for folder in _folders(templates)]),
-        bytecode_cache=_Compiled(_COMPILED, store),
+        bytecode_cache=_Compiled(_COMPILED),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -171,7 +161,7 @@ def render_site(
     build's are taken from it instead of being rendered (see builder.caching.reuse); such a page is
     rendered from a context holding only what its inputs cover."""
     info = version_info or _only_version(data.review)
-    env = environment(templates, store)
+    env = environment(templates)
     env.globals["version_info"] = info
     document = results_document(data, results, store)
     _add_helpers(env, Filler(document, data.review, data.studies), data.review, info)
@@ -180,6 +170,7 @@ def render_site(
     env.globals["timelines"] = timelines
     shared = _shared(templates, data.review, info)
     writer = reuse or Reuse(None, out)  # without one, nothing is taken and every file is written
+    whole = _whole_review(data, templates, info) if reuse is not None else None
     for output in itertools.chain(
         _timeline_figures(timelines),
         _overview_pages(env, site),
@@ -194,8 +185,36 @@ def render_site(
         (_page(env, f"{name}.md", f"{name}.md.j2", site.context) for name in _PLAIN_PAGES),
         _results_files(document),
     ):
+        if output.inputs is None and whole is not None:  # shows the whole review: made from all of it
+            output = dataclasses.replace(output, kind=WHOLE_REVIEW, inputs=whole)
         writer.write(output)
     return navigation(site)
+
+
+WHOLE_REVIEW = "whole review"  # the kind of the files made from all of it (one key for them all)
+
+
+def _whole_review(data: ReviewData, templates: Templates, info: dict) -> dict[str, Value] | None:
+    """What a file that shows the whole review (the home page, the methods, results.json, ...) is made from:
+    every data file (data_hash) and the site's address, every file of every release (the history and what
+    changed), the templates, and which version this is (the builder is in every key). Rendering these pages
+    takes longer than this key, compiling their templates most of it: a build that changed nothing takes
+    them from the last one. None (made anew) if a release's folder is not known."""
+    releases = []
+    for rel in info.get("releases") or []:
+        folder = getattr(rel, "folder", None)
+        if not isinstance(folder, Path):
+            return None
+        files = (p for p in folder.rglob("*") if p.is_file())
+        releases.append(f"{rel.version} {files_digest(files, folder)}")
+    flags = [info.get(k) for k in ("archived", "superseded", "latest", "draft", "url")] + [str(info.get("date"))]
+    return {
+        "data": data.data_hash,
+        "url": json.dumps(data.review.url),
+        "releases": releases,
+        "templates": _templates_digest(templates),
+        "version": json.dumps(flags),
+    }
 
 
 _PLAIN_PAGES = ("background", "audit", "limitations", "versions")
@@ -320,8 +339,22 @@ def _shared(templates: Templates, review, info: dict) -> str | None:
     )
 
 
+class _Lazy:
+    """A template loaded, and so compiled, when a file is first rendered with it: a build that takes every
+    file from the last one compiles none (compiling is most of the time of such a build's rendering)."""
+
+    def __init__(self, env: jinja2.Environment, name: str):
+        self.environment, self.name = env, name
+        self._template: jinja2.Template | None = None
+
+    def render(self, **context) -> str:
+        if self._template is None:
+            self._template = self.environment.get_template(self.name)
+        return self._template.render(**context)
+
+
 def _page(env: jinja2.Environment, path: str, template: str, context: dict) -> Output:
-    """A page that shows the whole review: made anew by every build."""
+    """A page that shows the whole review: made from all of it (see _whole_review)."""
     return Output(path, lambda: env.get_template(template).render(**context))
 
 
@@ -366,13 +399,13 @@ def _overview_pages(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
 
 
 def _study_pages(env: jinja2.Environment, site: _Site, shared: str | None) -> Iterator[Output]:
-    template = env.get_template("study.md.j2")
+    template = _Lazy(env, "study.md.j2")
     for study in site.studies:
         used_in = [_Use(v.id, _UseSpec(v.spec.title, v.spec.outcome)) for v in site.uses[study.id]]
         yield _study_page(template, site, study, used_in, shared)
 
 
-def _study_page(template: jinja2.Template, site: _Site, study: Study, used_in: list, shared: str | None) -> Output:
+def _study_page(template: _Lazy, site: _Site, study: Study, used_in: list, shared: str | None) -> Output:
     review = site.review
     return Output(
         f"studies/{study.id}.md",
@@ -390,12 +423,12 @@ def _study_page(template: jinja2.Template, site: _Site, study: Study, used_in: l
 
 
 def _outcome_pages(env: jinja2.Environment, site: _Site, shared: str | None, timelines: dict) -> Iterator[Output]:
-    template = env.get_template("outcome.md.j2")
+    template = _Lazy(env, "outcome.md.j2")
     for outcome in site.review.outcomes:
         yield _outcome_page(template, site, outcome, shared, timelines.get(outcome.id))
 
 
-def _outcome_page(template: jinja2.Template, site: _Site, outcome, shared: str | None, timeline_view) -> Output:
+def _outcome_page(template: _Lazy, site: _Site, outcome, shared: str | None, timeline_view) -> Output:
     """An outcome page is made from its outcome, each analysis's figure key (the analysis's own key, which
     covers its plan and every number and label of its studies, plus the arms' labels and the studies' risk
     of bias), the studies it lists as missing, and the evidence-over-time figure."""
@@ -459,9 +492,9 @@ def _step_plot(view: AnalysisView, key: str, slug: str) -> Output:
 def _downloads(env: jinja2.Environment, site: _Site, shared: str | None, info: dict) -> Iterator[Output]:
     """Each analysis's study inputs as CSV and the R script that reproduces it with metafor; and, for analyses
     of per-arm numbers in versions released with it (or not released yet), one for meta."""
-    r_script = env.get_template("analysis.R.j2")
-    yi_script = env.get_template("analysis-yi.R.j2")  # studies that give their estimate, or before-after data
-    meta_script = env.get_template("analysis.meta.R.j2") if info.get("meta_scripts", True) else None
+    r_script = _Lazy(env, "analysis.R.j2")
+    yi_script = _Lazy(env, "analysis-yi.R.j2")  # studies that give their estimate, or before-after data
+    meta_script = _Lazy(env, "analysis.meta.R.j2") if info.get("meta_scripts", True) else None
     for view in site.views:
         if view.result.rows:
             arms_only = view.result.data_kinds == {"arms"}
@@ -484,7 +517,7 @@ def _r_moderators(result: AnalysisResult, review) -> dict | None:
 
 
 def _analysis_downloads(
-    r_script: jinja2.Template, meta_script: jinja2.Template | None, view: AnalysisView, review, shared: str | None
+    r_script: _Lazy, meta_script: _Lazy | None, view: AnalysisView, review, shared: str | None
 ) -> Iterator[Output]:
     result = view.result
     yield Output(f"downloads/{view.id}.csv", lambda: analysis_csv(result), kind="csv", inputs={"analysis": result.key})

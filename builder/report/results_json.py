@@ -480,11 +480,11 @@ def _record(result: AnalysisResult, store: cache.Store | None, sparse_data_rules
     version released before the sparse-data rules apart)."""
     entry = stored_record(result) if store is not None and result.key is not None else None
     found = entry.get(store) if entry is not None else None
-    if isinstance(found, Record):
-        return found
+    if isinstance(found, dict) and all(isinstance(k, str) for k in found):
+        return Record(found)  # kept as plain data: its line and CSV rows are written again from it
     record = Record(analysis_record(result, sparse_data_rules))
     if entry is not None:
-        entry.put(store, record)
+        entry.put(store, dict(record))  # the record's fields; its line and CSV rows are made again from them
     return record
 
 

@@ -75,7 +75,7 @@ class AnalysisView:
     def _figures(self) -> dict:
         """The forest plot and the follow-up plots, from the store when an earlier build drew them."""
         found = self.stored_figures.get(self._store)
-        if isinstance(found, dict):
+        if isinstance(found, dict) and isinstance(found.get("svg"), str) and isinstance(found.get("plots"), dict):
             return found
         figures = {
             "svg": forest.render(

@@ -56,7 +56,7 @@ def test_a_stored_value_is_found_under_its_inputs_only(tmp_path):
     assert Stored("fits", {"plan": "p", "data": ["1", "3"]}).get(store) is None
     assert store.hits == 1 and store.misses == 1
     Stored("fits", {"plan": None}).put(store, 1)  # no key: nothing kept
-    assert len(list((tmp_path / "fits").glob("*.pickle"))) == 1
+    assert len(list((tmp_path / "fits").glob("*.json"))) == 1
     assert Stored("fits", {"plan": "p", "data": ["1", "2"]}).get(None) is None
 
 
@@ -77,7 +77,7 @@ def test_an_output_is_taken_from_the_last_build_only_when_its_inputs_match(tmp_p
     reuse.write(Output("index.md", _made(log, "home")))
     reuse.save(first)
     assert log == ["page a", "page b", "home"]
-    assert set(json.loads((first / KEYS).read_text())) == {"studies/a.md", "studies/b.md"}
+    assert set(json.loads((first / KEYS).read_text())["files"]) == {"studies/a.md", "studies/b.md"}
 
     second = tmp_path / "second"
     again = Reuse(first, second / "docs")
@@ -110,10 +110,16 @@ def test_the_report_declares_its_reusable_outputs_and_a_template_reaches_them(re
     import shutil
 
     keys = _keys(review_data, ROOT / "templates", tmp_path / "a")
-    kinds = {rel.split("/")[0] for rel in keys}
-    assert kinds == {"studies", "outcomes", "figures", "downloads"}
-    assert sum(rel.startswith("studies/") for rel in keys) == len(review_data.studies)
-    assert sum(rel.startswith("outcomes/") for rel in keys) == len(review_data.review.outcomes)
+    # The files that show the whole review are made from all of it (pages._whole_review); the others declare
+    # what they show.
+    made_from_all = pages._whole_review(review_data, ROOT / "templates", pages._only_version(review_data.review))
+    assert made_from_all is not None
+    whole = {rel for rel, key in keys.items() if key == derive(pages.WHOLE_REVIEW, made_from_all)}
+    assert {"index.md", "methods.md", "studies/index.md", "results.json", "data.md"} <= whole
+    declared = set(keys) - whole
+    assert {rel.split("/")[0] for rel in declared} == {"studies", "outcomes", "figures", "downloads"}
+    assert sum(rel.startswith("studies/") for rel in declared) == len(review_data.studies)
+    assert sum(rel.startswith("outcomes/") for rel in declared) == len(review_data.review.outcomes)
     assert _keys(review_data, ROOT / "templates", tmp_path / "b") == keys  # the same inputs, the same keys
 
     templates = tmp_path / "templates"
@@ -121,8 +127,11 @@ def test_the_report_declares_its_reusable_outputs_and_a_template_reaches_them(re
     (templates / "study.md.j2").write_text((templates / "study.md.j2").read_text() + "\n", encoding="utf-8")
     edited = _keys(review_data, templates, tmp_path / "c")
     changed = {rel for rel in keys if edited[rel] != keys[rel]}
-    # Every page (study, outcome) and R script shows the shared part; the CSVs and figures do not.
-    assert changed == {rel for rel in keys if rel.startswith(("studies/", "outcomes/")) or rel.endswith(".R")}
+    # Every page (study, outcome) and R script shows the shared part; the CSVs and figures do not; the files
+    # made from the whole review are made from every template.
+    assert changed == whole | {
+        rel for rel in declared if rel.startswith(("studies/", "outcomes/")) or rel.endswith(".R")
+    }
 
 
 def test_the_one_file_digest_still_gives_the_fingerprints_releases_recorded():

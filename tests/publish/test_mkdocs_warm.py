@@ -78,18 +78,17 @@ def test_an_unused_warm_process_is_ended():
 
 def test_the_plugin_renders_only_its_share(tmp_path):
     """Excluded files are neither rendered nor copied, stubs write nothing but keep their title in the other
-    pages' navigation, and the theme's compiled templates are kept in the bytecode folder."""
+    pages' navigation; the theme's compiled templates are not kept on disk (bytecode is code)."""
     config = _project(tmp_path)
     share = incremental.share(tmp_path, ["docs/data.csv", "docs/index.md", "docs/other.md"], {"docs/index.md"}, False)
     assert share is not None
     assert share.excluded == ["data.csv"] and list(share.stubs) == ["other.md"]
-    share.bytecode = str(tmp_path / "bytecode")
     done = build_site(_request(config, tmp_path / "site", share))
     assert done.ok, done.log
     built = _files(tmp_path / "site")
     assert "index.html" in built and "other.html" not in built and "data.csv" not in built
     assert "Other page" in built["index.html"].decode()
-    assert any((tmp_path / "bytecode").iterdir())
+    assert not list(tmp_path.rglob("*.cache"))  # no Jinja bytecode files anywhere
     index = json.loads(built["search/search_index.json"])
     assert index["docs"] and all(d["location"].startswith("index.html") for d in index["docs"])
 

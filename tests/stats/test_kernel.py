@@ -212,7 +212,7 @@ def test_the_flat_names_read_the_records():
     assert fit.pi_low < fit.ci_low and fit.pi_high > fit.ci_high
     with pytest.raises(AttributeError):
         fit.estimate = 0.0  # type: ignore[misc]  # a view: set the record's field instead
-    again = pickle.loads(pickle.dumps(fit))  # the build cache pickles fits
+    again = pickle.loads(pickle.dumps(fit))  # slots dataclasses pickle (the build's cache keeps plain data)
     assert again.pooled == fit.pooled and again.heterogeneity == fit.heterogeneity
 
 
