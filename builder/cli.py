@@ -80,7 +80,7 @@ def cmd_build(args) -> int:
 def cmd_serve(args) -> int:
     from builder.publish.serve import serve
 
-    return serve(_project(args.project), args.dev_addr)
+    return serve(_project(args.project), args.dev_addr, allow_remote=args.allow_remote)
 
 
 def cmd_new_study(args) -> int:
@@ -208,7 +208,12 @@ def parser() -> argparse.ArgumentParser:
     )
     b.set_defaults(func=cmd_build)
     s = sub.add_parser("serve", help="preview with live reload; rebuilds when data/ or templates/ change")
-    s.add_argument("--dev-addr", default="127.0.0.1:8000")
+    s.add_argument("--dev-addr", default="127.0.0.1:8000", help="HOST:PORT to serve on (default: 127.0.0.1:8000)")
+    s.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow an address other machines can reach (the preview has no authentication; off by default)",
+    )
     s.set_defaults(func=cmd_serve)
     sub.add_parser("schema", help="write the JSON Schemas into docs/schema/").set_defaults(func=cmd_schema)
     r = sub.add_parser("release", help="freeze the current data and results as a released version")

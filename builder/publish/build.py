@@ -15,10 +15,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 import yaml
 
 from builder.analysis import run as analysis
@@ -70,13 +72,34 @@ def render(
     results = results if results is not None else analysis.run_all(data)
     if version_info is None:
         version_info = version_context(project, data, results)
-    nav = pages.render_site(data, results, project / "templates", docs, version_info, store, reuse)
+    try:
+        nav = pages.render_site(data, results, project / "templates", docs, version_info, store, reuse)
+    except jinja2.TemplateError as exc:
+        raise BuildError(template_problem(exc, project)) from exc
     if reuse is not None:
         reuse.save(out)
     config = site_config(project, nav, data.review.short_title)
     path = out / "mkdocs.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def template_problem(exc: jinja2.TemplateError, project: Path) -> str:
+    """A template's error as 'templates/NAME:LINE: what', from the error or the template's frame in its
+    traceback (Jinja puts one there for the line of the template that failed)."""
+    where = getattr(exc, "filename", None) or getattr(exc, "name", None)
+    line = getattr(exc, "lineno", None)
+    if line is None:
+        frame = next((f for f in reversed(traceback.extract_tb(exc.__traceback__)) if f.filename.endswith(".j2")), None)
+        if frame is not None:
+            where, line = frame.filename, frame.lineno
+    shown = where or "a template"
+    with contextlib.suppress(ValueError, TypeError):
+        shown = Path(shown).resolve().relative_to(project).as_posix()
+    if not str(shown).startswith("templates/") and where and "/" not in str(where):
+        shown = f"templates/{where}"
+    kind = "syntax error" if isinstance(exc, jinja2.TemplateSyntaxError) else type(exc).__name__
+    return f"{shown}:{line if line is not None else '?'}: {kind} in the template: {exc.message or exc}"
 
 
 def version_context(
