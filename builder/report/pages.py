@@ -30,7 +30,7 @@ from builder.report.results_json import results_document, to_csv, to_json
 from builder.report.views import STEP_PLOTS, AnalysisView, rob_json_of
 
 # Free text reaches the pages only through builder.report.escape (see there for each context).
-md, attr = escape.md, escape.attr
+md, attr, csv_text = escape.md, escape.attr, escape.csv_text
 
 
 def design(category: str) -> str:
@@ -60,9 +60,9 @@ def analysis_csv(result: AnalysisResult) -> str:
     keys = list(result.rows[0].inputs)
     lines = [",".join(["study", "label", "dataset", *keys])]
     for r in result.rows:
-        label = '"' + r.study.label.replace('"', '""') + '"'
+        label = '"' + csv_text(r.study.label).replace('"', '""') + '"'
         values = [str(int(v)) if k.startswith(("events", "total")) else repr(float(v)) for k, v in r.inputs.items()]
-        lines.append(",".join([r.study.id, label, r.dataset, *values]))
+        lines.append(",".join([csv_text(r.study.id), label, csv_text(r.dataset), *values]))
     return "\n".join(lines) + "\n"
 
 

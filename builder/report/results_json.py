@@ -17,6 +17,7 @@ from builder.analysis.result import AnalysisResult, Subgroups
 from builder.caching import store as cache
 from builder.caching.outputs import Stored
 from builder.ingest.loader import ReviewData
+from builder.report.escape import csv_text
 
 # 1.1: each analysis has "settings", every method setting in force (presets resolved).
 # 1.2: each analysis lists the studies it "left_out" by the integrity rules, with the reason.
@@ -353,16 +354,16 @@ def _csv_rows(a: dict) -> str:
     """The rows of results.csv for one analysis record."""
     out = io.StringIO()
     writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
-    base = {k: a[k] for k in ("outcome", "role", "measure", "model", "method", "ci_method", "scale")}
-    base["analysis_id"] = a["id"]
+    base = {k: csv_text(a[k]) for k in ("outcome", "role", "measure", "model", "method", "ci_method", "scale")}
+    base["analysis_id"] = csv_text(a["id"])
     for s in a["studies"]:
         writer.writerow(
             {
                 **base,
                 "row_type": "study",
-                "study_id": s["id"],
-                "label": s["label"],
-                "dataset": s["dataset"],
+                "study_id": csv_text(s["id"]),
+                "label": csv_text(s["label"]),
+                "dataset": csv_text(s["dataset"]),
                 **s["inputs"],
                 "yi": s["yi"],
                 "vi": s["vi"],
