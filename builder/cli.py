@@ -57,6 +57,9 @@ def cmd_build(args) -> int:
     from builder.publish.build import BuildError, SitePathError, build
 
     project = _project(args.project)
+    if args.site is not None and not args.site.strip():
+        print("review: error: --site '': give a folder, e.g. --site site", file=sys.stderr)
+        return EXIT_USAGE
     try:
         report: dict = {}
         data = build(project, Path(args.site).absolute() if args.site else None, full=args.full, report=report)
@@ -89,6 +92,11 @@ def cmd_new_study(args) -> int:
     from builder.ingest.loader import load_review_only
 
     project = _project(args.project)
+    if args.id == "index":
+        print(
+            "review: error: 'index' is the page studies/index (the list of studies); choose another id", file=sys.stderr
+        )
+        return EXIT_USAGE
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.id) or len(args.id) > 64:
         print(
             f"review: error: '{args.id}' is not a valid study id (lower-case letters, digits and hyphens, "
@@ -131,6 +139,9 @@ def cmd_release(args) -> int:
     except ValueError:
         print(f"review: error: --date {args.date!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
         return EXIT_USAGE
+    if day is not None and day > dt.date.today():
+        print(f"review: error: --date {args.date}: a release cannot be dated in the future", file=sys.stderr)
+        return EXIT_USAGE
     try:
         rel = release(project, args.version, day)
     except DataError as exc:
@@ -150,6 +161,7 @@ def cmd_diff(args) -> int:
     import json
 
     from builder.analysis import run as analysis
+    from builder.contract.version import Version, VersionError
     from builder.ingest.loader import load
     from builder.releases import diff
     from builder.releases.archive import ReleaseError, releases
@@ -161,7 +173,11 @@ def cmd_diff(args) -> int:
         if name == "current":
             data = load(project / "data")
             return data, results_document(data, analysis.run_all(data))
-        rel = next((r for r in releases(project) if r.version == name), None)
+        try:
+            wanted = Version.parse(name)
+        except VersionError:
+            raise KeyError(name) from None
+        rel = next((r for r in releases(project) if Version.parse(r.version) == wanted), None)
         if rel is None:
             raise KeyError(name)
         return load(rel.data_dir), rel.results()
@@ -237,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         args = p.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help/--version
         return int(exc.code or 0)
+    if args.project is not None and not Path(args.project).is_dir():
+        print(f"review: error: -C {args.project}: no such folder", file=sys.stderr)
+        return EXIT_USAGE
     if not getattr(args, "func", None):
         p.print_usage(sys.stderr)
         print("review: error: a command is required (check, build, serve, schema)", file=sys.stderr)

@@ -430,7 +430,10 @@ def check_site(project: Path, site: Path) -> Path:
     or lies inside the project's sources, build/ or the project itself; it is a file; or it is a folder with
     files that is not a site (no index.html), which replacing it would destroy."""
     shown = str(site)
-    resolved = Path(site).resolve()
+    try:
+        resolved = Path(site).resolve()
+    except (OSError, RuntimeError) as exc:  # a loop of links (RuntimeError), a name too long...
+        raise SitePathError(f"--site {shown}: cannot be used ({exc}); choose a new folder, e.g. site") from None
     if resolved == project or project.is_relative_to(resolved):
         raise SitePathError(
             f"--site {shown}: refusing to build into {'the project folder' if resolved == project else 'a folder that holds the project'}; "

@@ -136,29 +136,44 @@ def check_integrity(rel: Release) -> None:
         raise ReleaseError(f"{where}/data was changed after release (its fingerprint differs from the manifest)")
 
 
+def _check_new_version(project: Path, version: str) -> list[Release]:
+    """The releases so far, or ReleaseError if `version` is not a version number, or not greater than every
+    release (checked before the data are read: the number typed is what is wrong)."""
+    try:
+        wanted = Version.parse(version)
+    except VersionError as exc:
+        raise ReleaseError(str(exc)) from None
+    earlier = releases(project)
+    same = next((r.version for r in earlier if Version.parse(r.version) == wanted), None)
+    if same is not None or (project / "versions" / version).exists():
+        raise ReleaseError(
+            f"version {version} is already released (versions/{same or version}); released versions never "
+            "change: choose a new version number"
+        )
+    if earlier and Version.parse(earlier[-1].version) > wanted:
+        raise ReleaseError(f"version {version} must be newer than the last release, {earlier[-1].version}")
+    return earlier
+
+
 def release(project: Path, version: str, today: dt.date | None = None) -> Release:
     """Freeze data/ as `version`: its data, results.json, a manifest stamped with the release date (`today`,
     by default the day it runs) and the release metadata (CITATION.cff, .zenodo.json; see metadata)."""
     from builder.releases import metadata
 
     day = today or dt.date.today()
+    earlier = _check_new_version(project, version)
     data = load(project / "data", today=day)  # a version dated after its release is refused
     if data.review.version != version:
+        same = Version.parse(data.review.version) == Version.parse(version)
         raise ReleaseError(
-            f"data/review.yaml says version {data.review.version}; set it to {version} "
-            "(and update living.trigger and date) before releasing"
+            f"data/review.yaml says version {data.review.version}; "
+            + (
+                f"release it as {data.review.version} ({version} is the same number written differently)"
+                if same
+                else f"set it to {version} (and update living.trigger and date) before releasing"
+            )
         )
     folder = project / "versions" / version
-    if folder.exists():
-        raise ReleaseError(
-            f"version {version} is already released (versions/{version}); released versions "
-            "never change: choose a new version number"
-        )
-    earlier = releases(project)
-    if any(Version.parse(r.version) == Version.parse(version) for r in earlier):
-        raise ReleaseError(f"version {version} equals a released version; choose a new version number")
-    if earlier and Version.parse(earlier[-1].version) >= Version.parse(version):
-        raise ReleaseError(f"version {version} must be newer than the last release, {earlier[-1].version}")
     document = results_document(data, analysis.run_all(data))
     tmp = folder.with_name(f".{version}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
