@@ -28,10 +28,15 @@ def cmd_check(args) -> int:
     """Every check of the data that `review build` makes, without building; then warnings that do not fail."""
     from builder.ingest.advice import advice
     from builder.ingest.loader import load
+    from builder.publish.build import source_problem
     from builder.releases.archive import ReleaseError, check_integrity, releases
     from builder.releases.guard import released_data_problems
 
     project = _project(args.project)
+    problem = source_problem(project) if (project / "data").is_dir() else None
+    if problem is not None:
+        print(f"review: error: {problem}", file=sys.stderr)
+        return 3
     try:
         for rel in releases(project):
             check_integrity(rel)

@@ -171,6 +171,9 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
     rebuild parses only the files that changed; the checks across files always run."""
     data_dir = Path(data_dir)
     root = data_dir.parent
+    missing = _folders_missing(data_dir, root)
+    if missing:
+        raise DataError(missing)
     review_path = data_dir / "review.yaml"
     study_paths = sorted((data_dir / "studies").glob("*.yaml"))
     problems = _strays(data_dir, root)
@@ -199,6 +202,16 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
     return ReviewData(
         review, ordered, data_hash([review_path, *study_paths], root), {sid: sources[sid] for sid in ordered}
     )
+
+
+def _folders_missing(data_dir: Path, root: Path) -> list[Problem]:
+    """One problem if the data folder or its studies folder is missing or not a folder: every check after it
+    would only repeat that no study can be found."""
+    for folder in (data_dir, data_dir / "studies"):
+        if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "no such folder"
+            return [Problem(_rel(folder, root), None, "", f"{what}; expected a folder of YAML files (see README.md)")]
+    return []
 
 
 def _strays(data_dir: Path, root: Path) -> list[Problem]:

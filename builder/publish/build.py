@@ -46,6 +46,32 @@ def epoch(day: dt.date) -> str:
     return str(int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp()))
 
 
+def source_problem(project: Path) -> str | None:
+    """What stops the site's own sources being used, or None: mkdocs.yml missing, not UTF-8, not YAML (read
+    safely: no tags that make objects) or not a mapping; docs/ or templates/ not a folder; a template that is
+    not UTF-8. `review check` and every build ask before anything is rendered."""
+    config = project / "mkdocs.yml"
+    for folder in ("docs", "templates"):
+        if not (project / folder).is_dir():
+            return f"{folder}/: no such folder; it is part of the project (see README.md)"
+    for template in sorted((project / "templates").rglob("*.j2")):
+        try:
+            template.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return f"{template.relative_to(project).as_posix()}: cannot be read as UTF-8 text ({exc})"
+    try:
+        loaded = yaml.safe_load(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"mkdocs.yml: cannot be read ({getattr(exc, 'strerror', None) or exc})"
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"mkdocs.yml:{mark.line + 1}" if mark is not None else "mkdocs.yml"
+        return f"{where}: not valid YAML (tags that make Python objects are not read): {getattr(exc, 'problem', exc)}"
+    if not isinstance(loaded, dict):
+        return "mkdocs.yml: expected a mapping of MkDocs settings"
+    return None
+
+
 def site_config(project: Path, nav: list, site_name: str) -> dict:
     config = yaml.safe_load((project / "mkdocs.yml").read_text(encoding="utf-8"))
     config["site_name"] = html.escape(site_name)  # themes print it unescaped
@@ -67,6 +93,9 @@ def render(
     """Write the Markdown sources and the MkDocs configuration into `out`; return the config file. With
     `reuse` (see builder.caching.reuse), generated files whose inputs are unchanged since the last good build are
     taken from it, and the keys of this build's files are saved beside its sources for the next one."""
+    problem = source_problem(project)
+    if problem is not None:
+        raise BuildError(problem)
     docs = out / "docs"
     shutil.copytree(project / "docs", docs)
     results = results if results is not None else analysis.run_all(data)
@@ -99,7 +128,8 @@ def template_problem(exc: jinja2.TemplateError, project: Path) -> str:
     if not str(shown).startswith("templates/") and where and "/" not in str(where):
         shown = f"templates/{where}"
     kind = "syntax error" if isinstance(exc, jinja2.TemplateSyntaxError) else type(exc).__name__
-    return f"{shown}:{line if line is not None else '?'}: {kind} in the template: {exc.message or exc}"
+    where = f"{shown}:{line}" if line is not None else str(shown)
+    return f"{where}: {kind} in the template: {exc.message or exc}"
 
 
 def version_context(

@@ -39,7 +39,7 @@ class Release:
         path = self.folder / "results.json"
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise ReleaseError(f"versions/{self.version}/results.json cannot be read: {exc}") from exc
         if not isinstance(document, dict) or not isinstance(document.get("analyses"), list):
             raise ReleaseError(f"versions/{self.version}/results.json is not a results document (no 'analyses')")
@@ -57,11 +57,19 @@ class Release:
         return review.date
 
 
+def _looks_like_version(name: str) -> bool:
+    try:
+        Version.parse(name)
+    except VersionError:
+        return False
+    return True
+
+
 def _manifest(path: Path) -> dict:
     name = f"versions/{path.parent.name}/manifest.json"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: [[[[...
         raise ReleaseError(f"{name} cannot be read: {exc}") from exc
     if not isinstance(manifest, dict):
         raise ReleaseError(f"{name} is not a JSON object")
@@ -85,10 +93,16 @@ def _manifest(path: Path) -> dict:
 def releases(project: Path) -> list[Release]:
     """Every archived version, oldest first; ReleaseError names a manifest that cannot be read."""
     root = project / "versions"
+    if root.exists() and not root.is_dir():
+        raise ReleaseError("versions is not a folder; it holds the released versions, one folder each")
     out = []
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        if folder.name.startswith(".") or not folder.is_dir():
+        if folder.name.startswith("."):
             continue  # an unfinished release (.1.2.tmp) is not a release
+        if not folder.is_dir():
+            if _looks_like_version(folder.name):
+                raise ReleaseError(f"versions/{folder.name} is a file; a released version is a folder")
+            continue  # a README or the like
         if not (folder / "manifest.json").is_file():
             raise ReleaseError(f"versions/{folder.name} has no manifest.json")
         manifest = _manifest(folder / "manifest.json")
