@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from builder.errors import Problem
-from builder.ingest.loader import ReviewData
+from builder.ingest.loader import ReviewData, study_files
 from builder.ingest.select import select
 
 
@@ -41,7 +41,7 @@ def unused_data(data: ReviewData) -> list[tuple[str, str]]:
 
 
 def advice(project: Path, data: ReviewData) -> list[Problem]:
-    files = [project / "data" / "review.yaml", *sorted((project / "data" / "studies").glob("*.yaml"))]
+    files = [project / "data" / "review.yaml", *study_files(project / "data" / "studies")]
     found = [p for path in files for p in _todo_lines(path, project)]
     for sid, oid in unused_data(data):
         found.append(

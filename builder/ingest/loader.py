@@ -175,7 +175,7 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
     if missing:
         raise DataError(missing)
     review_path = data_dir / "review.yaml"
-    study_paths = sorted((data_dir / "studies").glob("*.yaml"))
+    study_paths = study_files(data_dir / "studies")
     problems = _strays(data_dir, root)
     review, review_loc, found = _load_review(review_path, root)
     problems += found
@@ -202,6 +202,12 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
     return ReviewData(
         review, ordered, data_hash([review_path, *study_paths], root), {sid: sources[sid] for sid in ordered}
     )
+
+
+def study_files(folder: Path) -> list[Path]:
+    """The study files of a studies folder: `*.yaml`, but not hidden files (an editor's lock or swap file such
+    as `.#smith-2024.yaml`; a study id never starts with a dot)."""
+    return sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("."))
 
 
 def _folders_missing(data_dir: Path, root: Path) -> list[Problem]:

@@ -83,7 +83,7 @@ def _convert(node: yaml.Node, path: Path_, lines: dict, budget: list[int], probl
                     )
                 )
                 continue
-            key = str(key)
+            key = key_node.value if isinstance(key, bool) else str(key)  # 'true: 1' names 'true', not 'True'
             if key in out:
                 problems.append(
                     Problem(
@@ -240,6 +240,8 @@ def load_yaml(path: Path, root: Path, raw: bytes | None = None) -> tuple[Located
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         return None, [Problem(name, line, "", f"YAML error: {exc.problem}")]
+    if data is None:  # a file with only '---' or '~'
+        return None, [Problem(name, 1, "", "file is empty; expected a mapping of fields")]
     if not isinstance(data, dict):
         return None, [Problem(name, 1, "", "expected a mapping of fields at the top level", type(data).__name__)]
     return Located(data, lines), problems

@@ -17,7 +17,7 @@ from pathlib import Path
 from builder import __version__
 from builder.analysis import run as analysis
 from builder.contract.version import Version, VersionError
-from builder.ingest.loader import ReviewData, data_hash, load, load_review_only
+from builder.ingest.loader import ReviewData, data_hash, load, load_review_only, study_files
 from builder.report.results_json import results_document, to_json
 
 
@@ -141,7 +141,7 @@ def check_integrity(rel: Release) -> None:
             if files[path] != found[path]:
                 raise ReleaseError(f"{where}/{path} was changed after the release (its sha256 differs)")
     rel.results()  # readable, and a results document
-    snapshot = [rel.data_dir / "review.yaml", *sorted((rel.data_dir / "studies").glob("*.yaml"))]
+    snapshot = [rel.data_dir / "review.yaml", *study_files(rel.data_dir / "studies")]
     try:
         fingerprint = data_hash([p for p in snapshot if p.is_file()], rel.folder)
     except OSError as exc:
@@ -191,7 +191,7 @@ def release(project: Path, version: str, today: dt.date | None = None) -> Releas
     document = results_document(data, analysis.run_all(data))
     tmp = folder.with_name(f".{version}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(project / "data", tmp / "data")
+    shutil.copytree(project / "data", tmp / "data", ignore=shutil.ignore_patterns(".*", "*~"))  # editors' files
     (tmp / "results.json").write_text(to_json(document), encoding="utf-8")
     previous = earlier[-1].version if earlier else None
     (tmp / "CITATION.cff").write_text(metadata.citation_cff(data.review, day, data.review.url), encoding="utf-8")
