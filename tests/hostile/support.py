@@ -81,3 +81,33 @@ def make_site(project: Path) -> Path:
     (project / "site").mkdir()
     (project / "site/index.html").write_text("previous good site", encoding="utf-8")
     return project
+
+
+def refused(project: Path, capsys, pattern: str, *args: str, code: int = 1) -> str:
+    """`review ARGS` (default: check) exits with `code`, says something matching `pattern` (a regex), shows
+    no traceback, and leaves site/, data/ and versions/ as they were."""
+    with unchanged(project):
+        got, out = review(project, *(args or ("check",)), capsys=capsys)
+    assert got == code, out
+    assert re.search(pattern, out), out
+    assert "Traceback" not in out, out
+    return out
+
+
+def accepted(project: Path, capsys, *args: str) -> str:
+    """`review ARGS` (default: check) succeeds; for check, without changing anything."""
+    with unchanged(project):
+        got, out = review(project, *(args or ("check",)), capsys=capsys)
+    assert got == 0, out
+    return out
+
+
+def write(path: Path, text: str | bytes) -> None:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+def append(path: Path, text: str) -> None:
+    write(path, path.read_text(encoding="utf-8") + text)
