@@ -190,6 +190,8 @@ def release(project: Path, version: str, today: dt.date | None = None) -> Releas
     folder = project / "versions" / version
     document = results_document(data, analysis.run_all(data))
     tmp = folder.with_name(f".{version}.tmp")
+    if tmp.is_symlink() or tmp.is_file():  # what an interrupted release or a stray copy left in its place
+        tmp.unlink()
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(project / "data", tmp / "data", ignore=shutil.ignore_patterns(".*", "*~"))  # editors' files
     (tmp / "results.json").write_text(to_json(document), encoding="utf-8")
