@@ -4,10 +4,13 @@ reused; a damaged release is named, never a traceback."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
-from support import change_data, edit, review, set_version, unchanged
+from support import accepted, change_data, edit, refused, review, set_version, unchanged, write
 
 
 class TestVersionNumbers:
@@ -117,3 +120,149 @@ class TestReleaseIntegrity:
         with unchanged(project):
             code, out = review(project, "build", capsys=capsys)
         assert code == 3 and f"versions/1.0/results.json: {record['id']} estimate" in out, out
+
+
+def _manifest(project: Path, version: str = "1.0") -> Path:
+    return project / "versions" / version / "manifest.json"
+
+
+def _rewrite_manifest(project: Path, **changes) -> None:
+    path = _manifest(project)
+    write(path, json.dumps({**json.loads(path.read_text(encoding="utf-8")), **changes}))
+
+
+class TestManifestMissingOrAFolder:
+    @pytest.mark.parametrize("kind", ["missing", "a folder"])
+    def test_named(self, project, capsys, kind):
+        _manifest(project).unlink()
+        if kind == "a folder":
+            _manifest(project).mkdir()
+        refused(project, capsys, r"versions/1\.0 has no manifest\.json", code=3)
+
+
+class TestManifestNotJson:
+    @pytest.mark.parametrize(
+        "content", [b"", b"{", b"\xff\xfe{}", b"[" * 100_000, b'{"version": "1.0", "data_hash": NaN'], ids=str
+    )
+    def test_named_not_a_traceback(self, project, capsys, content):
+        write(_manifest(project), content)
+        refused(project, capsys, r"versions/1\.0/manifest\.json (cannot be read|is not a JSON object|has no)", code=3)
+
+
+class TestManifestFields:
+    @pytest.mark.parametrize(
+        "changes,message",
+        [
+            ({"version": 1.0}, r"has no 'version' \(text\)"),
+            ({"version": "1.5"}, r"says version 1\.5, but its folder is 1\.0"),
+            ({"version": "v1.0"}, r"'v1\.0' is not a version number"),
+            ({"date": "yesterday"}, r"'date' is not a date"),
+            ({"date": 20200101}, r"'date' is not a date"),
+            ({"data_hash": None}, r"has no 'data_hash' \(text\)"),
+            ({"data_hash": "0" * 64}, r"data was changed after release"),
+        ],
+    )
+    def test_named(self, project, capsys, changes, message):
+        _rewrite_manifest(project, **changes)
+        refused(project, capsys, r"versions/1\.0/?.*" + message, code=3)
+
+
+class TestResultsFileDamaged:
+    @pytest.mark.parametrize(
+        "content,message",
+        [
+            (b"{", "cannot be read"),
+            (b"[]", r"is not a results document \(no 'analyses'\)"),
+            (b"{}", r"is not a results document"),
+            (b'{"analyses": {}}', r"is not a results document"),
+            (b"\xff\xfe", "cannot be read"),
+            (b"[" * 100_000, "cannot be read"),
+        ],
+        ids=["truncated", "list", "empty", "analyses-not-list", "utf16", "deep"],
+    )
+    def test_named(self, project, capsys, content, message):
+        write(project / "versions/1.1/results.json", content)
+        refused(project, capsys, r"versions/1\.1/results\.json " + message, code=3)
+
+    def test_a_folder_in_its_place(self, project, capsys):
+        (project / "versions/1.1/results.json").unlink()
+        (project / "versions/1.1/results.json").mkdir()
+        refused(project, capsys, r"versions/1\.1/results\.json cannot be read", code=3)
+
+
+class TestSnapshotChanged:
+    """The data of a release as released: a study removed, added or edited, the review removed, the folder
+    gone: each is named with the release (the 1.0 and 1.1 manifests hold only the data fingerprint)."""
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            lambda v: (v / "data/studies/shu-2020.yaml").unlink(),
+            lambda v: shutil.copy(v / "data/studies/shu-2020.yaml", v / "data/studies/zz.yaml"),
+            lambda v: write(v / "data/review.yaml", (v / "data/review.yaml").read_text(encoding="utf-8") + "# x\n"),
+            lambda v: (v / "data/review.yaml").unlink(),
+            lambda v: shutil.rmtree(v / "data"),
+            lambda v: write(
+                v / "data/studies/shu-2020.yaml", b"\xef\xbb\xbf" + (v / "data/studies/shu-2020.yaml").read_bytes()
+            ),
+        ],
+        ids=["study-removed", "study-added", "review-edited", "review-removed", "data-removed", "bom-added"],
+    )
+    @pytest.mark.parametrize("command", ["check", "build"])
+    def test_named(self, project, capsys, change, command):
+        change(project / "versions/1.0")
+        refused(project, capsys, r"versions/1\.0/data was changed after release", command, code=3)
+
+
+class TestExtraFoldersInVersions:
+    @pytest.mark.parametrize("name", ["junk", "1.3", "latest"])
+    def test_named(self, project, capsys, name):
+        (project / "versions" / name).mkdir()
+        refused(project, capsys, rf"versions/{re.escape(name)} has no manifest\.json", code=3)
+
+
+class TestFilesInVersions:
+    def test_a_file_named_like_a_version(self, project, capsys):
+        write(project / "versions/1.3", "not a release")
+        refused(project, capsys, r"versions/1\.3 is a file; a released version is a folder", code=3)
+
+    @pytest.mark.parametrize("name", ["README.md", ".gitkeep", "notes.txt"])
+    def test_other_files_are_left_alone(self, project, capsys, name):
+        write(project / "versions" / name, "about the releases")
+        accepted(project, capsys)
+
+
+class TestVersionsIsNotAFolder:
+    def test_a_file(self, project, capsys):
+        shutil.rmtree(project / "versions")
+        write(project / "versions", "x")
+        refused(project, capsys, "versions is not a folder", code=3)
+
+
+class TestFolderNamedOtherwiseThanItsVersion:
+    @pytest.mark.parametrize("name", ["01.0", "1.0.0", "v1.0"])
+    def test_named(self, project, capsys, name):
+        os.rename(project / "versions/1.0", project / "versions" / name)
+        refused(
+            project, capsys, rf"versions/{re.escape(name)}/manifest\.json says version 1\.0, but its folder is", code=3
+        )
+
+
+class TestLeftoverOfAnInterruptedRelease:
+    """`.1.2.tmp` left by a release that was interrupted: no release; the next release replaces it."""
+
+    def test_ignored_by_check_and_replaced_by_release(self, project, capsys):
+        leftover = project / "versions/.1.2.tmp"
+        (leftover / "data").mkdir(parents=True)
+        write(leftover / "data/junk.yaml", "half written")
+        accepted(project, capsys)
+        code, out = review(project, "release", "1.2", capsys=capsys)
+        assert code == 0, out
+        assert not leftover.exists() and (project / "versions/1.2/manifest.json").is_file()
+        assert not (project / "versions/1.2/data/junk.yaml").exists()
+
+    def test_a_leftover_file_of_that_name(self, project, capsys):
+        write(project / "versions/.1.2.tmp", "a file, not a folder")
+        code, out = review(project, "release", "1.2", capsys=capsys)
+        assert code == 0 and (project / "versions/1.2/manifest.json").is_file(), out
+        assert not (project / "versions/.1.2.tmp").exists()
