@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
-from support import review, study, unchanged
+import pytest
+from support import accepted, append, refused, review, study, unchanged, write
 
 
 class TestOnlyRegularFilesAreRead:
@@ -87,3 +89,135 @@ class TestNoTraceback:
             os.chmod(project / "site.old", 0o700)
         assert code == 0, out
         assert (project / "site.old/x").exists() and (project / "site/index.html").is_file()
+
+
+STUDIES = "data/studies"
+
+
+class TestLoopsOfLinks:
+    def test_a_study_file(self, project, capsys):
+        (project / STUDIES / "zz1.yaml").symlink_to(project / STUDIES / "zz2.yaml")
+        (project / STUDIES / "zz2.yaml").symlink_to(project / STUDIES / "zz1.yaml")
+        refused(project, capsys, r"data/studies/zz1\.yaml: \(file\): cannot read file: .*loop")
+
+    def test_a_folder_inside_studies(self, project, capsys):
+        (project / STUDIES / "again").symlink_to(project / STUDIES, target_is_directory=True)
+        accepted(project, capsys)  # folders in data/studies are not read
+
+
+class TestDanglingLinks:
+    def test_a_study_file(self, project, capsys):
+        (project / STUDIES / "zz.yaml").symlink_to(project / "data/nowhere.yaml")
+        refused(project, capsys, r"data/studies/zz\.yaml: \(file\): cannot read file: No such file")
+
+
+class TestSpecialFiles:
+    """A socket, or a link to a device, named like a study: refused unread (test_a_fifo: a FIFO)."""
+
+    def test_a_socket(self, project, capsys):
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.bind(str(project / STUDIES / "zz.yaml"))
+            refused(project, capsys, r"data/studies/zz\.yaml: \(file\): (cannot read file|is not a regular file)")
+        finally:
+            sock.close()
+
+    @pytest.mark.parametrize("device", ["/dev/null", "/dev/urandom", "/dev/stdin"])
+    def test_a_link_to_a_device(self, project, capsys, device):
+        (project / STUDIES / "zz.yaml").symlink_to(device)
+        refused(project, capsys, r"data/studies/zz\.yaml: \(file\): is a link to something outside the project")
+
+
+class TestReviewFileIsNotAFile:
+    @pytest.mark.parametrize("kind", ["folder", "fifo", "link-out"])
+    def test_refused_unread(self, project, capsys, kind, tmp_path):
+        path = project / "data/review.yaml"
+        path.unlink()
+        if kind == "folder":
+            path.mkdir()
+            message = "is a folder"
+        elif kind == "fifo":
+            os.mkfifo(path)
+            message = "is not a regular file"
+        else:
+            write(tmp_path / "review.yaml", "id: x\n")
+            path.symlink_to(tmp_path / "review.yaml")
+            message = "is a link to something outside the project"
+        refused(project, capsys, r"data/review\.yaml: \(file\): " + message)
+
+
+class TestReadOnlyData:
+    """data/ and versions/ read-only (a checkout on a read-only mount): check reads them and writes nothing."""
+
+    def test_accepted(self, project, capsys):
+        paths = [p for part in ("data", "versions") for p in (project / part).rglob("*")]
+        try:
+            for p in paths:
+                os.chmod(p, 0o555 if p.is_dir() else 0o444)
+            accepted(project, capsys)
+        finally:
+            for p in paths:
+                os.chmod(p, 0o755 if p.is_dir() else 0o644)
+
+
+class TestFoldersInsideStudies:
+    def test_ignored(self, project, capsys):
+        (project / STUDIES / "old").mkdir()
+        shutil.copy(study(project), project / STUDIES / "old/shu-2020.yaml")
+        accepted(project, capsys)
+
+
+class TestTemplateErrors:
+    """A broken template stops the build with the template and line (exit 3), never a traceback, and the
+    previous site stays (test_serve.py: the preview survives the same)."""
+
+    @pytest.mark.parametrize(
+        "change,message",
+        [
+            (lambda t: append(t, "\n{% if %}\n"), r"templates/study\.md\.j2:\d+: syntax error in the template"),
+            (lambda t: append(t, "\n{% for x in %}\n"), r"templates/study\.md\.j2:\d+: syntax error in the template"),
+            (
+                lambda t: write(t, "{{ nope.x }}\n" + t.read_text(encoding="utf-8")),
+                r"templates/study\.md\.j2:1: UndefinedError",
+            ),
+            (
+                lambda t: append(t, "\n{% include 'nope.j2' %}\n"),
+                r"templates/study\.md\.j2:\d+: TemplateNotFound .*nope\.j2",
+            ),
+            (lambda t: t.unlink(), r"templates/study\.md\.j2: TemplateNotFound"),
+        ],
+        ids=["if", "for", "undefined", "include", "missing"],
+    )
+    def test_named(self, project, capsys, change, message):
+        (project / "site").mkdir()
+        write(project / "site/index.html", "previous site")
+        change(project / "templates/study.md.j2")
+        refused(project, capsys, message, "build", code=3)
+
+
+class TestSiteSourcesUnreadable:
+    """What `review check` and `review build` both refuse before rendering (exit 3)."""
+
+    @pytest.mark.parametrize(
+        "change,message",
+        [
+            (
+                lambda p: write(p / "templates/study.md.j2", b"\xff\xfe{{ x }}"),
+                r"templates/study\.md\.j2: cannot be read as UTF-8",
+            ),
+            (lambda p: shutil.rmtree(p / "templates"), r"templates/: no such folder"),
+            (lambda p: shutil.rmtree(p / "docs"), r"docs/: no such folder"),
+            (lambda p: write(p / "mkdocs.yml", "site_name: [\n"), r"mkdocs\.yml:2: not valid YAML"),
+            (lambda p: (p / "mkdocs.yml").unlink(), r"mkdocs\.yml: cannot be read"),
+            (lambda p: write(p / "mkdocs.yml", "- a\n"), r"mkdocs\.yml: expected a mapping"),
+            (
+                lambda p: append(p / "mkdocs.yml", "\nx: !!python/name:os.system\n"),
+                r"mkdocs\.yml:\d+: not valid YAML .*python/name",
+            ),
+        ],
+        ids=["template-utf16", "no-templates", "no-docs", "mkdocs-syntax", "no-mkdocs", "mkdocs-list", "mkdocs-tag"],
+    )
+    @pytest.mark.parametrize("command", ["check", "build"])
+    def test_named(self, project, capsys, change, message, command):
+        change(project)
+        refused(project, capsys, message, command, code=3)
