@@ -28,12 +28,12 @@ def cmd_check(args) -> int:
     """Every check of the data that `review build` makes, without building; then warnings that do not fail."""
     from builder.ingest.advice import advice
     from builder.ingest.loader import load
-    from builder.publish.build import source_problem
+    from builder.publish.build import source_problem, template_syntax_problem
     from builder.releases.archive import ReleaseError, check_integrity, releases
     from builder.releases.guard import released_data_problems
 
     project = _project(args.project)
-    problem = source_problem(project) if (project / "data").is_dir() else None
+    problem = (source_problem(project) or template_syntax_problem(project)) if (project / "data").is_dir() else None
     if problem is not None:
         print(f"review: error: {problem}", file=sys.stderr)
         return 3

@@ -72,6 +72,28 @@ def source_problem(project: Path) -> str | None:
     return None
 
 
+_PARSED: dict[str, str | None] = {}  # a template's sha256 -> its syntax error, for this process
+
+
+def template_syntax_problem(project: Path) -> str | None:
+    """The first template with a syntax error, as 'templates/NAME:LINE: ...', or None. `review check` asks
+    (a build finds the same error when it renders); each template's text is parsed once per process."""
+    env = pages.environment(project / "templates")
+    for path in sorted((project / "templates").rglob("*.j2")):
+        text = path.read_text(encoding="utf-8")
+        key = hashlib.sha256(text.encode()).hexdigest()
+        if key not in _PARSED:
+            name = path.relative_to(project).as_posix()
+            try:
+                env.parse(text, name, name)
+                _PARSED[key] = None
+            except jinja2.TemplateSyntaxError as exc:
+                _PARSED[key] = template_problem(exc, project)
+        if _PARSED[key] is not None:
+            return _PARSED[key]
+    return None
+
+
 def site_config(project: Path, nav: list, site_name: str) -> dict:
     config = yaml.safe_load((project / "mkdocs.yml").read_text(encoding="utf-8"))
     config["site_name"] = html.escape(site_name)  # themes print it unescaped

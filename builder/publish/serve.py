@@ -40,6 +40,7 @@ from urllib.parse import unquote, urlsplit
 
 from builder.errors import DataError
 from builder.ingest.loader import load
+from builder.publish.build import BuildError, mkdocs_build, render
 
 WATCHED = ("data", "templates", "docs", "mkdocs.yml")
 PREFIX = "/__review__/"  # the server's own paths: the reload script and the number of the current preview
@@ -140,13 +141,11 @@ class Preview:
             except OSError as exc:  # a file that vanished or cannot be read while the preview was built
                 self.say(self._kept(f"{exc.filename or 'a file'}: {exc.strerror or exc}"))
                 return False
+            except BuildError as exc:  # a template, the site's sources or MkDocs: named by the build
+                self.say(self._kept(str(exc)))
+                return False
             except Exception as exc:  # a preview must outlive any failure of a build, and say where it was
-                from builder.publish.build import BuildError
-
-                if isinstance(exc, BuildError):
-                    self.say(self._kept(str(exc)))
-                else:
-                    self.say(self._kept(f"{_where(exc)}: {type(exc).__name__}: {exc}"))
+                self.say(self._kept(f"{_where(exc)}: {type(exc).__name__}: {exc}"))
                 return False
             self.generation += 1
             return True
@@ -159,8 +158,6 @@ class Preview:
         """A new preview in a folder of its own, served from the moment it is complete (one assignment, which
         requests in flight do not see half done); then the previous one is removed. Folders left by an
         earlier session are removed by the first build."""
-        from builder.publish.build import mkdocs_build, render
-
         data = load(self.project / "data")
         self.folder.mkdir(parents=True, exist_ok=True)
         new = Path(tempfile.mkdtemp(prefix="preview-", dir=self.folder))

@@ -194,6 +194,11 @@ class TestTemplateErrors:
         change(project / "templates/study.md.j2")
         refused(project, capsys, message, "build", code=3)
 
+    @pytest.mark.parametrize("broken", ["\n{% if %}\n", "\n{{ x | }}\n", "\n{% endfor %}\n"])
+    def test_check_finds_a_syntax_error_too(self, project, capsys, broken):
+        append(project / "templates/study.md.j2", broken)
+        refused(project, capsys, r"templates/study\.md\.j2:\d+: syntax error in the template", code=3)
+
 
 class TestSiteSourcesUnreadable:
     """What `review check` and `review build` both refuse before rendering (exit 3)."""
