@@ -121,7 +121,8 @@ class TestServeRefusesPathsOutside:
         ],
     )
     def test_refused(self, running, target):
-        status, body = get(running.port, target)
+        with unchanged(running.project):
+            status, body = get(running.port, target)
         assert status == 403, (target, status)
         assert b"beside the preview" not in body and b"not for the browser" not in body
         assert "refused GET" in running.said()
@@ -277,7 +278,7 @@ class TestServeCommand:
         for stream in (proc.stdout, proc.stderr):
             threading.Thread(target=lambda s=stream: [lines.put(line) for line in s], daemon=True).start()
 
-        def wait_for(text: str, seconds: float = 90) -> str:
+        def wait_for(text: str, seconds: float = 240) -> str:
             end = time.monotonic() + seconds
             while time.monotonic() < end:
                 try:
