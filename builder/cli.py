@@ -116,14 +116,24 @@ def cmd_new_study(args) -> int:
     if path.exists() or path.is_symlink():
         print(f"review: error: {path.relative_to(project)} already exists", file=sys.stderr)
         return EXIT_USAGE
+    if path.parent.exists() and not path.parent.is_dir():
+        print("review: error: data/studies is not a folder; it holds one file per study", file=sys.stderr)
+        return EXIT_USAGE
     review = load_review_only(project / "data")
+    import jinja2
+
+    from builder.publish.build import template_problem
     from builder.report.pages import environment
 
-    text = (
-        environment(project / "templates")
-        .get_template("new-study.yaml.j2")
-        .render(id=args.id, outcomes=review.outcomes if review else [])
-    )
+    try:
+        text = (
+            environment(project / "templates")
+            .get_template("new-study.yaml.j2")
+            .render(id=args.id, outcomes=review.outcomes if review else [])
+        )
+    except jinja2.TemplateError as exc:
+        print(f"review: error: {template_problem(exc, project)}", file=sys.stderr)
+        return 3
     path.parent.mkdir(exist_ok=True)
     path.write_text(text, encoding="utf-8")
     print(
@@ -209,7 +219,18 @@ def cmd_schema(args) -> int:
     from builder.contract.schema import write_schemas
 
     project = _project(args.project)
-    for path in write_schemas(project / "docs" / "schema"):
+    try:
+        written = write_schemas(project / "docs" / "schema")
+    except OSError as exc:  # docs/schema (or a schema file) is not something a file can be written to
+        where = Path(exc.filename).relative_to(project) if exc.filename else "docs/schema"
+        why = (
+            "a file is in the way of a folder"
+            if isinstance(exc, (FileExistsError, NotADirectoryError))
+            else exc.strerror
+        )
+        print(f"review: error: cannot write {where}: {why}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in written:
         print(f"wrote {path.relative_to(project)}")
     return EXIT_OK
 

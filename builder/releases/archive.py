@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import os
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -169,6 +170,21 @@ def _check_new_version(project: Path, version: str) -> list[Release]:
     return earlier
 
 
+def _check_copyable(data_dir: Path, project: Path) -> None:
+    """ReleaseError naming the first entry of data/ that a snapshot cannot hold: a FIFO, socket or device,
+    a link to a folder (which may loop), or a link to nothing. Hidden and backup files are not copied."""
+    for folder, dirs, files in os.walk(data_dir):
+        for name in sorted(dirs + files):
+            path = Path(folder) / name
+            if name.startswith(".") or name.endswith("~"):
+                continue
+            shown = path.relative_to(project).as_posix()
+            if path.is_symlink() and (path.is_dir() or not path.exists()):
+                raise ReleaseError(f"{shown} is a link to a folder or to nothing; a release copies only files")
+            if not path.is_symlink() and not (path.is_dir() or path.is_file()):
+                raise ReleaseError(f"{shown} is not a regular file (a FIFO, socket or device); remove it")
+
+
 def release(project: Path, version: str, today: dt.date | None = None) -> Release:
     """Freeze data/ as `version`: its data, results.json, a manifest stamped with the release date (`today`,
     by default the day it runs) and the release metadata (CITATION.cff, .zenodo.json; see metadata)."""
@@ -188,6 +204,7 @@ def release(project: Path, version: str, today: dt.date | None = None) -> Releas
             )
         )
     folder = project / "versions" / version
+    _check_copyable(project / "data", project)
     document = results_document(data, analysis.run_all(data))
     tmp = folder.with_name(f".{version}.tmp")
     if tmp.is_symlink() or tmp.is_file():  # what an interrupted release or a stray copy left in its place

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shutil
 
 import pytest
 from support import make_site, refused, review, unchanged, write
@@ -160,3 +161,53 @@ class TestDiffVersions:
         with unchanged(project):
             code, out = review(project, "diff", "1.0.0", "1.1", capsys=capsys)
         assert code == 0 and "from version 1.0 to 1.1" in out, out
+
+
+class TestNewStudyAroundBrokenFiles:
+    def test_studies_is_a_file(self, project, capsys):
+        shutil.rmtree(project / "data/studies")
+        write(project / "data/studies", "not a folder")
+        refused(project, capsys, "data/studies is not a folder", "new-study", "smith-2024", code=2)
+
+    @pytest.mark.parametrize(
+        "change,message",
+        [
+            (lambda t: write(t, "{% if %}\n"), r"templates/new-study\.yaml\.j2:1: syntax error in the template"),
+            (lambda t: t.unlink(), r"templates/new-study\.yaml\.j2: TemplateNotFound"),
+        ],
+        ids=["syntax", "missing"],
+    )
+    def test_its_template_is_broken(self, project, capsys, change, message):
+        change(project / "templates/new-study.yaml.j2")
+        refused(project, capsys, message, "new-study", "smith-2024", code=3)
+        assert not (project / "data/studies/smith-2024.yaml").exists()
+
+
+class TestSchemaFolderIsAFile:
+    def test_refused(self, project, capsys):
+        shutil.rmtree(project / "docs/schema")
+        write(project / "docs/schema", "not a folder")
+        refused(project, capsys, "cannot write docs/schema: a file is in the way", "schema", code=2)
+
+
+class TestReleaseOfDataWithSpecialFiles:
+    """data/ is copied into the release: a FIFO would block or fail the copy, a link to a folder may loop."""
+
+    @pytest.mark.parametrize("kind", ["fifo", "loop", "dangling"])
+    def test_refused_before_anything_is_written(self, project, capsys, kind):
+        target = project / "data/extra"
+        if kind == "fifo":
+            os.mkfifo(target)
+        elif kind == "loop":
+            target.symlink_to(project / "data", target_is_directory=True)
+        else:
+            target.symlink_to(project / "nowhere")
+        refused(
+            project,
+            capsys,
+            r"data/extra is (not a regular file|a link to a folder or to nothing)",
+            "release",
+            "1.2",
+            code=2,
+        )
+        assert not (project / "versions/.1.2.tmp").exists() and not (project / "versions/1.2").exists()
