@@ -4,6 +4,7 @@ bounded size are read; faults around the data give a message, not a traceback.""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -226,3 +227,23 @@ class TestSiteSourcesUnreadable:
     def test_named(self, project, capsys, change, message, command):
         change(project)
         refused(project, capsys, message, command, code=3)
+
+
+class TestUnreadableFiles:
+    """A study file or review.yaml the user may not read (chmod 000; simulated, as tests may run as root,
+    who reads anything): named with the reason, not a traceback."""
+
+    @pytest.mark.parametrize("name", ["data/studies/shu-2020.yaml", "data/review.yaml"])
+    def test_permission_denied(self, project, capsys, monkeypatch, name):
+        from builder.ingest import yamlio
+
+        real_open = yamlio.os.open
+        target = os.path.realpath(project / name)
+
+        def guarded(path, flags, *args):
+            if os.path.realpath(path) == target:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, flags, *args)
+
+        monkeypatch.setattr(yamlio.os, "open", guarded)
+        refused(project, capsys, re.escape(name) + r": \(file\): cannot read file: Permission denied")
