@@ -9,11 +9,13 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksu
 .PHONY: site test lint test-stats serve check schema references lock clean browser-deps axe
 
 $(STAMP): requirements.lock pyproject.toml
+	@echo "Setting up $(VENV): installing the pinned dependencies of requirements.lock (the first time takes about a minute) ..." >&2
 	rm -f $(VENV)/.installed-*
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
+	@echo "Dependencies installed." >&2
 
 site: $(STAMP)
 	$(BIN)/review build

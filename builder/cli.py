@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -65,9 +66,15 @@ def cmd_build(args) -> int:
     if args.site is not None and not args.site.strip():
         print("review: error: --site '': give a folder, e.g. --site site", file=sys.stderr)
         return EXIT_USAGE
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(message, file=sys.stderr, flush=True)
+
     try:
         report: dict = {}
-        data = build(project, Path(args.site).absolute() if args.site else None, full=args.full, report=report)
+        site = Path(args.site).absolute() if args.site else None
+        data = build(project, site, full=args.full, report=report, progress=progress)
     except SitePathError as exc:
         print(f"review: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -81,7 +88,13 @@ def cmd_build(args) -> int:
         return 3
     reused = report.get("pages")
     how = f" ({reused[0]} of {reused[1]} pages re-rendered; the rest reused from the last build)" if reused else ""
-    print(f"Built version {data.review.version} into {args.site or 'site'}/{how}.")
+    shown = args.site or "site"
+    print(f"Built version {data.review.version} into {shown}/{how}.")
+    if not args.quiet:
+        print(
+            f"Open {shown}/index.html in a browser (the site works from disk), or run `review serve` for a "
+            "live preview at http://127.0.0.1:8000."
+        )
     return EXIT_OK
 
 
@@ -122,14 +135,22 @@ def cmd_new_study(args) -> int:
     review = load_review_only(project / "data")
     import jinja2
 
+    from builder.contract.project import template_dirs
     from builder.publish.build import template_problem
     from builder.report.pages import environment
 
     try:
         text = (
-            environment(project / "templates")
+            environment(template_dirs(project))
             .get_template("new-study.yaml.j2")
-            .render(id=args.id, outcomes=review.outcomes if review else [])
+            .render(
+                id=args.id,
+                outcomes=review.outcomes if review else [],
+                experimental_label=review.experimental_label if review else "experimental",
+                # an editor validates the file against the schema if the project has it (a new one has not:
+                # the site publishes it at schema/study.schema.json)
+                schema_here=(project / "docs" / "schema" / "study.schema.json").is_file(),
+            )
         )
     except jinja2.TemplateError as exc:
         print(f"review: error: {template_problem(exc, project)}", file=sys.stderr)
@@ -140,6 +161,26 @@ def cmd_new_study(args) -> int:
         f"wrote {path.relative_to(project)}: fill in every TODO, add '{args.id}' to the analyses in "
         "data/review.yaml that should include it, then run `review check`."
     )
+    return EXIT_OK
+
+
+def cmd_init(args) -> int:
+    from builder.publish.scaffold import InitError, init
+
+    folder = Path(os.path.abspath(args.folder))  # '..' resolved, links not followed
+    try:
+        written = init(folder)
+    except InitError as exc:
+        print(f"review: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:
+        print(f"review: error: cannot write the new project into {args.folder}: {exc.strerror}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"Wrote a new, empty review into {args.folder}/ ({len(written)} files). Next:")
+    if folder != Path.cwd():
+        print(f"  cd {args.folder}")
+    print("  review build                 # builds site/ at once: a site with no studies yet")
+    print("  review new-study smith-2024  # a study file to fill in; then replace the TODOs in data/review.yaml")
     return EXIT_OK
 
 
@@ -217,10 +258,13 @@ def cmd_diff(args) -> int:
 
 def cmd_schema(args) -> int:
     from builder.contract.schema import write_schemas
+    from builder.report.results_json import SCHEMA_VERSION
+    from builder.report.results_schema import write_schema
 
     project = _project(args.project)
+    folder = project / "docs" / "schema"
     try:
-        written = write_schemas(project / "docs" / "schema")
+        written = [*write_schemas(folder), write_schema(folder, SCHEMA_VERSION)]
     except OSError as exc:  # docs/schema (or a schema file) is not something a file can be written to
         where = Path(exc.filename).relative_to(project) if exc.filename else "docs/schema"
         why = (
@@ -248,6 +292,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rebuild everything, reusing nothing from earlier builds (the result is the same)",
     )
+    b.add_argument("-q", "--quiet", action="store_true", help="print no progress, only the final line")
     b.set_defaults(func=cmd_build)
     s = sub.add_parser("serve", help="preview with live reload; rebuilds when data/ or templates/ change")
     s.add_argument("--dev-addr", default="127.0.0.1:8000", help="HOST:PORT to serve on (default: 127.0.0.1:8000)")
@@ -257,7 +302,9 @@ def parser() -> argparse.ArgumentParser:
         help="allow an address other machines can reach (the preview has no authentication; off by default)",
     )
     s.set_defaults(func=cmd_serve)
-    sub.add_parser("schema", help="write the JSON Schemas into docs/schema/").set_defaults(func=cmd_schema)
+    sub.add_parser("schema", help="write the JSON Schemas (data files, results.json) into docs/schema/").set_defaults(
+        func=cmd_schema
+    )
     r = sub.add_parser("release", help="freeze the current data and results as a released version")
     r.add_argument("version", help="must equal the version in data/review.yaml, e.g. 1.1")
     r.add_argument("--date", help="the release date stamped in the manifest, YYYY-MM-DD (default: today)")
@@ -267,6 +314,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("new", nargs="?", default="current")
     d.add_argument("--json", action="store_true", help="print JSON instead of text")
     d.set_defaults(func=cmd_diff)
+    i = sub.add_parser("init", help="write a new, empty review project into a new folder")
+    i.add_argument("folder", help="a folder that does not exist yet, or an empty one")
+    i.set_defaults(func=cmd_init)
     n = sub.add_parser("new-study", help="write a commented template for a new study file")
     n.add_argument("id", help="the study id, which is also the file name, e.g. smith-2024")
     n.set_defaults(func=cmd_new_study)

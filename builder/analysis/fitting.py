@@ -3,27 +3,50 @@ the plan asks for (with the legacy I² switch of reproductions), and refits of i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from builder.analysis.result import AnalysisResult, arms
+from builder.analysis.result import AnalysisResult, arms, input_kind
 from builder.contract import Analysis
 from builder.contract.measures import MEASURES
-from builder.contract.study import Dataset
-from builder.stats import Fit, fixed_iv, peto_log_odds_ratio, peto_or, random_effects
-from builder.stats.effects import EffectSizes
+from builder.contract.study import Contrast, Dataset
+from builder.stats import (
+    Fit,
+    fixed_iv,
+    generic,
+    o_minus_e_and_variance,
+    peto_log_odds_ratio,
+    peto_log_ratio,
+    peto_or,
+    peto_pooled,
+    pre_post_log_ratio_of_means,
+    pre_post_mean_change,
+    pre_post_standardised_mean_change,
+    random_effects,
+)
+from builder.stats.effects import Correction, EffectSizes
 
 LEGACY_I2_THRESHOLD = 50.0
 
 
 def inputs_of(ds: Dataset) -> dict[str, float]:
+    """A dataset's numbers as the fits read them: per-arm events and totals, or means, SDs and totals (with
+    `pre_post` 1 for before-after data in one arm); for a study that reports its comparison, the arms' totals
+    with yi and sei on the analysis scale (`contrast`) or with O - E and its variance (`o_minus_e`)."""
     e, c = arms(ds)
+    totals = {"total_exp": e.total, "total_ctrl": c.total}
+    if ds.o_minus_e is not None:
+        return {**totals, "o_minus_e": ds.o_minus_e.value, "v": ds.o_minus_e.variance}
+    if ds.contrast is not None:
+        yi, sei = contrast_yi_sei(ds.contrast)
+        return {**totals, "yi": yi, "sei": sei}
     if e.events is not None and c.events is not None:
         return {"events_exp": e.events, "total_exp": e.total, "events_ctrl": c.events, "total_ctrl": c.total}
     if e.mean is None or e.sd is None or c.mean is None or c.sd is None:
         raise ValueError("a continuous dataset needs each group's mean and SD (ingest.derive converts others)")
-    return {
+    out = {
         "mean_exp": e.mean,
         "sd_exp": e.sd,
         "total_exp": e.total,
@@ -31,33 +54,132 @@ def inputs_of(ds: Dataset) -> dict[str, float]:
         "sd_ctrl": c.sd,
         "total_ctrl": c.total,
     }
+    return {**out, "pre_post": 1} if ds.design == "pre-post" else out
 
 
-def effect_sizes(spec: Analysis, inputs: list[dict[str, float]]) -> EffectSizes:
-    col = {k: [i[k] for i in inputs] for k in inputs[0]}
+def contrast_yi_sei(contrast: Contrast) -> tuple[float, float]:
+    """A reported comparison on the analysis scale: yi (the log of a ratio) and its standard error, by
+    builder.stats.generic (the SE as given, or from the interval)."""
+    es = generic(
+        [contrast.estimate],
+        None if contrast.se is None else [contrast.se],
+        None if contrast.ci_low is None else [contrast.ci_low],
+        None if contrast.ci_high is None else [contrast.ci_high],
+        log=contrast.ratio,
+        level=contrast.ci_level or 0.95,
+    )
+    if not es.estimable[0]:  # the data model's checks make this unreachable
+        raise ValueError("the contrast gives no usable standard error")
+    return float(es.yi[0]), float(np.sqrt(es.vi[0]))
+
+
+def two_by_two(inputs: Sequence[dict[str, float]]) -> bool:
+    """Whether every study gives its 2x2 table (what Mantel-Haenszel and Peto's odds ratio from cells need)."""
+    return all("events_exp" in i for i in inputs)
+
+
+def _columns(inputs: list[dict[str, float]]) -> dict[str, list[float]]:
+    return {k: [i[k] for i in inputs] for k in inputs[0]}
+
+
+def effect_sizes(spec: Analysis, inputs: list[dict[str, float]], add: Correction | None = None) -> EffectSizes:
+    """Every study's yi and vi on the analysis's scale, in the order of `inputs`. Studies that give their
+    comparison (contrast, O - E) and studies that give per-arm numbers may share an inverse-variance analysis:
+    each gets its yi and vi from what it reports (see the methods page). `add` replaces the analysis's
+    continuity correction (a sensitivity row)."""
+    plain = all(input_kind(i) == "arms" for i in inputs)
+    if plain and (spec.method != "Peto" or two_by_two(inputs)):
+        return _arm_effect_sizes(spec, inputs, add)
+    k = len(inputs)
+    yi, vi = np.full(k, np.nan), np.full(k, np.nan)
+    estimable, corrected = np.zeros(k, dtype=bool), np.zeros(k, dtype=bool)
+    if spec.method == "Peto":
+        parts = [(list(range(k)), peto_log_ratio(*o_minus_e_of(inputs)))]
+    else:
+        parts = [(idx, es) for idx, es in _parts(spec, inputs, add) if idx]
+    for idx, es in parts:
+        yi[idx], vi[idx], estimable[idx], corrected[idx] = es.yi, es.vi, es.estimable, es.corrected
+    return EffectSizes(yi, vi, estimable, corrected)
+
+
+def _parts(spec: Analysis, inputs: list[dict[str, float]], add: Correction | None = None):
+    """(indices, effect sizes) of each kind of study: per-arm, before-after, contrast and O - E."""
+    groups: dict[str, list[int]] = {"arms": [], "pre-post": [], "contrast": [], "o-e": []}
+    for i, x in enumerate(inputs):
+        groups[input_kind(x)].append(i)
+
+    def pick(name):
+        return [inputs[i] for i in groups[name]]
+
+    yield groups["arms"], _arm_effect_sizes(spec, pick("arms"), add) if groups["arms"] else None
+    yield groups["pre-post"], _pre_post_effect_sizes(spec, pick("pre-post")) if groups["pre-post"] else None
+    contrast = pick("contrast")
+    yield groups["contrast"], generic([x["yi"] for x in contrast], [x["sei"] for x in contrast])
+    yield groups["o-e"], peto_log_ratio(*o_minus_e_of(pick("o-e")))
+
+
+def o_minus_e_of(inputs: list[dict[str, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Each study's O - E and variance: as reported, or from its 2x2 table (NaN for any other study)."""
+    oe, v = np.full(len(inputs), np.nan), np.full(len(inputs), np.nan)
+    for i, x in enumerate(inputs):
+        if "o_minus_e" in x:
+            oe[i], v[i] = x["o_minus_e"], x["v"]
+        elif "events_exp" in x:
+            cells = o_minus_e_and_variance(x["events_exp"], x["total_exp"], x["events_ctrl"], x["total_ctrl"])
+            oe[i], v[i] = float(cells[0]), float(cells[1])
+    return oe, v
+
+
+PRE_POST = {"MD": pre_post_mean_change, "SMD": pre_post_standardised_mean_change, "ROM": pre_post_log_ratio_of_means}
+
+
+def _pre_post_effect_sizes(spec: Analysis, inputs: list[dict[str, float]]) -> EffectSizes:
+    """Before-after data in one arm: the change from the 'control' (before) to the 'experimental' (after)
+    values of the same patients, with the analysis's assumed correlation; n is the smaller of the two totals
+    (the patients who can have both measurements). A measure without a paired form is computed as if the two
+    time points were independent groups."""
+    function = PRE_POST.get(spec.measure)
+    if function is None:
+        return _arm_effect_sizes(spec, inputs)
+    col = _columns(inputs)
+    n = np.minimum(col["total_exp"], col["total_ctrl"])
+    return function(col["mean_exp"], col["sd_exp"], col["mean_ctrl"], col["sd_ctrl"], n, spec.pre_post_correlation)
+
+
+def _arm_effect_sizes(spec: Analysis, inputs: list[dict[str, float]], add: Correction | None = None) -> EffectSizes:
+    col = _columns(inputs)
     if spec.method == "Peto":
         return peto_log_odds_ratio(col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
     measure = MEASURES[spec.measure]
     if measure.effect_sizes is None:
-        raise NotImplementedError(f"measure {spec.measure} from per-arm data is not available")
-    if measure.outcome_type == "dichotomous":
-        return measure.effect_sizes(
-            col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"], add=spec.continuity_correction
+        raise ValueError(
+            f"measure {spec.measure} has no per-arm form: each study must give its estimate ('contrast' or 'o_minus_e')"
         )
+    if measure.outcome_type == "dichotomous":
+        cells = (col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
+        # Only the risk difference has a per-study estimate for double-zero studies (escalc keeps them for RD).
+        keep = {"keep_double_zero": True} if spec.measure == "RD" and spec.keeps_double_zero() else {}
+        return measure.effect_sizes(*cells, add=add if add is not None else spec.continuity_correction, **keep)
     return measure.effect_sizes(
         col["mean_exp"], col["sd_exp"], col["total_exp"], col["mean_ctrl"], col["sd_ctrl"], col["total_ctrl"]
     )
 
 
-def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> Fit:
-    if spec.method in ("MH", "Peto"):
-        col = {k: [i[k] for i in inputs] for k in inputs[0]}
+def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]], mh_add: Correction | None = None) -> Fit:
+    if spec.method == "Peto":
+        if two_by_two(inputs):
+            col = _columns(inputs)
+            return peto_or(col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"], display=es)
+        return peto_pooled(*o_minus_e_of(inputs))
+    if spec.method == "MH" and two_by_two(inputs):
+        col = _columns(inputs)
         cells = (col["events_exp"], col["total_exp"], col["events_ctrl"], col["total_ctrl"])
-        if spec.method == "Peto":
-            return peto_or(*cells, display=es)
         pool = MEASURES[spec.measure].mantel_haenszel
         assert pool is not None, "the data model allows Mantel-Haenszel only for measures that have it"
-        return pool(*cells, es, add=spec.mh_continuity_correction)
+        keep = {"keep_double_zero": True} if spec.keeps_double_zero() else {}
+        return pool(*cells, es, add=mh_add if mh_add is not None else spec.mh_continuity_correction, **keep)
+    if spec.method == "MH":  # ingest.validate reports this with file and line
+        raise ValueError("Mantel-Haenszel pools 2x2 tables; a study of this analysis gives only its estimate")
     return fixed_iv(es)
 
 
@@ -70,14 +192,19 @@ def _random(spec: Analysis, es: EffectSizes, ci_method: str, tau2_interval: bool
 
 
 def fit(
-    spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]], tau2_interval: bool = True
+    spec: Analysis,
+    es: EffectSizes,
+    inputs: list[dict[str, float]],
+    tau2_interval: bool = True,
+    mh_add: Correction | None = None,
 ) -> tuple[Fit, Fit | None, list[str]]:
     """The analysis's model on these effect sizes: (fit, the fixed-effect fit an I² switch looked at, notes).
 
-    tau2_interval=False skips the Q-profile interval of tau², which follow-up refits do not report."""
+    tau2_interval=False skips the Q-profile interval of tau², which follow-up refits do not report; `mh_add`
+    replaces the continuity correction inside a Mantel-Haenszel estimate (a sensitivity row)."""
     notes: list[str] = []
     if spec.model == "fixed":
-        return _fixed(spec, es, inputs), None, notes
+        return _fixed(spec, es, inputs, mh_add), None, notes
     if spec.model == "random":
         try:
             return _random(spec, es, spec.interval, tau2_interval), None, notes
@@ -89,7 +216,7 @@ def fit(
                 "interval with zero width; the ad hoc variant, never narrower than Wald's, is used."
             )
             return _random(spec, es, "hksj-adhoc", tau2_interval), None, notes
-    first = _fixed(spec, es, inputs)
+    first = _fixed(spec, es, inputs, mh_add)
     i2 = first.i2 or 0.0
     if i2 > LEGACY_I2_THRESHOLD:
         notes.append(

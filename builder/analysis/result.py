@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from builder.contract import Analysis, Outcome, Study
 from builder.contract.measures import MEASURES, EffectMeasure
@@ -16,6 +17,18 @@ def arms(ds: Dataset) -> tuple[Group, Group]:
     if ds.experimental is None or ds.control is None:
         raise ValueError("a dataset without data has no groups to analyse")
     return ds.experimental, ds.control
+
+
+InputKind = Literal["o-e", "contrast", "pre-post", "arms"]
+
+
+def input_kind(inputs: dict[str, float]) -> InputKind:
+    """What a study's inputs are: 'o-e', 'contrast', 'pre-post' or 'arms' (see AnalysisResult.data_kinds)."""
+    if "o_minus_e" in inputs:
+        return "o-e"
+    if "yi" in inputs:
+        return "contrast"
+    return "pre-post" if "pre_post" in inputs else "arms"
 
 
 @dataclass(frozen=True)
@@ -100,10 +113,22 @@ class AnalysisResult:
             a.n for m in self.missing for a in m.study.arms if a.role == "experimental" and a.kind == "allocated"
         )
 
+    @property
+    def data_kinds(self) -> set[str]:
+        """What the studies give: 'arms' (per-arm numbers of two groups), 'pre-post' (one arm before and after),
+        'contrast' (the study's estimate with its standard error) and 'o-e' (O - E and its variance)."""
+        return {input_kind(r.inputs) for r in self.rows}
+
+    @property
+    def reports_events(self) -> bool:
+        """Whether every study gives its events (not only its estimate of the comparison)."""
+        return self.dichotomous and all("events_exp" in r.inputs for r in self.rows)
+
     def totals(self) -> dict[str, int]:
+        """Participants of each arm, and events where every study gives them."""
         keys = (
             ("events_exp", "total_exp", "events_ctrl", "total_ctrl")
-            if self.dichotomous
+            if self.reports_events
             else ("total_exp", "total_ctrl")
         )
         return {k: int(sum(r.inputs[k] for r in self.rows)) for k in keys}

@@ -14,6 +14,7 @@ from builder.analysis.sensitivity import high_risk
 from builder.caching import store as cache
 from builder.caching.outputs import Stored
 from builder.contract import Analysis, Outcome
+from builder.ingest.derive import has_unit
 from builder.ingest.loader import ReviewData
 from builder.ingest.select import select
 from builder.stats import EffectSizes, Fit
@@ -25,13 +26,15 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     chosen, missing, left_out = select(spec, data.studies, data.integrity_rules)
     if not chosen:
         return AnalysisResult(spec, outcome, [], missing, None, left_out=left_out)
-    units = sorted({ds.unit or "no unit" for _, _, ds in chosen}) if outcome.type == "continuous" else []
+    units = (
+        sorted({ds.unit or "no unit" for _, _, ds in chosen if has_unit(ds)}) if outcome.type == "continuous" else []
+    )
     if len(units) > 1:  # the loader reports this with file and line (derive.check_units); never pool it
         raise ValueError(f"analysis '{spec.id}' would pool values in different units: {', '.join(units)}")
     inputs = [inputs_of(ds) for _, _, ds in chosen]
     es = effect_sizes(spec, inputs)
     estimable = int(es.estimable.sum())
-    result_fit, first, notes = (None, None, []) if estimable == 0 else fit(spec, es, inputs)
+    result_fit, first, notes = (None, None, []) if estimable == 0 else _fit_or_note(spec, es, inputs)
     if result_fit is not None and result_fit.note:
         notes.append(result_fit.note[0].upper() + result_fit.note[1:] + ".")
     rows = _study_rows(chosen, inputs, es, result_fit)
@@ -39,6 +42,18 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     if spec.subgroups and result_fit is not None:
         result = replace(result, subgroups=subgroups.compute(result))
     return result
+
+
+def _fit_or_note(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]]) -> tuple:
+    """The analysis's fit, or none with the reason where pooling 2x2 tables has nothing to pool although some
+    study has an estimate of its own: a Mantel-Haenszel risk ratio without events in one group of any study, a
+    risk difference whose every study is 0% vs 0% or 100% vs 100% (variance 0)."""
+    try:
+        return fit(spec, es, inputs)
+    except ValueError as exc:
+        if spec.method not in ("MH", "Peto"):
+            raise
+        return None, None, [f"No pooled result: {exc}."]
 
 
 def _study_rows(chosen, inputs: list[dict[str, float]], es: EffectSizes, result_fit: Fit | None) -> list[StudyRow]:
@@ -53,7 +68,9 @@ def _study_rows(chosen, inputs: list[dict[str, float]], es: EffectSizes, result_
     return rows
 
 
-def _analysis_entry(spec: Analysis, outcome: Outcome, chosen, memo: dict | None = None) -> Stored:
+def _analysis_entry(
+    spec: Analysis, outcome: Outcome, chosen, memo: dict | None = None, sparse_data_rules: bool = True
+) -> Stored:
     """The stored numbers of an analysis, declared with everything they depend on: its plan, its outcome, and
     for each study used the dataset and the study fields the follow-ups and subgroups read (label, year,
     design, risk of bias, country, arms). Editing another outcome of the same study, or any other field,
@@ -79,10 +96,10 @@ def _analysis_entry(spec: Analysis, outcome: Outcome, chosen, memo: dict | None 
         if id(ds) not in memo:
             memo[id(ds)] = (ds, ds.model_dump_json())  # the dataset is held, so its id stays its own
         studies.extend((memo[study.id], name, memo[id(ds)][1]))
-    return Stored(
-        "analyses",
-        {"plan": spec.model_dump_json(), "outcome": outcome.model_dump_json(), "studies and datasets": studies},
-    )
+    inputs = {"plan": spec.model_dump_json(), "outcome": outcome.model_dump_json(), "studies and datasets": studies}
+    if not sparse_data_rules:  # a version released before them: no treatment-arm correction row (see run_all)
+        inputs["sparse data rules"] = "off"
+    return Stored("analyses", inputs)
 
 
 def _restore(
@@ -116,7 +133,7 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
         entry = None
         if store is not None:
             chosen, missing, left_out = select(spec, data.studies, data.integrity_rules)
-            entry = _analysis_entry(spec, data.review.outcome(spec.outcome), chosen, memo)
+            entry = _analysis_entry(spec, data.review.outcome(spec.outcome), chosen, memo, data.sparse_data_rules)
             saved = entry.get(store)
             if isinstance(saved, dict) and entry.key is not None and len(saved["rows"]) == len(chosen):
                 results.append(_restore(spec, data, chosen, missing, left_out, saved, entry.key))
@@ -124,7 +141,7 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
         r = run(spec, data)
         if r.spec.role == "primary" and r.fit is not None:
             r.followups.update(
-                sensitivity=sensitivity.panel(r),
+                sensitivity=sensitivity.panel(r, data.sparse_data_rules),
                 leave_one_out=sensitivity.leave_one_out(r),
                 cumulative=sensitivity.cumulative(r),
             )

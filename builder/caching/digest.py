@@ -24,5 +24,13 @@ def files_digest(files: Iterable[Path], root: Path, read: Callable[[Path], bytes
     return digest.hexdigest()
 
 
+def named_files_digest(files: dict[str, Path]) -> str:
+    """The digest of files that lie in several folders, each under the name it is known by (in name order)."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name].read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def content_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

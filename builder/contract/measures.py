@@ -25,7 +25,7 @@ from builder.stats import (
     standardised_mean_difference,
 )
 
-Measure = Literal["OR", "RR", "RD", "MD", "SMD", "ROM", "GEN"]
+Measure = Literal["OR", "RR", "RD", "MD", "SMD", "ROM", "HR", "GEN"]
 OutcomeType = Literal["dichotomous", "continuous"]
 Scale = Literal["log", "identity"]
 
@@ -36,8 +36,9 @@ class EffectMeasure:
 
     `effect_sizes` computes it from per-arm data: (events, total) of each arm with a continuity correction
     `add` for dichotomous measures, (mean, sd, total) of each arm for continuous ones; None where the
-    measure has no per-arm form (generic inverse variance takes study estimates). `mantel_haenszel` pools
-    2x2 tables by Mantel-Haenszel, where the measure allows it."""
+    measure has no per-arm form: its studies give their estimates (a dataset's `contrast` or `o_minus_e`), pooled
+    by inverse variance (generic inverse variance) or, for O - E and variance, by Peto's method.
+    `mantel_haenszel` pools 2x2 tables by Mantel-Haenszel, where the measure allows it."""
 
     code: Measure
     label: str  # as RevMan prints it in a forest plot's header
@@ -57,6 +58,8 @@ MEASURES: dict[str, EffectMeasure] = {
         EffectMeasure("MD", "Mean Difference", "identity", "MD", "continuous", mean_difference),
         EffectMeasure("SMD", "Std. Mean Difference", "identity", "SMD", "continuous", standardised_mean_difference),
         EffectMeasure("ROM", "Ratio of Means", "log", "ROM", "continuous", log_ratio_of_means),
+        # Measures without a per-arm form: every study gives its estimate (builder.contract.study.Contrast).
+        EffectMeasure("HR", "Hazard Ratio", "log", "GEN", "dichotomous", None),
         EffectMeasure("GEN", "Estimate", "identity", "GEN", "continuous", None),
     )
 }

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from builder.stats.effects import PRE_POST_R_DEFAULT
+
 from .common import Count, FiniteFloat, Identifier, Label, PositiveCount, Provenance, SafeUrl, Strict
 from .measures import MEASURES, Measure, mantel_haenszel_measures
 from .study import Citation, DesignCategory
@@ -18,6 +20,7 @@ NUMBER = r"^[-−]?\d{1,12}(\.\d{1,12})?$"
 P_VALUE = r"^([<>≤] ?)?(0(\.\d{1,12})?|1(\.0{1,12})?|\.\d{1,12})$"
 EVENTS = r"^\d{1,10} ?/ ?\d{1,10}$"
 EARLIEST_DATE = dt.date(1970, 1, 1)
+DoubleZero = Literal["keep", "keep-in-rd", "drop"]
 
 
 def _not_before_1970(day: dt.date) -> dt.date:
@@ -123,13 +126,15 @@ class ReportedResult(Strict):
 PRESETS: dict[str, dict[str, object]] = {
     # Review Manager 5, as the source review used it: DerSimonian-Laird tau² with a Wald (normal) interval and
     # no prediction interval for random effects; 0.5 added to every cell of a study with a zero cell, both for
-    # the study's own estimate and inside the Mantel-Haenszel pooled estimate.
+    # the study's own estimate and inside the Mantel-Haenszel pooled estimate; studies with no events (or only
+    # events) in both arms left out of risk ratios and kept in risk differences (Cochrane Handbook 5.1, 16.9.3).
     "revman5": {
         "tau2": "DL",
         "ci_method": "wald",
         "prediction_interval": False,
         "continuity_correction": 0.5,
         "mh_continuity_correction": 0.5,
+        "double_zero_studies": "keep-in-rd",
     },
 }
 
@@ -177,6 +182,14 @@ class Analysis(Strict):
         description="Added to zero-cell studies inside the Mantel-Haenszel pooled estimate "
         "(0 as current guidance says; 0.5 reproduces RevMan 5).",
     )
+    double_zero_studies: DoubleZero = Field(
+        "keep",
+        description="Studies with no events, or only events, in both arms (double-zero studies). keep (metafor's "
+        "default): they count in Mantel-Haenszel risk ratios and risk differences and in inverse-variance risk "
+        "differences, whose value for them is 0; keep-in-rd (RevMan 5, the revman5 preset): in risk differences "
+        "only; drop: in no pooled estimate (this builder before version 1.2). Odds ratios and inverse-variance "
+        "risk ratios never use them: they are 'Not estimable'.",
+    )
     datasets: list[Identifier] = Field(
         default_factory=lambda: ["published"],
         description="Dataset names to use, in order of preference: the first a study has is used.",
@@ -200,10 +213,20 @@ class Analysis(Strict):
     preset: Literal["revman5"] | None = Field(
         None,
         description="A named set of method settings. revman5 reproduces Review Manager 5: tau2 DL, "
-        "ci_method wald, prediction_interval false, continuity_correction 0.5 and mh_continuity_correction 0.5. "
+        "ci_method wald, prediction_interval false, continuity_correction 0.5, mh_continuity_correction 0.5 and "
+        "double_zero_studies keep-in-rd. "
         "The model (fixed, random or i2-switch) and the pooling method are still chosen here. A setting the "
         "preset fixes may be repeated with the same value, but a different value is an error: drop the preset "
         "and write every setting out instead, so that a result labelled with a preset is computed as it says.",
+    )
+    pre_post_correlation: FiniteFloat = Field(
+        PRE_POST_R_DEFAULT,
+        gt=-1,
+        lt=1,
+        description="For before-after data in one arm (dataset design pre-post): the correlation assumed between "
+        "the two measurements of the same patients, which sets the variance of the change (MD, ROM) and the SD "
+        "that standardises it (SMD). Unset: 0.5; the sensitivity panel repeats the analysis with 0 (the two time "
+        "points as independent groups) and 0.8.",
     )
     prediction_interval: bool | None = Field(
         None,
@@ -233,11 +256,23 @@ class Analysis(Strict):
         if self.method == "MH" and MEASURES[self.measure].mantel_haenszel is None:
             *first, last = mantel_haenszel_measures()
             raise ValueError(f"Mantel-Haenszel applies to {', '.join(first)} and {last}, not {self.measure}")
-        if self.method == "Peto" and (self.measure != "OR" or self.model != "fixed"):
-            raise ValueError("Peto's method gives a fixed-effect odds ratio: use measure OR and model fixed")
+        if self.method == "Peto" and (self.measure not in ("OR", "HR") or self.model != "fixed"):
+            raise ValueError(
+                "Peto's method gives a fixed-effect odds ratio (or hazard ratio, from O - E and variance): "
+                "use measure OR or HR and model fixed"
+            )
         if self.model == "fixed" and self.ci_method not in (None, "wald"):
             raise ValueError("the Hartung-Knapp-Sidik-Jonkman interval applies to random-effects models only")
         return self
+
+    def keeps_double_zero(self, measure: str | None = None) -> bool:
+        """Whether double-zero studies count in this analysis's pooled estimate of `measure` (default: its own;
+        a sensitivity row asks for the risk difference). Never for odds ratios, nor for inverse-variance risk
+        ratios, whose per-study estimate is not defined for them."""
+        code = measure or self.measure
+        if code == "RD":
+            return self.double_zero_studies in ("keep", "keep-in-rd")
+        return code == "RR" and self.method == "MH" and self.double_zero_studies == "keep"
 
     @property
     def shows_prediction_interval(self) -> bool:
@@ -413,7 +448,9 @@ class Flow(Strict):
 
 
 class Living(Strict):
-    last_search: dt.date
+    last_search: dt.date | None = Field(
+        description="The date of the latest search of the literature; null while the review has not yet searched."
+    )
     next_update: str = Field(description="When the next update is planned, e.g. 'when a new trial reports'.")
     trigger: str = Field(description="What triggered this version.")
 
@@ -429,7 +466,9 @@ class Review(Strict):
     date: Annotated[dt.date, AfterValidator(_not_before_1970)]
     living: Living
     authors: list[str] = Field(min_length=1)
-    source_review: Citation
+    source_review: Citation | None = Field(
+        None, description="The published review this one re-analyses or updates, if any; omit for a new review."
+    )
     question: Question
     outcomes: list[Outcome] = Field(min_length=1)
     flow: Flow

@@ -149,9 +149,16 @@ class Group(Strict):
     as_reported: str | None = Field(None, description="The value as printed, when it was transformed.")
 
     @property
+    def has_data(self) -> bool:
+        """Whether the group carries its own numbers (events, or a continuous summary); a group of a dataset
+        that reports only the comparison (`contrast`, `o_minus_e`) gives its arm and total alone."""
+        return self.events is not None or any(getattr(self, name) is not None for name in CONTINUOUS_FIELDS)
+
+    @property
     def reported_form(self) -> str | None:
-        """How a continuous group was reported: 'mean-sd', 'mean-se', 'ci', 'median'; None if dichotomous."""
-        if self.events is not None:
+        """How a continuous group was reported: 'mean-sd', 'mean-se', 'ci', 'median'; None if dichotomous or
+        without data."""
+        if self.events is not None or not self.has_data:
             return None
         if self.median is not None:
             return "median"
@@ -167,8 +174,6 @@ class Group(Strict):
         given = [name for name in CONTINUOUS_FIELDS if getattr(self, name) is not None]
         if self.events is not None and given:
             raise ValueError("give either 'events' (dichotomous) or 'mean' and 'sd' (continuous), not both")
-        if self.events is None and not given:
-            raise ValueError("give 'events' (dichotomous) or 'mean' and 'sd' (continuous)")
         if self.events is not None and self.events > self.total:
             raise ValueError(f"events ({self.events}) cannot exceed total ({self.total})")
         form = self.reported_form
@@ -221,6 +226,77 @@ def _median_spread_complete(group: Group) -> bool:
 CONTINUOUS_FIELDS = ("mean", "sd", "se", "ci_low", "ci_high", "ci_level", "median", "q1", "q3", "minimum", "maximum")
 
 
+RATIO_MEASURES = ("OR", "RR", "HR", "ROM")  # printed on their natural scale, analysed as logs
+CONTRAST_MEASURES = (*RATIO_MEASURES, "MD", "SMD", "RD", "GEN")
+
+
+class Contrast(Strict):
+    """A study's reported comparison of the two arms (contrast-level data, pooled by generic inverse variance):
+    the effect estimate with its standard error or its confidence interval, as printed.
+
+    Ratios (OR, RR, HR, ROM) are given on their natural scale, as papers print them, and the builder takes
+    their logs; `se` is then the standard error of the log ratio, as regression software reports it. MD, SMD,
+    RD and GEN are used as they are. With a confidence interval and no `se`, the standard error is the
+    interval's width on the analysis scale over 2 z (a Wald interval); with both, `se` is used."""
+
+    measure: Literal["OR", "RR", "HR", "ROM", "MD", "SMD", "RD", "GEN"] = Field(
+        description="What the estimate is: OR, RR, HR or ROM (a ratio, on its natural scale, e.g. 0.72), or MD, "
+        "SMD, RD or GEN (a difference, or any estimate on the scale it is pooled on). It must be the measure of "
+        "the analyses that pool it."
+    )
+    estimate: FiniteFloat = Field(description="The effect estimate as printed (a ratio such as 0.72 for an HR).")
+    se: FiniteFloat | None = Field(
+        None, gt=0, description="Its standard error (of the log ratio for OR, RR, HR and ROM)."
+    )
+    ci_low: FiniteFloat | None = Field(None, description="Lower limit of its confidence interval, as printed.")
+    ci_high: FiniteFloat | None = Field(None, description="Upper limit of its confidence interval, as printed.")
+    ci_level: FiniteFloat | None = Field(None, gt=0, lt=1, description="Level of that interval; unset: 0.95.")
+    adjusted_for: str | None = Field(None, description="The covariates of an adjusted estimate, as reported.")
+    as_reported: str | None = Field(None, description="The result as printed, e.g. 'HR 0.72 (95% CI 0.51-1.02)'.")
+
+    @property
+    def ratio(self) -> bool:
+        return self.measure in RATIO_MEASURES
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Contrast:
+        """A standard error or a whole interval; a positive ratio; an interval that contains the estimate."""
+        if (self.ci_low is None) != (self.ci_high is None):
+            raise ValueError("a confidence interval needs both 'ci_low' and 'ci_high'")
+        if self.se is None and self.ci_low is None:
+            raise ValueError(
+                "a contrast needs its standard error 'se' or its confidence interval 'ci_low' and 'ci_high'"
+            )
+        if self.ratio:
+            for name in ("estimate", "ci_low", "ci_high"):
+                value = getattr(self, name)
+                if value is not None and value <= 0:
+                    raise ValueError(
+                        f"{self.measure} is a ratio, printed on its natural scale: '{name}' must be positive "
+                        f"(got {value:g}; a log ratio would be written as its exponent)"
+                    )
+        if self.ci_low is not None and self.ci_high is not None:
+            if not self.ci_low < self.ci_high:
+                raise ValueError(f"ci_low ({self.ci_low:g}) must be below ci_high ({self.ci_high:g})")
+            if not self.ci_low <= self.estimate <= self.ci_high:
+                raise ValueError(
+                    f"the confidence interval {self.ci_low:g} to {self.ci_high:g} does not contain the estimate "
+                    f"{self.estimate:g}; check the numbers (and, for a ratio, that none is a log)"
+                )
+        return self
+
+
+class OMinusE(Strict):
+    """Peto's statistics as a study reports them (RevMan's "O - E and Variance" data): the observed minus the
+    expected number of events in the experimental arm, and its variance, from a log-rank test (a log hazard
+    ratio) or from a 2x2 table (a log odds ratio). Pooled by Peto's method: Σ (O - E) / Σ V."""
+
+    measure: Literal["OR", "HR"] = Field(description="HR for a log-rank O - E; OR for one from a 2x2 table.")
+    value: FiniteFloat = Field(description="O - E: observed minus expected events in the experimental arm.")
+    variance: FiniteFloat = Field(gt=0, description="V: the variance of O - E.")
+    as_reported: str | None = Field(None, description="The result as printed.")
+
+
 class Dataset(Strict):
     """One version of a study's data for one outcome (for example as published, or as the review analysed it)."""
 
@@ -232,25 +308,69 @@ class Dataset(Strict):
     unit: str | None = Field(None, description="Unit of continuous values, e.g. mg/L.")
     experimental: Group | None = None
     control: Group | None = None
+    contrast: Contrast | None = Field(
+        None,
+        description="For a study that reports only the comparison (an adjusted OR, a hazard ratio, an MD from "
+        "ANCOVA): the estimate with its SE or CI. The groups then give their arm and total alone.",
+    )
+    o_minus_e: OMinusE | None = Field(
+        None,
+        description="For a study that reports O - E and its variance (Peto's method). The groups then give their "
+        "arm and total alone.",
+    )
     missing: str | None = Field(None, description="What could not be found, and where it was looked for.")
     provenance: Provenance
     note: str | None = None
 
+    @property
+    def reported(self) -> Contrast | OMinusE | None:
+        """The study's own estimate of the comparison, when it gives one instead of per-arm numbers."""
+        return self.contrast if self.contrast is not None else self.o_minus_e
+
     @model_validator(mode="after")
     def _complete(self) -> Dataset:
-        if self.status == "available":
-            if self.experimental is None or self.control is None:
-                raise ValueError("an available dataset needs both 'experimental' and 'control'")
-            if (self.experimental.events is None) != (self.control.events is None):
-                raise ValueError("'experimental' and 'control' must both be dichotomous or both continuous")
-            if self.experimental.events is None and not self.unit:
-                raise ValueError("continuous data needs a 'unit'")
-        else:
+        if self.status != "available":
             if not self.missing:
                 raise ValueError("a missing dataset needs 'missing': what is missing and where it was sought")
-            if self.experimental is not None or self.control is not None:
+            if any(x is not None for x in (self.experimental, self.control, self.contrast, self.o_minus_e)):
                 raise ValueError("a missing dataset must not carry numbers; set status to 'available'")
+            return self
+        if self.experimental is None or self.control is None:
+            raise ValueError("an available dataset needs both 'experimental' and 'control'")
+        if self.reported is not None:
+            _groups_without_data(self)
+        else:
+            _groups_with_data(self.experimental, self.control)
+            if self.experimental.events is None and not self.unit:
+                raise ValueError("continuous data needs a 'unit'")
         return self
+
+
+def _groups_with_data(experimental: Group, control: Group) -> None:
+    for side, group in (("experimental", experimental), ("control", control)):
+        if not group.has_data:
+            raise ValueError(
+                f"'{side}' gives no data: give 'events' (dichotomous) or 'mean' and 'sd' (continuous), or give "
+                "the study's estimate of the comparison in 'contrast' (or 'o_minus_e')"
+            )
+    if (experimental.events is None) != (control.events is None):
+        raise ValueError("'experimental' and 'control' must both be dichotomous or both continuous")
+
+
+def _groups_without_data(ds: Dataset) -> None:
+    if ds.contrast is not None and ds.o_minus_e is not None:
+        raise ValueError("give the comparison once: 'contrast' or 'o_minus_e', not both")
+    if ds.design == "pre-post":
+        raise ValueError("a reported comparison ('contrast', 'o_minus_e') is of two arms: design must be parallel")
+    name = "contrast" if ds.contrast is not None else "o_minus_e"
+    for side, group in (("experimental", ds.experimental), ("control", ds.control)):
+        if group is not None and group.has_data:
+            raise ValueError(
+                f"with '{name}', '{side}' gives its arm and total only (the numbers are the study's "
+                f"estimate in '{name}'); remove its events or summary, or remove '{name}'"
+            )
+    if ds.contrast is not None and ds.contrast.measure in ("MD", "GEN") and not ds.unit:
+        raise ValueError(f"a {ds.contrast.measure} contrast needs the 'unit' it is in")
 
 
 class Study(Strict):

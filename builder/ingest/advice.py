@@ -20,9 +20,20 @@ def _todo_lines(path: Path, root: Path) -> list[Problem]:
     for number, line in enumerate(lines, 1):
         value = line.split(" #", 1)[0]
         if not value.lstrip().startswith("#") and "TODO" in value:
-            field = value.split(":", 1)[0].strip(" -") if ":" in value else ""
+            field = value.split(":", 1)[0].strip(" -") if ":" in value else _list_of(lines, number - 1)
             out.append(Problem(path.relative_to(root).as_posix(), number, field, "still says TODO", value.strip()))
     return out
+
+
+def _list_of(lines: list[str], index: int) -> str:
+    """The key of the list an item line (`  - text`) belongs to: the nearest line above, indented less, that
+    names a key; '' if there is none."""
+    indent = len(lines[index]) - len(lines[index].lstrip())
+    for line in reversed(lines[:index]):
+        stripped = line.lstrip()
+        if stripped and not stripped.startswith("#") and len(line) - len(stripped) < indent and ":" in stripped:
+            return stripped.split(":", 1)[0].strip(" -")
+    return ""
 
 
 def unused_data(data: ReviewData) -> list[tuple[str, str]]:

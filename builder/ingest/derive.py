@@ -13,15 +13,17 @@ units with D-dimer units, say, which no factor converts).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from builder.contract import Review, Study
-from builder.contract.study import Dataset, Group
+from builder.contract.study import Contrast, Dataset, Group
 from builder.errors import Problem
 from builder.ingest import conversions
 from builder.ingest.select import select
 from builder.ingest.yamlio import Located, Path_
+from builder.stats.dist import z_quantile
 
 SIDES = ("experimental", "control")
 
@@ -91,6 +93,11 @@ class _Derived:
     unit: str | None
     notes: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+
+
+def has_unit(ds: Dataset) -> bool:
+    """Whether the dataset's values are in a unit analyses must share (not a standardised or ratio estimate)."""
+    return ds.contrast is None or ds.contrast.measure in ("MD", "GEN")
 
 
 def _derive_dataset(ds: Dataset, target: str | None, analyte: str, where: Where) -> Dataset:
@@ -179,11 +186,16 @@ def derive(review: Review, studies: dict[str, tuple[Study, Located, str]]) -> tu
         changed = {}
         for oid, datasets in study.outcomes.items():
             outcome = outcomes.get(oid)
-            if outcome is None or outcome.type != "continuous":
+            if outcome is None:
                 continue
             new = {}
             for name, ds in datasets.items():
                 if ds.status != "available":
+                    continue
+                if ds.reported is not None:
+                    new[name] = _record_contrast(ds)
+                    continue
+                if outcome.type != "continuous":
                     continue
 
                 def where(path, field, message, value, base=("outcomes", oid, name), file=file, located=located):
@@ -200,6 +212,52 @@ def derive(review: Review, studies: dict[str, tuple[Study, Located, str]]) -> tu
     return out, problems
 
 
+def _record_contrast(ds: Dataset) -> Dataset:
+    """The dataset with what the analyses make of its reported comparison written into its provenance's
+    transformation, which the study's page shows: the log of a ratio, and the standard error taken from the
+    interval where no SE was given."""
+    if ds.o_minus_e is not None:
+        oe = ds.o_minus_e
+        log = "log hazard ratio" if oe.measure == "HR" else "log odds ratio"
+        note = (
+            f"O - E {_fmt(oe.value)} with variance {_fmt(oe.variance)}: Peto's {log} (O - E) / V = "
+            f"{_fmt(oe.value / oe.variance)} with SE 1/√V = {_fmt(1 / math.sqrt(oe.variance))}"
+        )
+    else:
+        note = contrast_note(_given_contrast(ds))
+    provenance = ds.provenance
+    transformation = "; ".join(([provenance.transformation] if provenance.transformation else []) + [note])
+    return ds.model_copy(update={"provenance": provenance.model_copy(update={"transformation": transformation})})
+
+
+def _given_contrast(ds: Dataset) -> Contrast:
+    if ds.contrast is None:
+        raise ValueError("the dataset has no contrast")
+    return ds.contrast
+
+
+def contrast_note(ct: Contrast) -> str:
+    """How a reported estimate becomes yi and its standard error on the analysis scale, as arithmetic."""
+    level = ct.ci_level or 0.95
+    z = float(z_quantile(0.5 + level / 2))
+    interval = f" ({100 * level:g}% CI {_fmt(ct.ci_low)} to {_fmt(ct.ci_high)})" if ct.ci_low is not None else ""
+    printed = f"{ct.measure} {_fmt(ct.estimate)}{interval}" + (f", SE {_fmt(ct.se)}" if ct.se is not None else "")
+    if ct.ratio:
+        yi = f"log {ct.measure} = ln {_fmt(ct.estimate)} = {_fmt(math.log(ct.estimate))}"
+    else:
+        yi = f"{ct.measure} {_fmt(ct.estimate)}, used as printed"
+    if ct.se is not None:
+        se = f"SE {_fmt(ct.se)} as given" + (" (of the log ratio)" if ct.ratio else "")
+    else:
+        low, high = _given(ct.ci_low), _given(ct.ci_high)
+        if ct.ratio:
+            width, value = f"(ln {_fmt(high)} - ln {_fmt(low)})", (math.log(high) - math.log(low)) / (2 * z)
+        else:
+            width, value = f"({_fmt(high)} - {_fmt(low)})", (high - low) / (2 * z)
+        se = f"SE = {width} / (2 × {z:.4f}) = {_fmt(value)}"
+    return f"as printed: {printed}; analysed as {yi}, {se}"
+
+
 def check_units(review: Review, studies: dict[str, Study], located: dict[str, tuple[Located, str]]) -> list[Problem]:
     """A problem for every dataset an analysis would pool with values in another unit."""
     problems = []
@@ -210,7 +268,8 @@ def check_units(review: Review, studies: dict[str, Study], located: dict[str, tu
         chosen, *_ = select(spec, studies)
         units: dict[str | None, tuple[Study, str]] = {}
         for study, name, ds in chosen:
-            units.setdefault(ds.unit, (study, name))
+            if has_unit(ds):
+                units.setdefault(ds.unit, (study, name))
         if len(units) < 2:
             continue
         first_unit, (first, first_name) = next(iter(units.items()))

@@ -31,6 +31,10 @@ class ReviewData:
     # Leave out virtual and historical arms and cohorts another study counts (builder.ingest.select). Off only
     # to recompute a version released before the rules existed, which must reproduce its archived numbers.
     integrity_rules: bool = True
+    # Pool double-zero studies as each analysis's double_zero_studies says (and add the treatment-arm continuity
+    # correction to the sensitivity analyses). Off only for a version released before these rules: its analyses
+    # are then given double_zero_studies "drop" (builder.releases.archive.as_released).
+    sparse_data_rules: bool = True
 
     def study_list(self) -> list[Study]:
         return list(self.studies.values())
@@ -180,9 +184,7 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
     review, review_loc, found = _load_review(review_path, root)
     problems += found
     studies, sources, found = _load_studies(study_paths, root, store)
-    problems += found
-    if not study_paths:
-        problems.append(Problem(_rel(data_dir / "studies", root), None, "", "no study files found"))
+    problems += found  # no study files is no problem: a new review has none yet
 
     derived: dict[str, Study] = {}
     if review is not None and review_loc is not None:

@@ -12,13 +12,13 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
 from builder.contract import Review, Study
-from builder.contract.measures import measures_for
+from builder.contract.measures import MEASURES, measures_for
 from builder.contract.placeholders import OPENING
 from builder.contract.placeholders import check as check_placeholders
 from builder.contract.review import Analysis, Finding, Outcome
 from builder.contract.study import Arm, Dataset, Group
 from builder.errors import Problem
-from builder.ingest.select import flagged
+from builder.ingest.select import flagged, select
 from builder.ingest.yamlio import Located, Path_
 
 
@@ -87,7 +87,7 @@ def cross_check(
 
 def _dates_not_in_future(c: _Checker) -> None:
     for path, day in ((("date",), c.review.date), (("living", "last_search"), c.review.living.last_search)):
-        if day > c.today:
+        if day is not None and day > c.today:
             c.at_review(path, f"date is in the future (today is {c.today.isoformat()})", day.isoformat())
 
 
@@ -170,6 +170,46 @@ def _analysis_keeps_fit(c: _Checker, i: int, analysis: Analysis) -> None:
                 "another study (design category follow-up-cohort or design.patients_counted_in)",
                 keep.study,
             )
+
+
+def _analysis_data_fit(c: _Checker) -> None:
+    """Each dataset an analysis would pool gives what its measure and method can use: per-arm numbers for a
+    measure computed from arms, the same measure for a study's own estimate, 2x2 tables for Mantel-Haenszel,
+    O - E and variance (or a 2x2 table, for an odds ratio) for Peto's method."""
+    valid = {sid: study for sid, (study, _, _) in c.studies.items()}
+    for spec in c.review.analyses:
+        if spec.outcome not in c.outcomes or any(sid not in valid for sid in spec.studies or []):
+            continue  # reported by _analyses_consistent, or a study file that is invalid itself
+        chosen, _, _ = select(spec, valid, integrity_rules=False)
+        for study, name, ds in chosen:
+            problem = _data_for(spec, ds)
+            if problem is not None:
+                where, message = problem
+                _, located, file = c.studies[study.id]
+                c.at_study(file, located, ("outcomes", spec.outcome, name, *where), f"analysis '{spec.id}': {message}")
+
+
+def _data_for(spec: Analysis, ds: Dataset) -> tuple[Path_, str] | None:
+    """Why this analysis cannot pool this dataset (the field to point at and the message), or None."""
+    if ds.contrast is not None:
+        if spec.method in ("MH", "Peto"):
+            method = "Mantel-Haenszel" if spec.method == "MH" else "Peto's method"
+            return ("contrast",), f"{method} cannot pool a reported estimate; use method IV (inverse variance)"
+        if ds.contrast.measure != spec.measure:
+            return ("contrast", "measure"), f"the analysis pools {spec.measure}, not {ds.contrast.measure}"
+        return None
+    if ds.o_minus_e is not None:
+        if spec.method == "MH":
+            return ("o_minus_e",), "Mantel-Haenszel cannot pool O - E and variance; use method Peto or IV"
+        if ds.o_minus_e.measure != spec.measure:
+            return ("o_minus_e", "measure"), f"the analysis pools {spec.measure}, not {ds.o_minus_e.measure}"
+        return None
+    if MEASURES[spec.measure].effect_sizes is None or (spec.method == "Peto" and spec.measure != "OR"):
+        return (), (
+            f"{spec.measure} cannot be computed from per-arm numbers: give the study's estimate in 'contrast'"
+            + (" or 'o_minus_e'" if spec.measure == "HR" else "")
+        )
+    return None
 
 
 def _certainty_references_exist(c: _Checker) -> None:
@@ -262,6 +302,7 @@ REVIEW_CHECKS: tuple[Callable[[_Checker], None], ...] = (
     _previous_version_studies_exist,
     _outcome_ids_unique,
     _analyses_consistent,
+    _analysis_data_fit,
     _certainty_references_exist,
     _audit_references_exist,
     _placeholders_resolve,
@@ -330,7 +371,8 @@ def _dataset_consistent(
     for side in ("experimental", "control"):
         group = getattr(ds, side)
         if group is not None:
-            _group_consistent(c, located, file, base + (side,), group, outcome_type, arms)
+            _group_consistent(c, located, file, base + (side,), group, outcome_type, arms, ds.reported is None)
+    _reported_fits_outcome(c, located, file, base, ds, outcome_type)
     if ds.design == "pre-post" and ds.experimental is not None and ds.control is not None:
         if ds.experimental.arm != ds.control.arm:
             c.at_study(
@@ -341,8 +383,34 @@ def _dataset_consistent(
             )
 
 
+def _reported_fits_outcome(
+    c: _Checker, located: Located, file: str, base: Path_, ds: Dataset, outcome_type: str
+) -> None:
+    """A reported comparison is of a measure the outcome's type takes (an HR of a dichotomous outcome...)."""
+    reported = ds.reported
+    if reported is None:
+        return
+    wanted = measures_for(outcome_type)
+    if reported.measure not in wanted:
+        name = "contrast" if ds.contrast is not None else "o_minus_e"
+        c.at_study(
+            file,
+            located,
+            base + (name, "measure"),
+            f"outcome '{base[1]}' is {outcome_type}: its measures are {sorted(wanted)}",
+            reported.measure,
+        )
+
+
 def _group_consistent(
-    c: _Checker, located: Located, file: str, path: Path_, group: Group, outcome_type: str, arms: dict[str, Arm]
+    c: _Checker,
+    located: Located,
+    file: str,
+    path: Path_,
+    group: Group,
+    outcome_type: str,
+    arms: dict[str, Arm],
+    needs_data: bool = True,
 ) -> None:
     oid = path[1]
     arm = arms.get(group.arm)
@@ -352,6 +420,8 @@ def _group_consistent(
         c.at_study(
             file, located, path + ("total",), f"more participants than arm '{arm.id}' has ({arm.n})", group.total
         )
+    if not needs_data:
+        return
     if outcome_type == "dichotomous" and group.events is None:
         c.at_study(file, located, path, f"outcome '{oid}' is dichotomous: expected 'events' and 'total'")
     if outcome_type == "continuous" and group.reported_form is None:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from builder.analysis import run as analysis
 from builder.caching import store as cache
 from builder.caching.digest import add_files
 from builder.caching.reuse import Reuse
+from builder.contract import project as layout
 from builder.errors import DataError
 from builder.ingest.loader import ReviewData, data_hash, load
 from builder.publish import incremental, mkdocs_warm
@@ -46,29 +48,48 @@ def epoch(day: dt.date) -> str:
     return str(int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp()))
 
 
+def _shown(path: Path, project: Path) -> str:
+    """A source file as a message names it: within the project, or within the tool's checkout."""
+    for root, suffix in ((project, ""), (layout.TOOL_HOME, " (the tool's)")):
+        with contextlib.suppress(ValueError):
+            return path.resolve().relative_to(root.resolve()).as_posix() + suffix
+    return str(path)
+
+
 def source_problem(project: Path) -> str | None:
-    """What stops the site's own sources being used, or None: mkdocs.yml missing, not UTF-8, not YAML (read
-    safely: no tags that make objects) or not a mapping; docs/ or templates/ not a folder; a template that is
-    not UTF-8. `review check` and every build ask before anything is rendered."""
-    config = project / "mkdocs.yml"
-    for folder in ("docs", "templates"):
-        if not (project / folder).is_dir():
-            return f"{folder}/: no such folder; it is part of the project (see README.md)"
-    for template in sorted((project / "templates").rglob("*.j2")):
+    """What stops the site's sources being used, or None: no templates at all; a template (the project's or
+    the tool's) that is not UTF-8; a site configuration file (the tool's mkdocs.yml, then the project's)
+    that cannot be read, is not YAML (read safely: no tags that make objects) or is not a mapping.
+    `review check` and every rendering ask before anything is rendered."""
+    folders = layout.template_dirs(project)
+    if not folders:
+        return (
+            f"no page templates: {project} has no templates/, and the tool's checkout has none either "
+            "(install the builder in place, with `pip install -e .`, as the Makefile does)"
+        )
+    for template in (t for folder in folders for t in sorted(folder.rglob("*.j2"))):
         try:
             template.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            return f"{template.relative_to(project).as_posix()}: cannot be read as UTF-8 text ({exc})"
+            return f"{_shown(template, project)}: cannot be read as UTF-8 text ({exc})"
+    for config in layout.config_files(project):
+        problem = _config_problem(config, _shown(config, project))
+        if problem is not None:
+            return problem
+    return None
+
+
+def _config_problem(config: Path, name: str) -> str | None:
     try:
         loaded = yaml.safe_load(config.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        return f"mkdocs.yml: cannot be read ({getattr(exc, 'strerror', None) or exc})"
+        return f"{name}: cannot be read ({getattr(exc, 'strerror', None) or exc})"
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"mkdocs.yml:{mark.line + 1}" if mark is not None else "mkdocs.yml"
+        where = f"{name.split(' ')[0]}:{mark.line + 1}" if mark is not None else name
         return f"{where}: not valid YAML (tags that make Python objects are not read): {getattr(exc, 'problem', exc)}"
     if not isinstance(loaded, dict):
-        return "mkdocs.yml: expected a mapping of MkDocs settings"
+        return f"{name}: expected a mapping of MkDocs settings"
     return None
 
 
@@ -76,14 +97,20 @@ _PARSED: dict[str, str | None] = {}  # a template's sha256 -> its syntax error, 
 
 
 def template_syntax_problem(project: Path) -> str | None:
-    """The first template with a syntax error, as 'templates/NAME:LINE: ...', or None. `review check` asks
-    (a build finds the same error when it renders); each template's text is parsed once per process."""
-    env = pages.environment(project / "templates")
-    for path in sorted((project / "templates").rglob("*.j2")):
+    """The first template in use with a syntax error, as 'templates/NAME:LINE: ...', or None (a project's
+    template replaces the tool's of that name). `review check` asks (a build finds the same error when it
+    renders); each template's text is parsed once per process."""
+    folders = layout.template_dirs(project)
+    env = pages.environment(folders)
+    in_use: dict[str, Path] = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*.j2")):
+            in_use.setdefault(path.relative_to(folder).as_posix(), path)
+    for path in in_use.values():
         text = path.read_text(encoding="utf-8")
         key = hashlib.sha256(text.encode()).hexdigest()
         if key not in _PARSED:
-            name = path.relative_to(project).as_posix()
+            name = _shown(path, project)
             try:
                 env.parse(text, name, name)
                 _PARSED[key] = None
@@ -95,7 +122,7 @@ def template_syntax_problem(project: Path) -> str | None:
 
 
 def site_config(project: Path, nav: list, site_name: str) -> dict:
-    config = yaml.safe_load((project / "mkdocs.yml").read_text(encoding="utf-8"))
+    config = layout.site_config(project)
     config["site_name"] = html.escape(site_name)  # themes print it unescaped
     config["docs_dir"] = "docs"
     config["nav"] = nav
@@ -119,12 +146,14 @@ def render(
     if problem is not None:
         raise BuildError(problem)
     docs = out / "docs"
-    shutil.copytree(project / "docs", docs)
+    docs.mkdir(parents=True)
+    for folder in layout.docs_dirs(project):  # the tool's assets, then the project's own files
+        shutil.copytree(folder, docs, dirs_exist_ok=True)
     results = results if results is not None else analysis.run_all(data)
     if version_info is None:
         version_info = version_context(project, data, results)
     try:
-        nav = pages.render_site(data, results, project / "templates", docs, version_info, store, reuse)
+        nav = pages.render_site(data, results, layout.template_dirs(project), docs, version_info, store, reuse)
     except jinja2.TemplateError as exc:
         raise BuildError(template_problem(exc, project)) from exc
     if reuse is not None:
@@ -144,10 +173,10 @@ def template_problem(exc: jinja2.TemplateError, project: Path) -> str:
         frame = next((f for f in reversed(traceback.extract_tb(exc.__traceback__)) if f.filename.endswith(".j2")), None)
         if frame is not None:
             where, line = frame.filename, frame.lineno
-    shown = where or "a template"
-    with contextlib.suppress(ValueError, TypeError):
-        shown = Path(shown).resolve().relative_to(project).as_posix()
-    if not str(shown).startswith("templates/") and where and "/" not in str(where):
+    shown = str(where or "a template")
+    if where and os.path.isabs(where):
+        shown = _shown(Path(where), project)
+    elif where and "/" not in str(where):  # a template's name, as the loader knows it
         shown = f"templates/{where}"
     kind = "syntax error" if isinstance(exc, jinja2.TemplateSyntaxError) else type(exc).__name__
     where = f"{shown}:{line}" if line is not None else str(shown)
@@ -178,6 +207,10 @@ def version_context(
         "draft": not entries[-1].released,
         "date": entries[-1].date,  # this version's release date, or its review.yaml date before release
         "url": url if archived is not None else data.review.url,
+        # whether the data page documents results.json's JSON Schema: versions released before it had one
+        # keep their pages as released
+        "results_schema": archived is None
+        or any(r.manifest.get("results_schema") for r in rels if r.version == archived),
     }
 
 
@@ -236,19 +269,28 @@ def _run_mkdocs(
         raise BuildError(f"mkdocs build failed:\n{outcome.log}")
 
 
+Progress = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    """Progress messages go nowhere unless the caller asks for them (the command line prints them)."""
+
+
 def build(
     project: Path,
     site: Path | None = None,
     today: dt.date | None = None,
     full: bool = False,
     report: dict | None = None,
+    progress: Progress = _quiet,
 ) -> ReviewData:
     """Validate, compute, render and build. The previous `site/` and `build/` stay until all succeeded.
 
     Unless `full`, work done by the last good build is reused where its inputs are unchanged: parsed study
     files, fitted analyses, their results records and figures (build/cache/store), generated page sources,
     figures and downloads (see reuse), released versions' pages (build/cache), and the HTML of pages whose
-    Markdown is unchanged (see incremental). The result is the same site, byte for byte."""
+    Markdown is unchanged (see incremental). The result is the same site, byte for byte. `progress` is told,
+    in a few words, of each long step as it starts."""
     project = Path(project).resolve()
     site = check_site(project, site or project / "site")
     with _cycle_collector_paused():
@@ -257,7 +299,7 @@ def build(
         # Otherwise MkDocs runs in processes, side by side, the first one started while the data are loaded.
         warm = mkdocs_warm.Warm() if full or not incremental.has_state(project / "build") else None
         try:
-            return _build(project, site, today, full, report, warm)
+            return _build(project, site, today, full, report, warm, progress)
         finally:
             if warm is not None:
                 warm.close()
@@ -290,6 +332,7 @@ class _Build:
     warm: mkdocs_warm.Warm | None
     data: ReviewData
     staging: Path
+    say: Progress = _quiet
 
     @property
     def build_dir(self) -> Path:
@@ -311,14 +354,16 @@ def _build(
     full: bool,
     report: dict | None,
     warm: mkdocs_warm.Warm | None,
+    progress: Progress = _quiet,
 ) -> ReviewData:
     build_dir = project / "build"
     store = cache.Store(None if full else build_dir / "cache" / "store")
+    progress("Validating data/ ...")
     data = load(project / "data", today=today, store=store)
     _check_not_released(project, data)
     build_dir.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))
-    run = _Build(project, Path(site or project / "site"), today, full, store, warm, data, staging)
+    run = _Build(project, Path(site or project / "site"), today, full, store, warm, data, staging, progress)
     try:
         _build_staged(run, report)
     finally:
@@ -342,7 +387,10 @@ def _check_not_released(project: Path, data: ReviewData) -> None:
 def _build_staged(run: _Build, report: dict | None) -> None:
     """Everything built into the staging folder, then swapped in: the sources and the site of the latest
     version, and the sites of the released versions under it."""
+    n, k = len(run.data.review.analyses), len(run.data.studies)
+    run.say(f"Computing {n} {_plural(n, 'analysis', 'analyses')} of {k} {_plural(k, 'study', 'studies')} ...")
     results = analysis.run_all(run.data, run.store)
+    run.say(f"Rendering the pages of version {run.data.review.version} ...")
     kept = Reuse(None if run.full else run.build_dir / "current", run.staging / "src" / "docs")
     info = version_context(run.project, run.data, results, today=run.today)
     config = render(run.project, run.data, run.staging / "src", info, results, run.store, kept)
@@ -358,17 +406,25 @@ def _build_staged(run: _Build, report: dict | None) -> None:
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         runs = []
         if reused is None:
+            run.say(f"Running MkDocs on the pages of version {run.data.review.version} ...")
             shutil.rmtree(run.staging / "site", ignore_errors=True)
             if not _split_build(run.staging, run.day, run.bytecode, run.warm):
                 runs.append(pool.submit(mkdocs_build, config, run.staging / "site", run.day, warm=run.warm))
         archives = [_archive(run, rel, [r.version for r in rels], pool, runs) for rel in rels]
     for future in runs:  # all have finished; the first failure is reported
         future.result()
+    run.say("Publishing the new site ...")
     _publish(run, archives, src_hashes, archived)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
 
 
 def _reuse_pages(run: _Build, archived: set[str], src_hashes: dict[str, str]) -> tuple[int, int] | None:
     """The latest version's site from the last good one and a run of MkDocs on the changed pages only."""
+    if incremental.has_state(run.build_dir):
+        run.say("Looking for the pages that changed since the last build ...")
     return incremental.build(
         run.staging / "src",
         run.build_dir,
@@ -395,7 +451,9 @@ def _archive(run: _Build, rel, all_versions: list[str], pool: ThreadPoolExecutor
         / f"v{rel.version}-{_archive_key(run.project, rel, latest, all_versions, run.data.review.url)}"
     )
     if cached.is_dir() and not run.full:
+        run.say(f"Released version {rel.version}: unchanged, reused from the last build")
         return rel.version, cached, None
+    run.say(f"Building released version {rel.version} from its archived data ...")
     # Old versions are rebuilt from their own snapshot, and must reproduce their archived numbers.
     old = versions.as_released(rel, load(rel.data_dir, today=run.today, store=run.store))
     old_results = analysis.run_all(old, run.store)
@@ -463,9 +521,8 @@ def _archive_key(project: Path, rel, latest: str, all_versions: list[str], url: 
     digest.update(json.dumps([snapshot, manifest, cache.builder_fingerprint(), latest, all_versions, url]).encode())
     # results.json too: an edited archive is verified against its snapshot again, not served from the cache
     digest.update(b"results.json\0" + (rel.folder / "results.json").read_bytes() + b"\0")
-    for part in ("templates", "docs", "mkdocs.yml"):
-        root = project / part
-        add_files(digest, [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file()), project)
+    for root, files in layout.site_files(project):
+        add_files(digest, files, root)
     return digest.hexdigest()[:16]
 
 

@@ -16,10 +16,15 @@ from builder.report.cite import absolute, version_path
 
 
 def _description(review: Review) -> str:
+    searched = (
+        f"Literature searched to {review.living.last_search.isoformat()}. "
+        if review.living.last_search
+        else "The literature has not yet been searched. "
+    )
     return (
         f"Version {review.version} of a living systematic review: {review.title}. "
         f"What triggered this version: {review.living.trigger.strip()} "
-        f"Literature searched to {review.living.last_search.isoformat()}. "
+        f"{searched}"
         "The deposit holds the version's data files, its computed results (results.json) and its manifest."
     )
 
@@ -40,7 +45,7 @@ def citation_cff(review: Review, day: dt.date, url: str | None) -> str:
     if url:
         cff["url"] = absolute(url, version_path(review.version, "index.html"))
     source = review.source_review
-    if source.doi:
+    if source is not None and source.doi:
         cff["references"] = [
             {
                 "type": "article",
@@ -57,7 +62,7 @@ def citation_cff(review: Review, day: dt.date, url: str | None) -> str:
 def zenodo_json(review: Review, day: dt.date, url: str | None, previous: str | None) -> str:
     """.zenodo.json of one released version: what a Zenodo deposit of versions/<version>/ needs."""
     related = []
-    if review.source_review.doi:
+    if review.source_review is not None and review.source_review.doi:
         related.append({"identifier": review.source_review.doi, "relation": "isDerivedFrom", "scheme": "doi"})
     if url:
         page = absolute(url, version_path(review.version, "index.html"))

@@ -3,7 +3,7 @@ code does: which measures, models, intervals and corrections are in use, and how
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from builder.analysis.result import AnalysisResult
 from builder.contract import Analysis
@@ -41,6 +41,13 @@ class MethodsInUse:
     prediction_interval: bool  # some random-effects analysis reports one
     i2_switch: bool  # some analysis chooses its model from I² (reproductions of the source review)
     pre_post: list[str]  # titles of the analyses that pool one-arm before-after data
+    # The double_zero_studies settings of the dichotomous analyses, each once: "keep", "keep-in-rd", "drop".
+    double_zero: list[str]
+    treatment_arm_correction: bool  # some sensitivity panel has Sweeting's treatment-arm correction row
+    risk_ratio_row: bool  # some sensitivity panel has the Mantel-Haenszel risk ratio row
+    pre_post_correlations: list[float] = field(default_factory=list)  # the correlations those analyses assume
+    contrast: list[str] = field(default_factory=list)  # titles of analyses with study-reported estimates
+    o_minus_e: bool = False  # some analysis pools O - E and variance as reported
 
 
 def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
@@ -54,8 +61,35 @@ def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
         random_effects=_random_effects(random),
         prediction_interval=any(s.shows_prediction_interval for s in random),
         i2_switch=any(s.model == "i2-switch" for s in specs),
-        pre_post=[r.spec.title for r in results if _pools_pre_post(r)],
+        double_zero=_double_zero_rules(specs),
+        treatment_arm_correction=_has_row(results, "treatment-arm-correction"),
+        risk_ratio_row=_has_row(results, "risk-ratio"),
+        **_data_shapes(results),
     )
+
+
+def _double_zero_rules(specs: list[Analysis]) -> list[str]:
+    """The double_zero_studies settings of the dichotomous analyses, each once, in the plan's order."""
+    dichotomous = [s for s in specs if MEASURES[s.measure].outcome_type == "dichotomous"]
+    return list(dict.fromkeys(s.double_zero_studies for s in dichotomous))
+
+
+def _has_row(results: list[AnalysisResult], row_id: str) -> bool:
+    """Whether some analysis's sensitivity panel has the row (versions released before it have none)."""
+    return any(row.id == row_id for r in results for row in r.followups.get("sensitivity", []))
+
+
+def _data_shapes(results: list[AnalysisResult]) -> dict:
+    """The analyses that pool before-after data (with the correlations they assume) or estimates the studies
+    report (contrast-level data, O - E and variance)."""
+    pre_post = [r for r in results if _pools_pre_post(r)]
+    reported = [r for r in results if r.data_kinds & {"contrast", "o-e"}]
+    return {
+        "pre_post": [r.spec.title for r in pre_post],
+        "pre_post_correlations": sorted({r.spec.pre_post_correlation for r in pre_post}),
+        "contrast": [r.spec.title for r in reported],
+        "o_minus_e": any("o-e" in r.data_kinds for r in reported),
+    }
 
 
 def _zero_cell_corrections(specs: list[Analysis]) -> list[float]:

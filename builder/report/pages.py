@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple, cast
 
@@ -13,7 +13,7 @@ import jinja2
 from builder import __version__
 from builder.analysis.result import AnalysisResult
 from builder.caching import store as cache
-from builder.caching.digest import files_digest
+from builder.caching.digest import named_files_digest
 from builder.caching.outputs import Output, Stored, Value, derive
 from builder.caching.reuse import Reuse
 from builder.contract import Study
@@ -26,7 +26,7 @@ from builder.report.cite import cite
 from builder.report.figures import caption, inline, prisma, robfig, timeline
 from builder.report.methods import methods_in_use, pooling_method
 from builder.report.narrative import Filler
-from builder.report.results_json import results_document, to_csv, to_json
+from builder.report.results_json import SCHEMA_VERSION, results_document, to_csv, to_json
 from builder.report.views import STEP_PLOTS, AnalysisView, rob_json_of
 
 # Free text reaches the pages only through builder.report.escape (see there for each context).
@@ -57,13 +57,19 @@ def _history(info: dict, review, document: dict) -> list:
 
 def analysis_csv(result: AnalysisResult) -> str:
     """The study inputs of one analysis, as the R script beside it reads them."""
-    keys = list(result.rows[0].inputs)
+    keys = list(dict.fromkeys(k for r in result.rows for k in r.inputs))  # NA where a study lacks one
     lines = [",".join(["study", "label", "dataset", *keys])]
     for r in result.rows:
         label = '"' + csv_text(r.study.label).replace('"', '""') + '"'
-        values = [str(int(v)) if k.startswith(("events", "total")) else repr(float(v)) for k, v in r.inputs.items()]
+        values = [_csv_value(k, r.inputs.get(k)) for k in keys]
         lines.append(",".join([csv_text(r.study.id), label, csv_text(r.dataset), *values]))
     return "\n".join(lines) + "\n"
+
+
+def _csv_value(key: str, value: float | None) -> str:
+    if value is None:
+        return "NA"
+    return str(int(value)) if key.startswith(("events", "total")) else repr(float(value))
 
 
 class _Compiled(jinja2.BytecodeCache):
@@ -97,9 +103,17 @@ class _Compiled(jinja2.BytecodeCache):
 _COMPILED: dict[str, bytes] = {}
 
 
-def environment(templates: Path, store: cache.Store | None = None) -> jinja2.Environment:
+Templates = Path | Sequence[Path]
+
+
+def _folders(templates: Templates) -> list[Path]:
+    """The template folders, in the order a template is looked up (see builder.contract.project)."""
+    return [templates] if isinstance(templates, Path) else list(templates)
+
+
+def environment(templates: Templates, store: cache.Store | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates)),
+        loader=jinja2.FileSystemLoader([str(folder) for folder in _folders(templates)]),
         bytecode_cache=_Compiled(_COMPILED, store),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -125,7 +139,7 @@ STUDIES_IN_NAV = 60
 def render_site(
     data: ReviewData,
     results: list[AnalysisResult],
-    templates: Path,
+    templates: Templates,
     out: Path,
     version_info: dict | None = None,
     store: cache.Store | None = None,
@@ -157,7 +171,7 @@ def render_site(
         _study_pages(env, site, shared),
         _outcome_pages(env, site, shared, timelines),
         _figures(site, store),
-        [_page(env, "data.md", "data.md.j2", site.context)],
+        [_page(env, "data.md", "data.md.j2", {**site.context, "methods": methods_in_use(site.results)})],
         _downloads(env, site, shared),
         _flow(env, site, info),
         _risk_of_bias(env, site),
@@ -184,6 +198,7 @@ def _only_version(review) -> dict:
         "draft": True,
         "date": review.date,
         "url": review.url,
+        "results_schema": True,
     }
 
 
@@ -243,6 +258,7 @@ class _Site:
             builder_version=__version__,
             rob_tools=TOOLS,
             rob_label=robfig.label,
+            results_schema_version=SCHEMA_VERSION,
         )
 
     def _rob_json(self, study: Study) -> str:
@@ -273,7 +289,7 @@ def _uses(studies: list[Study], views: list[AnalysisView]) -> dict[str, list[Ana
     return uses
 
 
-def _shared(templates: Path, review, info: dict) -> str | None:
+def _shared(templates: Templates, review, info: dict) -> str | None:
     """The key of what every study and outcome page shows besides its own data: the templates, the review
     (title, labels, outcomes, status line) and which version this is."""
     return derive(
@@ -423,9 +439,11 @@ def _step_plot(view: AnalysisView, key: str, slug: str) -> Output:
 def _downloads(env: jinja2.Environment, site: _Site, shared: str | None) -> Iterator[Output]:
     """Each analysis's study inputs as CSV and the R script that reproduces it."""
     r_script = env.get_template("analysis.R.j2")
+    yi_script = env.get_template("analysis-yi.R.j2")  # studies that give their estimate, or before-after data
     for view in site.views:
         if view.result.rows:
-            yield from _analysis_downloads(r_script, view, site.review, shared)
+            script = r_script if view.result.data_kinds == {"arms"} else yi_script
+            yield from _analysis_downloads(script, view, site.review, shared)
 
 
 def _analysis_downloads(r_script: jinja2.Template, view: AnalysisView, review, shared: str | None) -> Iterator[Output]:
@@ -433,7 +451,7 @@ def _analysis_downloads(r_script: jinja2.Template, view: AnalysisView, review, s
     yield Output(f"downloads/{view.id}.csv", lambda: analysis_csv(result), kind="csv", inputs={"analysis": result.key})
     yield Output(
         f"downloads/{view.id}.R",
-        lambda: r_script.render(spec=view.spec, result=result, review=review),
+        lambda: r_script.render(spec=view.spec, result=result, review=review, kinds=sorted(result.data_kinds)),
         kind="R",
         inputs={"shared": shared, "analysis": result.key},
     )
@@ -506,7 +524,7 @@ def navigation(site: _Site) -> list:
         {"Background": "background.md"},
         {"Summary of findings": "summary-of-findings.md"},
         {"Results": [{attr(o.label): f"outcomes/{o.id}.md"} for o in site.review.outcomes]},
-        {"Audit of the source review": "audit.md"},
+        *([{"Audit of the source review": "audit.md"}] if _has_audit(site.review) else []),
         {"Search and selection": "flow.md"},
         {"Risk of bias": "risk-of-bias.md"},
         {"Studies": ["studies/index.md"] + [{attr(s.label): f"studies/{s.id}.md"} for s in listed]},
@@ -515,6 +533,11 @@ def navigation(site: _Site) -> list:
         {"Data and downloads": "data.md"},
         {"Versions and changes": "versions.md"},
     ]
+
+
+def _has_audit(review) -> bool:
+    """Whether the review audits a source review: the audit page is in the menu only then."""
+    return review.source_review is not None or bool(review.narrative.audit or review.narrative.audit_intro)
 
 
 class _UseSpec(NamedTuple):
@@ -529,8 +552,13 @@ class _Use(NamedTuple):
     spec: _UseSpec
 
 
-def _templates_digest(templates: Path) -> str:
-    return files_digest((p for p in templates.rglob("*") if p.is_file()), templates)
+def _templates_digest(templates: Templates) -> str:
+    """The digest of the templates in force: of each name, the file found first (as the loader finds it)."""
+    found: dict[str, Path] = {}
+    for folder in _folders(templates):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            found.setdefault(path.relative_to(folder).as_posix(), path)
+    return named_files_digest(found)
 
 
 def study_label(study: Study) -> str:

@@ -10,17 +10,35 @@ import csv
 import io
 import json
 import math
+from collections.abc import Mapping
+from typing import cast
 
 from builder import __version__
 from builder.analysis.fitting import LEGACY_I2_THRESHOLD
-from builder.analysis.result import AnalysisResult, Subgroups
+from builder.analysis.result import AnalysisResult, Subgroups, input_kind
 from builder.caching import store as cache
 from builder.caching.outputs import Stored
+from builder.contract.measures import MEASURES
 from builder.ingest.loader import ReviewData
 from builder.report.escape import csv_text
+from builder.report.results_schema import (
+    AnalysisRecord,
+    EggerRecord,
+    FitRecord,
+    FollowupRecord,
+    HeterogeneityRecord,
+    PooledRecord,
+    SettingsRecord,
+    SmallStudyRecord,
+    StudyRecord,
+    SubgroupRecord,
+    SubgroupsRecord,
+)
 
 # 1.1: each analysis has "settings", every method setting in force (presets resolved).
-# 1.2: each analysis lists the studies it "left_out" by the integrity rules, with the reason.
+# 1.2: each analysis lists the studies it "left_out" by the integrity rules, with the reason; its "settings" give
+# "double_zero_studies" (left out of the documents of versions released before that setting, whose pages and
+# files must not change).
 SCHEMA_VERSION = "1.2"
 
 
@@ -33,8 +51,8 @@ def _num(value):
     return float(f"{value:.10g}")
 
 
-def _study(row) -> dict:
-    return {
+def _study(row) -> StudyRecord:
+    record: StudyRecord = {
         "id": row.study.id,
         "label": row.study.label,
         "dataset": row.dataset,
@@ -46,38 +64,51 @@ def _study(row) -> dict:
         "continuity_corrected": row.corrected,
         "weight": _num(row.weight),
     }
+    kind = input_kind(row.inputs)
+    if kind != "arms":  # what the study gives, where not per-arm numbers
+        record["data"] = kind
+    return record
 
 
-def _pooled(f) -> dict | None:
+def _pooled(f) -> FitRecord | None:
     """A follow-up's or subgroup's fit: the pooled estimate as in an analysis record, with its model."""
     record = _pooled_record(f)
     if record is None:
         return None
-    extra = {"model": f.model, "method": f.method, "ci_method": f.ci_method, "tau2": _num(f.tau2), "i2": _num(f.i2)}
-    return {**record, **extra}
+    return {
+        **record,
+        "model": f.model,
+        "method": f.method,
+        "ci_method": f.ci_method,
+        "tau2": _num(f.tau2),
+        "i2": _num(f.i2),
+    }
 
 
-def _followup(row) -> dict:
+def _followup(row) -> FollowupRecord:
     # Leave-one-out and cumulative rows name their study in the id (without-<id>, up-to-<id>) instead of
     # listing every contributing study, which would grow with the square of the number of studies.
-    listed = {"studies": row.studies} if row.studies is not None else {}
-    return {
+    record: FollowupRecord = {
         "id": row.id,
         "label": row.label,
         "k": row.k,
-        **listed,
         "pooled": _pooled(row.fit),
         "scale": row.scale,
         "reason": row.reason,
         "conclusion_changes": row.change,
     }
+    if row.studies is not None:
+        record["studies"] = row.studies
+    return record
 
 
-def settings(spec) -> dict:
+def settings(spec, sparse_data_rules: bool = True) -> SettingsRecord:
     """The method settings in force for an analysis, with its preset (if any) resolved and defaults filled in;
-    null where a setting has no effect under the analysis's model."""
+    null where a setting has no effect under the analysis's model. sparse_data_rules=False: as a version
+    released before double_zero_studies existed wrote them, without it."""
     random_part = spec.model != "fixed"
-    return {
+    dichotomous = MEASURES[spec.measure].outcome_type == "dichotomous"
+    record: SettingsRecord = {
         "preset": spec.preset,
         "model": spec.model,
         "pooling_method": spec.method if spec.model != "random" else "IV",
@@ -90,9 +121,12 @@ def settings(spec) -> dict:
         "mh_continuity_correction": spec.mh_continuity_correction if spec.method == "MH" else None,
         "level": 0.95,
     }
+    if sparse_data_rules:
+        record["double_zero_studies"] = spec.double_zero_studies if dichotomous else None
+    return record
 
 
-def _pooled_record(f) -> dict | None:
+def _pooled_record(f) -> PooledRecord | None:
     """The pooled estimate of an analysis's record (without the model, which the record states itself)."""
     if f is None:
         return None
@@ -111,7 +145,7 @@ def _pooled_record(f) -> dict | None:
     }
 
 
-def _heterogeneity(f) -> dict | None:
+def _heterogeneity(f) -> HeterogeneityRecord | None:
     if f is None:
         return None
     return {
@@ -134,10 +168,10 @@ def _heterogeneity(f) -> dict | None:
     }
 
 
-def analysis_record(result: AnalysisResult) -> dict:
+def analysis_record(result: AnalysisResult, sparse_data_rules: bool = True) -> AnalysisRecord:
     spec, f = result.spec, result.fit
     pooled, heterogeneity = _pooled_record(f), _heterogeneity(f)
-    return {
+    record: AnalysisRecord = {
         "id": spec.id,
         "outcome": spec.outcome,
         "role": spec.role,
@@ -151,7 +185,7 @@ def analysis_record(result: AnalysisResult) -> dict:
         "continuity_correction": spec.mh_continuity_correction if (f and f.method == "MH") else 0,
         "display_continuity_correction": spec.continuity_correction,
         "datasets": list(spec.datasets),
-        "settings": settings(spec),
+        "settings": settings(spec, sparse_data_rules),
         "studies": [_study(r) for r in result.rows],
         "planned_experimental_n": result.planned_experimental_n,
         "missing": [
@@ -170,14 +204,21 @@ def analysis_record(result: AnalysisResult) -> dict:
         "pooled": pooled,
         "heterogeneity": heterogeneity,
         "notes": list(result.notes),
-        **{key: [_followup(row) for row in rows] for key, rows in result.followups.items()},
-        **({"small_study_effects": _small_study(result.small_study)} if result.small_study else {}),
-        **({"subgroups": _subgroups(result, result.subgroups)} if result.subgroups is not None else {}),
     }
+    if "pre-post" in result.data_kinds:
+        record["settings"]["pre_post_correlation"] = spec.pre_post_correlation
+    followups = cast(dict, record)  # keyed by the follow-up's name, each declared in AnalysisRecord
+    for key, rows in result.followups.items():
+        followups[key] = [_followup(row) for row in rows]
+    if result.small_study:
+        record["small_study_effects"] = _small_study(result.small_study)
+    if result.subgroups is not None:
+        record["subgroups"] = _subgroups(result, result.subgroups)
+    return record
 
 
-def _subgroups(result: AnalysisResult, s: Subgroups) -> dict:
-    groups = []
+def _subgroups(result: AnalysisResult, s: Subgroups) -> SubgroupsRecord:
+    groups: list[SubgroupRecord] = []
     for g in s.groups:
         f = g.fit
         groups.append(
@@ -199,9 +240,9 @@ def _subgroups(result: AnalysisResult, s: Subgroups) -> dict:
     }
 
 
-def _small_study(s: dict) -> dict:
+def _small_study(s: dict) -> SmallStudyRecord:
     e = s["egger"]
-    test = (
+    test: EggerRecord | None = (
         None
         if e is None
         else {
@@ -228,10 +269,10 @@ class Record(dict):
 
     __slots__ = ("line", "csv")
 
-    def __init__(self, record: dict):
+    def __init__(self, record: Mapping[str, object]):
         super().__init__(record)
-        self.line = _dump(record)
-        self.csv = _csv_rows(record)
+        self.line = _dump(self)
+        self.csv = _csv_rows(self)
 
 
 def stored_record(result: AnalysisResult) -> Stored:
@@ -250,19 +291,21 @@ def stored_record(result: AnalysisResult) -> Stored:
     )
 
 
-def _record(result: AnalysisResult, store: cache.Store | None) -> Record:
-    """The analysis's record, from the store when an earlier build wrote it."""
+def _record(result: AnalysisResult, store: cache.Store | None, sparse_data_rules: bool = True) -> Record:
+    """The analysis's record, from the store when an earlier build wrote it (its key, the analysis's, tells a
+    version released before the sparse-data rules apart)."""
     entry = stored_record(result) if store is not None and result.key is not None else None
     found = entry.get(store) if entry is not None else None
     if isinstance(found, Record):
         return found
-    record = Record(analysis_record(result))
+    record = Record(analysis_record(result, sparse_data_rules))
     if entry is not None:
         entry.put(store, record)
     return record
 
 
 def results_document(data: ReviewData, results: list[AnalysisResult], store: cache.Store | None = None) -> dict:
+    # a dict, not a ResultsDocument: its analyses are Records (dicts that carry their serialised form)
     """The content of results.json. With a store, the records of analyses unchanged since an earlier build
     are read from it instead of being written again."""
     review = data.review
@@ -276,7 +319,7 @@ def results_document(data: ReviewData, results: list[AnalysisResult], store: cac
             "data_hash": data.data_hash,
             "builder_version": __version__,
         },
-        "analyses": [_record(r, store) for r in results],
+        "analyses": [_record(r, store, data.sparse_data_rules) for r in results],
     }
 
 
@@ -341,6 +384,9 @@ CSV_COLUMNS = [
 ]
 
 
+CSV_INPUTS = {"events_exp", "total_exp", "events_ctrl", "total_ctrl", "mean_exp", "sd_exp", "mean_ctrl", "sd_ctrl"}
+
+
 def to_csv(document: dict) -> str:
     """One row per study per analysis, and one 'pooled' row per analysis."""
     out = io.StringIO()
@@ -364,7 +410,9 @@ def _csv_rows(a: dict) -> str:
                 "study_id": csv_text(s["id"]),
                 "label": csv_text(s["label"]),
                 "dataset": csv_text(s["dataset"]),
-                **s["inputs"],
+                # a study that reports its comparison has inputs without a column here (sei, o_minus_e, v):
+                # its yi and vi are the row's own
+                **{k: v for k, v in s["inputs"].items() if k in CSV_INPUTS},
                 "yi": s["yi"],
                 "vi": s["vi"],
                 "weight": s["weight"],

@@ -61,6 +61,36 @@ def risk_with_or(odds_ratio: float, control_risk: float) -> float:
     return odds_ratio * control_risk / (1 - control_risk + odds_ratio * control_risk)
 
 
+def _per_1000(risks: list[float]) -> str:
+    low, mid, high = (min(1000.0, max(0.0, 1000 * r)) for r in risks)
+    return f"{mid:.0f} per 1000 ({low:.0f} to {high:.0f})"
+
+
+# The risk in the experimental arm that an effect on each dichotomous measure implies at the control risk.
+_RISK_WITH = {
+    "OR": lambda effect, cr: risk_with_or(math.exp(effect), cr),
+    "RR": lambda effect, cr: math.exp(effect) * cr,
+    "RD": lambda effect, cr: cr + effect,
+}
+
+
+def absolute_effects(result: AnalysisResult) -> tuple[str, str]:
+    """The Summary of findings' two absolute columns: the control risk and the risk with the intervention
+    per 1000 for a dichotomous measure (at the pooled control-arm risk, clipped to 0 to 1000); for a
+    continuous one no control column and the pooled difference, with the outcome's unit where it has one."""
+    f = result.fit
+    assert f is not None
+    code = result.spec.measure
+    t = result.totals() if code in _RISK_WITH else {}
+    if t.get("total_ctrl"):
+        cr = t["events_ctrl"] / t["total_ctrl"]
+        risks = [_RISK_WITH[code](v, cr) for v in (f.ci_low, f.estimate, f.ci_high)]
+        return f"{1000 * cr:.0f} per 1000", _per_1000(risks)
+    est, low, high = (fmt.num(fmt.back(v, result.scale)) for v in (f.estimate, f.ci_low, f.ci_high))
+    unit = f" {result.outcome.unit}" if code == "MD" and result.outcome.unit else ""
+    return "—", f"{code} {est} ({low} to {high}){unit}"
+
+
 def row(certainty: Certainty, result: AnalysisResult) -> Row:
     f = result.fit
     k = len(result.rows) + len(result.missing)
@@ -69,15 +99,7 @@ def row(certainty: Certainty, result: AnalysisResult) -> Row:
             certainty, result, "Not estimable: no study-level data", "—", "—", k, 0, reassessments(certainty, result)
         )
     relative = f"{result.spec.measure} " + fmt.estimate_ci(f.estimate, f.ci_low, f.ci_high, result.scale)
-    if result.spec.measure == "OR":
-        t = result.totals()
-        cr = t["events_ctrl"] / t["total_ctrl"]
-        per = [1000 * risk_with_or(math.exp(v), cr) for v in (f.estimate, f.ci_low, f.ci_high)]
-        control = f"{1000 * cr:.0f} per 1000"
-        experimental = f"{per[0]:.0f} per 1000 ({per[1]:.0f} to {per[2]:.0f})"
-    else:
-        control = "—"
-        experimental = f"MD {fmt.num(f.estimate)} ({fmt.num(f.ci_low)} to {fmt.num(f.ci_high)}) {result.outcome.unit}"
+    control, experimental = absolute_effects(result)
     return Row(
         certainty,
         result,

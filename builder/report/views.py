@@ -188,7 +188,9 @@ def _rows(result: AnalysisResult, rob: tuple) -> list[dict]:
             est = fmt.estimate_ci(r.yi, r.yi - half, r.yi + half, result.scale)
         else:
             est = "Not estimable"
-        if result.dichotomous:
+        if r.data.reported is not None:
+            exp, ctl = f"n = {r.inputs['total_exp']}", f"n = {r.inputs['total_ctrl']}"
+        elif result.dichotomous:
             exp = f"{r.inputs['events_exp']}/{r.inputs['total_exp']}"
             ctl = f"{r.inputs['events_ctrl']}/{r.inputs['total_ctrl']}"
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
+from typing import Final, Literal, Self
 
 import numpy as np
 from scipy import special
@@ -33,24 +33,18 @@ def _arr(*values):
     return [np.asarray(v, dtype=float) for v in values]
 
 
-def log_odds_ratio(ai, n1i, ci, n2i, add: float = 0.5) -> EffectSizes:
+def log_odds_ratio(ai, n1i, ci, n2i, add: Correction = 0.5) -> EffectSizes:
     """Log odds ratio of the experimental (a/n1) vs control (c/n2) group.
 
-    `add` goes to every cell of a study with a zero cell (metafor: to="only0"). A study with no events or
-    only events in both groups carries no information on the odds ratio: it is not estimable
-    (metafor: drop00=TRUE), whatever the correction.
+    `add` goes to every cell of a study with a zero cell (metafor: to="only0"; TACC for Sweeting's correction,
+    see `treatment_arm_correction`). A study with no events or only events in both groups carries no information
+    on the odds ratio: it is not estimable (metafor: drop00=TRUE), whatever the correction.
     """
-    ai, n1i, ci, n2i = _arr(ai, n1i, ci, n2i)
-    bi, di = n1i - ai, n2i - ci
-    double = ((ai == 0) & (ci == 0)) | ((bi == 0) & (di == 0))
-    zero = (np.minimum.reduce([ai, bi, ci, di]) == 0) & ~double
-    corrected = zero & (add > 0)
-    a, b, c, d = (x + np.where(corrected, add, 0.0) for x in (ai, bi, ci, di))
+    a, b, c, d, double, corrected = _cells(ai, n1i, ci, n2i, add)
     with np.errstate(divide="ignore", invalid="ignore"):
         yi = np.log(a * d / (b * c))
         vi = 1 / a + 1 / b + 1 / c + 1 / d
-    ok = ~double & np.isfinite(yi) & np.isfinite(vi)
-    return EffectSizes(np.where(ok, yi, np.nan), np.where(ok, vi, np.nan), ok, corrected)
+    return _finish(yi, vi, double, corrected)
 
 
 def mean_difference(m1i, sd1i, n1i, m2i, sd2i, n2i) -> EffectSizes:
@@ -66,18 +60,51 @@ def mean_difference(m1i, sd1i, n1i, m2i, sd2i, n2i) -> EffectSizes:
 #
 # All 2x2 measures below follow metafor's escalc(add=add, to="only0", drop00=TRUE): a study with no events in
 # both groups, or only events in both groups, is not estimable; in every other study with a zero in any of its
-# four cells (a, b = n1 - a, c, d = n2 - c), `add` is put in all four cells before computing yi and vi.
+# four cells (a, b = n1 - a, c, d = n2 - c), `add` is put in all four cells before computing yi and vi. The risk
+# difference may keep the double-zero studies (escalc's own default, drop00=FALSE): they get the correction too.
+
+# The treatment-arm continuity correction (Sweeting, Sutton and Lambert, Stat Med 2004;23:1351-75), given as `add`.
+TACC: Final = "tacc"
+Correction = float | Literal["tacc"]
 
 
-def _cells(ai, n1i, ci, n2i, add: float):
-    """Corrected cells (a, b, c, d), the double-zero/double-all mask and the corrected mask."""
+def treatment_arm_correction(n1i, n2i) -> tuple[np.ndarray, np.ndarray]:
+    """Sweeting et al.'s treatment-arm continuity correction: what goes into each cell of the experimental arm
+    and of the control arm of a study with a zero cell.
+
+    The correction of an arm is proportional to the reciprocal of the size of the other arm, and the two add up
+    to 1, as the usual 0.5 + 0.5 does: k1 = (1/n2) / (1/n1 + 1/n2) = n1 / (n1 + n2) for the experimental arm and
+    k2 = n2 / (n1 + n2) for the control arm (with R = n2 / n1, the paper's 1 / (R + 1) and R / (R + 1)). With
+    equal arms it is the usual 0.5; with unequal arms it pulls a zero-cell study's estimate towards no effect
+    less than the constant correction does (the constant adds more, relative to its size, to the smaller arm).
+    """
+    n1i, n2i = _arr(n1i, n2i)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return n1i / (n1i + n2i), n2i / (n1i + n2i)
+
+
+def corrections(add: Correction, n1i, n2i) -> tuple[np.ndarray, np.ndarray]:
+    """What `add` puts into each cell of the experimental and of the control arm, per study."""
+    n1i, n2i = _arr(n1i, n2i)
+    if isinstance(add, str):
+        if add != TACC:
+            raise ValueError(f"unknown continuity correction {add!r}: a number or {TACC!r}")
+        return treatment_arm_correction(n1i, n2i)
+    return np.full(len(n1i), float(add)), np.full(len(n2i), float(add))
+
+
+def _cells(ai, n1i, ci, n2i, add: Correction, keep_double_zero: bool = False):
+    """Corrected cells (a, b, c, d), the mask of studies left out (double-zero ones unless they are kept) and the
+    corrected mask."""
     ai, n1i, ci, n2i = _arr(ai, n1i, ci, n2i)
     bi, di = n1i - ai, n2i - ci
     double = ((ai == 0) & (ci == 0)) | ((bi == 0) & (di == 0))
-    zero = (np.minimum.reduce([ai, bi, ci, di]) == 0) & ~double
-    corrected = zero & (add > 0)
-    shift = np.where(corrected, add, 0.0)
-    return ai + shift, bi + shift, ci + shift, di + shift, double, corrected
+    exclude = np.zeros_like(double) if keep_double_zero else double
+    add1, add2 = corrections(add, n1i, n2i)
+    zero = (np.minimum.reduce([ai, bi, ci, di]) == 0) & ~exclude
+    corrected = zero & ((add1 > 0) | (add2 > 0))
+    shift1, shift2 = np.where(corrected, add1, 0.0), np.where(corrected, add2, 0.0)
+    return ai + shift1, bi + shift1, ci + shift2, di + shift2, exclude, corrected
 
 
 def _finish(yi, vi, exclude, corrected) -> EffectSizes:
@@ -91,7 +118,7 @@ def _finish(yi, vi, exclude, corrected) -> EffectSizes:
     return EffectSizes(np.where(ok, yi, np.nan), np.where(ok, vi, np.nan), ok, np.asarray(corrected, dtype=bool))
 
 
-def log_risk_ratio(ai, n1i, ci, n2i, add: float = 0.5) -> EffectSizes:
+def log_risk_ratio(ai, n1i, ci, n2i, add: Correction = 0.5) -> EffectSizes:
     """Log risk ratio of the experimental (a/n1) vs control (c/n2) group (metafor: escalc "RR").
 
     yi = log((a/n1) / (c/n2)), vi = 1/a - 1/n1 + 1/c - 1/n2, on the cells after the correction. As in metafor, a
@@ -107,7 +134,7 @@ def log_risk_ratio(ai, n1i, ci, n2i, add: float = 0.5) -> EffectSizes:
     return _finish(yi, vi, double, corrected)
 
 
-def risk_difference(ai, n1i, ci, n2i, add: float = 0.5) -> EffectSizes:
+def risk_difference(ai, n1i, ci, n2i, add: Correction = 0.5, keep_double_zero: bool = False) -> EffectSizes:
     """Risk difference a/n1 - c/n2 with the large-sample variance p1(1-p1)/n1 + p2(1-p2)/n2 (metafor: escalc
     "RD", vtype "LS").
 
@@ -115,16 +142,20 @@ def risk_difference(ai, n1i, ci, n2i, add: float = 0.5) -> EffectSizes:
     to the proportions as well as to the variance: a study with a zero cell gets (a + add)/(n1 + 2 add) etc.
     The default here follows metafor; RevMan does not correct risk differences, which is add=0. With add=0 a
     study with 0% in one arm and 100% in the other has variance 0 and is not estimable (metafor keeps vi = 0).
-    Studies with no events (or only events) in both arms are not estimable whatever `add`, as metafor with
-    drop00=TRUE, although their risk difference is 0.
+
+    Studies with no events (or only events) in both arms have a risk difference of 0. By default they are not
+    estimable (metafor with drop00=TRUE, what this builder did before version 1.2 of a review);
+    keep_double_zero=True keeps them as escalc's own default drop00=FALSE does: they have a zero cell, so they
+    get the correction like any other (their estimate is then 0 only with equal arms), and with add=0 their
+    variance is 0, so that they are still not estimable.
     """
-    a, b, c, d, double, corrected = _cells(ai, n1i, ci, n2i, add)
+    a, b, c, d, exclude, corrected = _cells(ai, n1i, ci, n2i, add, keep_double_zero)
     n1, n2 = a + b, c + d
     with np.errstate(divide="ignore", invalid="ignore"):
         p1, p2 = a / n1, c / n2
         yi = p1 - p2
         vi = p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
-    return _finish(yi, vi, double, corrected)
+    return _finish(yi, vi, exclude, corrected)
 
 
 def peto_log_odds_ratio(ai, n1i, ci, n2i, add: float = 0.0) -> EffectSizes:
@@ -211,8 +242,8 @@ def pre_post_mean_change(m_post, sd_post, m_pre, sd_pre, n, r) -> EffectSizes:
     yi = m_post - m_pre, vi = (sd_post² + sd_pre² - 2 r sd_post sd_pre) / n.
 
     The variance needs the correlation r between the pre and post measurements of the same people, which studies
-    rarely report. It is an assumption, not data: the analysis layer uses r = 0.5 by default (PRE_POST_R_DEFAULT)
-    and repeats the analysis with r = 0 and r = 0.8 (PRE_POST_R_SENSITIVITY) as a sensitivity analysis. r = 0 is
+    rarely report. It is an assumption, not data: an analysis sets it (Analysis.pre_post_correlation, by default
+    r = 0.5, PRE_POST_R_DEFAULT) and its sensitivity panel repeats it with r = 0 and r = 0.8 (PRE_POST_R_SENSITIVITY). r = 0 is
     what treating the two time points as independent groups implies (the variance of a difference of independent
     means); a positive r, as usual for repeated measures, makes the change more precise. Not estimable when the
     variance is 0 (r = 1 and equal SDs).
@@ -221,6 +252,35 @@ def pre_post_mean_change(m_post, sd_post, m_pre, sd_pre, n, r) -> EffectSizes:
     yi = m_post - m_pre
     with np.errstate(divide="ignore", invalid="ignore"):
         vi = (sd_post**2 + sd_pre**2 - 2 * r * sd_post * sd_pre) / n
+    bad = (n <= 0) | (sd_post < 0) | (sd_pre < 0) | (np.abs(r) > 1)
+    return _finish(yi, vi, bad, _no_correction(len(yi)))
+
+
+def pre_post_standardised_mean_change(m_post, sd_post, m_pre, sd_pre, n, r) -> EffectSizes:
+    """Standardised mean change within one group, post minus pre, standardised by the SD of the change scores
+    (metafor: escalc "SMCC", vtype "LS", with m1i=post, m2i=pre, ni=n, ri=r).
+
+    sd_change = √(sd_post² + sd_pre² - 2 r sd_post sd_pre); yi = J(n - 1) (m_post - m_pre) / sd_change with the
+    exact correction J (`small_sample_correction`); vi = 1/n + yi² / (2n). The correlation r is an assumption
+    as in `pre_post_mean_change`; here it changes the estimate itself, not only its variance. Not estimable when
+    n ≤ 2 or the SD of the change is 0."""
+    m_post, sd_post, m_pre, sd_pre, n, r = _arr(m_post, sd_post, m_pre, sd_pre, n, r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd_change = np.sqrt(sd_post**2 + sd_pre**2 - 2 * r * sd_post * sd_pre)
+        yi = small_sample_correction(n - 1) * (m_post - m_pre) / sd_change
+        vi = 1 / n + yi**2 / (2 * n)
+    bad = (n <= 0) | (sd_post < 0) | (sd_pre < 0) | (np.abs(r) > 1)
+    return _finish(yi, vi, bad, _no_correction(len(yi)))
+
+
+def pre_post_log_ratio_of_means(m_post, sd_post, m_pre, sd_pre, n, r) -> EffectSizes:
+    """Log ratio of the post to the pre mean within one group (metafor: escalc "ROMC", with m1i=post, m2i=pre,
+    ni=n, ri=r): yi = log(m_post / m_pre), vi = sd_post² / (n m_post²) + sd_pre² / (n m_pre²)
+    - 2 r sd_post sd_pre / (n m_post m_pre) (delta method, with the correlation of the two measurements)."""
+    m_post, sd_post, m_pre, sd_pre, n, r = _arr(m_post, sd_post, m_pre, sd_pre, n, r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        yi = np.log(m_post / m_pre)
+        vi = (sd_post**2 / m_post**2 + sd_pre**2 / m_pre**2 - 2 * r * sd_post * sd_pre / (m_post * m_pre)) / n
     bad = (n <= 0) | (sd_post < 0) | (sd_pre < 0) | (np.abs(r) > 1)
     return _finish(yi, vi, bad, _no_correction(len(yi)))
 
@@ -259,6 +319,15 @@ def generic(estimate, se=None, ci_low=None, ci_high=None, log: bool = False, lev
     vi = se_used**2
     bad |= ~(se_used > 0)
     return _finish(yi, vi, bad, _no_correction(k))
+
+
+def peto_log_ratio(o_minus_e, v) -> EffectSizes:
+    """Per-study Peto log ratio (O - E) / V with variance 1 / V from reported O - E and variance V (a log hazard
+    ratio from a log-rank test, or a log odds ratio). Not estimable without a positive, finite V."""
+    o_minus_e, v = _arr(o_minus_e, v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        yi, vi = o_minus_e / v, 1 / v
+    return _finish(yi, vi, ~(v > 0), _no_correction(len(yi)))
 
 
 def _floats(values) -> np.ndarray:

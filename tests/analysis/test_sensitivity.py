@@ -26,9 +26,14 @@ def test_primary_analyses_carry_the_panel_in_results_json(built):
         "exclude-high-risk",
         "exclude-converted",
         "exclude-unverified",
+        "risk-ratio",
+        "treatment-arm-correction",
     ]
     rd = a["sensitivity"][4]
     assert rd["scale"] == "identity" and 0 < rd["pooled"]["estimate"] < 1
+    assert rd["k"] == len(a["studies"])  # Meng 2020 (everyone alive in both arms) counts in the risk difference
+    tacc = a["sensitivity"][-1]
+    assert tacc["label"].endswith("instead of 0.5 in zero cells") and tacc["pooled"] is not None
     fixed = a["sensitivity"][0]
     # MH fixed effect without correction, as metafor's rma.mh: 1.55 (0.96 to 2.51) without the virtual control
     # and the duplicate cohort (version 1.1, with them: 1.76, 1.11 to 2.79, which excluded no effect)

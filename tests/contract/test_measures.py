@@ -46,19 +46,19 @@ MH = {
 
 def test_every_measure_the_data_model_accepts_is_registered():
     accepted = get_args(Analysis.model_fields["measure"].annotation)
-    assert set(accepted) == set(MEASURES) == {"OR", "RR", "RD", "MD", "SMD", "ROM", "GEN"}
+    assert set(accepted) == set(MEASURES) == {"OR", "RR", "RD", "MD", "SMD", "ROM", "HR", "GEN"}
     assert all(code == m.code for code, m in MEASURES.items())
 
 
 def test_each_outcome_type_takes_its_measures():
     assert set(get_args(Outcome.model_fields["type"].annotation)) == {m.outcome_type for m in MEASURES.values()}
-    assert measures_for("dichotomous") == {"OR", "RR", "RD"}
+    assert measures_for("dichotomous") == {"OR", "RR", "RD", "HR"}
     assert measures_for("continuous") == {"MD", "SMD", "ROM", "GEN"}
     assert mantel_haenszel_measures() == ["OR", "RR", "RD"]
 
 
 def test_scales_labels_and_metafor_names():
-    assert {c for c, m in MEASURES.items() if m.scale == "log"} == {"OR", "RR", "ROM"}
+    assert {c for c, m in MEASURES.items() if m.scale == "log"} == {"OR", "RR", "ROM", "HR"}
     assert MEASURES["SMD"].label == "Std. Mean Difference" and MEASURES["OR"].label == "Odds Ratio"
     # every case of the pinned references was computed by metafor under one of the registered names
     pinned = {e["measure"] for e in EFFECTS["escalc"]} | {d["measure"] for d in METAFOR["datasets"].values()}
@@ -68,7 +68,8 @@ def test_scales_labels_and_metafor_names():
 def test_every_per_arm_function_is_pinned_here():
     assert set(ESCALC) == {c for c, m in MEASURES.items() if m.effect_sizes is not None}
     assert set(MH) == set(mantel_haenszel_measures())
-    assert MEASURES["GEN"].effect_sizes is None and MEASURES["GEN"].mantel_haenszel is None
+    for code in ("HR", "GEN"):  # studies give their estimates (contrast-level data)
+        assert MEASURES[code].effect_sizes is None and MEASURES[code].mantel_haenszel is None
 
 
 @pytest.mark.parametrize("code", sorted(ESCALC))

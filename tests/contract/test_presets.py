@@ -26,6 +26,9 @@ def test_revman5_sets_dl_wald_no_prediction_interval_and_half_cell_corrections()
     assert spec.prediction_interval is False and not spec.shows_prediction_interval
     assert (spec.continuity_correction, spec.mh_continuity_correction) == (0.5, 0.5)
     assert (spec.model, spec.method) == ("i2-switch", "MH")  # still chosen by the analysis
+    # RevMan leaves double-zero studies out of risk ratios and keeps them in risk differences (Handbook 5.1, 16.9.3)
+    assert spec.double_zero_studies == "keep-in-rd"
+    assert spec.keeps_double_zero("RD") and not spec.keeps_double_zero("RR") and not spec.keeps_double_zero("OR")
 
 
 def test_without_a_preset_the_current_defaults_hold():
@@ -49,6 +52,7 @@ def test_repeating_a_preset_value_is_allowed_and_null_counts_as_unset(key):
         ("prediction_interval", True),
         ("mh_continuity_correction", 0.0),
         ("continuity_correction", 0.25),
+        ("double_zero_studies", "keep"),
     ],
 )
 def test_a_setting_that_contradicts_the_preset_is_an_error(key, other):
@@ -90,6 +94,7 @@ def test_the_preset_reproduces_the_spelled_out_revman5_analysis(project):
         "i2_switch_threshold": 50.0,
         "continuity_correction": 0.5,
         "mh_continuity_correction": 0.5,
+        "double_zero_studies": "keep-in-rd",
         "level": 0.95,
     }
     assert results.analysis_record(r_old)["settings"]["preset"] is None

@@ -187,9 +187,28 @@ def poison_project(project: Path) -> tuple[set, dict]:
     _dump_yaml(review_path, data)
     for path in sorted((project / "data/studies").glob("*.yaml")):
         data = _load_yaml(path)
+        if path.stem == "shu-2020":
+            _with_reported_estimates(data)
         poison(Study, data, (path.stem,), seen, fields)
         _dump_yaml(path, data)
     return seen, fields
+
+
+def _with_reported_estimates(study: dict) -> None:
+    """Survival datasets that give the study's own estimate (a contrast, O - E and variance), which the MSC
+    data do not have, so that their free-text fields are reached too (no analysis pools them)."""
+    totals = {"experimental": {"arm": "msc", "total": 12}, "control": {"arm": "control", "total": 29}}
+    provenance = {"kind": "inferred", "source": "a test of hostile text", "reasoning": "invented for the test"}
+    study["outcomes"]["survival"]["reported-hr"] = {
+        **totals,
+        "contrast": {"measure": "HR", "estimate": 0.5, "ci_low": 0.2, "ci_high": 1.3, "adjusted_for": "age"},
+        "provenance": provenance,
+    }
+    study["outcomes"]["survival"]["log-rank"] = {
+        **totals,
+        "o_minus_e": {"measure": "HR", "value": -1.5, "variance": 2.5},
+        "provenance": provenance,
+    }
 
 
 @pytest.fixture(scope="module")

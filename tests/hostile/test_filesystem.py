@@ -185,9 +185,8 @@ class TestTemplateErrors:
                 lambda t: append(t, "\n{% include 'nope.j2' %}\n"),
                 r"templates/study\.md\.j2:\d+: TemplateNotFound .*nope\.j2",
             ),
-            (lambda t: t.unlink(), r"templates/study\.md\.j2: TemplateNotFound"),
         ],
-        ids=["if", "for", "undefined", "include", "missing"],
+        ids=["if", "for", "undefined", "include"],
     )
     def test_named(self, project, capsys, change, message):
         (project / "site").mkdir()
@@ -211,22 +210,25 @@ class TestSiteSourcesUnreadable:
                 lambda p: write(p / "templates/study.md.j2", b"\xff\xfe{{ x }}"),
                 r"templates/study\.md\.j2: cannot be read as UTF-8",
             ),
-            (lambda p: shutil.rmtree(p / "templates"), r"templates/: no such folder"),
-            (lambda p: shutil.rmtree(p / "docs"), r"docs/: no such folder"),
             (lambda p: write(p / "mkdocs.yml", "site_name: [\n"), r"mkdocs\.yml:2: not valid YAML"),
-            (lambda p: (p / "mkdocs.yml").unlink(), r"mkdocs\.yml: cannot be read"),
             (lambda p: write(p / "mkdocs.yml", "- a\n"), r"mkdocs\.yml: expected a mapping"),
             (
                 lambda p: append(p / "mkdocs.yml", "\nx: !!python/name:os.system\n"),
                 r"mkdocs\.yml:\d+: not valid YAML .*python/name",
             ),
         ],
-        ids=["template-utf16", "no-templates", "no-docs", "mkdocs-syntax", "no-mkdocs", "mkdocs-list", "mkdocs-tag"],
+        ids=["template-utf16", "mkdocs-syntax", "mkdocs-list", "mkdocs-tag"],
     )
     @pytest.mark.parametrize("command", ["check", "build"])
     def test_named(self, project, capsys, change, message, command):
         change(project)
         refused(project, capsys, message, command, code=3)
+
+    @pytest.mark.parametrize("part", ["templates", "docs", "mkdocs.yml"])
+    def test_a_project_without_its_own_uses_the_tools(self, project, capsys, part):
+        path = project / part
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        accepted(project, capsys)
 
 
 class TestUnreadableFiles:

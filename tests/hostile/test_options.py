@@ -173,9 +173,9 @@ class TestNewStudyAroundBrokenFiles:
         "change,message",
         [
             (lambda t: write(t, "{% if %}\n"), r"templates/new-study\.yaml\.j2:1: syntax error in the template"),
-            (lambda t: t.unlink(), r"templates/new-study\.yaml\.j2: TemplateNotFound"),
+            (lambda t: write(t, "{% include 'nope.j2' %}\n"), r"templates/new-study\.yaml\.j2:1: TemplateNotFound"),
         ],
-        ids=["syntax", "missing"],
+        ids=["syntax", "include"],
     )
     def test_its_template_is_broken(self, project, capsys, change, message):
         change(project / "templates/new-study.yaml.j2")

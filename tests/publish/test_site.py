@@ -68,7 +68,7 @@ def test_results_json_has_the_public_fields(built):
     )
     for a in doc["analyses"]:
         assert REQUIRED_ANALYSIS_FIELDS <= set(a), a["id"]
-        assert a["measure"] in {"OR", "RR", "RD", "MD", "SMD", "ROM", "GEN"}
+        assert a["measure"] in {"OR", "RR", "RD", "MD", "SMD", "ROM", "HR", "GEN"}
         for s in a["studies"]:
             assert REQUIRED_STUDY_FIELDS <= set(s)
         if a["pooled"] is not None:

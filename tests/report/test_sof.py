@@ -1,14 +1,15 @@
-"""Summary of findings: GRADE ratings are computed from their reasons; absolute effects from the pooled OR."""
+"""Summary of findings: GRADE ratings are computed from their reasons; absolute effects from the pooled effect."""
 
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 from pydantic import ValidationError
 
 from builder.contract.review import Certainty
-from builder.report.sof import risk_with_or
+from builder.report.sof import absolute_effects, risk_with_or
 
 BASE = {"outcome": "survival", "analysis": "survival-primary", "start": "high", "start_reason": "randomised trials"}
 
@@ -41,6 +42,41 @@ def test_absolute_risk_from_an_odds_ratio():
     assert risk_with_or(1.0, 0.3) == pytest.approx(0.3)
     odds = 0.3 / 0.7 * 2
     assert risk_with_or(2.0, 0.3) == pytest.approx(odds / (1 + odds))
+
+
+def _pooled(measure, scale, estimate, low, high, unit=None):
+    return SimpleNamespace(
+        fit=SimpleNamespace(estimate=estimate, ci_low=low, ci_high=high),
+        spec=SimpleNamespace(measure=measure),
+        scale=scale,
+        outcome=SimpleNamespace(unit=unit),
+        totals=lambda: {"events_ctrl": 30, "total_ctrl": 100, "events_exp": 40, "total_exp": 100},
+    )
+
+
+@pytest.mark.parametrize(
+    "measure,scale,effect,expected",
+    [
+        # control risk 300 per 1000; RR 1.5 [1.2, 1.8] gives 450 (360 to 540)
+        ("RR", "log", (math.log(1.5), math.log(1.2), math.log(1.8)), "450 per 1000 (360 to 540)"),
+        # RR 4 [2, 5] would exceed certainty: capped at 1000 per 1000
+        ("RR", "log", (math.log(4), math.log(2), math.log(5)), "1000 per 1000 (600 to 1000)"),
+        # RD 0.10 [-0.05, 0.25] added to 0.30
+        ("RD", "identity", (0.10, -0.05, 0.25), "400 per 1000 (250 to 550)"),
+        # OR 1 leaves the control risk as it is
+        ("OR", "log", (0.0, math.log(0.5), math.log(2)), "300 per 1000 (176 to 462)"),
+    ],
+)
+def test_absolute_effect_of_each_dichotomous_measure(measure, scale, effect, expected):
+    assert absolute_effects(_pooled(measure, scale, *effect)) == ("300 per 1000", expected)
+
+
+def test_continuous_measures_give_the_difference_and_only_md_a_unit():
+    assert absolute_effects(_pooled("MD", "identity", -1.5, -2.25, -0.75, "mg/L")) == (
+        "—",
+        "MD −1.50 (−2.25 to −0.75) mg/L",  # U+2212 minus, as fmt.num prints,
+    )
+    assert absolute_effects(_pooled("SMD", "identity", 0.4, 0.1, 0.7, "mg/L"))[1] == "SMD 0.40 (0.10 to 0.70)"
 
 
 def test_summary_page_shows_the_primary_result_and_computed_rating(built):

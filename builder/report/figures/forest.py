@@ -396,7 +396,8 @@ class _Plot:
         svg.text(lay.arm_title_x[0], lay.title_y, experimental, "b", "middle")
         svg.text(lay.arm_title_x[1], lay.title_y, control, "b", "middle")
         for column in lay.columns:
-            svg.text(column.x, lay.head_y, column.head, "b", "end")
+            if any(column.key in r.inputs for r in self.result.rows) or not self.result.rows:
+                svg.text(column.x, lay.head_y, column.head, "b", "end")  # none where every study gives totals only
         svg.text(lay.weight_x, lay.head_y, "Weight", "b", "end")
         measure, label = self.result.effect_measure.label, method_label(self.result)
         for x in (lay.effect_x, (lay.plot_left + lay.plot_right) / 2):
@@ -419,10 +420,14 @@ class _Plot:
             weight = fmt.weight(sum(r.weight or 0.0 for r in group_rows))
             self.total("Subtotal (95% CI)", group_rows, item.group.fit, y, weight, "dia sub")
         elif item.kind == "events" and item.group is not None:
-            group_rows = [rows[j] for j in item.group.rows]
-            self.events(y, *(int(sum(r.inputs[k] for r in group_rows)) for k in ("events_exp", "events_ctrl")))
+            self.group_events(y, [rows[j] for j in item.group.rows])
         elif item.kind == "line":
             svg.text(lay.left, y, item.text, "s")
+
+    def group_events(self, y: float, rows: list[StudyRow]) -> None:
+        """A subgroup's total events, where every study of it gives its events."""
+        if all("events_exp" in r.inputs for r in rows):
+            self.events(y, *(int(sum(r.inputs[k] for r in rows)) for k in ("events_exp", "events_ctrl")))
 
     def rob_marks(self, rob, cy: float) -> None:
         svg, lay = self.svg, self.lay
@@ -441,8 +446,9 @@ class _Plot:
         if self.tool is not None:
             self.rob_marks(rob, y - 4)
         for column in lay.columns:
-            v = row.inputs[column.key]
-            svg.text(column.x, y, f"{int(v)}" if column.head in ("Events", "Total") else fmt.num(v), "", "end")
+            v = row.inputs.get(column.key)  # a study that reports its comparison gives its totals alone
+            if v is not None:
+                svg.text(column.x, y, f"{int(v)}" if column.head in ("Events", "Total") else fmt.num(v), "", "end")
         svg.text(lay.weight_x, y, fmt.weight(row.weight), "", "end")
         if row.yi is None or row.vi is None:
             svg.text(lay.effect_x, y, "Not estimable", "", "middle")
@@ -489,7 +495,7 @@ class _Plot:
         svg, lay, result, f = self.svg, self.lay, self.result, self.result.fit
         self.total("Total (95% CI)", result.rows, f, lay.total_y, "100.0%" if f is not None else "", "dia")
         totals = result.totals() if result.rows else {}
-        if lay.events_y is not None and totals:
+        if lay.events_y is not None and "events_exp" in totals:
             self.events(lay.events_y, totals["events_exp"], totals["events_ctrl"])
         if f is not None and f.pi_low is not None and f.pi_high is not None and lay.pi_y is not None:
             y = lay.pi_y
@@ -526,6 +532,8 @@ class _Plot:
             notes.append("† values not verified in a retrievable copy of the report")
         if any(r.corrected for r in result.rows):
             notes.append(f"{result.spec.continuity_correction:g} added to zero cells for the study's own estimate")
+        if any(not r.estimable and r.weight is not None for r in result.rows):
+            notes.append("a weight without an estimate: none or all had the event in both arms")
         if notes:
             svg.text(lay.left, lay.foot_y[-1], "; ".join(notes).capitalize(), "s")
 

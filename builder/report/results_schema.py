@@ -1,0 +1,325 @@
+"""The shape of results.json, declared once: a TypedDict per record, which the functions of results_json that
+write the records return (mypy checks each dict they write against it: a key left out or not declared here is
+a type error), and from which `review schema` exports docs/schema/results.schema.json (JSON Schema 2020-12).
+
+To add a field to results.json: declare it in the record's TypedDict below, with its type and meaning, and
+write it where results_json fills that record; `make schema` then rewrites the JSON Schema. A record that
+may lack a key declares it NotRequired. Enumerations that the data model or the measure registry already
+lists (measures, scales, models, methods, tau² estimators, CI methods, designs) are taken from there.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal, NotRequired, get_args
+
+from pydantic import ConfigDict, Field, TypeAdapter, with_config
+from typing_extensions import TypedDict
+
+from builder.contract.measures import Measure, Scale
+from builder.contract.review import Analysis
+from builder.contract.study import DesignCategory
+
+SCHEMA_NAME = "results.schema.json"
+STRICT = ConfigDict(extra="forbid")
+
+
+def _choices(field: str) -> list[str]:
+    """The values an analysis setting may take in review.yaml, from the data model (None left out)."""
+    args = get_args(Analysis.model_fields[field].annotation)  # Literal[...], or Literal[...] | None
+    return [a for a in args if isinstance(a, str)] or [v for a in args for v in get_args(a) if isinstance(v, str)]
+
+
+def _one_of(values: list[str], description: str, nullable: bool = False):
+    """A string field restricted to `values` (or null), with its meaning."""
+    enum: list = [*values, None] if nullable else list(values)
+    return Field(description=description, json_schema_extra={"enum": enum})
+
+
+POOLING = _choices("method")  # MH, IV, Peto
+TAU2 = _choices("tau2")  # REML, DL, ...
+CI_METHODS = _choices("ci_method")  # wald, hksj, hksj-adhoc
+MODEL_SETTINGS = _choices("model")  # fixed, random, i2-switch
+ROLES = _choices("role")
+
+Number = float | None  # rounded to 10 significant digits; null where not defined (or not finite)
+FittedMethod = Annotated[
+    str | None,
+    _one_of(POOLING + TAU2, "MH, IV or Peto for fixed effect; the tau² estimator for random effects.", True),
+]
+FittedModel = Annotated[str | None, _one_of(["fixed", "random"], "The model whose result is reported.", True)]
+ScaleName = Annotated[
+    str, _one_of(list(get_args(Scale)), "log for ratio measures (estimates are logs), else identity.")
+]
+CIMethod = Annotated[str | None, _one_of(CI_METHODS, "Interval of the pooled effect.", True)]
+
+
+@with_config(STRICT)
+class StudyRecord(TypedDict):
+    id: str
+    label: str
+    dataset: str
+    design: DesignCategory
+    inputs: Annotated[
+        dict[str, float],
+        Field(
+            description="The study's numbers as the analysis used them: events_exp, total_exp, events_ctrl, "
+            "total_ctrl (dichotomous) or mean_exp, sd_exp, total_exp, mean_ctrl, sd_ctrl, total_ctrl; yi and sei "
+            "for a reported estimate, o_minus_e and v for O - E data, pre_post 1 for before-after data."
+        ),
+    ]
+    yi: Annotated[Number, Field(description="Effect size on the analysis scale.")]
+    vi: Annotated[Number, Field(description="Its sampling variance.")]
+    estimable: bool
+    continuity_corrected: bool
+    weight: Annotated[Number, Field(description="Percent of the pooled estimate; null where not estimable.")]
+    data: NotRequired[
+        Annotated[
+            Literal["contrast", "o-e", "pre-post"],
+            Field(
+                description="What the study gives where it is not per-arm numbers: its own estimate of the "
+                "comparison, O - E and variance, or one arm before and after."
+            ),
+        ]
+    ]
+
+
+@with_config(STRICT)
+class PooledRecord(TypedDict):
+    estimate: Annotated[Number, Field(description="On the analysis scale (log for ratio measures).")]
+    se: Number
+    ci_low: Number
+    ci_high: Number
+    statistic: Number
+    statistic_type: Literal["t", "z"]
+    df: Annotated[int | None, Field(description="Degrees of freedom of a t statistic; null for z.")]
+    p: Number
+    pi_low: Annotated[Number, Field(description="95% prediction interval, where reported.")]
+    pi_high: Number
+    k: Annotated[int, Field(description="Studies with an estimable effect.")]
+
+
+@with_config(STRICT)
+class FitRecord(PooledRecord):
+    """A follow-up's or subgroup's pooled estimate, which states its own model."""
+
+    model: FittedModel
+    method: FittedMethod
+    ci_method: CIMethod
+    tau2: Number
+    i2: Number
+
+
+@with_config(STRICT)
+class HeterogeneityRecord(TypedDict):
+    q: Number
+    df: int | None
+    q_p: Number
+    tau2: Number
+    tau2_ci_low: Number
+    tau2_ci_high: Number
+    tau2_ci_method: Literal["Q-profile"] | None
+    i2: Annotated[Number, Field(description="Percent, as metafor reports it (see i2_basis).")]
+    i2_ci_low: Number
+    i2_ci_high: Number
+    h2: Number
+    h2_ci_low: Number
+    h2_ci_high: Number
+    i2_basis: Annotated[Literal["Q", "tau2"] | None, Field(description="What I² and H² were computed from.")]
+    i2_q: Annotated[Number, Field(description="I² from Cochran's Q, as RevMan reports it.")]
+    h2_q: Number
+
+
+@with_config(STRICT)
+class SettingsRecord(TypedDict):
+    preset: Annotated[str | None, _one_of(_choices("preset"), "The named set of settings used.", True)]
+    model: Annotated[str, _one_of(MODEL_SETTINGS, "The model as planned.")]
+    pooling_method: Annotated[str, _one_of(POOLING, "IV for random effects.")]
+    tau2: Annotated[str | None, _one_of(TAU2, "The tau² estimator; null without a random-effects part.", True)]
+    tau2_ci_method: Literal["Q-profile"] | None
+    ci_method: Annotated[str, _one_of(CI_METHODS, "Interval of the pooled effect.")]
+    prediction_interval: bool
+    i2_switch_threshold: Number
+    continuity_correction: float
+    mh_continuity_correction: Number
+    level: float
+    double_zero_studies: NotRequired[
+        Annotated[
+            str | None,
+            _one_of(
+                _choices("double_zero_studies"),
+                "Studies with no events or only events in both arms: kept, kept in risk differences only, or "
+                "dropped; null for continuous outcomes. Absent in versions released before the setting.",
+                True,
+            ),
+        ]
+    ]
+    pre_post_correlation: NotRequired[
+        Annotated[
+            float,
+            Field(description="Correlation assumed between before and after values; only with before-after data."),
+        ]
+    ]
+
+
+@with_config(STRICT)
+class FollowupRecord(TypedDict):
+    id: str
+    label: str
+    k: int
+    studies: NotRequired[
+        Annotated[list[str], Field(description="Labels of the contributing studies, where the id does not say.")]
+    ]
+    pooled: FitRecord | None
+    scale: Annotated[str | None, _one_of(list(get_args(Scale)), "Where it differs from the analysis's scale.", True)]
+    reason: Annotated[str | None, Field(description="Why there is no result.")]
+    conclusion_changes: Annotated[str | None, Field(description="How the conclusion differs from the primary.")]
+
+
+@with_config(STRICT)
+class MissingRecord(TypedDict):
+    id: str
+    label: str
+    dataset: str | None
+    reason: str
+
+
+@with_config(STRICT)
+class LeftOutRecord(TypedDict):
+    id: str
+    label: str
+    dataset: str | None
+    reason: str
+    participants: int
+
+
+@with_config(STRICT)
+class SubgroupHeterogeneityRecord(TypedDict):
+    q: Number
+    df: int | None
+    q_p: Number
+    tau2: Number
+    i2: Number
+
+
+@with_config(STRICT)
+class SubgroupRecord(TypedDict):
+    id: str
+    label: str
+    studies: list[str]
+    weight: Number
+    pooled: FitRecord | None
+    heterogeneity: SubgroupHeterogeneityRecord | None
+
+
+@with_config(STRICT)
+class SubgroupTestRecord(TypedDict):
+    q: Number
+    df: int | None
+    p: Number
+    i2: Number
+
+
+@with_config(STRICT)
+class SubgroupsRecord(TypedDict):
+    by: Annotated[str, Field(description="The study characteristic the subgroups are formed by.")]
+    groups: list[SubgroupRecord]
+    test_for_subgroup_differences: SubgroupTestRecord
+
+
+@with_config(STRICT)
+class EggerRecord(TypedDict):
+    test: str
+    statistic: Number
+    statistic_type: Literal["t", "z"]
+    df: int | None
+    p: Number
+    slope: Number
+    slope_se: Number
+    limit_estimate: Number
+    limit_se: Number
+    limit_ci_low: Number
+    limit_ci_high: Number
+    tau2: Number
+
+
+@with_config(STRICT)
+class SmallStudyRecord(TypedDict):
+    k: int
+    egger: EggerRecord | None
+    reason: Annotated[str | None, Field(description="Why there is no test.")]
+
+
+@with_config(STRICT)
+class AnalysisRecord(TypedDict):
+    id: Annotated[str, Field(description="Stable id of the analysis; the anchor of its result on the site.")]
+    outcome: str
+    role: Annotated[str, _one_of(ROLES, "primary, reproduction or sensitivity.")]
+    title: str
+    measure: Measure
+    model: FittedModel
+    model_choice: Literal["prespecified", "i2-switch"]
+    method: FittedMethod
+    ci_method: CIMethod
+    scale: ScaleName
+    continuity_correction: Annotated[float, Field(description="Added to zero cells inside the pooled estimate.")]
+    display_continuity_correction: Annotated[float, Field(description="Added to zero cells for each study's own.")]
+    datasets: list[str]
+    settings: SettingsRecord
+    studies: list[StudyRecord]
+    planned_experimental_n: int
+    missing: list[MissingRecord]
+    left_out: list[LeftOutRecord]
+    pooled: PooledRecord | None
+    heterogeneity: HeterogeneityRecord | None
+    notes: list[str]
+    sensitivity: NotRequired[list[FollowupRecord]]
+    leave_one_out: NotRequired[list[FollowupRecord]]
+    cumulative: NotRequired[list[FollowupRecord]]
+    small_study_effects: NotRequired[SmallStudyRecord]
+    subgroups: NotRequired[SubgroupsRecord]
+
+
+@with_config(STRICT)
+class ReviewRecord(TypedDict):
+    id: str
+    title: str
+    version: str
+    date: Annotated[str, Field(description="The version's date, YYYY-MM-DD.")]
+    data_hash: Annotated[str, Field(description="SHA-256 of the data files the numbers were computed from.")]
+    builder_version: str
+
+
+@with_config(STRICT)
+class ResultsDocument(TypedDict):
+    schema_version: str
+    review: ReviewRecord
+    analyses: list[AnalysisRecord]
+
+
+def results_schema(schema_version: str) -> dict:
+    """The JSON Schema of results.json, whose schema_version is `schema_version`."""
+    schema = TypeAdapter(ResultsDocument).json_schema(mode="serialization")
+    schema["properties"]["schema_version"] = {
+        "const": schema_version,
+        "description": "The version of this format; a reader can rely on the shape this schema gives for it.",
+    }
+    return {
+        **schema,
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "results.json of the living review",
+        "description": "Every analysis of one version of the review with its settings, study inputs, weights and "
+        "pooled results. Numbers are rounded to 10 significant digits; null where not defined.",
+    }
+
+
+def schema_text(schema_version: str) -> str:
+    return json.dumps(results_schema(schema_version), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_schema(folder: Path, schema_version: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SCHEMA_NAME
+    path.write_text(schema_text(schema_version), encoding="utf-8")
+    return path
