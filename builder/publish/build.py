@@ -88,7 +88,7 @@ def _config_problem(config: Path, name: str) -> str | None:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name.split(' ')[0]}:{mark.line + 1}" if mark is not None else name
         return f"{where}: not valid YAML (tags that make Python objects are not read): {getattr(exc, 'problem', exc)}"
-    if not isinstance(loaded, dict):
+    if loaded is not None and not isinstance(loaded, dict):  # empty (only comments): no settings of its own
         return f"{name}: expected a mapping of MkDocs settings"
     return None
 
