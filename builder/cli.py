@@ -17,9 +17,9 @@ def _project(path: str | None) -> Path:
     return Path(path).resolve() if path else Path.cwd()
 
 
-def _report(exc: DataError) -> int:
+def _report(exc: DataError, what: str = "The data") -> int:
     n = len(exc.problems)
-    print(f"The data has {n} problem{'s' if n != 1 else ''}:", file=sys.stderr)
+    print(f"{what} has {n} problem{'s' if n != 1 else ''}:", file=sys.stderr)
     for problem in exc.problems:
         print(f"  {problem}", file=sys.stderr)
     return EXIT_INVALID
@@ -146,6 +146,7 @@ def cmd_new_study(args) -> int:
             .render(
                 id=args.id,
                 outcomes=review.outcomes if review else [],
+                characteristics=review.characteristics if review else [],
                 experimental_label=review.experimental_label if review else "experimental",
                 # an editor validates the file against the schema if the project has it (a new one has not:
                 # the site publishes it at schema/study.schema.json)
@@ -256,6 +257,60 @@ def cmd_diff(args) -> int:
     return EXIT_OK
 
 
+def cmd_import(args) -> int:
+    from builder.interchange.importer import import_into, import_new
+    from builder.publish.scaffold import InitError, init
+
+    project = _project(args.project)
+    file = Path(args.file)
+    try:
+        if args.into:
+            done = import_new(file, Path(os.path.abspath(args.into)), init)
+        else:
+            done = import_into(file, project)
+    except InitError as exc:
+        print(f"review: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except DataError as exc:
+        _report(exc, "The import")
+        print("Nothing was imported.", file=sys.stderr)
+        return EXIT_INVALID
+    except FileExistsError as exc:
+        print(f"review: error: {exc.filename} already exists; nothing was overwritten", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:
+        print(
+            f"review: error: cannot write the import ({exc.strerror}: {exc.filename}); nothing was imported",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    for note in done.notes:
+        print(f"note: {note}")
+    where = args.into or "this project"
+    print(
+        f"Imported {len(done.studies)} studies and {len(done.analyses)} analyses from {file.name} into {where}: "
+        "review the TODOs and the inferred fields (design, arms), then `review check` and `review build`."
+    )
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from builder.interchange.exporter import export
+
+    project = _project(args.project)
+    out = Path(args.out).absolute() if args.out else project / "export"
+    try:
+        written = export(project, out)
+    except DataError as exc:
+        return _report(exc)
+    except OSError as exc:
+        print(f"review: error: cannot write into {out} ({exc.strerror})", file=sys.stderr)
+        return EXIT_INVALID
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
 def cmd_schema(args) -> int:
     from builder.contract.schema import write_schemas
     from builder.report.results_json import SCHEMA_VERSION
@@ -317,6 +372,13 @@ def parser() -> argparse.ArgumentParser:
     i = sub.add_parser("init", help="write a new, empty review project into a new folder")
     i.add_argument("folder", help="a folder that does not exist yet, or an empty one")
     i.set_defaults(func=cmd_init)
+    im = sub.add_parser("import", help="import a RevMan 5 file (.rm5) or a Cochrane data package (.zip)")
+    im.add_argument("file", help="the .rm5 file or the data package's .zip")
+    im.add_argument("--into", help="a new folder to import into, as a new project (needed when this one has studies)")
+    im.set_defaults(func=cmd_import)
+    ex = sub.add_parser("export", help="write the analyses as a Cochrane data package and R scripts for meta")
+    ex.add_argument("--out", help="output folder (default: export/)")
+    ex.set_defaults(func=cmd_export)
     n = sub.add_parser("new-study", help="write a commented template for a new study file")
     n.add_argument("id", help="the study id, which is also the file name, e.g. smith-2024")
     n.set_defaults(func=cmd_new_study)

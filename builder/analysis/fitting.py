@@ -27,6 +27,7 @@ from builder.stats import (
     random_effects,
 )
 from builder.stats.effects import Correction, EffectSizes
+from builder.stats.random import dersimonian_laird_at_q
 
 LEGACY_I2_THRESHOLD = 50.0
 
@@ -183,9 +184,21 @@ def _fixed(spec: Analysis, es: EffectSizes, inputs: list[dict[str, float]], mh_a
     return fixed_iv(es)
 
 
-def _random(spec: Analysis, es: EffectSizes, ci_method: str, tau2_interval: bool = True) -> Fit:
-    """The random-effects fit, without its prediction interval where the analysis asks for none."""
-    f = random_effects(es, spec.tau2, ci_method, tau2_interval=tau2_interval)
+def _random(
+    spec: Analysis,
+    es: EffectSizes,
+    ci_method: str,
+    tau2_interval: bool = True,
+    inputs: list | None = None,
+    mh_add: Correction | None = None,
+) -> Fit:
+    """The random-effects fit, without its prediction interval where the analysis asks for none. A
+    Mantel-Haenszel analysis with DerSimonian-Laird tau² and a Wald interval takes tau² from the Mantel-Haenszel
+    Q, as RevMan 5 does (its random-effects "M-H, Random")."""
+    if spec.method == "MH" and spec.tau2 == "DL" and ci_method == "wald" and inputs:
+        f = dersimonian_laird_at_q(es, _fixed(spec, es, inputs, mh_add).heterogeneity.q or 0.0)
+    else:
+        f = random_effects(es, spec.tau2, ci_method, tau2_interval=tau2_interval)
     if not spec.shows_prediction_interval and f.prediction is not None:
         f = replace(f, prediction=None)
     return f
@@ -207,7 +220,7 @@ def fit(
         return _fixed(spec, es, inputs, mh_add), None, notes
     if spec.model == "random":
         try:
-            return _random(spec, es, spec.interval, tau2_interval), None, notes
+            return _random(spec, es, spec.interval, tau2_interval, inputs, mh_add), None, notes
         except ValueError:
             if spec.interval != "hksj":
                 raise
@@ -223,7 +236,7 @@ def fit(
             f"I² of the fixed-effect model was {i2:.0f}% (> {LEGACY_I2_THRESHOLD:.0f}%), "
             "so the legacy rule switched to random effects."
         )
-        return _random(spec, es, spec.ci_method or "wald", tau2_interval), first, notes
+        return _random(spec, es, spec.ci_method or "wald", tau2_interval, inputs, mh_add), first, notes
     notes.append(
         f"I² of the fixed-effect model was {i2:.0f}% (≤ {LEGACY_I2_THRESHOLD:.0f}%), "
         "so the legacy rule kept the fixed-effect model."

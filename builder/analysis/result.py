@@ -10,6 +10,7 @@ from builder.contract.measures import MEASURES, EffectMeasure
 from builder.contract.study import Dataset, Group
 from builder.ingest.select import LeftOut, MissingStudy
 from builder.stats import Fit
+from builder.stats.metareg import MetaRegression
 
 
 def arms(ds: Dataset) -> tuple[Group, Group]:
@@ -47,6 +48,36 @@ class Subgroups:
     df: int | None
     p: float | None
     i2: float | None
+    label: str | None = None  # of a declared characteristic (built-in subgroups have theirs in subgroups.BY_LABELS)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One coefficient of a meta-regression: the intercept, a continuous moderator's slope, or a level of a
+    categorical moderator against its reference level."""
+
+    id: str  # "intercept", the characteristic id, or "<characteristic id>:<level>"
+    label: str
+    characteristic: str | None
+    level: str | None = None
+
+
+@dataclass(frozen=True)
+class MetaRegressionResult:
+    """A meta-regression declared by an analysis: the fit, or the reason there is none."""
+
+    moderators: list[str]  # characteristic ids, as declared by the analysis
+    test: str  # "knha" or "z"
+    method: str  # the tau² estimator
+    k: int  # studies with an estimable effect and a value of every moderator
+    terms: list[Term]
+    reference_levels: dict[str, str]  # categorical moderator -> its reference level
+    studies: list[int]  # indices into the analysis's rows of the studies in the model
+    design: list[list[float]]  # the design matrix, a row per study in the model
+    left_out: list[tuple[int, str]]  # (row index, reason) of estimable studies without a moderator's value
+    fit: MetaRegression | None
+    reason: str | None = None  # why there is no fit
+    few_studies: str | None = None  # the analysis's reason for fitting below the guard, when it did
 
 
 @dataclass(frozen=True)
@@ -84,6 +115,8 @@ class AnalysisResult:
     subgroups: Subgroups | None = None  # when the analysis declares subgroups
     key: str | None = None  # content key of everything the numbers depend on (set when run with a cache)
     left_out: list[LeftOut] = field(default_factory=list)  # named but left out by the integrity rules
+    meta_regression: MetaRegressionResult | None = None  # when the analysis declares one
+    influence: dict = field(default_factory=dict)  # primary analyses: case diagnostics, or why not (diagnostics)
 
     @property
     def effect_measure(self) -> EffectMeasure:

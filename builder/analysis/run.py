@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from builder.analysis import sensitivity, subgroups
+from builder.analysis import diagnostics, metareg, sensitivity, subgroups
 from builder.analysis.fitting import effect_sizes, fit, inputs_of
 from builder.analysis.result import AnalysisResult, StudyRow
 from builder.analysis.sensitivity import high_risk
@@ -40,7 +40,9 @@ def run(spec: Analysis, data: ReviewData) -> AnalysisResult:
     rows = _study_rows(chosen, inputs, es, result_fit)
     result = AnalysisResult(spec, outcome, rows, missing, result_fit, first, notes, left_out=left_out)
     if spec.subgroups and result_fit is not None:
-        result = replace(result, subgroups=subgroups.compute(result))
+        result = replace(result, subgroups=subgroups.compute(result, data.review))
+    if spec.meta_regression and result_fit is not None:
+        result = replace(result, meta_regression=metareg.compute(result, data.review))
     return result
 
 
@@ -69,7 +71,13 @@ def _study_rows(chosen, inputs: list[dict[str, float]], es: EffectSizes, result_
 
 
 def _analysis_entry(
-    spec: Analysis, outcome: Outcome, chosen, memo: dict | None = None, sparse_data_rules: bool = True
+    spec: Analysis,
+    outcome: Outcome,
+    chosen,
+    memo: dict | None = None,
+    sparse_data_rules: bool = True,
+    declared: list | None = None,
+    bias_followups: bool = True,
 ) -> Stored:
     """The stored numbers of an analysis, declared with everything they depend on: its plan, its outcome, and
     for each study used the dataset and the study fields the follow-ups and subgroups read (label, year,
@@ -93,13 +101,25 @@ def _analysis_entry(
                     study.location.country,
                 ]
             ) + "".join(arm.model_dump_json() for arm in study.arms)
+            if study.characteristics:  # read by subgroups and meta-regressions on declared characteristics
+                memo[study.id] += json.dumps({k: v.value for k, v in sorted(study.characteristics.items())})
         if id(ds) not in memo:
             memo[id(ds)] = (ds, ds.model_dump_json())  # the dataset is held, so its id stays its own
         studies.extend((memo[study.id], name, memo[id(ds)][1]))
-    inputs = {"plan": spec.model_dump_json(), "outcome": outcome.model_dump_json(), "studies and datasets": studies}
+    made_from = {"plan": spec.model_dump_json(), "outcome": outcome.model_dump_json(), "studies and datasets": studies}
     if not sparse_data_rules:  # a version released before them: no treatment-arm correction row (see run_all)
-        inputs["sparse data rules"] = "off"
-    return Stored("analyses", inputs)
+        made_from["sparse data rules"] = "off"
+    if not bias_followups:  # a version released before the influence and small-study follow-ups
+        made_from["bias follow-ups"] = "off"
+    if declared:  # the characteristics the plan names, whose levels order subgroups and code moderators
+        made_from["characteristics"] = json.dumps([c.model_dump(mode="json") for c in declared])
+    return Stored("analyses", made_from)
+
+
+def _declared(spec: Analysis, data: ReviewData) -> list:
+    """The declared characteristics an analysis splits by or regresses on."""
+    named = [spec.subgroups, *(spec.meta_regression.moderators if spec.meta_regression else [])]
+    return [c for c in data.review.characteristics if c.id in named]
 
 
 def _restore(
@@ -121,6 +141,8 @@ def _restore(
         saved["subgroups"],
         saved_key,
         left_out,
+        saved.get("meta_regression"),
+        dict(saved["influence"]),
     )
 
 
@@ -133,7 +155,15 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
         entry = None
         if store is not None:
             chosen, missing, left_out = select(spec, data.studies, data.integrity_rules)
-            entry = _analysis_entry(spec, data.review.outcome(spec.outcome), chosen, memo, data.sparse_data_rules)
+            entry = _analysis_entry(
+                spec,
+                data.review.outcome(spec.outcome),
+                chosen,
+                memo,
+                data.sparse_data_rules,
+                _declared(spec, data),
+                data.bias_followups,
+            )
             saved = entry.get(store)
             if isinstance(saved, dict) and entry.key is not None and len(saved["rows"]) == len(chosen):
                 results.append(_restore(spec, data, chosen, missing, left_out, saved, entry.key))
@@ -146,6 +176,9 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
                 cumulative=sensitivity.cumulative(r),
             )
             r.small_study.update(sensitivity.small_study(r))
+            if data.bias_followups:
+                r.small_study.update(diagnostics.bias_tests(r))
+                r.influence.update(diagnostics.influence_of(r))
         if entry is not None and entry.key is not None:
             entry.put(
                 store,
@@ -157,6 +190,8 @@ def run_all(data: ReviewData, store: cache.Store | None = None) -> list[Analysis
                     "followups": r.followups,
                     "small_study": r.small_study,
                     "subgroups": r.subgroups,
+                    "meta_regression": r.meta_regression,
+                    "influence": r.influence,
                 },
             )
             r = replace(r, key=entry.key)

@@ -1,5 +1,7 @@
 """Subgroup analyses declared in review.yaml (`subgroups: design`, ...): a fit per subgroup with the analysis's
-own model, and the test for subgroup differences, as RevMan prints them under a forest plot."""
+own model, and the test for subgroup differences, as RevMan prints them under a forest plot. Subgroups are by a
+built-in characteristic (design, country, cell source) or by a categorical characteristic the review declares,
+in the order of its levels; a study without a value of it is in the subgroup "Not reported"."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import numpy as np
 
 from builder.analysis.fitting import refit  # the same refit as every sensitivity row (Mantel-Haenszel needs the cells)
 from builder.analysis.result import AnalysisResult, Subgroup, Subgroups, arms
+from builder.contract.review import Characteristic, Review
 from builder.contract.study import DESIGN_LABELS, Study
 from builder.stats import fixed_iv
 from builder.stats.effects import EffectSizes
@@ -22,8 +25,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "none"
 
 
-def key(study: Study, by: str, experimental_arm: str) -> tuple[str, str]:
-    """(id, label) of the study's subgroup."""
+def key(study: Study, by: str, experimental_arm: str, declared: Characteristic | None = None) -> tuple[str, str]:
+    """(id, label) of the study's subgroup; `declared` is the characteristic `by` names, if not a built-in one."""
+    if declared is not None:
+        given = study.characteristics.get(declared.id)
+        return (_slug(str(given.value)), str(given.value)) if given is not None else (_slug(NOT_REPORTED), NOT_REPORTED)
     if by == "design":
         return study.design.category, DESIGN_LABELS[study.design.category]
     if by == "country":
@@ -33,14 +39,24 @@ def key(study: Study, by: str, experimental_arm: str) -> tuple[str, str]:
     return _slug(source), source
 
 
-def compute(result: AnalysisResult) -> Subgroups:
-    by = result.spec.subgroups
-    if by is None:
-        raise ValueError(f"analysis {result.spec.id} declares no subgroups")
-    keys = [key(r.study, by, arms(r.data)[0].arm) for r in result.rows]
+def _order(keys: list[tuple[str, str]], by: str, declared: Characteristic | None) -> list[tuple[str, str]]:
+    """The subgroups in order of first appearance; design categories and declared levels in their own order."""
     order = list(dict.fromkeys(keys))
     if by == "design":
         order.sort(key=lambda k: list(DESIGN_LABELS).index(k[0]))
+    elif declared is not None:
+        levels = list(declared.levels or [])
+        order.sort(key=lambda k: levels.index(k[1]) if k[1] in levels else len(levels))
+    return order
+
+
+def compute(result: AnalysisResult, review: Review | None = None) -> Subgroups:
+    by = result.spec.subgroups
+    if by is None:
+        raise ValueError(f"analysis {result.spec.id} declares no subgroups")
+    declared = review.characteristic(by) if review is not None and by not in BY_LABELS else None
+    keys = [key(r.study, by, arms(r.data)[0].arm, declared) for r in result.rows]
+    order = _order(keys, by, declared)
     groups = []
     for gid, label in order:
         mask = np.array([k[0] == gid for k in keys])
@@ -59,4 +75,4 @@ def compute(result: AnalysisResult) -> Subgroups:
         q, df, p, i2 = test.q, test.df, test.p, test.i2
     except ValueError:  # a subgroup estimate with a standard error of 0
         q = df = p = i2 = None
-    return Subgroups(by, groups, q, df, p, i2)
+    return Subgroups(by, groups, q, df, p, i2, declared.label if declared is not None else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -35,11 +36,20 @@ _GENERATED_SUFFIXES = (
     "-leave-one-out",
     "-cumulative",
     "-funnel",
+    "-baujat",
+    "-influence",
     "-subgroups",
     "-sensitivity",
     "-over-time",
     "-small-study-effects",
+    "-meta-regression",
+    "-bubble",
 )
+
+# Subgroups the builder knows without a declaration: what every study file says (see builder.analysis.subgroups).
+BUILT_IN_SUBGROUPS = ("design", "country", "cell-source")
+# The Cochrane Handbook (10.11.4) advises against meta-regression with fewer than ten studies per characteristic.
+MIN_STUDIES_PER_MODERATOR = 10
 
 
 def _free_analysis_id(value: str) -> str:
@@ -146,6 +156,70 @@ class Keep(Strict):
     reason: str = Field(min_length=10, description="Why this analysis keeps it, e.g. to reproduce the source review.")
 
 
+class Characteristic(Strict):
+    """A study characteristic the review may split analyses by (`subgroups`) or regress on (`meta_regression`);
+    declared once here, and given in each study file under `characteristics` with its provenance."""
+
+    id: Identifier = Field(description="How study files and analyses name it; not design, country or cell-source.")
+    label: Label = Field(description="Shown in tables and plots, e.g. 'Follow-up'.")
+    type: Literal["continuous", "categorical"] = Field(
+        description="continuous: a number (a moderator with one coefficient, its slope); categorical: one of "
+        "'levels' (a moderator coded against its first level, or a subgroup per level)."
+    )
+    unit: str | None = Field(None, description="Of a continuous characteristic, e.g. days.")
+    levels: list[Label] | None = Field(
+        None,
+        description="Of a categorical characteristic: its values, at least two, in the order tables show them. "
+        "The first present among an analysis's studies is the reference of the meta-regression.",
+    )
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _type_fields(self) -> Characteristic:
+        if self.id in BUILT_IN_SUBGROUPS:
+            raise ValueError(f"'{self.id}' is a built-in subgroup (from every study file); choose another id")
+        if self.type == "categorical":
+            if not self.levels or len(self.levels) < 2:
+                raise ValueError("a categorical characteristic needs 'levels', at least two")
+            slugs = [re.sub(r"[^a-z0-9]+", "-", v.lower()).strip("-") for v in self.levels]
+            repeated = sorted({v for v, slug in zip(self.levels, slugs) if slugs.count(slug) > 1})
+            if repeated:
+                raise ValueError(
+                    f"levels must differ in their letters and digits (they name the subgroups' links); "
+                    f"these do not: {', '.join(repeated)}"
+                )
+        elif self.levels is not None:
+            raise ValueError("a continuous characteristic has no 'levels' (give its 'unit' instead)")
+        return self
+
+
+class MetaRegressionPlan(Strict):
+    """A mixed-effects meta-regression of the analysis's effect sizes on study characteristics."""
+
+    moderators: list[Identifier] = Field(
+        min_length=1, description="Ids of characteristics declared under the review's 'characteristics'."
+    )
+    test: Literal["knha", "z"] = Field(
+        "knha",
+        description="knha (default): the Knapp-Hartung adjustment, t tests and an F test of the moderators; "
+        "z: normal tests and a chi² test, metafor's default.",
+    )
+    allow_few_studies: str | None = Field(
+        None,
+        min_length=10,
+        description=f"Why the meta-regression is fitted although it has fewer than {MIN_STUDIES_PER_MODERATOR} "
+        "studies per moderator, which the Cochrane Handbook advises against; shown with the result. Unset: such "
+        "a meta-regression is not fitted, and the page says why.",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> MetaRegressionPlan:
+        repeated = sorted({m for m in self.moderators if self.moderators.count(m) > 1})
+        if repeated:
+            raise ValueError(f"a moderator is listed twice: {', '.join(repeated)}")
+        return self
+
+
 class Analysis(Strict):
     id: Annotated[Identifier, AfterValidator(_free_analysis_id)] = Field(
         description="Stable id; part of the result's permalink. Never reuse or rename. Names of generated "
@@ -204,11 +278,17 @@ class Analysis(Strict):
         "already counts (design category follow-up-cohort or design.patients_counted_in).",
     )
     reported: ReportedResult | None = None
-    subgroups: Literal["design", "country", "cell-source"] | None = Field(
+    subgroups: Identifier | None = Field(
         None,
         description="Split the forest plot into subgroups by a study characteristic, with a subtotal per "
         "subgroup and the test for subgroup differences: design (the design category), country (of the study's "
-        "location) or cell-source (of the experimental arm's intervention).",
+        "location), cell-source (of the experimental arm's intervention), or the id of a categorical "
+        "characteristic declared under the review's 'characteristics'.",
+    )
+    meta_regression: MetaRegressionPlan | None = Field(
+        None,
+        description="A mixed-effects meta-regression on declared study characteristics, with the analysis's "
+        "tau² estimator (REML unless set), whatever its pooling model.",
     )
     preset: Literal["revman5"] | None = Field(
         None,
@@ -472,6 +552,10 @@ class Review(Strict):
     question: Question
     outcomes: list[Outcome] = Field(min_length=1)
     flow: Flow
+    characteristics: list[Characteristic] = Field(
+        default_factory=list,
+        description="Study characteristics analyses may use as subgroups or meta-regression moderators.",
+    )
     analyses: list[Analysis] = Field(min_length=1)
     narrative: Narrative = Field(default_factory=Narrative)
     certainty: list[Certainty] = Field(default_factory=list, description="GRADE, one entry per outcome.")
@@ -481,3 +565,6 @@ class Review(Strict):
 
     def outcome(self, outcome_id: str) -> Outcome:
         return next(o for o in self.outcomes if o.id == outcome_id)
+
+    def characteristic(self, characteristic_id: str) -> Characteristic | None:
+        return next((c for c in self.characteristics if c.id == characteristic_id), None)

@@ -373,6 +373,17 @@ def _groups_without_data(ds: Dataset) -> None:
         raise ValueError(f"a {ds.contrast.measure} contrast needs the 'unit' it is in")
 
 
+class CharacteristicValue(Strict):
+    """The study's value of a characteristic the review declares (review.yaml, `characteristics`)."""
+
+    value: FiniteFloat | Label = Field(
+        description="A number for a continuous characteristic (in its unit); one of the levels, as text, for a "
+        "categorical one."
+    )
+    provenance: Provenance
+    note: str | None = None
+
+
 class Study(Strict):
     id: Annotated[Identifier, AfterValidator(_not_a_page_name)] = Field(
         description="Must equal the file name without '.yaml'; not 'index' (the page listing the studies)."
@@ -392,6 +403,11 @@ class Study(Strict):
         default_factory=dict, description="Outcome id -> dataset name (e.g. published, as-analysed) -> data."
     )
     risk_of_bias: list[RiskOfBias] = Field(default_factory=list)
+    characteristics: dict[Identifier, CharacteristicValue] = Field(
+        default_factory=dict,
+        description="Characteristic id (declared in review.yaml) -> the study's value. A study without a value "
+        "is left out of meta-regressions on it and shown as 'Not reported' in subgroups by it.",
+    )
     notes: list[str] = Field(default_factory=list)
 
     def arm(self, arm_id: str) -> Arm:

@@ -1,5 +1,6 @@
 """Things the data may contain but probably should not, reported by `review check` as warnings: text left
-from the `review new-study` template, and studies no analysis uses."""
+from the `review new-study` template, studies no analysis uses, and studies a meta-regression will leave out
+because they give no value of one of its characteristics."""
 
 from __future__ import annotations
 
@@ -51,6 +52,19 @@ def unused_data(data: ReviewData) -> list[tuple[str, str]]:
     ]
 
 
+def missing_characteristics(data: ReviewData) -> list[tuple[str, str, str]]:
+    """(study id, characteristic id, analysis id) for each study an analysis pools that gives no value of a
+    moderator of the analysis's meta-regression (builder.analysis.metareg leaves it out of the model)."""
+    out = []
+    for spec in data.review.analyses:
+        if spec.meta_regression is None:
+            continue
+        chosen, *_ = select(spec, data.studies, data.integrity_rules)
+        for study, _, _ in chosen:
+            out += [(study.id, m, spec.id) for m in spec.meta_regression.moderators if m not in study.characteristics]
+    return out
+
+
 def advice(project: Path, data: ReviewData) -> list[Problem]:
     files = [project / "data" / "review.yaml", *study_files(project / "data" / "studies")]
     found = [p for path in files for p in _todo_lines(path, project)]
@@ -62,6 +76,16 @@ def advice(project: Path, data: ReviewData) -> list[Problem]:
                 f"outcomes.{oid}",
                 f"no analysis pools these data: add '{sid}' to the `studies` of an analysis of '{oid}' in "
                 "data/review.yaml, or remove it from its `exclude`",
+            )
+        )
+    for sid, cid, aid in missing_characteristics(data):
+        found.append(
+            Problem(
+                f"data/studies/{sid}.yaml",
+                None,
+                "characteristics",
+                f"no value of '{cid}', a moderator of the meta-regression of analysis '{aid}': the study is left "
+                f"out of that meta-regression; add characteristics.{cid} with its value and provenance",
             )
         )
     return found

@@ -35,6 +35,10 @@ class ReviewData:
     # correction to the sensitivity analyses). Off only for a version released before these rules: its analyses
     # are then given double_zero_studies "drop" (builder.releases.archive.as_released).
     sparse_data_rules: bool = True
+    # Influence diagnostics, the Baujat plot, trim-and-fill, Begg's, Harbord's and Peters' tests and risk-of-bias
+    # bars weighted by each analysis's weights. Off only to rebuild a version released before they existed, whose
+    # pages and results.json must stay as released.
+    bias_followups: bool = True
 
     def study_list(self) -> list[Study]:
         return list(self.studies.values())

@@ -15,7 +15,7 @@ from builder.contract import Review, Study
 from builder.contract.measures import MEASURES, measures_for
 from builder.contract.placeholders import OPENING
 from builder.contract.placeholders import check as check_placeholders
-from builder.contract.review import Analysis, Finding, Outcome
+from builder.contract.review import BUILT_IN_SUBGROUPS, Analysis, Finding, Outcome
 from builder.contract.study import Arm, Dataset, Group
 from builder.errors import Problem
 from builder.ingest.select import flagged, select
@@ -212,6 +212,43 @@ def _data_for(spec: Analysis, ds: Dataset) -> tuple[Path_, str] | None:
     return None
 
 
+def _characteristic_ids_unique(c: _Checker) -> None:
+    ids = [ch.id for ch in c.review.characteristics]
+    for i, cid in enumerate(ids):
+        if ids.index(cid) != i:
+            c.at_review(("characteristics", i, "id"), "duplicate characteristic id", cid)
+
+
+def _characteristics_named_exist(c: _Checker) -> None:
+    """Analyses split by a built-in or declared categorical characteristic and regress on declared ones."""
+    declared = {ch.id: ch for ch in c.review.characteristics}
+    categorical = [cid for cid, ch in declared.items() if ch.type == "categorical"]
+    for i, analysis in enumerate(c.review.analyses):
+        by = analysis.subgroups
+        if by is not None and by not in BUILT_IN_SUBGROUPS and by not in categorical:
+            what = "a continuous characteristic, which has no subgroups" if by in declared else "not declared"
+            listed = f" ({', '.join(categorical)})" if categorical else ""
+            c.at_review(
+                ("analyses", i, "subgroups"),
+                f"{what}; expected one of {', '.join(BUILT_IN_SUBGROUPS)} or a categorical characteristic "
+                f"declared under 'characteristics'{listed}",
+                by,
+            )
+        _moderators_declared(c, i, analysis, list(declared))
+
+
+def _moderators_declared(c: _Checker, i: int, analysis: Analysis, declared: list[str]) -> None:
+    plan = analysis.meta_regression
+    for j, moderator in enumerate(plan.moderators if plan else []):
+        if moderator not in declared:
+            known = f"; declared: {', '.join(declared)}" if declared else " (the review declares none)"
+            c.at_review(
+                ("analyses", i, "meta_regression", "moderators", j),
+                "not a characteristic declared under 'characteristics'" + known,
+                moderator,
+            )
+
+
 def _certainty_references_exist(c: _Checker) -> None:
     outcome_ids = c.outcome_ids
     analyses = {a.id: a for a in c.review.analyses}
@@ -303,6 +340,8 @@ REVIEW_CHECKS: tuple[Callable[[_Checker], None], ...] = (
     _outcome_ids_unique,
     _analyses_consistent,
     _analysis_data_fit,
+    _characteristic_ids_unique,
+    _characteristics_named_exist,
     _certainty_references_exist,
     _audit_references_exist,
     _placeholders_resolve,
@@ -439,10 +478,34 @@ def _counted_in_exists(c: _Checker, study: Study, located: Located, file: str) -
         c.at_study(file, located, ("design", "patients_counted_in"), "no study file with this id", other)
 
 
+def _characteristic_values_fit(c: _Checker, study: Study, located: Located, file: str) -> None:
+    """Each value is of a declared characteristic: a number for a continuous one, a level for a categorical one."""
+    declared = {ch.id: ch for ch in c.review.characteristics}
+    for cid, given in study.characteristics.items():
+        ch = declared.get(cid)
+        path: Path_ = ("characteristics", cid)
+        if ch is None:
+            known = f"declared: {', '.join(declared)}" if declared else "review.yaml declares none"
+            c.at_study(file, located, path, f"not a characteristic declared in review.yaml ({known})", cid)
+        elif ch.type == "continuous" and not isinstance(given.value, float):
+            unit = f" in {ch.unit}" if ch.unit else ""
+            c.at_study(file, located, path + ("value",), f"'{cid}' is continuous: expected a number{unit}", given.value)
+        elif ch.type == "categorical" and given.value not in (ch.levels or []):
+            hint = " (write the level as text, in quotes)" if isinstance(given.value, float) else ""
+            c.at_study(
+                file,
+                located,
+                path + ("value",),
+                f"'{cid}' is categorical: expected one of its levels {ch.levels}{hint}",
+                given.value,
+            )
+
+
 STUDY_CHECKS: tuple[Callable[[_Checker, Study, Located, str], None], ...] = (
     _arms_consistent,
     _counted_in_exists,
     _datasets_fit_outcomes,
+    _characteristic_values_fit,
 )
 
 

@@ -211,6 +211,8 @@ def version_context(
         # keep their pages as released
         "results_schema": archived is None
         or any(r.manifest.get("results_schema") for r in rels if r.version == archived),
+        # whether the pages offer a meta script beside metafor's: likewise only from the release that had them
+        "meta_scripts": archived is None or any(r.manifest.get("meta_scripts") for r in rels if r.version == archived),
     }
 
 

@@ -224,9 +224,11 @@ def release(project: Path, version: str, today: dt.date | None = None) -> Releas
         "files": _digests(tmp),
         "builder_version": __version__,
         "integrity_rules": True,  # computed leaving out virtual arms and double-counted cohorts by default
+        "meta_scripts": True,  # its pages offer an R script for meta beside metafor's
         "results_schema": True,  # its data page documents results.json's JSON Schema (docs/schema/)
         # computed with each analysis's double_zero_studies setting and the treatment-arm correction row (1.2)
         "sparse_data_rules": True,
+        "bias_followups": True,  # shows influence diagnostics, trim-and-fill and the other small-study tests
         "previous": previous,
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -238,8 +240,13 @@ def as_released(rel: Release, data: ReviewData) -> ReviewData:
     """A snapshot's data with the rules its release was computed under: a version released before the
     integrity rules (no "integrity_rules" in its manifest) pooled every study its analyses named; one released
     before the sparse-data rules (no "sparse_data_rules") left studies with no events or only events in both
-    arms out of every pooled estimate and had no treatment-arm continuity correction row."""
-    data = replace(data, integrity_rules=bool(rel.manifest.get("integrity_rules", False)))
+    arms out of every pooled estimate and had no treatment-arm continuity correction row; one released before
+    the influence and small-study follow-ups (no "bias_followups") shows none of them."""
+    data = replace(
+        data,
+        integrity_rules=bool(rel.manifest.get("integrity_rules", False)),
+        bias_followups=bool(rel.manifest.get("bias_followups", False)),
+    )
     if rel.manifest.get("sparse_data_rules", False):
         return data
     analyses = [a.model_copy(update={"double_zero_studies": "drop"}) for a in data.review.analyses]

@@ -48,9 +48,15 @@ class MethodsInUse:
     pre_post_correlations: list[float] = field(default_factory=list)  # the correlations those analyses assume
     contrast: list[str] = field(default_factory=list)  # titles of analyses with study-reported estimates
     o_minus_e: bool = False  # some analysis pools O - E and variance as reported
+    meta_regression: list[str] = field(default_factory=list)  # titles of the analyses with a meta-regression
+    meta_regression_tests: list[str] = field(default_factory=list)  # "knha", "z": each in use once
+    meta_regression_estimators: list[str] = field(default_factory=list)  # names of their tau² estimators
+    characteristic_subgroups: list[str] = field(default_factory=list)  # labels of declared characteristics
+    # analyses split subgroups by
+    bias_followups: bool = False  # influence diagnostics, trim-and-fill, Begg, Harbord and Peters, weighted RoB
 
 
-def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
+def methods_in_use(results: list[AnalysisResult], bias_followups: bool = False) -> MethodsInUse:
     specs = [r.spec for r in results]
     random = [s for s in specs if s.model in ("random", "i2-switch")]
     return MethodsInUse(
@@ -65,6 +71,8 @@ def methods_in_use(results: list[AnalysisResult]) -> MethodsInUse:
         treatment_arm_correction=_has_row(results, "treatment-arm-correction"),
         risk_ratio_row=_has_row(results, "risk-ratio"),
         **_data_shapes(results),
+        **_characteristics_in_use(results),
+        bias_followups=bias_followups,
     )
 
 
@@ -89,6 +97,19 @@ def _data_shapes(results: list[AnalysisResult]) -> dict:
         "pre_post_correlations": sorted({r.spec.pre_post_correlation for r in pre_post}),
         "contrast": [r.spec.title for r in reported],
         "o_minus_e": any("o-e" in r.data_kinds for r in reported),
+    }
+
+
+def _characteristics_in_use(results: list[AnalysisResult]) -> dict:
+    """The MethodsInUse fields of meta-regressions and subgroups by declared characteristics."""
+    regressing = [r.spec for r in results if r.spec.meta_regression is not None]
+    return {
+        "meta_regression": [s.title for s in regressing],
+        "meta_regression_tests": list(dict.fromkeys(s.meta_regression.test for s in regressing if s.meta_regression)),
+        "meta_regression_estimators": list(dict.fromkeys(TAU2_NAMES[s.tau2] for s in regressing)),
+        "characteristic_subgroups": list(
+            dict.fromkeys(r.subgroups.label for r in results if r.subgroups is not None and r.subgroups.label)
+        ),
     }
 
 

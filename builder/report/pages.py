@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -55,14 +56,29 @@ def _history(info: dict, review, document: dict) -> list:
     return out
 
 
+def moderator_column(characteristic: str) -> str:
+    """The column of a meta-regression's moderator in the analysis's CSV (a name R reads unchanged)."""
+    return "mod_" + characteristic.replace("-", "_")
+
+
+def _quoted(text: str) -> str:
+    """A text cell, quoted, and never read as a formula by a spreadsheet (see escape.csv_text)."""
+    return '"' + csv_text(text).replace('"', '""') + '"'
+
+
 def analysis_csv(result: AnalysisResult) -> str:
-    """The study inputs of one analysis, as the R script beside it reads them."""
+    """The study inputs of one analysis, as the R script beside it reads them; with a meta-regression, a column
+    per moderator (empty where the study gives no value)."""
     keys = list(dict.fromkeys(k for r in result.rows for k in r.inputs))  # NA where a study lacks one
-    lines = [",".join(["study", "label", "dataset", *keys])]
+    moderators = result.meta_regression.moderators if result.meta_regression is not None else []
+    lines = [",".join(["study", "label", "dataset", *keys, *map(moderator_column, moderators)])]
     for r in result.rows:
-        label = '"' + csv_text(r.study.label).replace('"', '""') + '"'
         values = [_csv_value(k, r.inputs.get(k)) for k in keys]
-        lines.append(",".join([csv_text(r.study.id), label, csv_text(r.dataset), *values]))
+        given = [r.study.characteristics.get(m) for m in moderators]
+        values += [
+            "" if g is None else repr(g.value) if isinstance(g.value, float) else _quoted(str(g.value)) for g in given
+        ]
+        lines.append(",".join([csv_text(r.study.id), _quoted(r.study.label), csv_text(r.dataset), *values]))
     return "\n".join(lines) + "\n"
 
 
@@ -172,7 +188,7 @@ def render_site(
         _outcome_pages(env, site, shared, timelines),
         _figures(site, store),
         [_page(env, "data.md", "data.md.j2", {**site.context, "methods": methods_in_use(site.results)})],
-        _downloads(env, site, shared),
+        _downloads(env, site, shared, info),
         _flow(env, site, info),
         _risk_of_bias(env, site),
         _summary_of_findings(env, site),
@@ -345,7 +361,7 @@ def _timeline_figures(timelines: dict[str, dict]) -> Iterator[Output]:
 # ------------------------------------------------------------------------------------------------ pages
 def _overview_pages(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
     yield _page(env, "index.md", "index.md.j2", site.context)
-    in_use = methods_in_use(site.results)
+    in_use = methods_in_use(site.results, site.data.bias_followups)
     yield _page(env, "methods.md", "methods.md.j2", {**site.context, "methods": in_use, "pooling": pooling_method})
     yield _page(env, "studies/index.md", "studies.md.j2", {**site.context, "up": "../"})  # one folder down
 
@@ -425,8 +441,13 @@ def _analysis_figures(view: AnalysisView) -> Iterator[Output]:
     for key, (_, _, slug) in STEP_PLOTS.items():
         if view.result.fit is not None and view.result.followups.get(key):
             yield _step_plot(view, key, slug)
+    mr = view.result.meta_regression
+    if mr is not None and mr.fit is not None and len(mr.moderators) == 1:  # a bubble plot (views._bubble)
+        yield Output(f"figures/{view.id}-bubble.svg", lambda: view.bubble_svg, kind="bubble", inputs=made_from)
     if view.result.small_study and view.result.small_study.get("funnel") is not None:
         yield Output(f"figures/{view.id}-funnel.svg", lambda: view.small_study["svg"], kind="funnel", inputs=made_from)
+    if view.result.influence.get("influence") is not None:
+        yield Output(f"figures/{view.id}-baujat.svg", lambda: view.influence["svg"], kind="baujat", inputs=made_from)
 
 
 def _step_plot(view: AnalysisView, key: str, slug: str) -> Output:
@@ -436,25 +457,79 @@ def _step_plot(view: AnalysisView, key: str, slug: str) -> Output:
 
 
 # ------------------------------------------------------------------------------------------- downloads
-def _downloads(env: jinja2.Environment, site: _Site, shared: str | None) -> Iterator[Output]:
-    """Each analysis's study inputs as CSV and the R script that reproduces it."""
+def _downloads(env: jinja2.Environment, site: _Site, shared: str | None, info: dict) -> Iterator[Output]:
+    """Each analysis's study inputs as CSV and the R script that reproduces it with metafor; and, for analyses
+    of per-arm numbers in versions released with it (or not released yet), one for meta."""
     r_script = env.get_template("analysis.R.j2")
     yi_script = env.get_template("analysis-yi.R.j2")  # studies that give their estimate, or before-after data
+    meta_script = env.get_template("analysis.meta.R.j2") if info.get("meta_scripts", True) else None
     for view in site.views:
         if view.result.rows:
-            script = r_script if view.result.data_kinds == {"arms"} else yi_script
-            yield from _analysis_downloads(script, view, site.review, shared)
+            arms_only = view.result.data_kinds == {"arms"}
+            script = r_script if arms_only else yi_script
+            yield from _analysis_downloads(script, meta_script if arms_only else None, view, site.review, shared)
 
 
-def _analysis_downloads(r_script: jinja2.Template, view: AnalysisView, review, shared: str | None) -> Iterator[Output]:
+def _r_moderators(result: AnalysisResult, review) -> dict | None:
+    """What the R script needs to refit a fitted meta-regression: the formula, and per categorical moderator its
+    column and declared levels (the script drops those no study has, so that R's reference level is ours)."""
+    mr = result.meta_regression
+    if mr is None or mr.fit is None:
+        return None
+    declared = [c for m in mr.moderators if (c := review.characteristic(m)) is not None]
+    return {
+        "formula": "~ " + " + ".join(moderator_column(c.id) for c in declared),
+        "factors": [(moderator_column(c.id), c.levels) for c in declared if c.type == "categorical"],
+        "labels": ", ".join(c.label for c in declared),
+    }
+
+
+def _analysis_downloads(
+    r_script: jinja2.Template, meta_script: jinja2.Template | None, view: AnalysisView, review, shared: str | None
+) -> Iterator[Output]:
     result = view.result
     yield Output(f"downloads/{view.id}.csv", lambda: analysis_csv(result), kind="csv", inputs={"analysis": result.key})
     yield Output(
         f"downloads/{view.id}.R",
-        lambda: r_script.render(spec=view.spec, result=result, review=review, kinds=sorted(result.data_kinds)),
+        lambda: r_script.render(
+            spec=view.spec,
+            result=result,
+            review=review,
+            kinds=sorted(result.data_kinds),
+            mods=_r_moderators(result, review),
+        ),
         kind="R",
         inputs={"shared": shared, "analysis": result.key},
     )
+    if meta_script is not None:
+        yield Output(
+            f"downloads/{view.id}.meta.R",
+            functools.partial(meta_script.render, spec=view.spec, result=result, review=review),
+            kind="R",
+            inputs={"shared": shared, "analysis": result.key},
+        )
+
+
+def analysis_scripts(env: jinja2.Environment, result: AnalysisResult, review) -> dict[str, str]:
+    """The downloads of one analysis as the site offers them, by file name: its inputs (`<id>.csv`), the
+    metafor script (`<id>.R`) and, for per-arm numbers, the meta script (`<id>.meta.R`); for `review export`."""
+    arms_only = result.data_kinds == {"arms"}
+    sid = result.spec.id
+    r_script = env.get_template("analysis.R.j2" if arms_only else "analysis-yi.R.j2")
+    out = {
+        f"{sid}.csv": analysis_csv(result),
+        f"{sid}.R": r_script.render(
+            spec=result.spec,
+            result=result,
+            review=review,
+            kinds=sorted(result.data_kinds),
+            mods=_r_moderators(result, review),
+        ),
+    }
+    if arms_only:
+        meta = env.get_template("analysis.meta.R.j2")
+        out[f"{sid}.meta.R"] = meta.render(spec=result.spec, result=result, review=review)
+    return out
 
 
 def _results_files(document: dict) -> Iterator[Output]:
@@ -499,12 +574,53 @@ def _risk_of_bias(env: jinja2.Environment, site: _Site) -> Iterator[Output]:
                 [r for _, _, r in rows],
                 caption.for_review(f"{tool.name}: judgements per domain across studies", site.review),
             )
-            sections.append({"id": tool_id, "tool": tool, "rows": rows, "traffic": traffic, "summary": summary})
+            section: dict = {"id": tool_id, "tool": tool, "rows": rows, "traffic": traffic, "summary": summary}
             yield _ready(f"figures/rob-{tool_id}.svg", traffic)
             yield _ready(f"figures/rob-{tool_id}-summary.svg", summary)
+            if site.data.bias_followups:
+                weighted = _weighted_rob(site, tool_id)
+                section["weighted"] = weighted
+                for w in weighted:
+                    yield _ready(w["path"], w["svg"])
+            sections.append(section)
     unassessed = [s for s in assessed if not s.risk_of_bias]
     context = {"rob_sections": sections, "unassessed": unassessed, **site.context}
     yield _page(env, "risk-of-bias.md", "risk-of-bias.md.j2", context)
+
+
+def _weighted_rob(site: _Site, tool_id: str) -> list[dict]:
+    """For each primary analysis whose forest plot shows this tool's judgements: the summary bars weighted by
+    the studies' weights in it (robvis's rob_summary(weighted = TRUE)), over the assessed studies it pools."""
+    out = []
+    tool = TOOLS[tool_id]
+    for v in (p for p in site.primary.values() if p is not None):
+        shown, robs, _ = robfig.for_analysis(v.result.rows, v.result.outcome.id)
+        if shown != tool_id or v.result.fit is None:
+            continue
+        pairs = [(rob, r.weight) for r, rob in zip(v.result.rows, robs) if rob is not None and r.weight]
+        if not pairs:
+            continue
+        pooled = sum(1 for r in v.result.rows if r.weight)
+        share = sum(w for _, w in pairs)
+        svg = robfig.summary_bars(
+            tool_id,
+            [rob for rob, _ in pairs],
+            caption.for_analysis(f"{tool.name}: judgements weighted by the studies' weights", v.result, site.review),
+            weights=[w for _, w in pairs],
+            ident=f"rob-{tool_id}-weighted-{v.id}",
+            title=f"{tool.name}: judgements weighted by the studies' weights in {v.spec.title}",
+        )
+        out.append(
+            {
+                "view": v,
+                "svg": svg,
+                "path": f"figures/rob-{tool_id}-weighted-{v.id}.svg",
+                "assessed": len(pairs),
+                "pooled": pooled,
+                "weight": fmt.weight(share),
+            }
+        )
+    return out
 
 
 def _summary_of_findings(env: jinja2.Environment, site: _Site) -> Iterator[Output]:

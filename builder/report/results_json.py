@@ -15,10 +15,11 @@ from typing import cast
 
 from builder import __version__
 from builder.analysis.fitting import LEGACY_I2_THRESHOLD
-from builder.analysis.result import AnalysisResult, Subgroups, input_kind
+from builder.analysis.result import AnalysisResult, MetaRegressionResult, Subgroups, input_kind
 from builder.caching import store as cache
 from builder.caching.outputs import Stored
 from builder.contract.measures import MEASURES
+from builder.contract.review import MIN_STUDIES_PER_MODERATOR
 from builder.ingest.loader import ReviewData
 from builder.report.escape import csv_text
 from builder.report.results_schema import (
@@ -27,18 +28,32 @@ from builder.report.results_schema import (
     FitRecord,
     FollowupRecord,
     HeterogeneityRecord,
+    InfluenceRecord,
+    InfluenceStudyRecord,
+    MetaRegressionFitRecord,
+    MetaRegressionRecord,
     PooledRecord,
+    RankTestRecord,
+    RegressionTestRecord,
     SettingsRecord,
     SmallStudyRecord,
     StudyRecord,
     SubgroupRecord,
     SubgroupsRecord,
+    TrimAndFillRecord,
 )
 
 # 1.1: each analysis has "settings", every method setting in force (presets resolved).
 # 1.2: each analysis lists the studies it "left_out" by the integrity rules, with the reason; its "settings" give
 # "double_zero_studies" (left out of the documents of versions released before that setting, whose pages and
 # files must not change).
+# Optional within 1.2 (added without a new version, which would change the results.json of every released
+# version rebuilt by the site): an analysis that declares one has "meta_regression"; subgroups by a declared
+# characteristic have "by_label".
+# Versions released with "bias_followups" (builder.releases.archive) add, without changing anything else: a primary
+# analysis's "influence" (metafor's influence() and the Baujat plot's coordinates per study) and, in its
+# "small_study_effects", "rank_test", "trim_and_fill", "harbord", "peters" and "odds_ratio_tests_reason". Records
+# of earlier versions have none of these keys (NotRequired in results_schema), so the schema version stays.
 SCHEMA_VERSION = "1.2"
 
 
@@ -207,6 +222,12 @@ def analysis_record(result: AnalysisResult, sparse_data_rules: bool = True) -> A
     }
     if "pre-post" in result.data_kinds:
         record["settings"]["pre_post_correlation"] = spec.pre_post_correlation
+    _add_followups(record, result)
+    return record
+
+
+def _add_followups(record: AnalysisRecord, result: AnalysisResult) -> None:
+    """The optional parts of a record: follow-ups, small-study tests, subgroups and influence diagnostics."""
     followups = cast(dict, record)  # keyed by the follow-up's name, each declared in AnalysisRecord
     for key, rows in result.followups.items():
         followups[key] = [_followup(row) for row in rows]
@@ -214,6 +235,111 @@ def analysis_record(result: AnalysisResult, sparse_data_rules: bool = True) -> A
         record["small_study_effects"] = _small_study(result.small_study)
     if result.subgroups is not None:
         record["subgroups"] = _subgroups(result, result.subgroups)
+    if result.meta_regression is not None:
+        record["meta_regression"] = meta_regression_record(result, result.meta_regression)
+    if result.influence:
+        record["influence"] = _influence(result)
+
+
+INFLUENCE_RULE = (
+    "influential when |dffits| > 3 sqrt(p / (k - p)), or the chi-square(p) distribution function at Cook's distance "
+    "> 0.5, or hat > 3 p / k, or |dfbetas| > 1, with p = 1 (metafor's influence())"
+)
+
+
+def _influence(result: AnalysisResult) -> InfluenceRecord:
+    """The case diagnostics of a primary analysis, one entry per study (null measures where not estimable)."""
+    s = result.influence
+    d = s["influence"]
+    studies: list[InfluenceStudyRecord] = []
+    if d is not None:
+        for i, row in enumerate(result.rows):
+            studies.append(
+                {
+                    "id": row.study.id,
+                    "rstudent": _num(d.rstudent[i]),
+                    "dffits": _num(d.dffits[i]),
+                    "cook_distance": _num(d.cook[i]),
+                    "cov_ratio": _num(d.cov_ratio[i]),
+                    "tau2_deleted": _num(d.tau2_deleted[i]),
+                    "q_deleted": _num(d.q_deleted[i]),
+                    "hat": _num(d.hat[i]),
+                    "weight": _num(d.weight[i]),
+                    "dfbetas": _num(d.dfbetas[i]),
+                    "estimate_deleted": _num(d.estimate_deleted[i]),
+                    "influential": bool(d.flagged[i]),
+                    "baujat_x": _num(d.baujat_x[i]),
+                    "baujat_y": _num(d.baujat_y[i]),
+                }
+            )
+    return {
+        "k": s["k"],
+        "reason": s["reason"],
+        "rule": INFLUENCE_RULE if d is not None else None,
+        "influential": [row["id"] for row in studies if row["influential"]],
+        "studies": studies,
+    }
+
+
+def meta_regression_record(result: AnalysisResult, mr: MetaRegressionResult) -> MetaRegressionRecord:
+    """The meta-regression's settings, the studies in it and those left out, and the fit (null, with the reason,
+    where there is none). Coefficients are on the analysis scale (log for ratio measures)."""
+    f = mr.fit
+    record: MetaRegressionRecord = {
+        "moderators": list(mr.moderators),
+        "test": "z" if mr.test == "z" else "knha",
+        "tau2_method": mr.method,
+        "k": mr.k,
+        "studies": [result.rows[i].study.id for i in mr.studies],
+        "left_out": [
+            {"id": result.rows[i].study.id, "label": result.rows[i].study.label, "reason": why}
+            for i, why in mr.left_out
+        ],
+        "reference_levels": dict(mr.reference_levels),
+        "guard": {"min_studies_per_moderator": MIN_STUDIES_PER_MODERATOR, "overridden_because": mr.few_studies},
+        "reason": mr.reason,
+        "fit": None,
+    }
+    if f is None:
+        return record
+    fit: MetaRegressionFitRecord = {
+        "coefficients": [
+            {
+                "term": t.id,
+                "label": t.label,
+                "characteristic": t.characteristic,
+                "level": t.level,
+                "estimate": _num(c.estimate),
+                "se": _num(c.se),
+                "statistic": _num(c.statistic),
+                "p": _num(c.p),
+                "ci_low": _num(c.ci_low),
+                "ci_high": _num(c.ci_high),
+            }
+            for t, c in zip(mr.terms, f.coefficients)
+        ],
+        "statistic_type": "t" if f.df is not None else "z",
+        "df": f.df,
+        "test_of_moderators": {
+            "statistic": _num(f.qm),
+            "statistic_type": "F" if f.df is not None else "chi2",
+            "df": f.qm_df,
+            "df2": f.df,
+            "p": _num(f.qm_p),
+        },
+        "residual_heterogeneity": {
+            "qe": _num(f.qe),
+            "df": f.qe_df,
+            "qe_p": _num(f.qe_p),
+            "tau2": _num(f.tau2),
+            "i2": _num(f.i2),
+            "h2": _num(f.h2),
+        },
+        "tau2_without_moderators": _num(f.tau2_re),
+        "r2": _num(f.r2),
+        "level": f.level,
+    }
+    record["fit"] = fit
     return record
 
 
@@ -233,11 +359,14 @@ def _subgroups(result: AnalysisResult, s: Subgroups) -> SubgroupsRecord:
                 else {"q": _num(f.q), "df": f.q_df, "q_p": _num(f.q_p), "tau2": _num(f.tau2), "i2": _num(f.i2)},
             }
         )
-    return {
+    record: SubgroupsRecord = {
         "by": s.by,
         "groups": groups,
         "test_for_subgroup_differences": {"q": _num(s.q), "df": s.df, "p": _num(s.p), "i2": _num(s.i2)},
     }
+    if s.label is not None:
+        record["by_label"] = s.label
+    return record
 
 
 def _small_study(s: dict) -> SmallStudyRecord:
@@ -260,7 +389,63 @@ def _small_study(s: dict) -> SmallStudyRecord:
             "tau2": _num(e.tau2),
         }
     )
-    return {"k": s["k"], "egger": test, "reason": s["reason"]}
+    record: SmallStudyRecord = {"k": s["k"], "egger": test, "reason": s["reason"]}
+    if "rank_test" in s:  # a version with the small-study tests beside Egger's
+        record["rank_test"] = _rank_test(s["rank_test"])
+        filled = s["trim_and_fill"]
+        record["trim_and_fill"] = {
+            "reason": s["trim_and_fill_reason"],
+            "L0": _trim_and_fill(filled.get("L0")),
+            "R0": _trim_and_fill(filled.get("R0")),
+        }
+        record["harbord"] = _regression_test(s["harbord"])
+        record["peters"] = _regression_test(s["peters"])
+        record["odds_ratio_tests_reason"] = s["odds_ratio_tests_reason"]
+    return record
+
+
+def _rank_test(t) -> RankTestRecord | None:
+    if t is None:
+        return None
+    return {
+        "test": "Begg and Mazumdar (rank correlation)",
+        "tau": _num(t.tau),
+        "p": _num(t.p),
+        "p_method": "exact" if t.exact else "normal approximation",
+        "k": t.k,
+    }
+
+
+def _trim_and_fill(t) -> TrimAndFillRecord | None:
+    if t is None:
+        return None
+    return {
+        "estimator": t.estimator,
+        "side": t.side,
+        "k0": t.k0,
+        "se_k0": _num(t.se_k0),
+        "p_k0": _num(t.p_k0),
+        "filled": [{"yi": _num(y), "vi": _num(v)} for y, v in zip(t.yi_filled, t.vi_filled)],
+        "adjusted": _pooled(t.adjusted),
+    }
+
+
+def _regression_test(t) -> RegressionTestRecord | None:
+    if t is None:
+        return None
+    return {
+        "test": t.name,
+        "statistic": _num(t.statistic),
+        "statistic_type": "t",
+        "df": t.df,
+        "p": _num(t.p),
+        "slope": _num(t.slope),
+        "slope_se": _num(t.slope_se),
+        "limit_estimate": _num(t.limit_estimate),
+        "limit_ci_low": _num(t.limit_ci_low),
+        "limit_ci_high": _num(t.limit_ci_high),
+        "k": t.k,
+    }
 
 
 class Record(dict):

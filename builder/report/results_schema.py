@@ -224,6 +224,7 @@ class SubgroupTestRecord(TypedDict):
 @with_config(STRICT)
 class SubgroupsRecord(TypedDict):
     by: Annotated[str, Field(description="The study characteristic the subgroups are formed by.")]
+    by_label: NotRequired[Annotated[str, Field(description="The label of a characteristic review.yaml declares.")]]
     groups: list[SubgroupRecord]
     test_for_subgroup_differences: SubgroupTestRecord
 
@@ -245,10 +246,176 @@ class EggerRecord(TypedDict):
 
 
 @with_config(STRICT)
+class RankTestRecord(TypedDict):
+    test: str
+    tau: Annotated[Number, Field(description="Kendall's tau-b of the standardised estimates and their variances.")]
+    p: Number
+    p_method: Literal["exact", "normal approximation"]
+    k: int
+
+
+@with_config(STRICT)
+class FilledStudyRecord(TypedDict):
+    yi: Number
+    vi: Number
+
+
+@with_config(STRICT)
+class TrimAndFillRecord(TypedDict):
+    estimator: Literal["L0", "R0"]
+    side: Annotated[Literal["left", "right"], Field(description="The side of the funnel studies are filled in on.")]
+    k0: Annotated[int, Field(description="The number of studies filled in.")]
+    se_k0: Number
+    p_k0: Annotated[Number, Field(description="R0 only: P of k0 or more with no study missing.")]
+    filled: list[FilledStudyRecord]
+    adjusted: Annotated[
+        FitRecord | None, Field(description="The analysis's model refitted with the filled studies; null if k0 is 0.")
+    ]
+
+
+@with_config(STRICT)
+class TrimAndFillSetRecord(TypedDict):
+    reason: Annotated[str | None, Field(description="Why an estimator has no result.")]
+    L0: TrimAndFillRecord | None
+    R0: TrimAndFillRecord | None
+
+
+@with_config(STRICT)
+class RegressionTestRecord(TypedDict):
+    test: str
+    statistic: Number
+    statistic_type: Literal["t"]
+    df: int
+    p: Number
+    slope: Number
+    slope_se: Number
+    limit_estimate: Number
+    limit_ci_low: Number
+    limit_ci_high: Number
+    k: int
+
+
+@with_config(STRICT)
 class SmallStudyRecord(TypedDict):
     k: int
     egger: EggerRecord | None
     reason: Annotated[str | None, Field(description="Why there is no test.")]
+    rank_test: NotRequired[
+        Annotated[RankTestRecord | None, Field(description="Begg and Mazumdar's test (from version 1.2).")]
+    ]
+    trim_and_fill: NotRequired[
+        Annotated[TrimAndFillSetRecord, Field(description="Duval and Tweedie's trim-and-fill (from version 1.2).")]
+    ]
+    harbord: NotRequired[
+        Annotated[RegressionTestRecord | None, Field(description="Harbord's test, odds ratios (from version 1.2).")]
+    ]
+    peters: NotRequired[
+        Annotated[RegressionTestRecord | None, Field(description="Peters' test, odds ratios (from version 1.2).")]
+    ]
+    odds_ratio_tests_reason: NotRequired[
+        Annotated[str | None, Field(description="Why Harbord's and Peters' tests are missing.")]
+    ]
+
+
+@with_config(STRICT)
+class InfluenceStudyRecord(TypedDict):
+    id: str
+    rstudent: Annotated[Number, Field(description="Externally standardised residual.")]
+    dffits: Number
+    cook_distance: Number
+    cov_ratio: Number
+    tau2_deleted: Annotated[Number, Field(description="tau² with the study left out.")]
+    q_deleted: Annotated[Number, Field(description="Cochran's Q with the study left out.")]
+    hat: Number
+    weight: Annotated[Number, Field(description="Percent.")]
+    dfbetas: Number
+    estimate_deleted: Annotated[Number, Field(description="The pooled estimate with the study left out.")]
+    influential: Annotated[bool, Field(description="Flagged by metafor's rule (see the record's rule).")]
+    baujat_x: Annotated[Number, Field(description="Baujat plot: the study's contribution to Q.")]
+    baujat_y: Annotated[Number, Field(description="Baujat plot: its influence on the pooled result.")]
+
+
+@with_config(STRICT)
+class InfluenceRecord(TypedDict):
+    k: int
+    reason: Annotated[str | None, Field(description="Why there are no diagnostics.")]
+    rule: str | None
+    influential: Annotated[list[str], Field(description="Ids of the studies flagged as influential.")]
+    studies: list[InfluenceStudyRecord]
+
+
+@with_config(STRICT)
+class MetaRegressionLeftOutRecord(TypedDict):
+    id: str
+    label: str
+    reason: Annotated[str, Field(description="Why the study is not in the meta-regression, e.g. no value.")]
+
+
+@with_config(STRICT)
+class MetaRegressionGuardRecord(TypedDict):
+    min_studies_per_moderator: int
+    overridden_because: Annotated[
+        str | None, Field(description="The analysis's reason for fitting with fewer studies; null if it did not.")
+    ]
+
+
+@with_config(STRICT)
+class CoefficientRecord(TypedDict):
+    term: Annotated[str, Field(description="intercept, a characteristic id, or <characteristic id>:<level>.")]
+    label: str
+    characteristic: str | None
+    level: Annotated[str | None, Field(description="Of a categorical moderator, against its reference level.")]
+    estimate: Number
+    se: Number
+    statistic: Number
+    p: Number
+    ci_low: Number
+    ci_high: Number
+
+
+@with_config(STRICT)
+class ModeratorTestRecord(TypedDict):
+    statistic: Annotated[Number, Field(description="F = QM / m under Knapp-Hartung, QM (chi²) under z.")]
+    statistic_type: Literal["F", "chi2"]
+    df: int
+    df2: Annotated[int | None, Field(description="The F test's denominator df, k - p; null for chi².")]
+    p: Number
+
+
+@with_config(STRICT)
+class ResidualHeterogeneityRecord(TypedDict):
+    qe: Number
+    df: int
+    qe_p: Number
+    tau2: Number
+    i2: Number
+    h2: Number
+
+
+@with_config(STRICT)
+class MetaRegressionFitRecord(TypedDict):
+    coefficients: list[CoefficientRecord]
+    statistic_type: Literal["t", "z"]
+    df: Annotated[int | None, Field(description="k - p for the t tests; null for z.")]
+    test_of_moderators: ModeratorTestRecord
+    residual_heterogeneity: ResidualHeterogeneityRecord
+    tau2_without_moderators: Number
+    r2: Annotated[Number, Field(description="Percent of tau² accounted for (metafor's pseudo-R²).")]
+    level: float
+
+
+@with_config(STRICT)
+class MetaRegressionRecord(TypedDict):
+    moderators: list[str]
+    test: Literal["knha", "z"]
+    tau2_method: Annotated[str, _one_of(TAU2, "The tau² estimator of the mixed-effects model.")]
+    k: Annotated[int, Field(description="Studies in the model: estimable, with a value of every moderator.")]
+    studies: list[str]
+    left_out: list[MetaRegressionLeftOutRecord]
+    reference_levels: dict[str, str]
+    guard: MetaRegressionGuardRecord
+    reason: Annotated[str | None, Field(description="Why there is no fit.")]
+    fit: MetaRegressionFitRecord | None
 
 
 @with_config(STRICT)
@@ -279,6 +446,10 @@ class AnalysisRecord(TypedDict):
     cumulative: NotRequired[list[FollowupRecord]]
     small_study_effects: NotRequired[SmallStudyRecord]
     subgroups: NotRequired[SubgroupsRecord]
+    meta_regression: NotRequired[MetaRegressionRecord]
+    influence: NotRequired[
+        Annotated[InfluenceRecord, Field(description="metafor's influence() of a primary analysis (from 1.2).")]
+    ]
 
 
 @with_config(STRICT)

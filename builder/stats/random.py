@@ -155,3 +155,46 @@ def random_effects(
         weights=weights,
         prediction=prediction,
     )
+
+
+def dersimonian_laird_at_q(es: EffectSizes, q: float, level: float = 0.95) -> Fit:
+    """RevMan 5's random-effects model of a Mantel-Haenszel analysis: DerSimonian-Laird tau² computed from `q`,
+    the heterogeneity statistic of the Mantel-Haenszel fit (Cochran's Q about the Mantel-Haenszel estimate, with
+    the studies' inverse-variance weights), instead of the Q about the inverse-variance estimate; then
+    inverse-variance pooling at that tau², a Wald interval, and I² from that Q (under DerSimonian-Laird equal to
+    I² from tau²). R's meta does this with metabin(method = "MH", method.tau = "DL", Q.Cochrane = TRUE); the
+    reference (tests/reference/revman_mh_random_reference.R) builds it from metafor's rma.mh and rma(tau2 = ).
+
+    With one study it is the study's own estimate, as random_effects gives it."""
+    ok = es.estimable
+    studies = kernel.select(es.yi, es.vi, ok)
+    k = studies.k
+    if k < 2:
+        return random_effects(es, "DL", "wald", level, tau2_interval=False)
+    w0, sw0, _, _ = studies.at(0.0)
+    sw2_0 = studies.square_sum(w0)
+    q = max(0.0, q)
+    q_df = k - 1
+    tau2 = max(0.0, (q - q_df) / (sw0 - sw2_0 / sw0))
+    w, sw, estimate, _ = studies.at(tau2)
+    se = math.sqrt(1 / sw)
+    low, high, statistic, p = wald(estimate, se, level)
+    weights = np.full(len(es), np.nan)
+    weights[ok] = studies.scaled(w, 100 / sw)
+    i2, h2 = i2_h2_from_q(q, q_df)
+    prediction = None
+    if k >= MIN_K_PREDICTION:
+        prediction = Interval(*prediction_interval(estimate, se, tau2, critical_value(level)))
+    return Fit(
+        model="random",
+        method="DL",
+        ci_method="wald",
+        k=k,
+        pooled=Pooled(estimate=estimate, se=se, ci_low=low, ci_high=high, statistic=statistic, df=None, p=p),
+        heterogeneity=Heterogeneity(
+            q=q, q_df=q_df, q_p=dist.chi2_sf(q, q_df), i2=i2, h2=h2, i2_basis="Q", i2_q=i2, h2_q=h2, tau2=tau2
+        ),
+        weights=weights,
+        prediction=prediction,
+        note="tau² from the Mantel-Haenszel heterogeneity statistic, as RevMan 5 computes it",
+    )

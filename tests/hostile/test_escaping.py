@@ -46,6 +46,7 @@ NOT_FREE = {
     ("DomainJudgement", "domain"): "a domain of the tool",
     ("DomainJudgement", "judgement"): "a judgement of the tool",
     ("RiskOfBias", "overall"): "a judgement of the tool",
+    ("Characteristic", "levels"): "the studies' values must be one of them",
 }
 
 
@@ -175,6 +176,18 @@ def _dump_yaml(path: Path, data: dict) -> None:
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=10_000), encoding="utf-8")
 
 
+def _declare_characteristics(review: dict) -> None:
+    """Study characteristics (whose free text the MSC data do not use), a meta-regression on one of them fitted
+    despite the guard, and subgroups by the other, so that their fields carry the payload too."""
+    review["characteristics"] = [
+        {"id": "follow-up", "label": "Follow-up", "type": "continuous", "unit": "days"},
+        {"id": "setting", "label": "Setting", "type": "categorical", "levels": ["ICU", "Ward"]},
+    ]
+    primary = next(a for a in review["analyses"] if a["role"] == "primary")
+    primary["meta_regression"] = {"moderators": ["follow-up"], "allow_few_studies": "to carry the payload"}
+    primary["subgroups"] = "setting"
+
+
 def poison_project(project: Path) -> tuple[set, dict]:
     """Every free-text field of review.yaml and of every study file carries a payload; returns the fields of
     the schema reached and the paths touched."""
@@ -183,12 +196,17 @@ def poison_project(project: Path) -> tuple[set, dict]:
     review_path = project / "data/review.yaml"
     data = _load_yaml(review_path)
     data["version"] = "1.2"  # the data no longer equal the released 1.1
+    _declare_characteristics(data)
     poison(Review, data, ("review",), seen, fields)
     _dump_yaml(review_path, data)
-    for path in sorted((project / "data/studies").glob("*.yaml")):
+    for i, path in enumerate(sorted((project / "data/studies").glob("*.yaml"))):
         data = _load_yaml(path)
         if path.stem == "shu-2020":
             _with_reported_estimates(data)
+        data["characteristics"] = {
+            "follow-up": {"value": 14 + 7 * (i % 4), "provenance": {"kind": "extracted", "source": "Methods"}},
+            "setting": {"value": ("ICU", "Ward")[i % 2], "provenance": {"kind": "extracted", "source": "Methods"}},
+        }
         poison(Study, data, (path.stem,), seen, fields)
         _dump_yaml(path, data)
     return seen, fields

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 def test_every_published_script_reproduces_its_analysis(built):
     doc = json.loads((built / "site/results.json").read_text(encoding="utf-8"))
     downloads = built / "site/downloads"
-    checked = 0
+    checked = influenced = 0
     for a in doc["analyses"]:
         script = downloads / f"{a['id']}.R"
         if a["pooled"] is None:
@@ -38,5 +38,12 @@ def test_every_published_script_reproduces_its_analysis(built):
         for printed, key in zip(m.groups()[:3], ("estimate", "ci_low", "ci_high")):
             assert float(printed) == pytest.approx(back(a["pooled"][key]), rel=1e-3, abs=1e-4), (a["id"], key)
         assert float(m.group(4)) == pytest.approx(a["pooled"]["p"], rel=1e-3)
+        if a.get("influence", {}).get("studies"):  # the studies metafor's influence() flags are the site's
+            flagged = re.search(r"^influential: (.*)$", proc.stdout, re.M)
+            assert flagged, proc.stdout
+            labels = {s["id"]: s["label"] for s in a["studies"]}
+            assert flagged.group(1) == "; ".join(labels[i] for i in a["influence"]["influential"]), a["id"]
+            influenced += 1
         checked += 1
     assert checked >= 7
+    assert influenced >= 1

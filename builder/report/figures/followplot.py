@@ -21,6 +21,23 @@ STYLE = forest.STYLE + (
     ".fp .band{fill:var(--md-default-fg-color--lightest,#eee)}.fp .edge{stroke:var(--md-default-fg-color--light,#777);"
     "stroke-dasharray:4 3}"
 )
+# Studies filled in by trim-and-fill: open circles, and the adjusted estimate as a dotted line.
+FILLED_STYLE = (
+    ".fp .pt-fill{fill:none;stroke:#3b6fb6;stroke-width:1.5}[data-md-color-scheme=slate] .fp .pt-fill{stroke:#7aa7e6}"
+    ".fp .adj{stroke:#3b6fb6;stroke-width:1.5;stroke-dasharray:1.5 2.5}"
+    "[data-md-color-scheme=slate] .fp .adj{stroke:#7aa7e6}"
+)
+
+
+@dataclass(frozen=True)
+class Filled:
+    """What trim-and-fill adds to a funnel plot: the filled studies (estimate, standard error) and the
+    estimate of the model refitted with them."""
+
+    yi: list[float]
+    se: list[float]
+    adjusted: float
+    estimator: str
 
 
 @dataclass(frozen=True)
@@ -130,23 +147,30 @@ def describe_steps(kind: str, rows: list[Step], pooled: Fit, scale: str) -> str:
     )
 
 
-def funnel(title: str, desc: str, data, scale: str, ident: str, measure: str, caption: list[str] | None = None) -> str:
+def funnel(
+    title: str,
+    desc: str,
+    data,
+    scale: str,
+    ident: str,
+    measure: str,
+    caption: list[str] | None = None,
+    filled: Filled | None = None,
+) -> str:
     """Funnel plot (metafor's funnel(), yaxis = "sei"): each study at its estimate (x) and standard error (y,
-    0 at the top), the pooled estimate as a vertical line and the pseudo 95% confidence region around it."""
+    0 at the top), the pooled estimate as a vertical line and the pseudo 95% confidence region around it.
+    With `filled` (trim-and-fill), the filled studies as open circles, the adjusted estimate as a dotted line
+    and a legend under the axis."""
     import numpy as np
 
     ok = ~np.isnan(data.yi)
     xs = [float(v) for v in data.yi[ok]]
     ses = [float(v) for v in data.se[ok]]
     se_max = float(data.se_grid[-1]) or 1.0
-    bounds = [abs(v) for v in xs] + [abs(float(data.low[-1])), abs(float(data.high[-1])), abs(data.centre)]
-    lo, hi, ticks = forest.axis_for(bounds, scale)
-    # the SE axis: nice ticks from 0 down to the largest SE
-    step = forest._nice(se_max / 4)
-    se_top = step * math.ceil(se_max / step - 1e-9)
-    se_ticks = [step * i for i in range(int(round(se_top / step)) + 1)]
+    lo, hi, ticks = forest.axis_for(_bounds(data, xs, filled), scale)
+    se_top, se_ticks = _se_axis(se_max)
     left, top, plot_w, plot_h = 60.0, 16.0, 320.0, 240.0
-    width, height = left + plot_w + 20, top + plot_h + 52
+    width, height = left + plot_w + 20, top + plot_h + 52 + (22 if filled is not None else 0)  # and the legend
 
     def xpos(v: float) -> float:
         return left + (min(max(v, lo), hi) - lo) / (hi - lo) * plot_w
@@ -155,25 +179,71 @@ def funnel(title: str, desc: str, data, scale: str, ident: str, measure: str, ca
         return top + se / se_top * plot_h
 
     svg = Svg(width, height, "fp funnel", title, desc, ident, caption)
-    region = [(xpos(float(a)), ypos(float(s))) for a, s in zip(data.low, data.se_grid)]
-    region += [(xpos(float(b)), ypos(float(s))) for b, s in zip(data.high[::-1], data.se_grid[::-1])]
-    svg.polygon(region, "band")
+    svg.polygon(_region(data, xpos, ypos), "band")
     svg.line(xpos(float(data.low[0])), ypos(0), xpos(float(data.low[-1])), ypos(float(data.se_grid[-1])), "edge")
     svg.line(xpos(float(data.high[0])), ypos(0), xpos(float(data.high[-1])), ypos(float(data.se_grid[-1])), "edge")
     svg.line(xpos(data.centre), ypos(0), xpos(data.centre), ypos(se_top), "ref")
     for x, se in zip(xs, ses):
         svg.circle(xpos(x), ypos(se), 4, "pt")
+    if filled is not None:
+        _filled(svg, filled, xpos, ypos, se_top, left, top + plot_h + 70)
     svg.line(left, top + plot_h, left + plot_w, top + plot_h)
     svg.line(left, top, left, top + plot_h)
-    for t in ticks:
-        svg.line(xpos(t), top + plot_h, xpos(t), top + plot_h + 4)
-        svg.text(xpos(t), top + plot_h + 4 + forest.FONT, forest._tick_label(t, scale), "s", "middle")
-    for s in se_ticks:
-        svg.line(left - 4, ypos(s), left, ypos(s))
-        svg.text(left - 7, ypos(s) + 4, f"{round(s, 6):g}", "s", "end")
-    svg.text(left + plot_w / 2, height - 6, measure + (" (log scale)" if scale == "log" else ""), "s", "middle")
+    _ticks(
+        svg,
+        [(xpos(t), forest._tick_label(t, scale)) for t in ticks],
+        [(ypos(s), s) for s in se_ticks],
+        left,
+        top + plot_h,
+    )
+    svg.text(left + plot_w / 2, top + plot_h + 46, measure + (" (log scale)" if scale == "log" else ""), "s", "middle")
     svg.parts.append(
         f'<text x="14" y="{coord(top + plot_h / 2)}" class="s" text-anchor="middle" '
         f'transform="rotate(-90 14 {coord(top + plot_h / 2)})">Standard error</text>'
     )
-    return svg.render(STYLE)
+    return svg.render(STYLE + (FILLED_STYLE if filled is not None else ""))
+
+
+def _bounds(data, xs: list[float], filled: Filled | None) -> list[float]:
+    """How far from no effect the horizontal axis must reach: every study, the region's base, the centre."""
+    bounds = [abs(v) for v in xs] + [abs(float(data.low[-1])), abs(float(data.high[-1])), abs(data.centre)]
+    if filled is not None:
+        bounds += [abs(v) for v in filled.yi] + [abs(filled.adjusted)]
+    return bounds
+
+
+def _region(data, xpos, ypos) -> list[tuple[float, float]]:
+    """The pseudo-confidence region: down its left edge and back up its right one."""
+    region = [(xpos(float(a)), ypos(float(s))) for a, s in zip(data.low, data.se_grid)]
+    return region + [(xpos(float(b)), ypos(float(s))) for b, s in zip(data.high[::-1], data.se_grid[::-1])]
+
+
+def _se_axis(se_max: float) -> tuple[float, list[float]]:
+    """The SE axis: nice ticks from 0 down to the largest SE."""
+    step = forest._nice(se_max / 4)
+    se_top = step * math.ceil(se_max / step - 1e-9)
+    return se_top, [step * i for i in range(int(round(se_top / step)) + 1)]
+
+
+def _ticks(svg: Svg, x_ticks: list[tuple[float, str]], y_ticks: list[tuple[float, float]], left: float, bottom: float):
+    for x, text in x_ticks:
+        svg.line(x, bottom, x, bottom + 4)
+        svg.text(x, bottom + 4 + forest.FONT, text, "s", "middle")
+    for y, s in y_ticks:
+        svg.line(left - 4, y, left, y)
+        svg.text(left - 7, y + 4, f"{round(s, 6):g}", "s", "end")
+
+
+def _filled(svg: Svg, filled: Filled, xpos, ypos, se_top: float, left: float, legend_y: float) -> None:
+    """The filled studies, the adjusted estimate and the legend of the three kinds of mark."""
+    svg.line(xpos(filled.adjusted), ypos(0), xpos(filled.adjusted), ypos(se_top), "adj")
+    for x, se in zip(filled.yi, filled.se):
+        svg.circle(xpos(x), ypos(se), 4, "pt-fill")
+    svg.circle(left - 40, legend_y - 4, 4, "pt")
+    svg.text(left - 32, legend_y, "observed", "s")
+    svg.circle(left + 34, legend_y - 4, 4, "pt-fill")
+    svg.text(left + 42, legend_y, f"filled ({filled.estimator})", "s")
+    svg.line(left + 118, legend_y - 4, left + 140, legend_y - 4, "adj")
+    svg.text(left + 144, legend_y, "adjusted estimate", "s")
+    svg.line(left + 250, legend_y - 4, left + 272, legend_y - 4, "ref")
+    svg.text(left + 276, legend_y, "pooled", "s")

@@ -605,5 +605,11 @@ def describe(result: AnalysisResult, experimental: str = "MSC", control: str = "
             else f"{g.label} not estimable"
             for g in s.groups
         ]
-        text += f" Subgroups by {s.by}: " + "; ".join(parts) + ". " + (subgroup_differences_line(result) or "") + "."
+        text += (
+            f" Subgroups by {s.label or s.by}: "
+            + "; ".join(parts)
+            + ". "
+            + (subgroup_differences_line(result) or "")
+            + "."
+        )
     return text

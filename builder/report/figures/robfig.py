@@ -100,8 +100,19 @@ def _legend(svg: Svg, keys: list[str], ly: float, width: float) -> None:
     svg.width = max(width, 10 + min(len(keys), per_row) * 135)
 
 
-def summary_bars(tool_id: str, assessments: list, caption: list[str] | None = None) -> str:
-    """Share of studies at each judgement, per domain (unweighted), as robvis's rob_summary()."""
+def summary_bars(
+    tool_id: str,
+    assessments: list,
+    caption: list[str] | None = None,
+    weights: list[float] | None = None,
+    ident: str | None = None,
+    title: str | None = None,
+) -> str:
+    """Share of studies at each judgement, per domain, as robvis's rob_summary(): unweighted, or with `weights`
+    (one per assessment, e.g. the studies' percent weights in an analysis) the share of the total weight at each
+    judgement, as rob_summary(weighted = TRUE)."""
+    if weights is not None:
+        return _weighted_bars(tool_id, assessments, weights, caption, ident or f"rob-{tool_id}-weighted", title)
     tool = TOOLS[tool_id]
     keys = list(tool.judgements) + [NOT_RETRIEVED]
     domains = list(tool.domains.items()) + ([("overall", "Overall")] if tool_id != "rob1" else [])
@@ -136,6 +147,57 @@ def summary_bars(tool_id: str, assessments: list, caption: list[str] | None = No
             w = bar_w * count / n
             svg.parts.append(f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="20" class="j-{key}"/>')
             shares.append(f"{label(key).lower()} {count} of {n}")
+            x += w
+        desc_parts.append(f"{name}: " + ", ".join(shares))
+    for k in range(5):
+        x = left + bar_w * k / 4
+        svg.line(x, 20 + len(domains) * row, x, 24 + len(domains) * row)
+        svg.text(x, 38 + len(domains) * row, f"{25 * k}%", "", "middle")
+    svg.desc = "; ".join(desc_parts)
+    return svg.render(STYLE)
+
+
+def _domain_values(domain: str, assessments: list) -> list[str]:
+    return [
+        (a.overall or NOT_RETRIEVED)
+        if domain == "overall"
+        else next(d.judgement for d in a.domains if d.domain == domain)
+        for a in assessments
+    ]
+
+
+def _weighted_bars(
+    tool_id: str, assessments: list, weights: list[float], caption: list[str] | None, ident: str, title: str | None
+) -> str:
+    """The summary bars with each study counted by its weight (see summary_bars)."""
+    tool = TOOLS[tool_id]
+    keys = list(tool.judgements) + [NOT_RETRIEVED]
+    domains = list(tool.domains.items()) + ([("overall", "Overall")] if tool_id != "rob1" else [])
+    left, bar_w, row = 290.0, 360.0, 26.0
+    total = float(sum(weights))
+    svg = Svg(
+        left + bar_w + 20,
+        30 + len(domains) * row + 40,
+        "rb robsum",
+        title or f"{tool.name}: judgements weighted by the studies' weights",
+        "",
+        ident,
+        caption,
+    )
+    desc_parts = []
+    for i, (domain, name) in enumerate(domains):
+        y = 20 + i * row
+        svg.text(left - 10, y + 15, name, "", "end")
+        values = _domain_values(domain, assessments)
+        x = left
+        shares = []
+        for key in keys:
+            share = sum(w for v, w in zip(values, weights) if v == key) / total if total > 0 else 0.0
+            if share <= 0:
+                continue
+            w = bar_w * share
+            svg.rect(x, y, w, 20, f"j-{key}")
+            shares.append(f"{label(key).lower()} {100 * share:.1f}% of the weight")
             x += w
         desc_parts.append(f"{name}: " + ", ".join(shares))
     for k in range(5):
