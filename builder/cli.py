@@ -41,10 +41,15 @@ def cmd_check(args) -> int:
     """Every check of the data that `review build` makes, without building; then warnings that do not fail."""
     from builder.ingest.advice import advice
     from builder.ingest.loader import load
+    from builder.publish.build import source_problem, template_syntax_problem
     from builder.releases.archive import ReleaseError, check_integrity, releases
     from builder.releases.guard import released_data_problems
 
     project = _project(args.project)
+    problem = (source_problem(project) or template_syntax_problem(project)) if (project / "data").is_dir() else None
+    if problem is not None:
+        print(f"review: error: {problem}", file=sys.stderr)
+        return 3
     try:
         for rel in releases(project):
             check_integrity(rel)
@@ -70,6 +75,9 @@ def cmd_build(args) -> int:
     from builder.publish.build import BuildError, SitePathError, build
 
     project = _project(args.project)
+    if args.site is not None and not args.site.strip():
+        print("review: error: --site '': give a folder, e.g. --site site", file=sys.stderr)
+        return EXIT_USAGE
 
     def progress(message: str) -> None:
         if not args.quiet:
@@ -109,7 +117,7 @@ def cmd_build(args) -> int:
 def cmd_serve(args) -> int:
     from builder.publish.serve import serve
 
-    return serve(_project(args.project), args.dev_addr)
+    return serve(_project(args.project), args.dev_addr, allow_remote=args.allow_remote)
 
 
 def cmd_new_study(args) -> int:
@@ -118,6 +126,11 @@ def cmd_new_study(args) -> int:
     from builder.ingest.loader import load_review_only
 
     project = _project(args.project)
+    if args.id == "index":
+        print(
+            "review: error: 'index' is the page studies/index (the list of studies); choose another id", file=sys.stderr
+        )
+        return EXIT_USAGE
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.id) or len(args.id) > 64:
         print(
             f"review: error: '{args.id}' is not a valid study id (lower-case letters, digits and hyphens, "
@@ -132,23 +145,33 @@ def cmd_new_study(args) -> int:
     if path.exists() or path.is_symlink():
         print(f"review: error: {path.relative_to(project)} already exists", file=sys.stderr)
         return EXIT_USAGE
+    if path.parent.exists() and not path.parent.is_dir():
+        print("review: error: data/studies is not a folder; it holds one file per study", file=sys.stderr)
+        return EXIT_USAGE
     review = load_review_only(project / "data")
+    import jinja2
+
     from builder.contract.project import template_dirs
+    from builder.publish.build import template_problem
     from builder.report.pages import environment
 
-    text = (
-        environment(template_dirs(project))
-        .get_template("new-study.yaml.j2")
-        .render(
-            id=args.id,
-            outcomes=review.outcomes if review else [],
-            characteristics=review.characteristics if review else [],
-            experimental_label=review.experimental_label if review else "experimental",
-            # an editor validates the file against the schema if the project has it (a new one has not: the
-            # site publishes it at schema/study.schema.json)
-            schema_here=(project / "docs" / "schema" / "study.schema.json").is_file(),
+    try:
+        text = (
+            environment(template_dirs(project))
+            .get_template("new-study.yaml.j2")
+            .render(
+                id=args.id,
+                outcomes=review.outcomes if review else [],
+                characteristics=review.characteristics if review else [],
+                experimental_label=review.experimental_label if review else "experimental",
+                # an editor validates the file against the schema if the project has it (a new one has not:
+                # the site publishes it at schema/study.schema.json)
+                schema_here=(project / "docs" / "schema" / "study.schema.json").is_file(),
+            )
         )
-    )
+    except jinja2.TemplateError as exc:
+        print(f"review: error: {template_problem(exc, project)}", file=sys.stderr)
+        return 3
     path.parent.mkdir(exist_ok=True)
     path.write_text(text, encoding="utf-8")
     print(
@@ -189,6 +212,9 @@ def cmd_release(args) -> int:
     except ValueError:
         print(f"review: error: --date {args.date!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
         return EXIT_USAGE
+    if day is not None and day > dt.date.today():
+        print(f"review: error: --date {args.date}: a release cannot be dated in the future", file=sys.stderr)
+        return EXIT_USAGE
     try:
         rel = release(project, args.version, day)
     except DataError as exc:
@@ -208,6 +234,7 @@ def cmd_diff(args) -> int:
     import json
 
     from builder.analysis import run as analysis
+    from builder.contract.version import Version, VersionError
     from builder.ingest.loader import load
     from builder.releases import diff
     from builder.releases.archive import ReleaseError, releases
@@ -219,7 +246,11 @@ def cmd_diff(args) -> int:
         if name == "current":
             data = load(project / "data")
             return data, results_document(data, analysis.run_all(data))
-        rel = next((r for r in releases(project) if r.version == name), None)
+        try:
+            wanted = Version.parse(name)
+        except VersionError:
+            raise KeyError(name) from None
+        rel = next((r for r in releases(project) if Version.parse(r.version) == wanted), None)
         if rel is None:
             raise KeyError(name)
         return load(rel.data_dir), rel.results()
@@ -303,7 +334,18 @@ def cmd_schema(args) -> int:
 
     project = _project(args.project)
     folder = project / "docs" / "schema"
-    for path in [*write_schemas(folder), write_schema(folder, SCHEMA_VERSION)]:
+    try:
+        written = [*write_schemas(folder), write_schema(folder, SCHEMA_VERSION)]
+    except OSError as exc:  # docs/schema (or a schema file) is not something a file can be written to
+        where = Path(exc.filename).relative_to(project) if exc.filename else "docs/schema"
+        why = (
+            "a file is in the way of a folder"
+            if isinstance(exc, (FileExistsError, NotADirectoryError))
+            else exc.strerror
+        )
+        print(f"review: error: cannot write {where}: {why}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in written:
         print(f"wrote {path.relative_to(project)}")
     return EXIT_OK
 
@@ -324,7 +366,12 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("-q", "--quiet", action="store_true", help="print no progress, only the final line")
     b.set_defaults(func=cmd_build)
     s = sub.add_parser("serve", help="preview with live reload; rebuilds when data/ or templates/ change")
-    s.add_argument("--dev-addr", default="127.0.0.1:8000")
+    s.add_argument("--dev-addr", default="127.0.0.1:8000", help="HOST:PORT to serve on (default: 127.0.0.1:8000)")
+    s.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow an address other machines can reach (the preview has no authentication; off by default)",
+    )
     s.set_defaults(func=cmd_serve)
     sub.add_parser("schema", help="write the JSON Schemas (data files, results.json) into docs/schema/").set_defaults(
         func=cmd_schema
@@ -360,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
         args = p.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help/--version
         return int(exc.code or 0)
+    if args.project is not None and not Path(args.project).is_dir():
+        print(f"review: error: -C {args.project}: no such folder", file=sys.stderr)
+        return EXIT_USAGE
     if not getattr(args, "func", None):
         p.print_usage(sys.stderr)
         print("review: error: a command is required (check, build, serve, schema)", file=sys.stderr)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MAX_SHOWN = 200  # characters of a value a problem repeats: a 10,000-character value would bury the message
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
@@ -17,7 +19,8 @@ class Problem:
         where = f"{self.file}:{self.line}" if self.line else self.file
         text = f"{where}: {self.field or '(file)'}: {self.message}"
         if self.value is not None:
-            text += f" (got {self.value})"
+            shown = self.value if len(self.value) <= MAX_SHOWN else self.value[: MAX_SHOWN - 1] + "…"
+            text += f" (got {shown})"
         return text
 
 

@@ -64,12 +64,26 @@ def _plain_label(value: str) -> str:
 Label = Annotated[str, AfterValidator(_plain_label), Field(max_length=120)]
 
 
+# Bidirectional embeddings, overrides and isolates: they make text display in another order than it is
+# stored (a label that reads one way on the page and sorts, searches and cites another; source code or a
+# script line that shows other than what runs). The marks U+200E, U+200F and U+061C, which only set the
+# direction of neutral characters in right-to-left text, are allowed.
+BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
 def control_character(text: str) -> str | None:
     """Why `text` may not be stored, or None: control characters (other than tab and line feed), which
-    break figures (invalid XML), lines of scripts and citations, and terminals; and unpaired surrogates."""
+    break figures (invalid XML), lines of scripts and citations, and terminals; bidirectional controls,
+    which reorder what is displayed; and unpaired surrogates."""
     for i, c in enumerate(text):
         if c in "\t\n":
             continue
+        if c in BIDI_CONTROLS:
+            name = unicodedata.name(c, "a bidirectional control").lower()
+            return (
+                f"contains the bidirectional control character U+{ord(c):04X} ({name}) at character {i + 1}, "
+                "which makes text display in another order than it is written; remove it"
+            )
         category = unicodedata.category(c)
         if category in ("Cc", "Cs"):
             what = "control character" if category == "Cc" else "unpaired surrogate"

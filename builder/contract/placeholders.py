@@ -88,6 +88,9 @@ def check(text: str, review: Review, study_ids: set[str]) -> list[str]:
     analyses = {a.id: a for a in review.analyses}
     for m in PLACEHOLDER.finditer(text):
         kind, name, field = m.groups()
+        if len(m.group(0)) > 160:  # ids have at most 64 characters: this is no placeholder, and is not repeated
+            problems.append(f"{m.group(0)[:40]}...]]: too long for a placeholder (ids have at most 64 characters)")
+            continue
         check_one = _CHECKS.get(kind)
         if check_one is None:
             problems.append(f"{m.group(0)}: unknown placeholder kind '{kind}'")

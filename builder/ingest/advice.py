@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from builder.errors import Problem
-from builder.ingest.loader import ReviewData
+from builder.ingest.loader import ReviewData, study_files
 from builder.ingest.select import select
 
 
@@ -66,7 +66,7 @@ def missing_characteristics(data: ReviewData) -> list[tuple[str, str, str]]:
 
 
 def advice(project: Path, data: ReviewData) -> list[Problem]:
-    files = [project / "data" / "review.yaml", *sorted((project / "data" / "studies").glob("*.yaml"))]
+    files = [project / "data" / "review.yaml", *study_files(project / "data" / "studies")]
     found = [p for path in files for p in _todo_lines(path, project)]
     for sid, oid in unused_data(data):
         found.append(

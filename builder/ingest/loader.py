@@ -203,8 +203,11 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
     rebuild parses only the files that changed; the checks across files always run."""
     data_dir = Path(data_dir)
     root = data_dir.parent
+    missing = _folders_missing(data_dir, root)
+    if missing:
+        raise DataError(missing)
     review_path = data_dir / "review.yaml"
-    study_paths = sorted((data_dir / "studies").glob("*.yaml"))
+    study_paths = study_files(data_dir / "studies")
     problems = _strays(data_dir, root)
     review, review_loc, found = _load_review(review_path, root)
     problems += found
@@ -229,6 +232,22 @@ def load(data_dir: Path, today: dt.date | None = None, store: Store | None = Non
     return ReviewData(
         review, ordered, data_hash([review_path, *study_paths], root), {sid: sources[sid] for sid in ordered}
     )
+
+
+def study_files(folder: Path) -> list[Path]:
+    """The study files of a studies folder: `*.yaml`, but not hidden files (an editor's lock or swap file such
+    as `.#smith-2024.yaml`; a study id never starts with a dot)."""
+    return sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("."))
+
+
+def _folders_missing(data_dir: Path, root: Path) -> list[Problem]:
+    """One problem if the data folder or its studies folder is missing or not a folder: every check after it
+    would only repeat that no study can be found."""
+    for folder in (data_dir, data_dir / "studies"):
+        if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "no such folder"
+            return [Problem(_rel(folder, root), None, "", f"{what}; expected a folder of YAML files (see README.md)")]
+    return []
 
 
 def _strays(data_dir: Path, root: Path) -> list[Problem]:

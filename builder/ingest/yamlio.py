@@ -72,17 +72,18 @@ def _convert(node: yaml.Node, path: Path_, lines: dict, budget: list[int], probl
                 continue
             key = _scalar(key_node, file)
             if not isinstance(key, (str, int)):
+                got = {yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}.get(type(key_node), repr(key))
                 problems.append(
                     Problem(
                         file,
                         key_node.start_mark.line + 1,
                         ".".join(map(str, path)),
                         "mapping keys must be plain text",
-                        repr(key),
+                        got,
                     )
                 )
                 continue
-            key = str(key)
+            key = key_node.value if isinstance(key, bool) else str(key)  # 'true: 1' names 'true', not 'True'
             if key in out:
                 problems.append(
                     Problem(
@@ -140,6 +141,10 @@ def _scalar(node: yaml.Node, file: str = ""):
         value = _constructor.construct_object(node, deep=False)
     if isinstance(value, float) and not math.isfinite(value):
         return value  # kept so that validation can say "not finite" with the line
+    if isinstance(value, (bytes, set)):  # !!binary, !!set: no field holds them, and pydantic would coerce bytes
+        raise _BadScalar(
+            node.start_mark.line + 1, f"YAML tag {node.tag.rsplit(':', 1)[-1]!r} is not supported", node.value
+        )
     return value
 
 
@@ -192,6 +197,12 @@ def _compose(raw: bytes, name: str) -> tuple[yaml.Node | None, Problem | None]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         return None, Problem(name, line, "", f"YAML syntax error: {exc.problem or exc.context}")
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, other control characters)
+        line = text.count("\n", 0, exc.position) + 1
+        what = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        return None, Problem(
+            name, line, "", f"contains the control character {what}, which YAML does not allow; remove it"
+        )
     except yaml.YAMLError as exc:
         return None, Problem(name, None, "", f"YAML error: {exc}")
     if node is None:
@@ -229,6 +240,8 @@ def load_yaml(path: Path, root: Path, raw: bytes | None = None) -> tuple[Located
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         return None, [Problem(name, line, "", f"YAML error: {exc.problem}")]
+    if data is None:  # a file with only '---' or '~'
+        return None, [Problem(name, 1, "", "file is empty; expected a mapping of fields")]
     if not isinstance(data, dict):
         return None, [Problem(name, 1, "", "expected a mapping of fields at the top level", type(data).__name__)]
     return Located(data, lines), problems

@@ -15,11 +15,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 import yaml
 
 from builder import faults
@@ -48,6 +50,79 @@ def epoch(day: dt.date) -> str:
     return str(int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp()))
 
 
+def _shown(path: Path, project: Path) -> str:
+    """A source file as a message names it: within the project, or within the tool's checkout."""
+    for root, suffix in ((project, ""), (layout.TOOL_HOME, " (the tool's)")):
+        with contextlib.suppress(ValueError):
+            return path.resolve().relative_to(root.resolve()).as_posix() + suffix
+    return str(path)
+
+
+def source_problem(project: Path) -> str | None:
+    """What stops the site's sources being used, or None: no templates at all; a template (the project's or
+    the tool's) that is not UTF-8; a site configuration file (the tool's mkdocs.yml, then the project's)
+    that cannot be read, is not YAML (read safely: no tags that make objects) or is not a mapping.
+    `review check` and every rendering ask before anything is rendered."""
+    folders = layout.template_dirs(project)
+    if not folders:
+        return (
+            f"no page templates: {project} has no templates/, and the tool's checkout has none either "
+            "(install the builder in place, with `pip install -e .`, as the Makefile does)"
+        )
+    for template in (t for folder in folders for t in sorted(folder.rglob("*.j2"))):
+        try:
+            template.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return f"{_shown(template, project)}: cannot be read as UTF-8 text ({exc})"
+    for config in layout.config_files(project):
+        problem = _config_problem(config, _shown(config, project))
+        if problem is not None:
+            return problem
+    return None
+
+
+def _config_problem(config: Path, name: str) -> str | None:
+    try:
+        loaded = yaml.safe_load(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{name}: cannot be read ({getattr(exc, 'strerror', None) or exc})"
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name.split(' ')[0]}:{mark.line + 1}" if mark is not None else name
+        return f"{where}: not valid YAML (tags that make Python objects are not read): {getattr(exc, 'problem', exc)}"
+    if loaded is not None and not isinstance(loaded, dict):  # empty (only comments): no settings of its own
+        return f"{name}: expected a mapping of MkDocs settings"
+    return None
+
+
+_PARSED: dict[str, str | None] = {}  # a template's sha256 -> its syntax error, for this process
+
+
+def template_syntax_problem(project: Path) -> str | None:
+    """The first template in use with a syntax error, as 'templates/NAME:LINE: ...', or None (a project's
+    template replaces the tool's of that name). `review check` asks (a build finds the same error when it
+    renders); each template's text is parsed once per process."""
+    folders = layout.template_dirs(project)
+    env = pages.environment(folders)
+    in_use: dict[str, Path] = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*.j2")):
+            in_use.setdefault(path.relative_to(folder).as_posix(), path)
+    for path in in_use.values():
+        text = path.read_text(encoding="utf-8")
+        key = hashlib.sha256(text.encode()).hexdigest()
+        if key not in _PARSED:
+            name = _shown(path, project)
+            try:
+                env.parse(text, name, name)
+                _PARSED[key] = None
+            except jinja2.TemplateSyntaxError as exc:
+                _PARSED[key] = template_problem(exc, project)
+        if _PARSED[key] is not None:
+            return _PARSED[key]
+    return None
+
+
 def site_config(project: Path, nav: list, site_name: str) -> dict:
     config = layout.site_config(project)
     config["site_name"] = html.escape(site_name)  # themes print it unescaped
@@ -69,11 +144,9 @@ def render(
     """Write the Markdown sources and the MkDocs configuration into `out`; return the config file. With
     `reuse` (see builder.caching.reuse), generated files whose inputs are unchanged since the last good build are
     taken from it, and the keys of this build's files are saved beside its sources for the next one."""
-    if not layout.template_dirs(project):
-        raise BuildError(
-            f"no page templates: {project} has no templates/, and the tool's checkout has none either "
-            "(install the builder in place, with `pip install -e .`, as the Makefile does)"
-        )
+    problem = source_problem(project)
+    if problem is not None:
+        raise BuildError(problem)
     docs = out / "docs"
     docs.mkdir(parents=True)
     for folder in layout.docs_dirs(project):  # the tool's assets, then the project's own files
@@ -81,13 +154,35 @@ def render(
     results = results if results is not None else analysis.run_all(data)
     if version_info is None:
         version_info = version_context(project, data, results)
-    nav = pages.render_site(data, results, layout.template_dirs(project), docs, version_info, store, reuse)
+    try:
+        nav = pages.render_site(data, results, layout.template_dirs(project), docs, version_info, store, reuse)
+    except jinja2.TemplateError as exc:
+        raise BuildError(template_problem(exc, project)) from exc
     if reuse is not None:
         reuse.save(out)
     config = site_config(project, nav, data.review.short_title)
     path = out / "mkdocs.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def template_problem(exc: jinja2.TemplateError, project: Path) -> str:
+    """A template's error as 'templates/NAME:LINE: what', from the error or the template's frame in its
+    traceback (Jinja puts one there for the line of the template that failed)."""
+    where = getattr(exc, "filename", None) or getattr(exc, "name", None)
+    line = getattr(exc, "lineno", None)
+    if line is None:
+        frame = next((f for f in reversed(traceback.extract_tb(exc.__traceback__)) if f.filename.endswith(".j2")), None)
+        if frame is not None:
+            where, line = frame.filename, frame.lineno
+    shown = str(where or "a template")
+    if where and os.path.isabs(where):
+        shown = _shown(Path(where), project)
+    elif where and "/" not in str(where):  # a template's name, as the loader knows it
+        shown = f"templates/{where}"
+    kind = "syntax error" if isinstance(exc, jinja2.TemplateSyntaxError) else type(exc).__name__
+    where = f"{shown}:{line}" if line is not None else str(shown)
+    return f"{where}: {kind} in the template: {exc.message or exc}"
 
 
 def version_context(
@@ -616,7 +711,10 @@ def check_site(project: Path, site: Path) -> Path:
     or lies inside the project's sources, build/ or the project itself; it is a file; or it is a folder with
     files that is not a site (no index.html), which replacing it would destroy."""
     shown = str(site)
-    resolved = Path(site).resolve()
+    try:
+        resolved = Path(site).resolve()
+    except (OSError, RuntimeError) as exc:  # a loop of links (RuntimeError), a name too long...
+        raise SitePathError(f"--site {shown}: cannot be used ({exc}); choose a new folder, e.g. site") from None
     if resolved == project or project.is_relative_to(resolved):
         raise SitePathError(
             f"--site {shown}: refusing to build into {'the project folder' if resolved == project else 'a folder that holds the project'}; "

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import os
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from builder import __version__
 from builder.analysis import run as analysis
 from builder.contract.version import Version, VersionError
-from builder.ingest.loader import ReviewData, data_hash, load, load_review_only
+from builder.ingest.loader import ReviewData, data_hash, load, load_review_only, study_files
 from builder.report.results_json import results_document, to_json
 
 
@@ -39,7 +40,7 @@ class Release:
         path = self.folder / "results.json"
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise ReleaseError(f"versions/{self.version}/results.json cannot be read: {exc}") from exc
         if not isinstance(document, dict) or not isinstance(document.get("analyses"), list):
             raise ReleaseError(f"versions/{self.version}/results.json is not a results document (no 'analyses')")
@@ -57,11 +58,19 @@ class Release:
         return review.date
 
 
+def _looks_like_version(name: str) -> bool:
+    try:
+        Version.parse(name)
+    except VersionError:
+        return False
+    return True
+
+
 def _manifest(path: Path) -> dict:
     name = f"versions/{path.parent.name}/manifest.json"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: [[[[...
         raise ReleaseError(f"{name} cannot be read: {exc}") from exc
     if not isinstance(manifest, dict):
         raise ReleaseError(f"{name} is not a JSON object")
@@ -85,10 +94,16 @@ def _manifest(path: Path) -> dict:
 def releases(project: Path) -> list[Release]:
     """Every archived version, oldest first; ReleaseError names a manifest that cannot be read."""
     root = project / "versions"
+    if root.exists() and not root.is_dir():
+        raise ReleaseError("versions is not a folder; it holds the released versions, one folder each")
     out = []
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        if folder.name.startswith(".") or not folder.is_dir():
+        if folder.name.startswith("."):
             continue  # an unfinished release (.1.2.tmp) is not a release
+        if not folder.is_dir():
+            if _looks_like_version(folder.name):
+                raise ReleaseError(f"versions/{folder.name} is a file; a released version is a folder")
+            continue  # a README or the like
         if not (folder / "manifest.json").is_file():
             raise ReleaseError(f"versions/{folder.name} has no manifest.json")
         manifest = _manifest(folder / "manifest.json")
@@ -127,7 +142,7 @@ def check_integrity(rel: Release) -> None:
             if files[path] != found[path]:
                 raise ReleaseError(f"{where}/{path} was changed after the release (its sha256 differs)")
     rel.results()  # readable, and a results document
-    snapshot = [rel.data_dir / "review.yaml", *sorted((rel.data_dir / "studies").glob("*.yaml"))]
+    snapshot = [rel.data_dir / "review.yaml", *study_files(rel.data_dir / "studies")]
     try:
         fingerprint = data_hash([p for p in snapshot if p.is_file()], rel.folder)
     except OSError as exc:
@@ -136,33 +151,66 @@ def check_integrity(rel: Release) -> None:
         raise ReleaseError(f"{where}/data was changed after release (its fingerprint differs from the manifest)")
 
 
+def _check_new_version(project: Path, version: str) -> list[Release]:
+    """The releases so far, or ReleaseError if `version` is not a version number, or not greater than every
+    release (checked before the data are read: the number typed is what is wrong)."""
+    try:
+        wanted = Version.parse(version)
+    except VersionError as exc:
+        raise ReleaseError(str(exc)) from None
+    earlier = releases(project)
+    same = next((r.version for r in earlier if Version.parse(r.version) == wanted), None)
+    if same is not None or (project / "versions" / version).exists():
+        raise ReleaseError(
+            f"version {version} is already released (versions/{same or version}); released versions never "
+            "change: choose a new version number"
+        )
+    if earlier and Version.parse(earlier[-1].version) > wanted:
+        raise ReleaseError(f"version {version} must be newer than the last release, {earlier[-1].version}")
+    return earlier
+
+
+def _check_copyable(data_dir: Path, project: Path) -> None:
+    """ReleaseError naming the first entry of data/ that a snapshot cannot hold: a FIFO, socket or device,
+    a link to a folder (which may loop), or a link to nothing. Hidden and backup files are not copied."""
+    for folder, dirs, files in os.walk(data_dir):
+        for name in sorted(dirs + files):
+            path = Path(folder) / name
+            if name.startswith(".") or name.endswith("~"):
+                continue
+            shown = path.relative_to(project).as_posix()
+            if path.is_symlink() and (path.is_dir() or not path.exists()):
+                raise ReleaseError(f"{shown} is a link to a folder or to nothing; a release copies only files")
+            if not path.is_symlink() and not (path.is_dir() or path.is_file()):
+                raise ReleaseError(f"{shown} is not a regular file (a FIFO, socket or device); remove it")
+
+
 def release(project: Path, version: str, today: dt.date | None = None) -> Release:
     """Freeze data/ as `version`: its data, results.json, a manifest stamped with the release date (`today`,
     by default the day it runs) and the release metadata (CITATION.cff, .zenodo.json; see metadata)."""
     from builder.releases import metadata
 
     day = today or dt.date.today()
+    earlier = _check_new_version(project, version)
     data = load(project / "data", today=day)  # a version dated after its release is refused
     if data.review.version != version:
+        same = Version.parse(data.review.version) == Version.parse(version)
         raise ReleaseError(
-            f"data/review.yaml says version {data.review.version}; set it to {version} "
-            "(and update living.trigger and date) before releasing"
+            f"data/review.yaml says version {data.review.version}; "
+            + (
+                f"release it as {data.review.version} ({version} is the same number written differently)"
+                if same
+                else f"set it to {version} (and update living.trigger and date) before releasing"
+            )
         )
     folder = project / "versions" / version
-    if folder.exists():
-        raise ReleaseError(
-            f"version {version} is already released (versions/{version}); released versions "
-            "never change: choose a new version number"
-        )
-    earlier = releases(project)
-    if any(Version.parse(r.version) == Version.parse(version) for r in earlier):
-        raise ReleaseError(f"version {version} equals a released version; choose a new version number")
-    if earlier and Version.parse(earlier[-1].version) >= Version.parse(version):
-        raise ReleaseError(f"version {version} must be newer than the last release, {earlier[-1].version}")
+    _check_copyable(project / "data", project)
     document = results_document(data, analysis.run_all(data))
     tmp = folder.with_name(f".{version}.tmp")
+    if tmp.is_symlink() or tmp.is_file():  # what an interrupted release or a stray copy left in its place
+        tmp.unlink()
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(project / "data", tmp / "data")
+    shutil.copytree(project / "data", tmp / "data", ignore=shutil.ignore_patterns(".*", "*~"))  # editors' files
     (tmp / "results.json").write_text(to_json(document), encoding="utf-8")
     previous = earlier[-1].version if earlier else None
     (tmp / "CITATION.cff").write_text(metadata.citation_cff(data.review, day, data.review.url), encoding="utf-8")

@@ -9,6 +9,7 @@ through exactly one of these functions, chosen by where it lands.
   end a Markdown link or an HTML attribute is percent-encoded.
 - `r_comment`, `r_string`: text inside an R comment or an R string literal.
 - `bibtex`, `ris`, `link`: one field of a BibTeX entry, one line of a RIS record, a link printed in them.
+- `csv_text`: a text cell of a CSV download, which a spreadsheet must not read as a formula.
 
 SVG text is escaped by builder.report.figures.svg; control characters never get this far (they are refused
 when the data are validated, see builder.contract.common).
@@ -133,3 +134,16 @@ def link(value: object) -> str:
 def ris(text: object) -> str:
     """The value of one RIS line: a line break would start a new tag."""
     return one_line(text).strip()
+
+
+# What makes a spreadsheet read a cell as a formula (or, for tab and carriage return, hides what starts one).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(text: object) -> str:
+    """A text cell of a CSV download. One that begins like a formula (=, +, -, @, a tab or a carriage
+    return) gets a leading apostrophe, which spreadsheets show as text and never evaluate: a label such as
+    `=HYPERLINK("https://…")` or `@SUM(…)` cannot run when the download is opened (CSV injection).
+    Numbers are written as numbers, not through this function, so a negative estimate stays a number."""
+    value = str(text)
+    return "'" + value if value.startswith(_FORMULA_START) else value

@@ -32,7 +32,7 @@ from builder.report.results_json import SCHEMA_VERSION, results_document, to_csv
 from builder.report.views import STEP_PLOTS, AnalysisView, rob_json_of
 
 # Free text reaches the pages only through builder.report.escape (see there for each context).
-md, attr = escape.md, escape.attr
+md, attr, csv_text = escape.md, escape.attr, escape.csv_text
 
 
 def design(category: str) -> str:
@@ -63,7 +63,8 @@ def moderator_column(characteristic: str) -> str:
 
 
 def _quoted(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
+    """A text cell, quoted, and never read as a formula by a spreadsheet (see escape.csv_text)."""
+    return '"' + csv_text(text).replace('"', '""') + '"'
 
 
 def analysis_csv(result: AnalysisResult) -> str:
@@ -78,7 +79,7 @@ def analysis_csv(result: AnalysisResult) -> str:
         values += [
             "" if g is None else repr(g.value) if isinstance(g.value, float) else _quoted(str(g.value)) for g in given
         ]
-        lines.append(",".join([r.study.id, _quoted(r.study.label), r.dataset, *values]))
+        lines.append(",".join([csv_text(r.study.id), _quoted(r.study.label), csv_text(r.dataset), *values]))
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,7 @@ from builder.caching.outputs import Stored
 from builder.contract.measures import MEASURES
 from builder.contract.review import MIN_STUDIES_PER_MODERATOR
 from builder.ingest.loader import ReviewData
+from builder.report.escape import csv_text
 from builder.report.results_schema import (
     AnalysisRecord,
     EggerRecord,
@@ -584,16 +585,16 @@ def _csv_rows(a: dict) -> str:
     """The rows of results.csv for one analysis record."""
     out = io.StringIO()
     writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
-    base = {k: a[k] for k in ("outcome", "role", "measure", "model", "method", "ci_method", "scale")}
-    base["analysis_id"] = a["id"]
+    base = {k: csv_text(a[k]) for k in ("outcome", "role", "measure", "model", "method", "ci_method", "scale")}
+    base["analysis_id"] = csv_text(a["id"])
     for s in a["studies"]:
         writer.writerow(
             {
                 **base,
                 "row_type": "study",
-                "study_id": s["id"],
-                "label": s["label"],
-                "dataset": s["dataset"],
+                "study_id": csv_text(s["id"]),
+                "label": csv_text(s["label"]),
+                "dataset": csv_text(s["dataset"]),
                 # a study that reports its comparison has inputs without a column here (sei, o_minus_e, v):
                 # its yi and vi are the row's own
                 **{k: v for k, v in s["inputs"].items() if k in CSV_INPUTS},
