@@ -8,6 +8,7 @@ import datetime as dt
 import errno
 import fcntl
 import gc
+import hashlib
 import html
 import json
 import os
