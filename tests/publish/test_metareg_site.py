@@ -75,10 +75,11 @@ R_MISSING = (
 @pytest.mark.r
 @pytest.mark.slow
 @pytest.mark.skipif(R_MISSING, reason="Rscript with metafor is not installed")
-def test_published_r_script_refits_the_meta_regression(site: Path):
+def test_published_r_script_refits_the_meta_regression(site: Path, tmp_path: Path):
     doc = {a["id"]: a for a in json.loads((site / "results.json").read_text(encoding="utf-8"))["analyses"]}
+    downloads = shutil.copytree(site / "downloads", tmp_path / "downloads")  # R may write Rplots.pdf there
     for aid in ("biomass-time", "biomass-method"):
-        proc = subprocess.run(["Rscript", f"{aid}.R"], cwd=site / "downloads", capture_output=True, text=True)
+        proc = subprocess.run(["Rscript", f"{aid}.R"], cwd=downloads, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         m = re.search(r"meta-regression QM (\S+), p = (\S+), tau2 (\S+), R2 (\S+)", proc.stdout)
         assert m, proc.stdout
