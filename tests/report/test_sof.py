@@ -87,18 +87,14 @@ def test_summary_page_shows_the_primary_result_and_computed_rating(built):
     assert math.isclose(119 / 183, 0.6503, abs_tol=1e-4)
 
 
-def test_a_reason_whose_fact_the_data_contradict_asks_for_reassessment(built):
-    """The survival rating starts low because 'only a minority were randomised' (declared: share-randomised
-    below 50%); with Bowdish 2023, 287 of 345 participants are randomised, so the page flags it."""
+def test_the_reassessed_survival_rating_rests_on_facts_the_data_bear_out(built):
+    """Version 1.1 rated survival from a low start because only a minority were randomised; in 1.2, without
+    the virtual control arm and the double-counted cohort, 287 of 345 participants (83%) are randomised, the
+    rating starts high (declared: share-randomised at least 50%) and nothing asks for a reassessment."""
     html = (built / "site/summary-of-findings.html").read_text(encoding="utf-8")
-    survival_row = next(line for line in html.splitlines() if "⊕" in line and "very low<sup>1</sup>" in line)
-    assert "<strong>reassess</strong>" in survival_row
-    assert (
-        "the starting level rests on a share of participants in randomised trials below 50%, "
-        "but the data give 287 of 345 participants (83%)" in html
-    )
-    assert html.count("<strong>reassess</strong>") == 1  # the laboratory outcomes declare no facts
-    assert "Reassess the certainty of Overall survival" in html  # above the table, seen on a phone too
+    assert "⊕◯◯◯ very low<sup>1</sup>" in html  # high, two levels down for risk of bias, two for imprecision
+    assert "<strong>reassess</strong>" not in html and "Reassess the certainty" not in html
+    assert "Non-randomised comparisons are pooled with the trials" in html
 
 
 def _result(shares):
