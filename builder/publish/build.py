@@ -141,10 +141,12 @@ def render(
     results: list | None = None,
     store: cache.Store | None = None,
     reuse: Reuse | None = None,
+    schemas: Path | None = None,
 ) -> Path:
     """Write the Markdown sources and the MkDocs configuration into `out`; return the config file. With
     `reuse` (see builder.caching.reuse), generated files whose inputs are unchanged since the last good build are
-    taken from it, and the keys of this build's files are saved beside its sources for the next one."""
+    taken from it, and the keys of this build's files are saved beside its sources for the next one. `schemas`:
+    the JSON Schemas a released version was archived with, published in place of the current ones."""
     problem = source_problem(project)
     if problem is not None:
         raise BuildError(problem)
@@ -152,6 +154,9 @@ def render(
     docs.mkdir(parents=True)
     for folder in layout.docs_dirs(project):  # the tool's assets, then the project's own files
         shutil.copytree(folder, docs, dirs_exist_ok=True)
+    if schemas is not None:
+        shutil.rmtree(docs / "schema", ignore_errors=True)
+        shutil.copytree(schemas, docs / "schema")
     results = results if results is not None else analysis.run_all(data)
     if version_info is None:
         version_info = version_context(project, data, results)
@@ -531,7 +536,8 @@ def _archive(run: _Build, rel, all_versions: list[str], pool: ThreadPoolExecutor
     info = version_context(
         run.project, old, old_results, archived=rel.version, latest=latest, today=run.today, url=run.data.review.url
     )
-    cfg = render(run.project, old, run.staging / f"src-v{rel.version}", info, old_results, run.store)
+    src = run.staging / f"src-v{rel.version}"
+    cfg = render(run.project, old, src, info, old_results, run.store, schemas=versions.frozen_schemas(rel))
     runs.append(pool.submit(mkdocs_build, cfg, run.staging / f"site-v{rel.version}", old.review.date))
     return rel.version, run.staging / f"site-v{rel.version}", entry
 

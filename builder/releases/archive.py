@@ -17,6 +17,7 @@ from pathlib import Path
 
 from builder import __version__
 from builder.analysis import run as analysis
+from builder.contract import project as layout
 from builder.contract.version import Version, VersionError
 from builder.ingest.loader import ReviewData, data_hash, load, load_review_only, study_files
 from builder.report.results_json import results_document, to_json
@@ -211,6 +212,9 @@ def release(project: Path, version: str, today: dt.date | None = None) -> Releas
         tmp.unlink()
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(project / "data", tmp / "data", ignore=shutil.ignore_patterns(".*", "*~"))  # editors' files
+    schema = editor_schemas(project)
+    if schema is not None:  # the schemas of this version's data model, served with its pages from now on
+        shutil.copytree(schema, tmp / "schema")
     (tmp / "results.json").write_text(to_json(document), encoding="utf-8")
     previous = earlier[-1].version if earlier else None
     (tmp / "CITATION.cff").write_text(metadata.citation_cff(data.review, day, data.review.url), encoding="utf-8")
@@ -234,6 +238,22 @@ def release(project: Path, version: str, today: dt.date | None = None) -> Releas
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.rename(folder)
     return Release(version, folder, manifest)
+
+
+def editor_schemas(project: Path) -> Path | None:
+    """The folder of JSON Schemas the site publishes under schema/ (the project's docs/schema, else the
+    tool's), or None."""
+    for folder in reversed(layout.docs_dirs(project)):
+        if (folder / "schema").is_dir():
+            return folder / "schema"
+    return None
+
+
+def frozen_schemas(rel: Release) -> Path | None:
+    """The schemas archived with a release, which its pages publish instead of the current ones; None for a
+    version released before releases kept them (1.0 and 1.1)."""
+    folder = rel.folder / "schema"
+    return folder if folder.is_dir() else None
 
 
 def as_released(rel: Release, data: ReviewData) -> ReviewData:

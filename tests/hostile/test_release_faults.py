@@ -73,13 +73,14 @@ class TestReleaseIntegrity:
         manifest = json.loads((project / "versions/1.2/manifest.json").read_text(encoding="utf-8"))
         assert set(manifest["files"]) == {"results.json", "CITATION.cff", ".zenodo.json", "data/review.yaml"} | {
             f"data/studies/{p.name}" for p in (project / "data/studies").glob("*.yaml")
-        }
+        } | {f"schema/{p.name}" for p in (project / "docs/schema").glob("*.json")}
         for name, change in (
             (
                 "results.json",
                 lambda p: p.write_text(p.read_text(encoding="utf-8").replace('"1.2"', '"1.3"', 1), encoding="utf-8"),
             ),
             ("data/studies/zz-added.yaml", lambda p: p.write_text("id: zz\n", encoding="utf-8")),
+            ("schema/review.schema.json", lambda p: p.write_text("{}", encoding="utf-8")),
         ):
             path = project / "versions/1.2" / name
             original = path.read_bytes() if path.exists() else None

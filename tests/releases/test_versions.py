@@ -336,3 +336,20 @@ def test_a_conclusion_change_is_flagged_when_significance_crosses_or_direction_f
     assert diff(_record(0.5, -0.1, 1.1), _record(0.6, 0.1, 1.1)).to_json()["conclusions_changed"] == [
         "Survival: the 95% CI now excludes no effect"
     ]
+
+
+def test_a_release_keeps_the_schemas_of_its_data_model(project):
+    """The editor and results schemas under a version's schema/ are those it was released with: a later
+    change of the data model changes the current site's schemas only. 1.0 and 1.1, released before
+    releases kept them, show the current ones."""
+    _set_version(project, "1.2")
+    release(project, "1.2")
+    frozen = project / "versions/1.2/schema"
+    assert (frozen / "review.schema.json").read_bytes() == (project / "docs/schema/review.schema.json").read_bytes()
+    current = project / "docs/schema/review.schema.json"
+    current.write_text(current.read_text(encoding="utf-8").replace('"title"', '"title" ', 1), encoding="utf-8")
+    build(project, today=TODAY)
+    site = project / "site"
+    assert (site / "v1.2/schema/review.schema.json").read_bytes() == (frozen / "review.schema.json").read_bytes()
+    assert (site / "schema/review.schema.json").read_bytes() == current.read_bytes()
+    assert (site / "v1.1/schema/review.schema.json").read_bytes() == current.read_bytes()
