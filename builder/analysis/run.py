@@ -159,7 +159,7 @@ def _restore(
         saved["subgroups"],
         saved_key,
         left_out,
-        saved.get("meta_regression"),
+        saved["meta_regression"],
         dict(saved["influence"]),
     )
 
@@ -172,7 +172,7 @@ def _fits(saved: object, chosen: list) -> bool:
     """Whether a stored entry has the form run_all writes, with a row per chosen study."""
     return (
         isinstance(saved, dict)
-        and _SAVED <= set(saved)
+        and set(saved) == _SAVED  # exactly the form written: an entry of another form is refitted
         and isinstance(saved["rows"], list)
         and len(saved["rows"]) == len(chosen)
         and all(isinstance(row, tuple) and len(row) == 4 for row in saved["rows"])

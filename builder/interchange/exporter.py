@@ -14,6 +14,7 @@ from builder.analysis.run import run_all
 from builder.contract.project import template_dirs
 from builder.errors import DataError, Problem
 from builder.ingest.loader import ReviewData, load
+from builder.report import escape
 from builder.report.pages import analysis_scripts, environment
 
 from .model import MEASURE_NAMES
@@ -66,7 +67,8 @@ def _csv(columns: list[str], rows: list[dict]) -> bytes:
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: row.get(c, "") for c in columns})
+        # text a spreadsheet would read as a formula is neutralised, as in the site's downloads
+        writer.writerow({c: escape.csv_cell(str(row.get(c, ""))) for c in columns})
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

@@ -8,6 +8,7 @@ import io
 import math
 
 from builder.errors import DataError, Problem
+from builder.report import escape
 
 from .model import MEASURE_CODES, METHOD_CODES, Imported, Judgement, Place, Recorded, RevManAnalysis, Row, StudyInfo
 from .safe import Archive
@@ -94,7 +95,8 @@ class _Table:
         return value
 
     def text(self, i: int, column: str) -> str:
-        return (self.rows[i].get(column) or "").strip()
+        """A text cell, with the apostrophe an export puts before formula-like text taken off."""
+        return escape.csv_read_text((self.rows[i].get(column) or "").strip())
 
 
 def _find(names: list[str], suffix: str) -> str | None:

@@ -147,3 +147,18 @@ def csv_text(text: object) -> str:
     Numbers are written as numbers, not through this function, so a negative estimate stays a number."""
     value = str(text)
     return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def csv_cell(value: str) -> str:
+    """A cell of a CSV written as text: a number as it is (a negative one stays a number), anything else
+    through csv_text."""
+    try:
+        float(value)
+    except ValueError:
+        return csv_text(value)
+    return value
+
+
+def csv_read_text(cell: str) -> str:
+    """The text csv_text was given: the apostrophe it put before a formula-like start taken off again."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell

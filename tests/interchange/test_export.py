@@ -197,3 +197,28 @@ def test_studies_with_their_own_estimates_go_out_as_generic_inverse_variance(tmp
     for row, ours in zip(giv, hr.rows):
         assert math.isclose(float(row["GIV Mean"]), ours.yi, abs_tol=5e-9)
         assert math.isclose(float(row["GIV SE"]), math.sqrt(ours.vi), abs_tol=5e-9)
+
+
+def test_formula_like_text_is_neutralised_and_read_back(tmp_path: Path):
+    """A study label a spreadsheet would run as a formula goes out with a leading apostrophe, as the site's
+    CSV downloads write it, and comes back in as it was; negative numbers stay numbers."""
+    project, _, _ = _imported(tmp_path / "a", FIXTURES / "Fleiss1993.rm5")
+    study = sorted((project / "data/studies").glob("*.yaml"))[0]
+    text = study.read_text(encoding="utf-8")
+    label = next(line for line in text.splitlines() if line.startswith("label: "))
+    hostile = '=HYPERLINK("https://example.org")'
+    study.write_text(text.replace(label, f"label: '{hostile}'", 1), encoding="utf-8")
+    package = export(project, tmp_path / "out")[0]
+    inner = _members(package.read_bytes())
+    cells = [
+        cell
+        for name, raw in inner.items()
+        if name.endswith(".csv")
+        for line in raw.decode("utf-8-sig").splitlines()
+        for cell in line.split(",")
+    ]
+    assert not any(c.lstrip('"').startswith("=") for c in cells)
+    assert any(c.lstrip('"').startswith("'=HYPERLINK") for c in cells)
+    assert any(c.startswith("-") and c[1:2].isdigit() for c in cells)  # a negative number, as a number
+    _, data2, _ = _imported(tmp_path / "b", package)
+    assert hostile in {s.label for s in data2.studies.values()}
