@@ -222,3 +222,37 @@ def test_formula_like_text_is_neutralised_and_read_back(tmp_path: Path):
     assert any(c.startswith("-") and c[1:2].isdigit() for c in cells)  # a negative number, as a number
     _, data2, _ = _imported(tmp_path / "b", package)
     assert hostile in {s.label for s in data2.studies.values()}
+
+
+@pytest.mark.parametrize(
+    ("setting", "measure", "method", "allstudies", "note"),
+    [
+        ("keep", "RR", "MH", "TRUE", None),
+        ("keep", "RD", "MH", "TRUE", None),
+        ("keep", "RD", "IV", "TRUE", None),
+        ("keep", "OR", "MH", "FALSE", "left out of this odds ratio"),
+        ("keep", "RR", "IV", "FALSE", "left out of this inverse-variance risk ratio"),
+        ("keep-in-rd", "RR", "MH", "FALSE", None),
+        ("keep-in-rd", "RD", "MH", "FALSE", None),
+        ("drop", "RR", "MH", "FALSE", None),
+        ("drop", "RD", "IV", "FALSE", "meta pools them in a risk difference whatever allstudies says"),
+    ],
+)
+def test_meta_script_follows_double_zero_studies(tmp_path: Path, setting, measure, method, allstudies, note):
+    """meta's allstudies pools double-zero studies in OR and RR (in RD meta always does): TRUE exactly where the
+    site counts them in such a ratio, i.e. Mantel-Haenszel risk ratios with keep; what meta cannot follow (drop
+    with RD) is said in the script."""
+    from builder.contract.project import template_dirs
+    from builder.report.pages import environment
+
+    project, data, results = _imported(tmp_path / "a", FIXTURES / "Fleiss1993.rm5")
+    result = results[0]
+    spec = result.spec.model_copy(update={"double_zero_studies": setting, "measure": measure, "method": method})
+    template = environment(template_dirs(project)).get_template("analysis.meta.R.j2")
+    text = template.render(spec=spec, result=result, review=data.review)
+    assert text.count("allstudies = ") == 1 and f"allstudies = {allstudies}," in text
+    comments = " ".join(line[2:] for line in text.splitlines() if line.startswith("# "))
+    if note is None:
+        assert "double_zero_studies" not in comments
+    else:
+        assert note in comments and f"double_zero_studies: {setting}" in comments
