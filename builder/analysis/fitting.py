@@ -289,8 +289,10 @@ class Refitter:
     def __call__(self, studies: Studies) -> Fit | None:
         if not studies.estimable.any():
             return None
-        # Only fixed-effect pooling of 2x2 tables (Mantel-Haenszel, Peto) reads the per-arm inputs.
-        inputs = list(studies.inputs) if self.spec.model != "random" else []
+        # The per-arm inputs go to every refit: pooling 2x2 tables (Mantel-Haenszel, Peto) reads them, and so does
+        # a Mantel-Haenszel random-effects fit, whose tau² comes from the Mantel-Haenszel Q (RevMan's "M-H,
+        # Random"), so that leave-one-out, cumulative, subgroup and sensitivity refits use the main fit's rule.
+        inputs = list(studies.inputs)
         try:
             f = fit(self.spec, studies, inputs, tau2_interval=False)[0]
         except ValueError:
