@@ -14,7 +14,6 @@ here are quick rebuilds.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import hashlib
@@ -29,39 +28,12 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, copy_project
+from support import tree, unchanged
 
 from builder.cli import main
 from builder.faults import VARIABLE
 
 pytestmark = pytest.mark.build
-
-
-def _tree(root: Path) -> dict[str, str]:
-    """Every entry under `root`: a file's digest, a link's target, or 'dir'."""
-    if not root.exists() and not root.is_symlink():
-        return {}
-    out = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_symlink():
-            out[rel] = "-> " + os.readlink(path)
-        elif path.is_dir():
-            out[rel] = "dir"
-        else:
-            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
-
-
-def _state(project: Path) -> dict:
-    return {part: _tree(project / part) for part in ("site", "data", "versions")}
-
-
-@contextlib.contextmanager
-def unchanged(project: Path):
-    """site/, data/ and versions/ are exactly as they were, byte for byte, after the block."""
-    before = _state(project)
-    yield
-    assert _state(project) == before
 
 
 def review(project: Path, capsys, *args: str) -> tuple[int, str]:
@@ -102,9 +74,9 @@ def reference(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     while its pages come from the cache), so that a test's damage to any entry is met by its next build."""
     project = copy_project(tmp_path_factory.mktemp("reference") / "project")
     assert main(["-C", str(project), "build"]) == 0
-    fresh = _tree(project / "site")
+    fresh = tree(project / "site")
     assert main(["-C", str(project), "build"]) == 0
-    assert _tree(project / "site") == fresh
+    assert tree(project / "site") == fresh
     return project, fresh
 
 
@@ -121,7 +93,7 @@ def same_as_fresh(reference):
     """Asserts that a project's site is the one a build from nothing makes."""
 
     def check(project: Path) -> None:
-        assert _tree(project / "site") == reference[1]
+        assert tree(project / "site") == reference[1]
 
     return check
 
@@ -557,7 +529,7 @@ def _killed(proc: subprocess.CompletedProcess) -> None:
 
 def _site_whole(project: Path, reference_tree: dict) -> None:
     """site/ is a whole site: the old one or the new one (the same here: the data did not change)."""
-    assert _tree(project / "site") == reference_tree
+    assert tree(project / "site") == reference_tree
 
 
 class TestKilledWhileWritingTheStore:
@@ -612,7 +584,7 @@ class TestKilledBetweenTheRenamesWithoutAnExchange:
             "def _none(a, b):\n    raise OSError(errno.ENOSYS, 'no exchange')\nbuild._exchange = _none\n"
         )
         _killed(review_process(built, "swap-aside:site", no_exchange))
-        assert _tree(built / ".site.swap-old") == reference[1]
+        assert tree(built / ".site.swap-old") == reference[1]
         code, err = review(built, capsys)
         assert code == 0 and "put site/ back" in err, err
         same_as_fresh(built)
@@ -624,7 +596,7 @@ class TestKilledBetweenTheRenamesWithoutAnExchange:
         )
         proc = review_process(built, None, no_exchange)
         assert proc.returncode == 0, proc.stderr
-        assert _tree(built / "site") == reference[1] and not list(built.glob(".site.swap-*"))
+        assert tree(built / "site") == reference[1] and not list(built.glob(".site.swap-*"))
 
 
 # --- more of build/ in the way ------------------------------------------------------------------------------
